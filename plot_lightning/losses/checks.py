@@ -1,0 +1,69 @@
+"""Validation of tensors at the public boundaries of the math. Every failure is a ``ValueError`` that
+names the argument and its shape, so a caller knows which input to fix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def _describe(name: str, tensor: Tensor) -> str:
+    return f"'{name}' (shape {tuple(tensor.shape)}, dtype {tensor.dtype})"
+
+
+def check_shape(name: str, tensor: Tensor, expected: Sequence[int | None]) -> None:
+    """Require ``tensor.shape`` to match ``expected``; ``None`` entries match any size."""
+    if not isinstance(tensor, Tensor):
+        raise ValueError(f"'{name}' must be a torch.Tensor, got {type(tensor).__name__}")
+    if tensor.dim() != len(expected) or any(
+        want is not None and got != want for got, want in zip(tensor.shape, expected, strict=True)
+    ):
+        shown = tuple("*" if want is None else want for want in expected)
+        raise ValueError(f"{_describe(name, tensor)} does not match the expected shape {shown}")
+
+
+def check_same_shape(names: Sequence[str], tensors: Sequence[Tensor]) -> None:
+    """Require all tensors to share one shape."""
+    shapes = {tuple(t.shape) for t in tensors}
+    if len(shapes) > 1:
+        listed = ", ".join(_describe(n, t) for n, t in zip(names, tensors, strict=True))
+        raise ValueError(f"shapes must agree: {listed}")
+
+
+def check_finite(name: str, tensor: Tensor) -> None:
+    """Reject NaN and +-inf: they would silently poison the loss."""
+    if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+        bad = int((~torch.isfinite(tensor)).sum())
+        raise ValueError(f"{_describe(name, tensor)} holds {bad} NaN or infinite value(s)")
+
+
+def check_mask_nonempty(name: str, mask: Tensor) -> None:
+    """Require every row of a ``(B, T)`` mask to select at least one position."""
+    empty = (mask.reshape(mask.shape[0], -1).sum(dim=-1) == 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"{_describe(name, mask)} selects no token in row(s) {empty[:10]}")
+
+
+def check_labels_in_range(name: str, labels: Tensor, vocab_size: int, mask: Tensor | None = None) -> None:
+    """Require integer labels in ``[0, vocab_size)`` wherever ``mask`` is True."""
+    if labels.is_floating_point():
+        raise ValueError(f"{_describe(name, labels)} must hold integer token ids")
+    selected = labels[mask] if mask is not None else labels
+    if selected.numel() and (int(selected.min()) < 0 or int(selected.max()) >= vocab_size):
+        raise ValueError(
+            f"{_describe(name, labels)} holds ids outside [0, {vocab_size}): "
+            f"min {int(selected.min())}, max {int(selected.max())}"
+        )
+
+
+def check_marginal(name: str, weights: Tensor, *, atol: float = 1e-5) -> None:
+    """Require ``(N, n)`` nonnegative weights whose rows sum to 1 (zero-mass atoms allowed)."""
+    check_finite(name, weights)
+    if bool((weights < 0).any()):
+        raise ValueError(f"{_describe(name, weights)} has negative mass")
+    totals = weights.sum(dim=-1)
+    if not torch.allclose(totals, torch.ones_like(totals), atol=atol, rtol=0):
+        worst = float((totals - 1).abs().max())
+        raise ValueError(f"{_describe(name, weights)} rows must sum to 1 (worst deviation {worst:.3g})")
