@@ -1,0 +1,165 @@
+"""Read one data source into raw python rows, each with its 1-based row number in the file.
+
+Sources: local ``.json`` / ``.jsonl`` / ``.json.gz`` / ``.jsonl.gz`` (parsed line by line so that a
+malformed line, a non-string or undecodable bytes are reported with their line number), ``.parquet`` and
+``.csv`` (through ``datasets.load_dataset``; CSV cells are read as strings), ``sample:<name>`` for a file
+committed in ``plot_lightning/data/samples/``, or a hub dataset ``org/name[:split]`` when online.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plot_lightning.data.errors import DataValidationError, RowProblem
+from plot_lightning.data.validation import BadRowLog
+
+SAMPLES_DIR = Path(__file__).parent / "samples"
+JSON_SUFFIXES = (".json", ".jsonl", ".json.gz", ".jsonl.gz")
+DATA_SUFFIXES = (*JSON_SUFFIXES, ".parquet", ".csv")
+
+
+@dataclass
+class RawTable:
+    """Rows of one source as python dicts; ``row_numbers[i]`` is row i's 1-based number in the file."""
+
+    source: str
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)
+    columns: set[str] = field(default_factory=set)
+
+
+def resolve_source(spec: str | os.PathLike) -> Path | str:
+    """Return a local Path for files and ``sample:`` names, or the hub spec string; raise when missing."""
+    text = str(spec)
+    if text.startswith("sample:"):
+        name = text.removeprefix("sample:")
+        path = SAMPLES_DIR / (name if name.endswith(DATA_SUFFIXES) else f"{name}.jsonl")
+        if not path.is_file():
+            available = sorted(p.name for p in SAMPLES_DIR.glob("*.jsonl"))
+            raise FileNotFoundError(f"{text}: no committed sample {path.name}; available: {available}")
+        return path
+    path = Path(text).expanduser()
+    if path.exists() or text.endswith(DATA_SUFFIXES) or text.startswith((".", "/", "~")):
+        if not path.is_file():
+            raise FileNotFoundError(f"{text}: no such data file ({path.resolve()})")
+        return path
+    if os.environ.get("HF_DATASETS_OFFLINE") == "1" or os.environ.get("HF_HUB_OFFLINE") == "1":
+        raise FileNotFoundError(f"{text}: not a local file, and hub datasets need HF_DATASETS_OFFLINE unset")
+    return text
+
+
+def _decoded_lines(path: Path) -> list[str]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        # Invalid UTF-8 bytes become lone surrogates, which the field checks report with the field name.
+        return handle.read().decode("utf-8", errors="surrogateescape").splitlines()
+
+
+def _read_json(path: Path, source: str, bad_rows: BadRowLog) -> RawTable:
+    table = RawTable(source)
+    lines = _decoded_lines(path)
+    first = next((line.lstrip() for line in lines if line.strip()), "")
+    if path.name.endswith((".json", ".json.gz")) and first.startswith("["):  # one JSON array of rows
+        try:
+            items = list(enumerate(json.loads("\n".join(lines)), start=1))
+        except json.JSONDecodeError as error:
+            raise DataValidationError(
+                source, error.lineno, "(json)", f"malformed JSON: {error.msg}"
+            ) from None
+    else:
+        items = []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                items.append((number, json.loads(line)))
+            except json.JSONDecodeError as error:
+                bad_rows.seen += 1
+                bad_rows.bad(
+                    source,
+                    number,
+                    RowProblem("(json)", f"malformed JSON line: {error.msg} (column {error.colno})"),
+                )
+    for number, item in items:
+        if not isinstance(item, dict):
+            bad_rows.seen += 1
+            bad_rows.bad(
+                source, number, RowProblem("(json)", f"expected a JSON object, got {type(item).__name__}")
+            )
+            continue
+        table.rows.append(item)
+        table.row_numbers.append(number)
+        table.columns.update(item)
+    return table
+
+
+def _csv_record_lines(path: Path) -> tuple[list[str], list[int]]:
+    """Return the CSV header and the line on which each non-blank record starts (header = line 1)."""
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    starts, previous_end = [], reader.line_num
+    for record in reader:
+        if record:
+            starts.append(previous_end + 1)
+        previous_end = reader.line_num
+    return header, starts
+
+
+def _first_undecodable_line(path: Path) -> int:
+    for number, line in enumerate(path.read_bytes().split(b"\n"), start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return 1
+
+
+def _read_with_datasets(path: Path | str, source: str) -> RawTable:
+    import datasets
+
+    if isinstance(path, str):  # hub dataset "org/name[:split]"
+        name, _, split = path.partition(":")
+        dataset = datasets.load_dataset(name, split=split or "train")
+        return RawTable(
+            source, dataset.to_list(), list(range(1, len(dataset) + 1)), set(dataset.column_names)
+        )
+    if path.suffix == ".parquet":
+        dataset = datasets.load_dataset("parquet", data_files=str(path), split="train")
+        return RawTable(
+            source, dataset.to_list(), list(range(1, len(dataset) + 1)), set(dataset.column_names)
+        )
+    try:
+        header, starts = _csv_record_lines(path)
+        features = datasets.Features({column: datasets.Value("string") for column in header})
+        dataset = datasets.load_dataset(
+            "csv", data_files=str(path), split="train", features=features, keep_default_na=False
+        )
+    except (UnicodeDecodeError, datasets.exceptions.DatasetGenerationError) as error:
+        if isinstance(error, UnicodeDecodeError) or isinstance(error.__cause__, UnicodeDecodeError):
+            line = _first_undecodable_line(path)
+            raise DataValidationError(
+                source, line, "(csv)", "undecodable text: the line is not valid UTF-8"
+            ) from None
+        raise
+    if len(starts) != len(dataset):  # a record the csv module and pandas split differently: count records
+        starts = list(range(2, len(dataset) + 2))
+    return RawTable(source, dataset.to_list(), starts, set(dataset.column_names))
+
+
+def read_table(spec: str | os.PathLike, bad_rows: BadRowLog) -> RawTable:
+    """Read ``spec`` (see module docstring) into a :class:`RawTable`; malformed JSON lines go to ``bad_rows``."""
+    path = resolve_source(spec)
+    source = str(spec)
+    if isinstance(path, Path) and path.name.endswith(JSON_SUFFIXES):
+        return _read_json(path, source, bad_rows)
+    if isinstance(path, Path) and not path.name.endswith(DATA_SUFFIXES):
+        raise ValueError(f"{source}: unsupported file type; expected one of {DATA_SUFFIXES}")
+    return _read_with_datasets(path, source)

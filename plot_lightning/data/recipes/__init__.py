@@ -1,0 +1,30 @@
+"""Recipes: turn the public datasets under the data root into standard preference JSONL.
+
+Each recipe maps the data root to a :class:`~plot_lightning.data.recipes.pairs.RecipeResult` whose rows are
+``{"prompt": [messages], "chosen", "rejected", "subpreference", "source", "source_id"}``. Command line::
+
+    python -m plot_lightning.data.recipes <name> --data-root ../shared/data --out pairs.jsonl [--limit N]
+    python -m plot_lightning.data.recipes sample --data-root ../shared/data --out-dir plot_lightning/data/samples
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from plot_lightning.data.recipes.code_pairs import code_humaneval, code_mbpp
+from plot_lightning.data.recipes.gsm8k import gsm8k
+from plot_lightning.data.recipes.hh_rlhf import hh_harmless, hh_helpful
+from plot_lightning.data.recipes.pairs import RecipeResult
+from plot_lightning.data.recipes.truthfulqa import truthfulqa
+
+RECIPES: dict[str, Callable[[Path], RecipeResult]] = {
+    "hh-harmless": hh_harmless,
+    "hh-helpful": hh_helpful,
+    "gsm8k": gsm8k,
+    "code-humaneval": code_humaneval,
+    "code-mbpp": code_mbpp,
+    "truthfulqa": truthfulqa,
+}
+
+__all__ = ["RECIPES", "RecipeResult"]

@@ -1,0 +1,45 @@
+"""hh-rlhf test splits (Anthropic, MIT) -> harmlessness / helpfulness pairs.
+
+The prompt is the chosen transcript up to and including its last ``"\\n\\nAssistant:"`` (as chat messages);
+rows whose rejected transcript does not start with that prefix are dropped and counted, as are rows with an
+empty turn or response and rows whose two responses are identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from plot_lightning.data.errors import RowProblem
+from plot_lightning.data.recipes.pairs import RecipeResult, read_jsonl
+from plot_lightning.data.recipes.paths import data_file
+from plot_lightning.data.transcript import split_transcripts
+
+SPLITS = {"harmless": "harmlessness", "helpful": "helpfulness"}
+
+
+def hh_rlhf(root: Path, split: str) -> RecipeResult:
+    """Pairs from ``hh-rlhf/<split>-base.test.jsonl.gz`` (split: ``"harmless"`` or ``"helpful"``)."""
+    relative = f"hh-rlhf/{split}-base.test.jsonl.gz"
+    result = RecipeResult()
+    for number, row in enumerate(read_jsonl(data_file(root, relative)), start=1):
+        try:
+            prompt, chosen, rejected = split_transcripts(row["chosen"], row["rejected"])
+        except RowProblem as problem:
+            reason = problem.reason.split(" (")[0]
+            result.dropped[reason] += 1
+            continue
+        if chosen == rejected:
+            result.dropped["identical responses"] += 1
+            continue
+        result.add(prompt, chosen, rejected, SPLITS[split], f"hh-rlhf/{split}-base.test", f"row {number}")
+    return result
+
+
+def hh_harmless(root: Path) -> RecipeResult:
+    """hh-rlhf harmless-base test split -> subpreference ``harmlessness``."""
+    return hh_rlhf(root, "harmless")
+
+
+def hh_helpful(root: Path) -> RecipeResult:
+    """hh-rlhf helpful-base test split -> subpreference ``helpfulness``."""
+    return hh_rlhf(root, "helpful")

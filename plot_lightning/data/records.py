@@ -1,0 +1,67 @@
+"""Turn data sources into validated, normalised records, and split off a validation set."""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from typing import Any
+
+from plot_lightning.data.errors import RowProblem
+from plot_lightning.data.formats import detect_format, normalise_row
+from plot_lightning.data.reading import read_table
+from plot_lightning.data.validation import BadRowLog
+
+
+def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike] | None) -> list[str]:
+    """Accept one path or a list of paths (or None) and return a list of strings."""
+    if files is None:
+        return []
+    if isinstance(files, (str, os.PathLike)):
+        return [str(files)]
+    return [str(file) for file in files]
+
+
+def load_records(
+    files: list[str], data_format: str, bad_rows: BadRowLog
+) -> tuple[list[dict[str, Any]], bool]:
+    """Read, validate and normalise every row of ``files``.
+
+    Returns ``(records, has_rejected)``: each record is ``{"prompt", "chosen", "rejected", "subpreference",
+    "file", "row"}`` (see :func:`plot_lightning.data.formats.normalise_row`); ``has_rejected`` is False when
+    the files are SFT-only. Bad rows raise DataValidationError or are counted in ``bad_rows``. Raises
+    ValueError when the files mix preference pairs and SFT-only rows.
+    """
+    records: list[dict[str, Any]] = []
+    kinds: dict[str, str] = {}
+    for file in files:
+        table = read_table(file, bad_rows)
+        kind = detect_format(table.columns, data_format, source=file)
+        kinds[file] = kind
+        for row, number in zip(table.rows, table.row_numbers, strict=True):
+            bad_rows.seen += 1
+            try:
+                record = normalise_row(row, kind)
+            except RowProblem as problem:
+                bad_rows.bad(file, number, problem)
+                continue
+            records.append({**record, "file": file, "row": number})
+    sft = {file for file, kind in kinds.items() if kind == "sft"}
+    if sft and len(sft) != len(kinds):
+        raise ValueError(
+            f"files mix SFT-only data {sorted(sft)} with preference pairs {sorted(set(kinds) - sft)}"
+        )
+    return records, bool(kinds) and not sft
+
+
+def split_validation(
+    records: list[dict[str, Any]], fraction: float, seed: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Hold out ``round(fraction * len(records))`` records chosen with ``seed``; both parts keep file order."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"val_fraction must be in [0, 1), got {fraction}")
+    count = round(fraction * len(records))
+    held_out = set(random.Random(seed).sample(range(len(records)), count))
+    train = [record for index, record in enumerate(records) if index not in held_out]
+    val = [record for index, record in enumerate(records) if index in held_out]
+    return train, val
