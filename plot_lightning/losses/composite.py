@@ -1,0 +1,108 @@
+"""Weighted sum of named loss terms, built from configuration (``losses`` + ``weights`` + ``loss_args``)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .registry import LOSSES
+from .types import PreferenceForward
+
+
+def _check_config(losses: list[str], weights: list[float], loss_args: dict[str, dict]) -> None:
+    """ValueError on unknown or repeated names, mismatched lengths, bad weights or stray ``loss_args``."""
+    if not losses:
+        raise ValueError("'losses' must name at least one loss")
+    unknown = [name for name in losses if name not in LOSSES]
+    if unknown:
+        raise ValueError(f"unknown loss(es) {unknown} in 'losses'; known: {sorted(LOSSES)}")
+    repeated = sorted({name for name in losses if losses.count(name) > 1})
+    if repeated:
+        raise ValueError(f"'losses' names {repeated} more than once; give each loss a single weight")
+    if len(weights) != len(losses):
+        raise ValueError(f"'weights' has {len(weights)} entries but 'losses' has {len(losses)}: {losses}")
+    bad = [w for w in weights if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0)]
+    if bad:
+        raise ValueError(f"'weights' must be finite and >= 0, got {list(weights)}")
+    stray = sorted(set(loss_args) - set(losses))
+    if stray:
+        raise ValueError(f"'loss_args' has entries {stray} for losses not in 'losses' {losses}")
+
+
+class CompositeLoss(nn.Module):
+    """``total = sum_k weight_k * mean_batch(loss_k)`` over the configured terms.
+
+    Args:
+        losses: registry names (see :data:`~plot_lightning.losses.registry.LOSSES`), each at most once.
+        weights: one finite weight >= 0 per loss.
+        loss_args: optional constructor keyword arguments per loss name, e.g. ``{"dpo": {"beta": 0.1}}``.
+    """
+
+    def __init__(
+        self, losses: list[str], weights: list[float], loss_args: dict[str, dict] | None = None
+    ) -> None:
+        super().__init__()
+        loss_args = dict(loss_args or {})
+        _check_config(list(losses), list(weights), loss_args)
+        self.names = list(losses)
+        self.weights = [float(w) for w in weights]
+        self.terms = nn.ModuleDict({name: LOSSES[name](**loss_args.get(name, {})) for name in self.names})
+
+    def _any(self, flag: str) -> bool:
+        return any(bool(getattr(term, flag, False)) for term in self.terms.values())
+
+    @property
+    def requires_reference(self) -> bool:
+        """True if any term needs reference log-probs."""
+        return self._any("requires_reference")
+
+    @property
+    def requires_rejected(self) -> bool:
+        """True if any term needs the rejected side (pair data)."""
+        return self._any("requires_rejected")
+
+    @property
+    def requires_logits(self) -> bool:
+        """True if any term needs the policy logits ``(B, T, V)``."""
+        return self._any("requires_logits")
+
+    @property
+    def requires_reference_topk(self) -> bool:
+        """True if any term needs the reference top-K ids / log-probs."""
+        return self._any("requires_reference_topk")
+
+    @property
+    def reference_topk_k(self) -> int:
+        """Largest K a term needs for the reference top-K, or 0 when none does."""
+        return max((int(getattr(term, "reference_topk_k", 0)) for term in self.terms.values()), default=0)
+
+    def set_embedding(self, weight: Tensor) -> None:
+        """Forward the ``(V, d)`` token embedding to every term that uses one (PLOT)."""
+        for term in self.terms.values():
+            if hasattr(term, "set_embedding"):
+                term.set_embedding(weight)
+
+    def forward(self, batch: PreferenceForward) -> tuple[Tensor, dict[str, Tensor]]:
+        """Returns ``(total, terms)``.
+
+        ``total``: scalar with grad. ``terms``: ``"loss"`` (the same total, with grad; log it detached),
+        ``"loss/<name>"`` (unweighted batch mean, detached) and each term's metrics as ``"<name>/<key>"``.
+        """
+        total: Tensor | None = None
+        terms: dict[str, Tensor] = {}
+        for name, weight in zip(self.names, self.weights, strict=True):
+            output = self.terms[name](batch)
+            term_mean = output.loss.mean()
+            terms[f"loss/{name}"] = term_mean.detach()
+            terms.update({f"{name}/{key}": value.detach() for key, value in output.metrics.items()})
+            weighted = weight * term_mean
+            total = weighted if total is None else total + weighted
+        assert total is not None  # _check_config guarantees at least one term
+        if not bool(torch.isfinite(total.detach())):  # one sync per step: no NaN reaches the optimiser
+            bad = [key for key, value in terms.items() if not bool(torch.isfinite(value).all())]
+            weights = dict(zip(self.names, self.weights, strict=True))
+            raise ValueError(f"non-finite loss term(s) {bad} (weights {weights})")
+        terms["loss"] = total
+        return total, terms

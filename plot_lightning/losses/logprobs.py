@@ -1,0 +1,144 @@
+"""Log-probabilities of target tokens, in fp32 whatever the logits' dtype, and the reading of paired
+log-probs out of a :class:`PreferenceForward`.
+
+Memory: ``log_softmax(logits.float())`` would keep one or two extra ``(B, T, V)`` fp32 tensors alive
+until backward (the fp32 copy of bf16 logits and the log-softmax output). :func:`token_logps` instead
+runs a custom autograd function that computes ``log_softmax`` in fp32 over chunks of positions, keeps
+only the target entry of each chunk and saves nothing but the (already alive) logits; backward recomputes
+the softmax chunk by chunk. Peak extra memory is one ``(chunk, V)`` fp32 block, at the price of a second
+softmax pass over the logits in backward.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .checks import check_labels_in_range, check_mask_nonempty, check_shape
+from .types import PreferenceForward
+
+DEFAULT_CHUNK = 1024  # positions per fp32 block: 1024 x 49,152 vocab x 4 bytes = 200 MB
+
+
+def _compute_dtype(logits: Tensor) -> torch.dtype:
+    return torch.float64 if logits.dtype == torch.float64 else torch.float32
+
+
+class _TargetLogProb(torch.autograd.Function):
+    """``log softmax(z)[y]`` per row of ``z (N, V)``; gradient ``onehot(y) - softmax(z)``."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, labels: Tensor, chunk: int) -> Tensor:
+        dtype = _compute_dtype(logits)
+        target_logps = torch.empty(logits.shape[0], dtype=dtype, device=logits.device)
+        for start in range(0, logits.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            block = torch.log_softmax(logits[rows].to(dtype), dim=-1)  # fused kernel; freed after the gather
+            target_logps[rows] = block.gather(-1, labels[rows, None]).squeeze(-1)
+        ctx.save_for_backward(logits, labels)
+        ctx.chunk, ctx.dtype = chunk, dtype
+        return target_logps
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out: Tensor) -> tuple[Tensor, None, None]:
+        logits, labels = ctx.saved_tensors
+        if logits.shape[0] <= ctx.chunk and logits.dtype == ctx.dtype:  # one block: it is the gradient
+            weight = grad_out[:, None]
+            return (
+                torch.softmax(logits, dim=-1).mul_(-weight).scatter_add_(-1, labels[:, None], weight),
+                None,
+                None,
+            )
+        grad = torch.empty_like(logits)
+        for start in range(0, logits.shape[0], ctx.chunk):
+            rows = slice(start, start + ctx.chunk)
+            weight = grad_out[rows, None].to(ctx.dtype)
+            block = torch.softmax(logits[rows].to(ctx.dtype), dim=-1).mul_(-weight)
+            block.scatter_add_(-1, labels[rows, None], weight)
+            grad[rows] = block
+        return grad, None, None
+
+
+def token_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, chunk: int = DEFAULT_CHUNK) -> Tensor:
+    """Per-token log-probabilities of ``labels`` under ``softmax(logits)``.
+
+    Args:
+        logits: ``(B, T, V)`` aligned next-token logits, any float dtype.
+        labels: ``(B, T)`` long targets, in ``[0, V)`` wherever ``mask`` is True (ignored elsewhere).
+        mask: ``(B, T)`` bool, True on the response tokens that count.
+        chunk: positions per fp32 block (memory/speed knob, see the module docstring).
+
+    Returns:
+        ``(B, T)`` log-probabilities (nats), fp32 (fp64 for fp64 logits), exactly 0 where ``mask`` is False.
+    """
+    check_shape("logits", logits, (None, None, None))
+    batch, length, vocab = logits.shape
+    check_shape("labels", labels, (batch, length))
+    check_shape("mask", mask, (batch, length))
+    if mask.dtype != torch.bool:
+        raise ValueError(f"'mask' (shape {tuple(mask.shape)}) must be bool, got {mask.dtype}")
+    if not logits.is_floating_point():
+        raise ValueError(f"'logits' (shape {tuple(logits.shape)}) must be floating point, got {logits.dtype}")
+    check_labels_in_range("labels", labels, vocab, mask)
+    safe_labels = labels.masked_fill(~mask, 0).reshape(-1).long()
+    flat = _TargetLogProb.apply(logits.reshape(-1, vocab), safe_labels, chunk).reshape(batch, length)
+    selected = flat.detach()[mask]
+    if not bool(torch.isfinite(selected).all()):
+        bad = int((~torch.isfinite(selected)).sum())
+        raise ValueError(
+            f"'logits' (shape {tuple(logits.shape)}) give {bad} non-finite log-prob(s) on masked-in "
+            "tokens (NaN/inf logits, or -inf on a target token)"
+        )
+    return flat.masked_fill(~mask, 0.0)
+
+
+def sequence_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, average: bool = False) -> Tensor:
+    """Summed (or, with ``average``, per-token mean) log-probabilities of each response.
+
+    Args: as :func:`token_logps`; every row of ``mask`` must select at least one token.
+
+    Returns:
+        ``(B,)`` fp32 (fp64 for fp64 logits): ``sum_t mask * log p(labels_t)``, divided by
+        ``mask.sum(-1)`` when ``average``.
+    """
+    check_shape("mask", mask, (None, None))
+    check_mask_nonempty("mask", mask)
+    per_token = token_logps(logits, labels, mask)
+    summed = per_token.sum(dim=-1)
+    return summed / mask.sum(dim=-1).to(summed.dtype) if average else summed
+
+
+def split_pairs(x: Tensor) -> tuple[Tensor, Tensor]:
+    """Split a concatenated forward ``(2B, ...)`` (rows ``[0, B)`` chosen, ``[B, 2B)`` rejected).
+
+    Returns:
+        ``(chosen (B, ...), rejected (B, ...))`` views of ``x``.
+    """
+    if not isinstance(x, Tensor) or x.dim() == 0:
+        raise ValueError(f"'x' must be a tensor with a batch dimension, got {getattr(x, 'shape', x)!r}")
+    if x.shape[0] % 2:
+        raise ValueError(f"'x' (shape {tuple(x.shape)}) needs an even first dimension (chosen + rejected)")
+    half = x.shape[0] // 2
+    return x[:half], x[half:]
+
+
+def pair_logps(batch: PreferenceForward, loss_name: str) -> tuple[Tensor, Tensor]:
+    """Policy ``(chosen (B,), rejected (B,))`` summed log-probs; ValueError if the batch has no pairs."""
+    if batch.rejected is None:
+        raise ValueError(f"loss '{loss_name}' needs rejected responses but the batch has none (SFT data)")
+    chosen, rejected = batch.chosen.logps, batch.rejected.logps
+    check_shape("chosen.logps", chosen, (None,))
+    check_shape("rejected.logps", rejected, (chosen.shape[0],))
+    return chosen, rejected
+
+
+def reference_logratios(batch: PreferenceForward, loss_name: str) -> tuple[Tensor, Tensor]:
+    """``(log pi(y_w)/ref(y_w), log pi(y_l)/ref(y_l))``, each ``(B,)``, from summed log-probs."""
+    chosen, rejected = pair_logps(batch, loss_name)
+    ref_chosen, ref_rejected = batch.chosen.ref_logps, batch.rejected.ref_logps
+    if ref_chosen is None or ref_rejected is None:
+        raise ValueError(f"loss '{loss_name}' needs reference log-probs (ref_logps) on both sides")
+    check_shape("chosen.ref_logps", ref_chosen, tuple(chosen.shape))
+    check_shape("rejected.ref_logps", ref_rejected, tuple(chosen.shape))
+    return chosen - ref_chosen, rejected - ref_rejected

@@ -1,0 +1,116 @@
+"""CompositeLoss: weighted sum of registry terms, per-term logging, requirement flags, validation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from plot_lightning.losses import registry
+from plot_lightning.losses.composite import CompositeLoss
+from plot_lightning.losses.dpo import DPOLoss
+from plot_lightning.losses.sft import SFTLoss
+from plot_lightning.losses.simpo import SimPOLoss
+from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
+
+
+def _batch(with_rejected: bool = True) -> PreferenceForward:
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    labels = torch.zeros(mask.shape, dtype=torch.long)
+
+    def side(logps: list[float], ref: list[float]) -> SequenceSide:
+        return SequenceSide(
+            labels, mask, torch.tensor(logps, requires_grad=True), ref_logps=torch.tensor(ref)
+        )
+
+    chosen = side([-2.0, -4.0], [-2.5, -4.0])
+    return PreferenceForward(chosen, side([-3.0, -3.5], [-2.0, -3.0]) if with_rejected else None)
+
+
+def test_total_is_weighted_sum_of_separate_terms():
+    """total = 1.0 * mean DPO(beta 0.2) + 0.5 * mean SFT + 0.25 * mean SimPO; the logged terms are the
+    unweighted means, detached; term metrics are namespaced; gradient reaches the log-probs."""
+    composite = CompositeLoss(["dpo", "sft", "simpo"], [1.0, 0.5, 0.25], {"dpo": {"beta": 0.2}})
+    batch = _batch()
+    total, terms = composite(batch)
+    dpo, sft, simpo = DPOLoss(beta=0.2)(batch), SFTLoss()(batch), SimPOLoss()(batch)
+    expected = dpo.loss.mean() + 0.5 * sft.loss.mean() + 0.25 * simpo.loss.mean()
+    torch.testing.assert_close(total, expected)
+    torch.testing.assert_close(terms["loss"], expected)
+    for name, out in (("dpo", dpo), ("sft", sft), ("simpo", simpo)):
+        torch.testing.assert_close(terms[f"loss/{name}"], out.loss.mean())
+        assert not terms[f"loss/{name}"].requires_grad
+    torch.testing.assert_close(terms["dpo/rewards/chosen"], dpo.metrics["rewards/chosen"])
+    total.backward()
+    assert batch.chosen.logps.grad is not None
+
+
+def test_dpo_at_policy_equal_reference_is_ln2():
+    batch = _batch()
+    batch.chosen.ref_logps = batch.chosen.logps.detach().clone()
+    batch.rejected.ref_logps = batch.rejected.logps.detach().clone()
+    total, _ = CompositeLoss(["dpo"], [1.0])(batch)
+    torch.testing.assert_close(total, torch.tensor(math.log(2.0)))
+
+
+def test_requirement_flags_are_any_of_the_terms():
+    sft_only = CompositeLoss(["sft"], [1.0])
+    assert not sft_only.requires_reference and not sft_only.requires_rejected
+    assert not sft_only.requires_logits and not sft_only.requires_reference_topk
+    assert sft_only.reference_topk_k == 0
+    sft_only(_batch(with_rejected=False))  # SFT data works
+    mixed = CompositeLoss(["sft", "simpo", "dpo"], [1.0, 1.0, 1.0])
+    assert mixed.requires_reference and mixed.requires_rejected and not mixed.requires_logits
+    assert not CompositeLoss(["simpo"], [1.0]).requires_reference
+
+
+class _EmbeddingTerm(nn.Module):
+    requires_reference = requires_rejected = requires_reference_topk = False
+    requires_logits = True
+    reference_topk_k = 0
+
+    def set_embedding(self, weight: torch.Tensor) -> None:
+        self.seen = weight
+
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        return LossOutput(loss=torch.zeros_like(batch.chosen.logps))
+
+
+def test_set_embedding_forwarded_only_to_terms_that_take_it(monkeypatch):
+    monkeypatch.setitem(registry.LOSSES, "embedding_term", _EmbeddingTerm)
+    composite = CompositeLoss(["dpo", "embedding_term"], [1.0, 1.0])
+    weight = torch.randn(5, 3)
+    composite.set_embedding(weight)
+    assert composite.terms["embedding_term"].seen is weight
+    assert composite.requires_logits
+
+
+@pytest.mark.parametrize(
+    ("losses", "weights", "loss_args", "match"),
+    [
+        (["dpo", "nope"], [1.0, 1.0], None, r"unknown.*'nope'.*known: \[.*'dpo'"),
+        (["dpo", "sft"], [1.0], None, "'weights' has 1"),
+        (["dpo"], [-0.1], None, "'weights'"),
+        (["dpo"], [float("nan")], None, "'weights'"),
+        (["dpo"], [1.0], {"sft": {}}, "'loss_args'.*'sft'"),
+        (["dpo", "dpo"], [1.0, 1.0], None, "more than once"),
+        ([], [], None, "at least one"),
+    ],
+)
+def test_bad_configuration_raises(losses, weights, loss_args, match):
+    with pytest.raises(ValueError, match=match):
+        CompositeLoss(losses, weights, loss_args)
+
+
+def test_bad_hyperparameter_reaches_the_term():
+    with pytest.raises(ValueError, match="'beta'"):
+        CompositeLoss(["dpo"], [1.0], {"dpo": {"beta": -1.0}})
+
+
+def test_non_finite_term_raises_naming_it():
+    batch = _batch()
+    batch.chosen.ref_logps = torch.tensor([float("nan"), 0.0])
+    with pytest.raises(ValueError, match=r"non-finite.*'loss/dpo'"):
+        CompositeLoss(["sft", "dpo"], [1.0, 1.0])(batch)
