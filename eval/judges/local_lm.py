@@ -1,0 +1,54 @@
+"""Pairwise judge from a local Hugging Face causal LM.
+
+The judging prompt (eval/judges/prompt.py) is rendered with the judge's chat template and generation
+prompt; the judge's next-token logits z are read at the position where the verdict letter would be written,
+and P(A better) = exp(z_A) / (exp(z_A) + exp(z_B)) = sigmoid(z_A - z_B), computed in fp32. No text is
+generated, so the verdict is deterministic and never unparseable.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from eval.generation import prompt_token_ids
+from eval.judges.prompt import judge_messages
+
+
+def _single_token_id(tokenizer, text: str) -> int:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) != 1:
+        raise ValueError(f"tokenizer: verdict {text!r} must be a single token, got ids {ids}")
+    return ids[0]
+
+
+class LocalLMJudge:
+    """``compare(prompt, a, b) -> P(A better)`` from the verdict-token log-probabilities of a causal LM.
+
+    Each response is cut to ``max_response_tokens`` tokens so the judging prompt fits the judge's context.
+    """
+
+    def __init__(self, model, tokenizer, *, max_response_tokens: int = 512):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.max_response_tokens = max_response_tokens
+        self.verdict_ids = (_single_token_id(tokenizer, "A"), _single_token_id(tokenizer, "B"))
+
+    def _truncate(self, text: str) -> str:
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) <= self.max_response_tokens:
+            return text
+        return self.tokenizer.decode(ids[: self.max_response_tokens]) + " [...]"
+
+    @torch.no_grad()
+    def verdict_logits(self, prompt: str, response_a: str, response_b: str) -> torch.Tensor:
+        """fp32 logits ``(2,)`` of the tokens "A" and "B" as the judge's next token."""
+        messages = judge_messages(prompt, self._truncate(response_a), self._truncate(response_b))
+        input_ids = torch.tensor([prompt_token_ids(self.tokenizer, messages)])  # (1, T)
+        device = next(self.model.parameters()).device
+        logits = self.model(input_ids=input_ids.to(device)).logits[0, -1]  # (V,) next-token logits
+        return logits[list(self.verdict_ids)].float().cpu()
+
+    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
+        """P(``response_a`` better) = softmax over the two verdict logits, taken at "A"."""
+        logits = self.verdict_logits(prompt, response_a, response_b)
+        return float(torch.softmax(logits, dim=0)[0])

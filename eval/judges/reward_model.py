@@ -1,0 +1,56 @@
+"""Pairwise judge from a reward model (a Hugging Face sequence classifier with one output).
+
+The reward r(prompt, response) is the classifier's scalar logit for the conversation rendered with the
+reward model's chat template (user prompt, assistant response), or "prompt\\n\\nresponse" without one.
+Under the Bradley-Terry model, P(A better) = sigmoid(r_A - r_B), computed in fp32.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+
+class RewardModelJudge:
+    """``compare(prompt, a, b) = sigmoid(r(prompt, a) - r(prompt, b))``.
+
+    ``path`` is a HF folder (or hub name) of a sequence classifier with ``num_labels == 1``; an in-memory
+    model can be passed instead, with its ``tokenizer``.
+    """
+
+    def __init__(self, path: str | os.PathLike | torch.nn.Module, *, tokenizer=None, max_length: int = 2048):
+        if isinstance(path, torch.nn.Module):
+            if tokenizer is None:
+                raise ValueError("tokenizer: required when an in-memory reward model is given")
+            self.model = path
+        else:
+            self.model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(path))
+        if self.model.config.num_labels != 1:
+            raise ValueError(
+                f"path: a reward model has one output, got num_labels={self.model.config.num_labels}"
+            )
+        self.model.eval()
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+
+    def _text(self, prompt: str, response: str) -> str:
+        if getattr(self.tokenizer, "chat_template", None):
+            messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+            return self.tokenizer.apply_chat_template(messages, tokenize=False)
+        return f"{prompt}\n\n{response}"
+
+    @torch.no_grad()
+    def reward(self, prompt: str, response: str) -> float:
+        """Scalar reward of one (prompt, response), fp32 (left-truncated to ``max_length`` tokens)."""
+        ids = self.tokenizer(self._text(prompt, response), add_special_tokens=False)["input_ids"]
+        input_ids = torch.tensor([ids[-self.max_length :]])  # (1, T): keep the response end
+        device = next(self.model.parameters()).device
+        return float(self.model(input_ids=input_ids.to(device)).logits[0, 0].float())
+
+    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
+        """P(A better) = sigmoid(r_A - r_B)."""
+        difference = torch.tensor(self.reward(prompt, response_a) - self.reward(prompt, response_b))
+        return float(torch.sigmoid(difference))

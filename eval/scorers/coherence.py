@@ -1,0 +1,82 @@
+"""Coherence of responses with a sentence-embedding model (default: all-MiniLM-L6-v2, offline).
+
+Embeddings are the attention-masked mean of the encoder's last hidden states, L2-normalised (the
+sentence-transformers recipe for this model), so a dot product is a cosine similarity in [-1, 1].
+prompt_similarity = cos(e(prompt), e(response)): is the answer about the question?
+sentence_coherence = mean over adjacent sentence pairs of cos(e(s_i), e(s_{i+1})): does the response stay on
+one thread? None when the response has fewer than two sentences. Sentences: split after . ! ? or at newlines.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Non-empty sentences of ``text``, split after . ! ? followed by whitespace, or at line breaks."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
+
+
+class CoherenceScorer:
+    """``score(prompts, responses) -> [{"prompt_similarity", "sentence_coherence"}]``.
+
+    ``model_path``: HF folder of a sentence encoder (None = ``default_embedding_model_path()``).
+    Texts are truncated to ``max_length`` word pieces (all-MiniLM-L6-v2 was trained with 256).
+    """
+
+    def __init__(
+        self, model_path: str | os.PathLike | None = None, *, batch_size: int = 32, max_length: int = 256
+    ):
+        if model_path is None:
+            from eval.models import default_embedding_model_path
+
+            model_path = default_embedding_model_path()
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+        self.model = AutoModel.from_pretrained(str(model_path), dtype=torch.float32).eval()
+        self.batch_size = batch_size
+        self.max_length = max_length
+
+    @torch.no_grad()
+    def embed(self, texts: list[str]) -> torch.Tensor:
+        """Unit-norm mean-pooled embeddings ``(N, d)`` fp32 of ``texts`` (N,)."""
+        chunks = []
+        for start in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer(
+                texts[start : start + self.batch_size],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            )
+            hidden = self.model(**batch).last_hidden_state.float()  # (B, T, d)
+            mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, d)
+            chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
+        return torch.cat(chunks) if chunks else torch.zeros((0, self.model.config.hidden_size))
+
+    def score(self, prompts: list[str], responses: list[str]) -> list[dict]:
+        """prompt_similarity (float in [-1, 1]) and sentence_coherence (float, or None if < 2 sentences)."""
+        if len(prompts) != len(responses):
+            raise ValueError(
+                f"prompts ({len(prompts)}) and responses ({len(responses)}) must have the same length"
+            )
+        pair_embeddings = self.embed(list(prompts) + list(responses))
+        prompt_vectors, response_vectors = pair_embeddings[: len(prompts)], pair_embeddings[len(prompts) :]
+        similarities = (prompt_vectors * response_vectors).sum(-1).tolist()
+        sentences = [split_sentences(text) for text in responses]
+        flat = [s for group in sentences for s in group]
+        sentence_vectors = self.embed(flat)
+        results, offset = [], 0
+        for similarity, group in zip(similarities, sentences, strict=True):
+            vectors = sentence_vectors[offset : offset + len(group)]
+            offset += len(group)
+            adjacent = (vectors[:-1] * vectors[1:]).sum(-1)  # (len(group) - 1,)
+            coherence = float(adjacent.mean()) if len(group) > 1 else None
+            results.append({"prompt_similarity": float(similarity), "sentence_coherence": coherence})
+        return results

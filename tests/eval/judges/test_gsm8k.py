@@ -1,0 +1,49 @@
+"""GSM8K final-number extraction table and exact match on real gold answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.judges.gsm8k import extract_final_number, gsm8k_correct
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("She makes 9 * 2 = $<<9*2=18>>18 every day.\n#### 18", "18"),
+        ("So 3 + 4 = 7. The answer is 18.", "18"),
+        ("The final answer is $1,234.", "1234"),
+        ("Answer: -5", "-5"),
+        ("We get \\boxed{42} after 3 steps.", "42"),
+        ("First 5 apples, then 7 more, so 12", "12"),
+        ("It costs $3.50 per item, 2 items cost 7.00", "7"),
+        ("#### 1,000,000", "1000000"),
+        ("The answer is 0.50.", "0.5"),
+        ("25%", "25"),
+        ("I do not know.", None),
+        ("#### 18\nlater text mentions 99", "18"),
+    ],
+)
+def test_extraction_table(text, expected):
+    assert extract_final_number(text) == expected
+
+
+def test_exact_match():
+    assert gsm8k_correct("Total: 18 dollars. The answer is 18.", "... #### 18")
+    assert gsm8k_correct("The answer is 18.0", "18")
+    assert not gsm8k_correct("The answer is 17.", "#### 18")
+    assert not gsm8k_correct("no idea", "#### 18")
+    with pytest.raises(ValueError, match="gold"):
+        gsm8k_correct("18", "no number here")
+
+
+def test_gold_solutions_match_themselves_and_not_neighbours(data_file):
+    """On real GSM8K test rows, each gold solution matches its own answer (and mostly not the next one)."""
+    path = data_file("gsm8k/test.jsonl")
+    rows = [json.loads(line) for line in path.read_text().splitlines()[:200]]
+    assert all(gsm8k_correct(row["answer"], row["answer"]) for row in rows)
+    assert all(extract_final_number(row["answer"].split("####")[0]) is not None for row in rows)
+    mismatched = sum(gsm8k_correct(a["answer"], b["answer"]) for a, b in zip(rows, rows[1:], strict=False))
+    assert mismatched < 20

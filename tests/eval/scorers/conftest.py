@@ -1,0 +1,63 @@
+"""Data for the real-text tests: the full shared data when present, else the samples committed in eval/."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+_REPO = Path(__file__).resolve().parents[3]
+_ROOTS = [Path(os.environ["PLOT_DATA_ROOT"])] if os.environ.get("PLOT_DATA_ROOT") else []
+_ROOTS += [_REPO.parent / "shared" / "data", _REPO / "eval" / "samples"]
+
+
+@pytest.fixture(scope="session")
+def data_file():
+    """``data_file("gsm8k/test.jsonl")`` -> the first existing copy under the data roots (skips if none)."""
+
+    def find(relative: str) -> Path:
+        for root in _ROOTS:
+            if (root / relative).is_file():
+                return root / relative
+        pytest.skip(f"{relative} not found under {[str(r) for r in _ROOTS]}")
+
+    return find
+
+
+@pytest.fixture(scope="session")
+def smollm2():
+    """The real scorer LM (SmolLM2-135M-Instruct, fp32), converted once and loaded once per session."""
+    from eval.models import default_scorer_model_path, load_model
+
+    return load_model(default_scorer_model_path())
+
+
+@pytest.fixture(scope="session")
+def minilm_scorer():
+    """CoherenceScorer on the real all-MiniLM-L6-v2, loaded once per session."""
+    from eval.scorers.coherence import CoherenceScorer
+
+    return CoherenceScorer()
+
+
+@pytest.fixture(scope="session")
+def gsm8k_rows(data_file):
+    import json
+
+    return [json.loads(line) for line in data_file("gsm8k/test.jsonl").read_text().splitlines()[:8]]
+
+
+@pytest.fixture(scope="session")
+def hh_pairs(data_file):
+    """(last human turn, chosen assistant reply) from hh-rlhf helpful transcripts."""
+    import gzip
+    import json
+
+    with gzip.open(data_file("hh-rlhf/helpful-base.test.jsonl.gz"), "rt") as handle:
+        rows = [json.loads(line) for line in handle][:12]
+    pairs = []
+    for row in rows:
+        head, _, reply = row["chosen"].rpartition("\n\nAssistant:")
+        pairs.append((head.rpartition("\n\nHuman:")[2].strip(), reply.strip()))
+    return [(q, a) for q, a in pairs if q and len(a.split()) >= 8]
