@@ -1,0 +1,163 @@
+"""`plot-eval` (also `python -m eval`): run an evaluation suite, or compare finished runs.
+
+    plot-eval run --config configs/eval/quick.yaml --model runs/plot/export --baseline runs/base/export \\
+        [--data-root D] [--output-dir O] [--tracking-uri U] [--limit N] [--judge-model F] [--no-lm-eval]
+    plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U]
+
+`run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
+command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
+table. `compare` prints the metrics of several runs side by side and can log the comparison to MLflow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _run_parser(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="evaluate a model against a baseline on a suite")
+    run.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    run.add_argument("--model", required=True, help="Hugging Face folder of the model to evaluate")
+    run.add_argument("--baseline", required=True, help="Hugging Face folder of the baseline model")
+    run.add_argument("--data-root", default=None, help="folder with the eval data (overrides the suite's)")
+    run.add_argument("--output-dir", default=None, help="default: eval-out/<suite>-<model folder name>")
+    run.add_argument("--tracking-uri", default=None, help="MLflow URI; default sqlite:///$PWD/mlflow.db")
+    run.add_argument("--experiment", default="plot-eval", help="MLflow experiment name")
+    run.add_argument("--run-name", default=None, help="MLflow run name")
+    run.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
+    run.add_argument("--limit", type=int, default=None, help="at most N prompts per set (and lm-eval docs)")
+    run.add_argument("--judge-model", default=None, help="HF folder for the local_lm judge")
+    run.add_argument("--scorer-model", default=None, help="HF folder of the perplexity scorer LM")
+    run.add_argument("--embedding-model", default=None, help="HF folder of the sentence-embedding model")
+    run.add_argument(
+        "--pairwise-judge",
+        choices=["local_lm", "openai", "reward_model"],
+        default=None,
+        help="use this judge for every win-rate set",
+    )
+    run.add_argument("--judge-url", default=None, help="openai judge: endpoint base URL")
+    run.add_argument("--judge-name", default=None, help="openai judge: served model name")
+    run.add_argument("--no-lm-eval", action="store_true", help="skip the lm-eval tasks")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="plot-eval", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _run_parser(sub)
+    compare = sub.add_parser("compare", help="side-by-side table of finished runs")
+    compare.add_argument("runs", nargs="+", help="results.json files or run output folders")
+    compare.add_argument("--log", action="store_true", help="also log the comparison as an MLflow run")
+    compare.add_argument("--tracking-uri", default=None)
+    compare.add_argument("--experiment", default="plot-eval")
+    compare.add_argument("--plain", action="store_true", help="aligned text instead of markdown")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+    judges: dict[str, dict[str, Any]] = {}
+    if args.judge_model:
+        judges["local_lm"] = {"model": args.judge_model}
+    if args.judge_url or args.judge_name:
+        judges["openai"] = {k: v for k, v in (("url", args.judge_url), ("model", args.judge_name)) if v}
+    scoring = {
+        k: v for k, v in (("scorer_model", args.scorer_model), ("embedding_model", args.embedding_model)) if v
+    }
+    return judges, scoring
+
+
+def winrate_lines(results: dict[str, Any]) -> list[str]:
+    """Plain-text summary: one line per subpreference and per ASR set."""
+    lines = [f"{'subpreference':<14} {'win rate':>8}  95% CI          n", "-" * 44]
+    for name, sub in results["subpreferences"].items():
+        ci = sub.get("winrate")
+        if ci:
+            lines.append(
+                f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']}"
+            )
+        for set_name, summary in sub["sets"].items():
+            if "asr" in summary:
+                model, base = summary["asr"]["mean"], summary["baseline_asr"]["mean"]
+                lines.append(f"  ASR {set_name}: model {model:.3f} vs baseline {base:.3f}")
+    return lines
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from eval.runner import evaluate
+    from eval.suite import load_suite
+
+    suite = load_suite(args.config)
+    if args.pairwise_judge:
+        for sub in suite.subpreferences:
+            for prompt_set in sub.sets:
+                if prompt_set.metric == "winrate":
+                    prompt_set.judge = args.pairwise_judge
+    output_dir = args.output_dir or Path("eval-out") / f"{suite.name}-{Path(args.model).name}"
+    judges, scoring = _overrides(args)
+    results = evaluate(
+        args.model,
+        args.baseline,
+        suite,
+        data_root=args.data_root,
+        output_dir=output_dir,
+        tracking_uri=args.tracking_uri,
+        experiment=args.experiment,
+        run_name=args.run_name,
+        limit=args.limit,
+        judges=judges,
+        scoring=scoring,
+        run_lm_eval=not args.no_lm_eval,
+        track=not args.no_tracking,
+        progress=not args.quiet,
+    )
+    print("\n".join(winrate_lines(results)))
+    print(f"results: {Path(results['output_dir']) / 'results.json'}")
+    tracking = results.get("tracking") or {}
+    if "run_id" in tracking:
+        uri = tracking["tracking_uri"]
+        print(f"mlflow: {uri} run {tracking['run_id']}  (browse: mlflow ui --backend-store-uri {uri})")
+    elif "error" in tracking:
+        print(f"mlflow: NOT logged ({tracking['error']})")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from eval.compare import comparison_table, render_table
+
+    table = comparison_table(args.runs)
+    text = render_table(table, markdown=not args.plain)
+    print(text, end="")
+    if args.log:
+        from eval.tracking import log_comparison
+
+        info = log_comparison(
+            table, render_table(table), tracking_uri=args.tracking_uri, experiment=args.experiment
+        )
+        print(f"mlflow: {info['tracking_uri']} run {info['run_id']}")
+    return 0
+
+
+def _is_user_error(err: Exception) -> bool:
+    """Errors with a message meant for the user (bad path, data, config, model folder, dead endpoint)."""
+    # JudgeUnavailableError is matched by name: importing eval.judges at start-up would load torch
+    return isinstance(err, (ValueError, OSError)) or type(err).__name__ == "JudgeUnavailableError"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `plot-eval`; returns the exit status (errors: message on stderr, status 2)."""
+    args = build_parser().parse_args(argv)
+    resume_hint = " (finished work is kept in the output folder's cache.jsonl: rerun to resume)"
+    try:
+        return _cmd_run(args) if args.command == "run" else _cmd_compare(args)
+    except Exception as err:
+        if not _is_user_error(err):
+            raise
+        hint = resume_hint if args.command == "run" and not isinstance(err, FileNotFoundError) else ""
+        print(f"plot-eval: error: {err}{hint}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"plot-eval: interrupted{resume_hint}", file=sys.stderr)
+        return 130

@@ -1,0 +1,79 @@
+"""What every prompt-source loader returns, and strict readers for JSONL / CSV data files."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class SourceRowError(ValueError):
+    """A data row that cannot be used; message "<file>: row <n>: field '<field>': <reason>"."""
+
+    def __init__(self, file: str | Path, row: int, field_name: str, reason: str):
+        self.file, self.row, self.field, self.reason = str(file), row, field_name, reason
+        super().__init__(f"{file}: row {row}: field '{field_name}': {reason}")
+
+
+@dataclass(frozen=True)
+class PromptItem:
+    """One evaluation prompt.
+
+    `messages` is a chat (list of {"role", "content"}) ending with a user turn; `reference` holds what a
+    programmatic judge needs (gold answer, unit tests, entry point) plus metadata such as the category.
+    """
+
+    id: str
+    messages: tuple[dict[str, str], ...]
+    reference: dict[str, Any] = field(default_factory=dict)
+
+
+def user_prompt(item_id: str, text: str, **reference: Any) -> PromptItem:
+    return PromptItem(id=item_id, messages=({"role": "user", "content": text},), reference=reference)
+
+
+def _open_text(path: Path):
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", encoding="utf-8")
+    return open(path, encoding="utf-8", newline="")
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (1-based row number, object) for each non-blank line; bad JSON raises SourceRowError."""
+    with _open_text(path) as handle:
+        for row_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise SourceRowError(path, row_no, "<json>", f"invalid JSON ({err.msg})") from err
+            if not isinstance(obj, dict):
+                raise SourceRowError(path, row_no, "<json>", "expected a JSON object")
+            yield row_no, obj
+
+
+def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (1-based data row number, row dict); a missing header column raises SourceRowError."""
+    with _open_text(path) as handle:
+        reader = csv.DictReader(handle)
+        missing = [name for name in required if name not in (reader.fieldnames or [])]
+        if missing:
+            raise SourceRowError(path, 0, missing[0], f"column missing from the header {reader.fieldnames}")
+        yield from enumerate(reader, start=1)
+
+
+def require(path: Path, row_no: int, row: dict[str, Any], name: str, kind: type | tuple = str) -> Any:
+    """Return row[name], checking presence, type and (for strings) non-emptiness."""
+    if name not in row or row[name] is None:
+        raise SourceRowError(path, row_no, name, "missing")
+    value = row[name]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise SourceRowError(path, row_no, name, f"expected {kind}, got {type(value).__name__}")
+    if isinstance(value, str) and not value.strip():
+        raise SourceRowError(path, row_no, name, "empty")
+    return value

@@ -1,0 +1,35 @@
+"""HarmBench behaviors CSV: Behavior, FunctionalCategory, SemanticCategory, Tags, ContextString, BehaviorID.
+
+Keeps `standard` and `contextual` rows (copyright rows need HarmBench's hash judge); for contextual rows the
+ContextString is put before the Behavior.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
+
+COLUMNS = ("Behavior", "FunctionalCategory", "SemanticCategory", "ContextString", "BehaviorID")
+
+
+def load(path: Path, *, functional_categories: list[str] | None = None) -> list[PromptItem]:
+    keep = functional_categories or ["standard", "contextual"]
+    items = []
+    for row_no, row in read_csv(path, COLUMNS):
+        for name in ("Behavior", "FunctionalCategory", "BehaviorID"):
+            if not (row.get(name) or "").strip():
+                raise SourceRowError(path, row_no, name, "empty")
+        kind = row["FunctionalCategory"]
+        if kind not in keep:
+            continue
+        text = row["Behavior"].strip()
+        if kind == "contextual":
+            context = (row.get("ContextString") or "").strip()
+            if not context:
+                raise SourceRowError(path, row_no, "ContextString", "empty for a contextual behavior")
+            text = f"{context}\n\n---\n\n{text}"
+        items.append(
+            user_prompt(row["BehaviorID"], text, functional=kind, semantic=row.get("SemanticCategory") or "")
+        )
+    return items

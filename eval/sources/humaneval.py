@@ -1,0 +1,23 @@
+"""HumanEval `{"task_id", "prompt", "entry_point", "test", ...}`: complete a function; unit tests in `test`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eval.sources.base import PromptItem, read_jsonl, require, user_prompt
+
+
+def load(path: Path) -> list[PromptItem]:
+    items = []
+    for row_no, row in read_jsonl(path):
+        task_id = require(path, row_no, row, "task_id")
+        items.append(
+            user_prompt(
+                task_id,
+                require(path, row_no, row, "prompt"),
+                tests=require(path, row_no, row, "test"),
+                entry_point=require(path, row_no, row, "entry_point"),
+                code_prefix=row["prompt"],
+            )
+        )
+    return items

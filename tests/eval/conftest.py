@@ -1,0 +1,86 @@
+"""Fixtures for the eval-run tests: a synthetic but complete results dict (no models needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+QUICK = Path(__file__).resolve().parents[2] / "configs" / "eval" / "quick.yaml"
+
+
+def make_results(output_dir: Path, *, shift: float = 0.0, label: str = "model-a"):
+    """Results + samples for the quick suite with fabricated verdicts: every set has 4 samples with wins
+    (1, 1, 0.5, 0) -> win rate 0.625; programmatic sets: model right on 3 of 4, baseline on 2 of 4.
+    `shift` is added to the model's perplexity so two runs differ."""
+    from eval.results import write_results, write_samples
+    from eval.suite import load_suite
+    from eval.summary import summarize_run
+
+    suite = load_suite(QUICK)
+    samples = []
+    for sub in suite.subpreferences:
+        for prompt_set in sub.sets:
+            for i, win in enumerate((1.0, 1.0, 0.5, 0.0)):
+                programmatic = prompt_set.metric != "winrate"
+                samples.append(
+                    {
+                        "subpreference": sub.name,
+                        "set": prompt_set.name,
+                        "metric": prompt_set.metric,
+                        "judge": prompt_set.judge,
+                        "prompt_id": f"{prompt_set.name}:{i}",
+                        "prompt": f"question {i}?",
+                        "model_response": f"answer {i}",
+                        "baseline_response": f"other {i}",
+                        "win": win,
+                        "model_ok": (i < 3) if programmatic else None,
+                        "baseline_ok": (i in (0, 3)) if programmatic else None,
+                        "model_scores": {
+                            "fluency": {"perplexity": 10.0 + i + shift, "distinct_2": 0.9},
+                            "coherence": {"prompt_similarity": 0.5},
+                        },
+                        "baseline_scores": {
+                            "fluency": {"perplexity": 12.0 + i, "distinct_2": 0.8},
+                            "coherence": {"prompt_similarity": 0.4},
+                        },
+                    }
+                )
+    results = summarize_run(
+        suite,
+        samples,
+        {
+            "limit": 2,
+            "model": {"plot_gsm8k": {"exact_match_final_number": 0.5}},
+            "baseline": {"plot_gsm8k": {"exact_match_final_number": 0.0}},
+        },
+    )
+    results.update(
+        models={
+            "model": {"name": label, "fingerprint": "a" * 64},
+            "baseline": {"name": "base", "fingerprint": "b" * 64},
+        },
+        seeds={"generation": 0, "bootstrap": 0},
+        versions={"python": "3"},
+        data_root="samples",
+        limit=None,
+        finished_at="2026-01-01T00:00:00+00:00",
+        output_dir=str(output_dir),
+    )
+    write_samples(output_dir, samples)
+    write_results(output_dir, results)
+    return results, samples
+
+
+@pytest.fixture
+def synthetic_run(tmp_path):
+    """(results, samples, output_dir) with results.json and samples.jsonl written."""
+    output_dir = tmp_path / "model-a"
+    results, samples = make_results(output_dir)
+    return results, samples, output_dir
+
+
+@pytest.fixture
+def results_factory():
+    """`make_results(output_dir, shift=..., label=...)` for tests that need several finished runs."""
+    return make_results

@@ -1,0 +1,83 @@
+"""`plot-eval run` and `plot-eval compare`, called in-process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from eval.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def mini_suite(tmp_path):
+    """Two subpreferences of the quick suite, no scorers, no lm-eval: exercises the CLI, not the models."""
+    raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
+    raw["subpreferences"] = [s for s in raw["subpreferences"] if s["name"] in ("helpfulness", "math")]
+    raw.update(data_root=str(REPO / "eval" / "samples"), lm_eval={"tasks": []})
+    raw["scoring"].update(fluency=False, coherence=False)
+    raw["generation"]["max_new_tokens"] = 4
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def second_model_dir(tmp_path, tiny_tokenizer):
+    from plot_lightning.models.tiny import tiny_model
+
+    folder = tmp_path / "other-model"
+    tiny_model(len(tiny_tokenizer), seed=3).save_pretrained(folder)
+    tiny_tokenizer.save_pretrained(folder)
+    return folder
+
+
+def _run(suite, model, baseline, out, judge, *extra):
+    argv = ["run", "--config", str(suite), "--model", str(model), "--baseline", str(baseline), "--output-dir",
+            str(out), "--judge-model", str(judge), "--limit", "1", "--no-tracking", "--quiet", *extra]  # fmt: skip
+    return main(argv)
+
+
+@pytest.mark.slow
+def test_cli_run_then_compare(
+    tmp_path, mini_suite, tiny_model_dir, second_model_dir, results_factory, capsys
+):
+    assert _run(mini_suite, tiny_model_dir, second_model_dir, tmp_path / "dpo", tiny_model_dir) == 0
+    printed = capsys.readouterr().out
+    assert "helpfulness" in printed and "math" in printed and "results.json" in printed
+    assert (tmp_path / "dpo" / "report.md").is_file() and (tmp_path / "dpo" / "cache.jsonl").is_file()
+    results_factory(tmp_path / "dpo_plot")  # a second finished run (synthetic: 0.625 everywhere)
+    assert main(["compare", str(tmp_path / "dpo"), str(tmp_path / "dpo_plot" / "results.json")]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("| metric | dpo | dpo_plot |")
+    assert "| winrate/helpfulness |" in table and "| winrate/math/gsm8k |" in table
+    assert "| winrate/code | - | 0.6250 |" in table  # only the second run has the code subpreference
+
+
+def test_cli_clear_errors(tmp_path, mini_suite, tiny_model_dir, capsys):
+    assert _run(mini_suite, tmp_path / "missing-model", tiny_model_dir, tmp_path / "o", tiny_model_dir) == 2
+    assert "missing-model" in capsys.readouterr().err
+    data = tmp_path / "data"
+    for rel in (
+        "gsm8k/test.jsonl",
+        "mt-bench/vicuna_bench_question.jsonl",
+        "hh-rlhf/helpful-base.test.jsonl.gz",
+    ):
+        (data / rel).parent.mkdir(parents=True, exist_ok=True)
+        (data / rel).write_bytes((REPO / "eval" / "samples" / rel).read_bytes())
+    (data / "gsm8k/test.jsonl").write_text('{"question": "How many?", "answer": "no final number"}\n')
+    code = _run(
+        mini_suite, tiny_model_dir, tiny_model_dir, tmp_path / "o", tiny_model_dir, "--data-root", str(data)
+    )
+    assert code == 2
+    assert "gsm8k/test.jsonl: row 1: field 'answer'" in capsys.readouterr().err
+    assert main(["compare", str(tmp_path / "nothing")]) == 2
+
+
+def test_cli_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0 and "compare" in capsys.readouterr().out
