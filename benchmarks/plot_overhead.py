@@ -1,0 +1,271 @@
+"""Overhead of PLOT on one preference training step, SmolLM2-135M architecture (random init).
+
+How to run (CPU, a few steps):  .venv/bin/python benchmarks/plot_overhead.py --steps 3
+On a GPU:                       .venv/bin/python benchmarks/plot_overhead.py --device cuda --steps 20
+
+One step = policy forward+backward on chosen+rejected in one batch (2 pairs x seq-len tokens = 4 rows),
+reference forward under no_grad, loss, AdamW step. Configurations, all in ONE process on ONE model and
+optimiser, one warm-up step each, then measured round-robin so drift (other load, allocator state) hits
+all of them alike; the table gives the median over ``--steps`` rounds:
+
+* ``dpo``: CompositeLoss([dpo]);
+* ``dpo+plot(dirac)``: CompositeLoss([dpo, plot]), weights [1, 0.1] (custom autograd, stored gradient rows);
+* ``dpo+dirac(recompute)``: the same kernel with ``recompute=True`` (backward redoes the cost product);
+* ``dpo+dirac(naive)``: plain autograd ``sum(softmax(z) * C[y])`` (keeps p and C for backward);
+* ``dpo+plot(sinkhorn)``: CompositeLoss([dpo, plot]) with ``variant=sinkhorn``, K = ``--top-k``,
+  including the reference top-K extraction.
+
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` (live tensors).
+On CPU the process's peak resident set (VmHWM), reset before each step through /proc/self/clear_refs;
+the script re-executes itself with ``MALLOC_MMAP_THRESHOLD_=65536`` so that glibc returns every freed
+block >= 64 KiB to the OS and RSS follows live tensor memory (interpreter and libraries are included
+in the absolute figure; the "delta" column subtracts the RSS measured just before the step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+import transformers
+
+from plot_lightning.losses.composite import CompositeLoss
+from plot_lightning.losses.logprobs import sequence_logps, split_pairs
+from plot_lightning.losses.plot_cost import normalise_embedding
+from plot_lightning.losses.plot_dirac import dirac_transport_cost
+from plot_lightning.losses.plot_sinkhorn import reference_topk
+from plot_lightning.losses.types import PreferenceForward, SequenceSide
+
+PLOT_WEIGHT = 0.1
+
+
+def smollm2_135m_architecture(seed: int) -> transformers.LlamaForCausalLM:
+    config = transformers.LlamaConfig(
+        vocab_size=49152,
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        tie_word_embeddings=True,
+        max_position_embeddings=2048,
+        rope_theta=100000.0,
+        rms_norm_eps=1e-5,
+    )
+    torch.manual_seed(seed)
+    return transformers.LlamaForCausalLM(config)
+
+
+def naive_dirac(logits, labels, mask, unit_embedding):
+    """Plain autograd dirac cost (B,): keeps softmax(z) and the cost rows (N, V) for backward."""
+    probs = torch.softmax(logits[mask].float(), dim=-1)  # (N, V)
+    cost_rows = 1.0 - unit_embedding[labels[mask]] @ unit_embedding.T  # (N, V)
+    per_token = (probs * cost_rows).sum(-1)
+    rows = mask.nonzero()[:, 0]
+    totals = torch.zeros(mask.shape[0], device=logits.device).index_add(0, rows, per_token)
+    return totals / mask.sum(-1)
+
+
+def make_batch(pairs: int, seq_len: int, vocab: int, device: torch.device):
+    """Random token ids; the first quarter of each row is the prompt (label -100), aligned as the module does."""
+    gen = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(3, vocab, (2 * pairs, seq_len), generator=gen)
+    labels = input_ids.clone()
+    labels[:, : seq_len // 4] = -100
+    targets = labels[:, 1:]
+    mask = targets != -100
+    return input_ids.to(device), targets.masked_fill(~mask, 0).to(device), mask.to(device)
+
+
+class Config:
+    def __init__(self, name: str, composite: CompositeLoss, extra: Callable | None = None):
+        self.name, self.composite, self.extra = name, composite, extra
+
+
+def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[Config]:
+    plot_args = {"plot": {"chunk_size": chunk_size}}
+    sinkhorn_args = {"plot": {"variant": "sinkhorn", "top_k": top_k}}
+    configs = [
+        Config("dpo", CompositeLoss(["dpo"], [1.0])),
+        Config("dpo+plot(dirac)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], plot_args)),
+        Config(
+            "dpo+dirac(recompute)",
+            CompositeLoss(["dpo"], [1.0]),
+            lambda z, y, m: dirac_transport_cost(
+                z, y, m, unit_embedding, chunk_size=chunk_size, recompute=True
+            ),
+        ),
+        Config(
+            "dpo+dirac(naive)",
+            CompositeLoss(["dpo"], [1.0]),
+            lambda z, y, m: naive_dirac(z, y, m, unit_embedding),
+        ),
+        Config("dpo+plot(sinkhorn)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], sinkhorn_args)),
+    ]
+    for config in configs:
+        config.composite.to(device)
+        config.composite.set_embedding(unit_embedding)
+    return configs
+
+
+def train_step(config: Config, policy, reference, optimiser, batch, memory=None) -> float:
+    """One step; returns the peak memory (MB) reached before the optimiser step (nan without ``memory``)."""
+    input_ids, targets, mask = batch
+    logits = policy(input_ids=input_ids).logits[:, :-1]  # (2B, T-1, V)
+    with torch.no_grad():
+        ref_logits = reference(input_ids=input_ids).logits[:, :-1]
+        ref_logps = sequence_logps(ref_logits, targets, mask)
+        k = config.composite.reference_topk_k
+        topk = reference_topk(split_pairs(ref_logits)[0], k) if k else (None, None)
+        del ref_logits
+    logps = sequence_logps(logits, targets, mask)
+    sides = []
+    for half, (z, y, m, lp, rlp) in enumerate(
+        zip(*(split_pairs(t) for t in (logits, targets, mask, logps, ref_logps)), strict=True)
+    ):
+        ids, topk_logps = topk if half == 0 else (None, None)
+        sides.append(
+            SequenceSide(y, m, lp, logits=z, ref_logps=rlp, ref_topk_ids=ids, ref_topk_logps=topk_logps)
+        )
+    total, _ = config.composite(PreferenceForward(chosen=sides[0], rejected=sides[1]))
+    if config.extra is not None:
+        total = total + PLOT_WEIGHT * config.extra(sides[0].logits, sides[0].labels, sides[0].mask).mean()
+    total.backward()
+    forward_backward_peak = memory.peak() if memory is not None else float("nan")
+    optimiser.step()
+    optimiser.zero_grad(set_to_none=True)
+    return forward_backward_peak
+
+
+class PeakMemory:
+    """Peak memory of one step in MB: CUDA allocator peak, or CPU VmHWM reset through clear_refs."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+
+    @staticmethod
+    def _status(field: str) -> float:
+        with open("/proc/self/status") as status:
+            return int(re.search(rf"{field}:\s+(\d+)", status.read()).group(1)) / 1024
+
+    def reset(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            return torch.cuda.memory_allocated() / 2**20
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return self._status("VmRSS")
+
+    def peak(self) -> float:
+        if self.cuda:
+            torch.cuda.synchronize()
+            return torch.cuda.max_memory_allocated() / 2**20
+        return self._status("VmHWM")
+
+
+def measure(configs, policy, reference, optimiser, batch, steps, warmup_rounds, device) -> dict[str, list]:
+    """Per config, ``(wall s, peak MB, peak - before MB, cpu s, fwd+bwd peak MB)`` per measured round."""
+    memory = PeakMemory(device)
+    # Warm-up: AdamW state and first-call overheads; at least one step so the optimiser state exists.
+    for config in configs * warmup_rounds or configs[:1]:
+        train_step(config, policy, reference, optimiser, batch)
+    results = {config.name: [] for config in configs}
+    for round_index in range(steps):
+        for config in configs:
+            before = memory.reset()
+            start, start_cpu = time.perf_counter(), time.process_time()
+            fwd_bwd_peak = train_step(config, policy, reference, optimiser, batch, memory)
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+            elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+            peak = memory.peak()
+            results[config.name].append((elapsed, peak, peak - before, cpu, fwd_bwd_peak))
+            print(
+                f"  round {round_index}: {config.name:22s} {elapsed:8.3f} s  cpu {cpu:8.3f} s  "
+                f"peak {peak:8.1f} MB  fwd+bwd peak {fwd_bwd_peak:8.1f} MB",
+                flush=True,
+            )
+    return results
+
+
+def print_table(results: dict[str, list]) -> None:
+    """Medians per config and their ratios to ``dpo``."""
+    base = [statistics.median(r[i] for r in results["dpo"]) for i in range(5)]
+    header = (
+        "config",
+        "step s",
+        "time x",
+        "cpu s",
+        "cpu x",
+        "peak MB",
+        "peak x",
+        "delta MB",
+        "f+b MB",
+        "f+b x",
+    )
+    print("\n{:22s} {:>8s} {:>7s} {:>8s} {:>7s} {:>9s} {:>7s} {:>9s} {:>9s} {:>7s}".format(*header))
+    for name, rows in results.items():
+        step, peak, delta, cpu, fwd_bwd = (statistics.median(r[i] for r in rows) for i in range(5))
+        print(
+            f"{name:22s} {step:8.3f} {step / base[0]:7.3f} {cpu:8.3f} {cpu / base[3]:7.3f} "
+            f"{peak:9.1f} {peak / base[1]:7.3f} {delta:9.1f} {fwd_bwd:9.1f} {fwd_bwd / base[4]:7.3f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=5, help="measured rounds (each runs every config once)")
+    parser.add_argument("--warmup-rounds", type=int, default=1, help="0: a single dpo step only")
+    parser.add_argument("--seq-len", type=int, default=256)
+    parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--top-k", type=int, default=32)
+    parser.add_argument("--chunk-size", type=int, default=1024)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cpu" and os.environ.get("MALLOC_MMAP_THRESHOLD_") != "65536":
+        os.execve(
+            sys.executable, [sys.executable, *sys.argv], {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}
+        )
+    torch.set_num_threads(args.threads)
+    print(
+        f"python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}"
+    )
+    print(f"device {device}, threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}")
+    print(f"settings: {vars(args)}, plot weight {PLOT_WEIGHT}, fp32 weights, seed 0")
+    policy = smollm2_135m_architecture(seed=0).to(device).train()
+    reference = smollm2_135m_architecture(seed=0).to(device).eval().requires_grad_(False)
+    print(f"attention implementation: {policy.config._attn_implementation}")
+    optimiser = torch.optim.AdamW(policy.parameters(), lr=1e-5)
+    unit_embedding = normalise_embedding(policy.get_output_embeddings().weight)
+    configs = build_configs(unit_embedding, args.top_k, args.chunk_size, device)
+    if args.only:
+        wanted = {"dpo", *args.only.split(",")}
+        configs = [config for config in configs if config.name in wanted]
+    batch = make_batch(args.pairs, args.seq_len, policy.config.vocab_size, device)
+    results = measure(configs, policy, reference, optimiser, batch, args.steps, args.warmup_rounds, device)
+    print_table(results)
+    print(
+        "\npeak memory:",
+        "torch.cuda.max_memory_allocated per step"
+        if device.type == "cuda"
+        else "process VmHWM per step (clear_refs reset, MALLOC_MMAP_THRESHOLD_=65536); "
+        "delta = peak - RSS before the step",
+    )
+    print("f+b: the same peak read after backward, before the optimiser step (AdamW's own peak excluded).")
+    print("time: wall clock per step; cpu: process CPU time (all threads) per step, less sensitive than wall")
+    print("time to other processes sharing the cores. All figures are medians over the measured rounds.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,232 @@
+"""PLOT loss: token-level optimal transport from the policy's next-token distributions to the preferred
+tokens, with a ground cost from a frozen copy of the token embeddings (see ../shared/PLOT-NOTES.md).
+
+``plot_transport_cost`` validates its inputs and dispatches on ``variant``:
+
+* ``"dirac"``: exact cost to the point mass on the target token (:mod:`.plot_dirac`);
+* ``"sinkhorn"``: entropic OT to a target anchored on the reference model's top-K (:mod:`.plot_sinkhorn`).
+
+``PLOTLoss`` wraps it as a loss term: mean cost on the chosen response plus an optional bounded push away
+from the rejected response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from plot_lightning.losses.checks import (
+    check_finite,
+    check_labels_in_range,
+    check_mask_nonempty,
+    check_shape,
+)
+from plot_lightning.losses.plot_cost import COST_KINDS, normalise_embedding
+from plot_lightning.losses.plot_dirac import dirac_transport_cost
+from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost
+from plot_lightning.losses.types import LossOutput, PreferenceForward
+
+
+def _dirac(logits, labels, mask, embedding, options: dict) -> Tensor:
+    return dirac_transport_cost(
+        logits, labels, mask, embedding, cost=options["cost"], chunk_size=options["chunk_size"]
+    )
+
+
+def _sinkhorn(logits, labels, mask, embedding, options: dict) -> Tensor:
+    if options["ref_topk_ids"] is None or options["ref_topk_logps"] is None:
+        raise ValueError(
+            "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' (B,T,K) from the reference"
+        )
+    # The dirac kernel checks finiteness of the masked rows as it reads them; here it is a full pass.
+    check_finite("logits", logits)
+    return sinkhorn_transport_cost(
+        logits,
+        labels,
+        mask,
+        embedding,
+        options["ref_topk_ids"],
+        options["ref_topk_logps"],
+        top_k=options["top_k"],
+        epsilon=options["epsilon"],
+        max_iter=options["max_iter"],
+        lam=options["lam"],
+        debias=options["debias"],
+        cost=options["cost"],
+    )
+
+
+VARIANTS: dict[str, Callable[..., Tensor]] = {"dirac": _dirac, "sinkhorn": _sinkhorn}
+
+
+def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor) -> None:
+    check_shape("logits", logits, (None, None, None))
+    if not logits.is_floating_point():
+        raise ValueError(
+            f"'logits' (shape {tuple(logits.shape)}, dtype {logits.dtype}) must be floating point"
+        )
+    batch, length, vocab = logits.shape
+    check_shape("labels", labels, (batch, length))
+    check_shape("mask", mask, (batch, length))
+    check_shape("embedding", embedding, (vocab, None))
+    if mask.dtype != torch.bool:
+        raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
+    check_mask_nonempty("mask", mask)
+    check_labels_in_range("labels", labels, vocab, mask)
+
+
+def plot_transport_cost(
+    logits: Tensor,
+    labels: Tensor,
+    mask: Tensor,
+    embedding: Tensor,
+    *,
+    variant: str = "dirac",
+    cost: str = "cosine",
+    ref_topk_ids: Tensor | None = None,
+    ref_topk_logps: Tensor | None = None,
+    top_k: int = 32,
+    epsilon: float = 0.05,
+    max_iter: int = 50,
+    lam: float = 0.3,
+    debias: bool = False,
+    chunk_size: int = 1024,
+) -> Tensor:
+    """Per-example mean transport cost over the response tokens, ``(B,)`` fp32 (fp64 for fp64 logits).
+
+    Args:
+        logits: ``(B, T, V)`` policy logits, any float dtype, aligned with ``labels``.
+        labels: ``(B, T)`` long target ids, in ``[0, V)`` where ``mask`` is True.
+        mask: ``(B, T)`` bool, True on response tokens; every row must select at least one.
+        embedding: ``(V, d)`` unit-norm rows (``plot_cost.normalise_embedding``), fp32, no gradient needed.
+        variant: ``"dirac"`` (exact, to ``δ_{y_t}``) or ``"sinkhorn"`` (to ``(1-lam) δ_y + lam topK(p_ref)``).
+        cost: ``"cosine"`` (``1 - ê_u·ê_v``) or ``"l2"`` (``||ê_u - ê_v||``); both in ``[0, 2]``.
+        ref_topk_ids, ref_topk_logps: ``(B, T, K)`` reference top-K ids and fp32 log-probs (sinkhorn only).
+        top_k, epsilon, max_iter, lam, debias: sinkhorn settings (``epsilon`` as POT's ``reg``).
+        chunk_size: tokens per chunk of the dirac kernel: about ``2 * chunk_size * V`` fp32 temporaries,
+            besides the ``(N, V)`` gradient rows (logits dtype, N = masked tokens) kept for backward.
+
+    Raises:
+        ValueError: naming the argument and its shape, for bad shapes, non-bool masks, empty response
+            masks, labels outside ``[0, V)``, NaN/inf logits, unknown ``variant`` or ``cost``.
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"'variant' must be one of {sorted(VARIANTS)}, got {variant!r}")
+    if cost not in COST_KINDS:
+        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+    _check_inputs(logits, labels, mask, embedding)
+    options = dict(
+        cost=cost,
+        ref_topk_ids=ref_topk_ids,
+        ref_topk_logps=ref_topk_logps,
+        top_k=top_k,
+        epsilon=epsilon,
+        max_iter=max_iter,
+        lam=lam,
+        debias=debias,
+        chunk_size=chunk_size,
+    )
+    return VARIANTS[variant](logits, labels, mask, embedding, options)
+
+
+class PLOTLoss(nn.Module):
+    """``L_PLOT = mean_t W(p_t^w, q_t^w) + gamma * max(0, margin - mean_t W(p_t^l, δ_{y^l_t}))`` per example.
+
+    The first term is :func:`plot_transport_cost` on the chosen response (``variant`` picks the target
+    ``q``); the optional second term pushes the policy away from the rejected tokens with the exact dirac
+    cost. ``W`` lies in ``[0, 2]`` so the push is bounded: it contributes at most ``gamma * margin`` and
+    stops once the rejected cost reaches ``margin``.
+
+    Default ``margin=0.5``: with nearly orthogonal embeddings (cosine cost ~1 between unrelated tokens)
+    ``W(p, δ_y) ~ 1 - p(y)``, so the hinge switches off once the rejected token holds less than about half of
+    the mass. ``margin=1`` would almost never switch off (it needs mass on anti-aligned tokens), so the term
+    would keep pushing probability off every rejected token, including those the chosen response shares.
+
+    Call :meth:`set_embedding` with the model's (output) token embedding before the first forward.
+    """
+
+    requires_reference = False
+    requires_logits = True
+
+    def __init__(
+        self,
+        variant: str = "dirac",
+        cost: str = "cosine",
+        gamma: float = 0.0,
+        margin: float = 0.5,
+        top_k: int = 32,
+        epsilon: float = 0.05,
+        max_iter: int = 50,
+        lam: float = 0.3,
+        debias: bool = False,
+        chunk_size: int = 1024,
+    ) -> None:
+        super().__init__()
+        if variant not in VARIANTS:
+            raise ValueError(f"'variant' must be one of {sorted(VARIANTS)}, got {variant!r}")
+        if cost not in COST_KINDS:
+            raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+        if gamma < 0 or margin < 0:
+            raise ValueError(f"'gamma' and 'margin' must be >= 0, got gamma={gamma}, margin={margin}")
+        self.variant, self.cost, self.gamma, self.margin = variant, cost, float(gamma), float(margin)
+        self.options = dict(
+            top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias, chunk_size=chunk_size
+        )
+        self.register_buffer("unit_embedding", None, persistent=False)
+
+    @property
+    def requires_rejected(self) -> bool:
+        """The rejected response is needed only for the push-away term."""
+        return self.gamma > 0
+
+    @property
+    def requires_reference_topk(self) -> bool:
+        """The sinkhorn target mixes in the reference model's top-K distribution."""
+        return self.variant == "sinkhorn"
+
+    @property
+    def reference_topk_k(self) -> int:
+        """K of the reference top-K this loss needs (0 when none)."""
+        return int(self.options["top_k"]) if self.requires_reference_topk else 0
+
+    def set_embedding(self, weight: Tensor) -> None:
+        """Store a detached, row-normalised fp32 copy of ``weight (V, d)`` (non-persistent buffer)."""
+        self.unit_embedding = normalise_embedding(weight).to(torch.float32)
+
+    def _cost(self, logits: Tensor | None, labels: Tensor, mask: Tensor, variant: str, side) -> Tensor:
+        if logits is None:
+            raise ValueError("PLOTLoss needs policy logits: the batch side has logits=None")
+        ids, logps = (side.ref_topk_ids, side.ref_topk_logps) if variant == "sinkhorn" else (None, None)
+        return plot_transport_cost(
+            logits,
+            labels,
+            mask,
+            self.unit_embedding,
+            variant=variant,
+            cost=self.cost,
+            ref_topk_ids=ids,
+            ref_topk_logps=logps,
+            **self.options,
+        )
+
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        """``LossOutput(loss (B,), metrics {"chosen_cost", ["rejected_cost"]})``: batch means, detached.
+
+        Metric keys are unprefixed like the other losses'; ``CompositeLoss`` logs them as ``plot/<key>``.
+        """
+        if self.unit_embedding is None:
+            raise RuntimeError("PLOTLoss.set_embedding(weight) must be called before the first forward")
+        chosen = batch.chosen
+        chosen_cost = self._cost(chosen.logits, chosen.labels, chosen.mask, self.variant, chosen)
+        metrics = {"chosen_cost": chosen_cost.detach().mean()}
+        if not self.requires_rejected:
+            return LossOutput(loss=chosen_cost, metrics=metrics)
+        rejected = batch.rejected
+        if rejected is None:
+            raise ValueError("PLOTLoss with gamma > 0 needs the rejected side (batch.rejected is None)")
+        rejected_cost = self._cost(rejected.logits, rejected.labels, rejected.mask, "dirac", rejected)
+        metrics["rejected_cost"] = rejected_cost.detach().mean()
+        push_away = torch.clamp(self.margin - rejected_cost, min=0.0)
+        return LossOutput(loss=chosen_cost + self.gamma * push_away, metrics=metrics)

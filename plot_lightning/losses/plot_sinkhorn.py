@@ -1,0 +1,142 @@
+r"""PLOT, ``sinkhorn`` variant: entropic OT between the policy's next-token distribution and a target
+anchored to the frozen reference, on a small per-token support (see ../shared/PLOT-NOTES.md).
+
+At a response position with policy ``p = softmax(z)``, target token ``y`` and reference top-K ``R``:
+
+* target ``q = (1 - lam) δ_y + lam * renorm(p_ref restricted to R)``;
+* support ``S = topK(p) ∪ R ∪ {y}``, stored in ``L = 2K + 1`` fixed slots (policy top-K, reference
+  top-K, label); a slot repeating an earlier slot's id is a duplicate with zero mass on both sides;
+* one extra "rest" atom holding the policy's tail mass ``1 - sum_{v in S} p_v`` (the target has no tail);
+  its cost is 1 to every token and 0 to itself;
+* ``W = sinkhorn_cost(C, p_S, q_S)`` with ``C`` the cosine (or L2) cost between unit token embeddings.
+
+Gradients reach the logits through ``p`` on the support and through the rest mass. Only masked positions
+are processed; the result is the mean of ``W`` over each example's masked tokens.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from plot_lightning.losses.checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
+from plot_lightning.losses.plot_cost import COST_KINDS, pairwise_token_cost
+from plot_lightning.ot.sinkhorn import sinkhorn_cost
+
+
+def reference_topk(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Top-``k`` token ids ``(B, T, k)`` long and their log-probabilities ``(B, T, k)`` (detached).
+
+    Log-probabilities are fp32 (fp64 if ``logits`` is fp64), sorted in decreasing order.
+    """
+    check_shape("logits", logits, (None, None, None))
+    if not (isinstance(k, int) and 1 <= k <= logits.shape[-1]):
+        raise ValueError(f"'k' must be an integer in [1, {logits.shape[-1]}], got {k!r}")
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    with torch.no_grad():
+        logits = logits.to(dtype)
+        top_logits, ids = logits.topk(k, dim=-1)
+        logps = top_logits - torch.logsumexp(logits, dim=-1, keepdim=True)
+    return ids, logps
+
+
+def _validate(logits, labels, mask, unit_embedding, ref_ids, ref_logps, top_k, lam, cost) -> None:
+    check_shape("logits", logits, (None, None, None))
+    batch, length, vocab = logits.shape
+    check_shape("labels", labels, (batch, length))
+    check_shape("mask", mask, (batch, length))
+    if mask.dtype != torch.bool:
+        raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
+    check_mask_nonempty("mask", mask)
+    check_labels_in_range("labels", labels, vocab, mask)
+    check_shape("unit_embedding", unit_embedding, (vocab, None))
+    if not (isinstance(top_k, int) and 1 <= top_k <= vocab):
+        raise ValueError(f"'top_k' must be an integer in [1, {vocab}], got {top_k!r}")
+    check_shape("ref_topk_ids", ref_ids, (batch, length, top_k))
+    check_shape("ref_topk_logps", ref_logps, (batch, length, top_k))
+    check_labels_in_range("ref_topk_ids", ref_ids, vocab, mask)
+    if not 0.0 <= lam <= 1.0:
+        raise ValueError(f"'lam' must lie in [0, 1], got {lam!r}")
+    if cost not in COST_KINDS:
+        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+
+
+def _support(policy_logits: Tensor, labels: Tensor, ref_ids: Tensor, top_k: int):
+    """Slot ids ``(M, 2K+1)``, ``first (M, 2K+1)`` (each slot's first slot with the same id), ``unique``."""
+    policy_ids = policy_logits.detach().topk(top_k, dim=-1).indices  # (M, K)
+    ids = torch.cat([policy_ids, ref_ids, labels.unsqueeze(-1)], dim=-1)  # (M, L)
+    same = ids.unsqueeze(-1) == ids.unsqueeze(-2)  # (M, L, L)
+    first = same.to(torch.uint8).argmax(dim=-1)  # (M, L): argmax returns the first True
+    slots = torch.arange(ids.shape[-1], device=ids.device)
+    return ids, first, first == slots
+
+
+def _policy_masses(policy_logits: Tensor, ids: Tensor, unique: Tensor) -> Tensor:
+    """``(M, L+1)``: policy mass on each unique slot (0 on duplicates), then the tail mass."""
+    log_norm = torch.logsumexp(policy_logits, dim=-1, keepdim=True)  # (M, 1)
+    on_support = torch.exp(policy_logits.gather(-1, ids) - log_norm) * unique  # (M, L)
+    tail = (1.0 - on_support.sum(-1, keepdim=True)).clamp_min(0.0)  # (M, 1)
+    return torch.cat([on_support, tail], dim=-1)
+
+
+def _target_masses(ref_logps: Tensor, first: Tensor, lam: float) -> Tensor:
+    """``(M, L+1)``: ``(1-lam) δ_y + lam renorm(p_ref top-K)`` merged onto first slots; no tail."""
+    count, top_k = ref_logps.shape
+    raw = torch.zeros(count, 2 * top_k + 1, dtype=ref_logps.dtype, device=ref_logps.device)
+    raw[:, top_k : 2 * top_k] = lam * torch.softmax(ref_logps, dim=-1)
+    raw[:, 2 * top_k] = 1.0 - lam
+    merged = torch.zeros_like(raw).scatter_add_(-1, first, raw)
+    return torch.cat([merged, torch.zeros_like(merged[:, :1])], dim=-1)
+
+
+def _support_cost(unit_embedding: Tensor, ids: Tensor, kind: str) -> Tensor:
+    """``(M, L+1, L+1)``: token costs on the slots, cost 1 between the rest atom and any slot."""
+    token_cost = pairwise_token_cost(unit_embedding, ids, ids, kind=kind)  # (M, L, L)
+    return torch.nn.functional.pad(token_cost, (0, 1, 0, 1), value=1.0).diagonal_scatter(
+        torch.cat([token_cost.diagonal(dim1=-2, dim2=-1), token_cost.new_zeros(ids.shape[0], 1)], dim=-1),
+        dim1=-2,
+        dim2=-1,
+    )
+
+
+def sinkhorn_transport_cost(
+    logits: Tensor,
+    labels: Tensor,
+    mask: Tensor,
+    unit_embedding: Tensor,
+    ref_topk_ids: Tensor,
+    ref_topk_logps: Tensor,
+    *,
+    top_k: int = 32,
+    epsilon: float = 0.05,
+    max_iter: int = 50,
+    lam: float = 0.3,
+    debias: bool = False,
+    cost: str = "cosine",
+) -> Tensor:
+    """Per-example mean entropic transport cost ``(B,)`` between the policy and the anchored target.
+
+    Args:
+        logits: ``(B, T, V)`` policy logits (any float dtype; the math runs in fp32, fp64 if given fp64).
+        labels: ``(B, T)`` long target ids, aligned with ``logits``.
+        mask: ``(B, T)`` bool, True on response tokens; every row needs at least one.
+        unit_embedding: ``(V, d)`` unit-row embedding (``normalise_embedding``), frozen.
+        ref_topk_ids: ``(B, T, top_k)`` reference top-K ids (``reference_topk``).
+        ref_topk_logps: ``(B, T, top_k)`` reference log-probabilities of those ids.
+        top_k, epsilon, max_iter, lam, debias, cost: K, entropic regularisation (cost units), Sinkhorn
+            iterations, target weight of the reference, Sinkhorn divergence instead of the cost, "cosine" | "l2".
+    """
+    _validate(logits, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps, top_k, lam, cost)
+    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    policy_logits = logits[mask].to(dtype)  # (M, V): masked positions only
+    check_finite("logits", policy_logits)
+    ref_logps = ref_topk_logps[mask].to(dtype)  # (M, K)
+    check_finite("ref_topk_logps", ref_logps)
+    ids, first, unique = _support(policy_logits, labels[mask], ref_topk_ids[mask], top_k)
+    policy = _policy_masses(policy_logits, ids, unique)  # (M, L+1)
+    target = _target_masses(ref_logps, first, lam)  # (M, L+1)
+    ground_cost = _support_cost(unit_embedding.to(dtype), ids, cost)  # (M, L+1, L+1)
+    per_token = sinkhorn_cost(ground_cost, policy, target, epsilon=epsilon, max_iter=max_iter, debias=debias)
+    example = mask.nonzero()[:, 0]  # (M,) row of each masked token
+    totals = per_token.new_zeros(mask.shape[0]).index_add(0, example, per_token)
+    return totals / mask.sum(-1).to(dtype)
