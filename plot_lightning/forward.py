@@ -1,0 +1,143 @@
+"""From a collated batch to the aligned tensors the losses take (see CONTRACTS "Token alignment").
+
+A batch holds ``input_ids``, ``attention_mask`` and ``labels``, each ``(N, T)``, labels = input ids with -100
+on prompt and padding (not shifted). For pair data ``N = 2B``: rows ``[0, B)`` chosen, ``[B, 2B)`` rejected.
+The shift happens here, once: position ``t`` of the aligned tensors predicts token ``t + 1``::
+
+    logits  = model(input_ids, attention_mask).logits[:, :-1]   # (N, T-1, V)
+    targets = labels[:, 1:]                                     # (N, T-1)
+    mask    = targets != -100                                   # (N, T-1) bool
+
+Chosen and rejected go through the model in ONE forward (the concatenated batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from plot_lightning.losses.logprobs import sequence_logps, split_pairs
+from plot_lightning.losses.types import PreferenceForward, SequenceSide
+
+IGNORE_INDEX = -100
+
+
+@dataclass
+class AlignedBatch:
+    """Model inputs plus shifted targets of a batch of ``N`` rows.
+
+    Attributes:
+        input_ids: ``(N, T)`` long.
+        attention_mask: ``(N, T)`` long/bool.
+        targets: ``(N, T-1)`` long in ``[0, V)`` (0 where ``mask`` is False).
+        mask: ``(N, T-1)`` bool, True on response tokens.
+        has_rejected: whether rows ``[N/2, N)`` are the rejected responses of rows ``[0, N/2)``.
+    """
+
+    input_ids: Tensor
+    attention_mask: Tensor
+    targets: Tensor
+    mask: Tensor
+    has_rejected: bool
+
+
+@dataclass
+class ReferenceOutputs:
+    """What the frozen reference contributes for ``N`` rows (live or read from the cache).
+
+    Attributes:
+        logps: ``(N,)`` fp32 summed reference log-probs of the targets over the mask.
+        topk_ids: ``(N, T-1, K)`` long reference top-K token ids, or None when no loss needs them.
+        topk_logps: ``(N, T-1, K)`` fp32 reference log-probs of ``topk_ids``, or None.
+    """
+
+    logps: Tensor
+    topk_ids: Tensor | None = None
+    topk_logps: Tensor | None = None
+
+
+def align_batch(batch: Mapping[str, Tensor]) -> AlignedBatch:
+    """Shift ``batch["labels"]`` once into aligned ``targets``/``mask``; check shapes and pairing."""
+    input_ids, attention_mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
+    if input_ids.dim() != 2 or input_ids.shape[1] < 2:
+        raise ValueError(f"'input_ids' must be (N, T) with T >= 2, got shape {tuple(input_ids.shape)}")
+    for name, tensor in (("attention_mask", attention_mask), ("labels", labels)):
+        if tensor.shape != input_ids.shape:
+            raise ValueError(
+                f"'{name}' (shape {tuple(tensor.shape)}) must match 'input_ids' {tuple(input_ids.shape)}"
+            )
+    has_rejected = bool(batch.get("has_rejected", True))
+    if has_rejected and input_ids.shape[0] % 2:
+        raise ValueError(f"pair batch 'input_ids' (shape {tuple(input_ids.shape)}) needs an even N = 2B")
+    targets = labels[:, 1:]
+    mask = targets != IGNORE_INDEX
+    return AlignedBatch(input_ids, attention_mask, targets.masked_fill(~mask, 0), mask, has_rejected)
+
+
+def causal_logits(model: nn.Module, aligned: AlignedBatch) -> Tensor:
+    """``(N, T-1, V)`` next-token logits of ``model`` (one forward over all rows), in the model's dtype."""
+    output = model(input_ids=aligned.input_ids, attention_mask=aligned.attention_mask, use_cache=False)
+    return output.logits[:, :-1]
+
+
+def _rows(tensor: Tensor | None, rows: slice) -> Tensor | None:
+    return None if tensor is None else tensor[rows]
+
+
+def _side(rows: slice, logits: Tensor, aligned: AlignedBatch, logps: Tensor, ref: ReferenceOutputs | None):
+    ref = ref if ref is not None else ReferenceOutputs(logps=None)  # type: ignore[arg-type]
+    return SequenceSide(
+        labels=aligned.targets[rows],
+        mask=aligned.mask[rows],
+        logps=logps[rows],
+        logits=logits[rows],
+        ref_logps=_rows(ref.logps, rows),
+        ref_topk_ids=_rows(ref.topk_ids, rows),
+        ref_topk_logps=_rows(ref.topk_logps, rows),
+    )
+
+
+def preference_forward(
+    logits: Tensor, aligned: AlignedBatch, reference: ReferenceOutputs | None = None
+) -> PreferenceForward:
+    """Build the losses' input from the policy's aligned ``logits (N, T-1, V)`` and the reference outputs.
+
+    Policy log-probs are computed once over all ``N`` rows in fp32 and split into chosen/rejected halves.
+    """
+    logps = sequence_logps(logits, aligned.targets, aligned.mask)  # (N,) fp32
+    rows = logits.shape[0]
+    if not aligned.has_rejected:
+        return PreferenceForward(chosen=_side(slice(0, rows), logits, aligned, logps, reference))
+    split_pairs(logps)  # validates the even split
+    half = rows // 2
+    return PreferenceForward(
+        chosen=_side(slice(0, half), logits, aligned, logps, reference),
+        rejected=_side(slice(half, rows), logits, aligned, logps, reference),
+    )
+
+
+@torch.no_grad()
+def reference_outputs_from_logits(logits: Tensor, aligned: AlignedBatch, top_k: int = 0) -> ReferenceOutputs:
+    """Summed fp32 log-probs (and, if ``top_k > 0``, per-token top-K ids/log-probs) of reference logits."""
+    logps = sequence_logps(logits, aligned.targets, aligned.mask).float()
+    if top_k <= 0:
+        return ReferenceOutputs(logps=logps)
+    from plot_lightning.losses.plot_sinkhorn import reference_topk
+
+    topk_ids, topk_logps = reference_topk(logits, top_k)
+    return ReferenceOutputs(logps=logps, topk_ids=topk_ids, topk_logps=topk_logps.float())
+
+
+def select_examples(forward: PreferenceForward, keep: Tensor) -> PreferenceForward:
+    """The examples where ``keep (B,)`` bool is True, on both sides (e.g. one subpreference)."""
+
+    def side(s: SequenceSide | None) -> SequenceSide | None:
+        if s is None:
+            return None
+        pick = {name: (None if value is None else value[keep]) for name, value in vars(s).items()}
+        return SequenceSide(**pick)
+
+    return PreferenceForward(chosen=side(forward.chosen), rejected=side(forward.rejected))

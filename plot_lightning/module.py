@@ -1,0 +1,275 @@
+"""PLOTModule: a LightningModule that trains a causal LM policy against a frozen reference with a weighted sum
+of preference losses, e.g. ``L = L_dpo + alpha * L_plot``.
+
+Run it with the CLI (``plot-lightning fit --config configs/dpo_plot.yaml``) or drop it into a Lightning project::
+
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
+    Trainer(max_steps=10).fit(module, datamodule=PreferenceDataModule(..., tokenizer="tiny"))
+
+Strategies: single device, DDP, FSDP1 (:class:`plot_lightning.strategies.cpu_fsdp.CPUFSDPStrategy`, CPU or
+CUDA) and FSDP2 (``ModelParallelStrategy(data_parallel_size=N, tensor_parallel_size=1)``; this module shards
+each decoder layer then each model in ``configure_model``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from torch import Tensor
+from typing_extensions import override
+
+from plot_lightning.forward import (
+    ReferenceOutputs,
+    align_batch,
+    causal_logits,
+    preference_forward,
+    reference_outputs_from_logits,
+    select_examples,
+)
+from plot_lightning.losses.composite import CompositeLoss
+from plot_lightning.losses.metrics import preference_metrics
+from plot_lightning.losses.types import PreferenceForward
+from plot_lightning.models.lora import LoraSettings, apply_lora
+from plot_lightning.optimization import default_optimizer, with_warmup
+from plot_lightning.reference.cache import ReferenceCache, cache_file
+from plot_lightning.reference.frozen import frozen_copy
+from plot_lightning.reference.precompute import (
+    ensure_reference_cache,
+    expected_fingerprint,
+    reference_loaders,
+)
+from plot_lightning.stage_metrics import StageMetrics
+from plot_lightning.strategies.fsdp2 import fully_shard_model
+
+REFERENCE_MODES = ("copy", "lora_disabled", "precomputed")
+SPLITS = {"train": "train", "val": "val"}
+
+
+class PLOTModule(pl.LightningModule):
+    """Preference learning with optimal transport: a policy, a frozen reference and a composite loss.
+
+    Args:
+        model: model spec: a Hugging Face folder, a hub name (online), "smollm2-135m-instruct" or "tiny".
+        losses: loss names combined as a weighted sum (sft, dpo, ipo, robust, hinge, simpo, orpo, aot,
+            aot_pair, pro, plot).
+        weights: one weight per loss, e.g. ``[1.0, 0.1]`` for DPO + 0.1 * PLOT.
+        loss_args: constructor arguments per loss, e.g. ``{"dpo": {"beta": 0.1}, "plot": {"variant": "sinkhorn"}}``.
+        reference: "copy" (frozen copy of the initial policy), "lora_disabled" (the policy with its LoRA
+            adapters disabled; needs ``lora``) or "precomputed" (log-probs cached once on disk; no reference
+            model in memory).
+        reference_cache_dir: folder of the precomputed reference cache (built on first use).
+        lora: LoRA settings; when given only the adapters train.
+        optimizer: optimizer factory taking the trainable parameters (default AdamW, lr 5e-6).
+        lr_scheduler: optional LR scheduler factory taking the optimizer (stepped every optimizer step).
+        warmup_steps: linear LR warm-up steps before ``lr_scheduler`` (0: none).
+        metrics_beta: beta of the TRL-style implicit rewards that are logged (``rewards/*``).
+        model_dtype: dtype the models are loaded in ("float32", "bfloat16", "float16").
+        gradient_checkpointing: recompute activations in backward to save memory.
+    """
+
+    def __init__(
+        self,
+        model: str = "tiny",
+        losses: list[str] = ["dpo", "plot"],  # noqa: B006 - the signature is the CLI schema
+        weights: list[float] = [1.0, 0.1],  # noqa: B006
+        loss_args: dict[str, dict] | None = None,
+        reference: str = "copy",
+        reference_cache_dir: str | None = None,
+        lora: LoraSettings | None = None,
+        optimizer: OptimizerCallable = default_optimizer,
+        lr_scheduler: LRSchedulerCallable | None = None,
+        warmup_steps: int = 0,
+        metrics_beta: float = 0.1,
+        model_dtype: str = "float32",
+        gradient_checkpointing: bool = False,
+    ) -> None:
+        super().__init__()
+        if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
+            lora = LoraSettings(**lora)
+        if reference not in REFERENCE_MODES:
+            raise ValueError(f"'reference' must be one of {REFERENCE_MODES}, got {reference!r}")
+        if reference == "lora_disabled" and lora is None:
+            raise ValueError("reference='lora_disabled' needs 'lora' settings (the adapters to disable)")
+        if reference == "precomputed" and not reference_cache_dir:
+            raise ValueError("reference='precomputed' needs 'reference_cache_dir'")
+        if not isinstance(getattr(torch, model_dtype, None), torch.dtype):
+            raise ValueError(f"'model_dtype' must name a torch dtype, got {model_dtype!r}")
+        # Callables and dataclasses would make checkpoints unloadable with torch.load(weights_only=True):
+        # keep them as attributes and record the LoRA settings as a plain dict.
+        self.save_hyperparameters(ignore=["optimizer", "lr_scheduler", "lora"])
+        self.hparams["lora"] = asdict(lora) if lora is not None else None
+        self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
+        self.loss = CompositeLoss(list(losses), list(weights), loss_args)
+        self.policy: torch.nn.Module | None = None
+        self.reference: torch.nn.Module | None = None
+        self.stage_metrics: StageMetrics | None = None
+        self._caches: dict[str, ReferenceCache] = {}
+        self._fingerprint: dict | None = None
+
+    # ----------------------------------------------------------------------------------------- building
+    @property
+    def uses_reference(self) -> bool:
+        """Whether any loss term needs the reference (log-probs or top-K)."""
+        return self.loss.requires_reference or self.loss.requires_reference_topk
+
+    @override
+    def configure_model(self) -> None:
+        if self.policy is not None:  # Lightning may call this more than once (e.g. fit then validate)
+            return
+        from plot_lightning.models.loading import load_causal_lm
+
+        hp = self.hparams
+        policy = load_causal_lm(hp.model, dtype=getattr(torch, hp.model_dtype))
+        # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
+        self.loss.set_embedding(policy.get_output_embeddings().weight.detach().clone().float())
+        if self.uses_reference and hp.reference == "copy":
+            self.reference = frozen_copy(policy)
+        if self.uses_reference and hp.reference == "precomputed":
+            self._prepare_cache(policy)
+        if hp.lora is not None:
+            policy = apply_lora(policy, LoraSettings(**hp.lora))
+        if hp.gradient_checkpointing:
+            policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # from_pretrained returns eval mode and Lightning 2.6 keeps module modes at fit start: train explicitly.
+        self.policy = policy.train()
+        self.stage_metrics = StageMetrics(hp.losses, self._subpreference_names())
+        if getattr(self, "_device_mesh", None) is not None:  # FSDP2 via ModelParallelStrategy
+            for model in (self.reference, self.policy):
+                if model is not None:
+                    fully_shard_model(model, self.device_mesh)
+
+    def _prepare_cache(self, policy: torch.nn.Module) -> None:
+        hp = self.hparams
+        self._fingerprint = expected_fingerprint(policy, hp.model, hp.model_dtype)
+        trainer = self._trainer
+        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
+
+        def loaders():
+            if datamodule is None:
+                raise ValueError(
+                    f"reference='precomputed': no cache in {hp.reference_cache_dir} and no datamodule to build "
+                    "it from; run plot_lightning.reference.precompute.precompute_reference first"
+                )
+            return reference_loaders(datamodule)
+
+        ensure_reference_cache(
+            policy,
+            loaders,
+            hp.reference_cache_dir,
+            top_k=self.loss.reference_topk_k,
+            fingerprint=self._fingerprint,
+            is_builder=trainer is None or trainer.is_global_zero,
+            barrier=trainer.strategy.barrier if trainer is not None else lambda: None,
+        )
+
+    def _subpreference_names(self) -> list[str]:
+        trainer = self._trainer
+        names = getattr(getattr(trainer, "datamodule", None), "subpreferences", None) if trainer else None
+        return list(names) if names else ["all"]
+
+    @override
+    def train(self, mode: bool = True) -> PLOTModule:
+        super().train(mode)
+        if self.reference is not None:
+            self.reference.eval()  # frozen: never dropout, whatever Lightning switches
+        return self
+
+    # ----------------------------------------------------------------------------------------- the step
+    def _reference_outputs(self, aligned, batch: Mapping, stage: str) -> ReferenceOutputs | None:
+        if not self.uses_reference:
+            return None
+        top_k = self.loss.reference_topk_k
+        if self.hparams.reference == "precomputed":
+            split = SPLITS.get(stage, stage)
+            if split not in self._caches:
+                path = cache_file(self.hparams.reference_cache_dir, split)
+                self._caches[split] = ReferenceCache(path, self._fingerprint, top_k)
+            return self._caches[split].lookup(aligned, batch["example_index"])
+        with torch.no_grad():
+            if self.hparams.reference == "lora_disabled":
+                with self.policy.disable_adapter():
+                    logits = causal_logits(self.policy, aligned)
+            else:
+                logits = causal_logits(self.reference, aligned)
+            return reference_outputs_from_logits(logits, aligned, top_k)
+
+    def _shared_step(self, batch: Mapping, stage: str) -> Tensor:
+        """One concatenated chosen+rejected forward, the composite loss and the stage's metrics.
+
+        A non-finite log-prob or loss raises (never a silent NaN) naming the stage, step and terms.
+        """
+        where = f"{stage} step {self.global_step} (batch {getattr(self, '_batch_idx', '?')})"
+        try:
+            aligned = align_batch(batch)
+            reference = self._reference_outputs(aligned, batch, stage)
+            forward = preference_forward(causal_logits(self.policy, aligned), aligned, reference)
+            total, terms = self.loss(forward)
+        except ValueError as error:
+            raise ValueError(f"{where}: {error}") from error
+        bad = [name for name, value in terms.items() if not bool(torch.isfinite(value.detach()).all())]
+        if bad:
+            raise FloatingPointError(f"{where}: non-finite loss term(s) {bad}")
+        metrics = preference_metrics(forward, self.hparams.metrics_beta)
+        self._log_stage(stage, {**terms, **metrics}, batch_size=forward.chosen.logps.shape[0])
+        if stage == "val" and len(self.stage_metrics.subpreferences) > 1:
+            self._log_subpreferences(forward, batch["subpreference_id"])
+        return total
+
+    def _log_stage(self, stage: str, values: dict[str, Tensor], batch_size: int) -> None:
+        on_step = stage == "train"
+        for name, value in values.items():
+            key = f"{stage}/{name}"
+            if self.stage_metrics.has(key):
+                metric = self.stage_metrics.update(key, value, batch_size)
+                self.log(key, metric, on_step=on_step, on_epoch=True, prog_bar=name == "loss")
+            else:  # per-term extras: plain tensors, averaged across processes by Lightning
+                self.log(
+                    key,
+                    value.detach().float(),
+                    on_step=on_step,
+                    on_epoch=True,
+                    sync_dist=True,
+                    batch_size=batch_size,
+                )
+
+    @torch.no_grad()
+    def _log_subpreferences(self, forward: PreferenceForward, subpreference_id: Tensor) -> None:
+        """Validation metrics per subpreference; every process updates every name (weight 0 when absent)."""
+        for index, name in enumerate(self.stage_metrics.subpreferences):
+            keep = subpreference_id.to(forward.chosen.logps.device) == index
+            count = int(keep.sum())
+            values: dict[str, Tensor] = {}
+            if count:
+                subset = select_examples(forward, keep)
+                _, terms = self.loss(subset)
+                values = {**terms, **preference_metrics(subset, self.hparams.metrics_beta)}
+            for metric in self.stage_metrics.per_subpreference_names():
+                key = f"val/{name}/{metric}"
+                value = values.get(metric, torch.zeros((), device=keep.device))
+                weight = count if metric in values else 0
+                self.log(key, self.stage_metrics.update(key, value, weight), on_step=False, on_epoch=True)
+
+    @override
+    def training_step(self, batch: Mapping, batch_idx: int) -> Tensor:
+        self._batch_idx = batch_idx
+        return self._shared_step(batch, "train")
+
+    @override
+    def validation_step(self, batch: Mapping, batch_idx: int) -> Tensor:
+        self._batch_idx = batch_idx
+        return self._shared_step(batch, "val")
+
+    # ----------------------------------------------------------------------------------------- optimizer
+    @override
+    def configure_optimizers(self):
+        trainable = [p for p in self.policy.parameters() if p.requires_grad]
+        optimizer = self.optimizer_factory(trainable)
+        scheduler = self.lr_scheduler_factory(optimizer) if self.lr_scheduler_factory is not None else None
+        scheduler = with_warmup(optimizer, scheduler, self.hparams.warmup_steps)
+        if scheduler is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,1 @@
+"""Distributed strategies: FSDP1 usable on CPU (gloo) and CUDA, and FSDP2 sharding for ModelParallelStrategy."""

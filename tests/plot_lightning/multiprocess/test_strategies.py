@@ -1,0 +1,67 @@
+"""2-process DDP, FSDP1 (CPUFSDPStrategy) and FSDP2 (ModelParallelStrategy + fully_shard) on CPU with gloo
+give the same per-step losses and the same policy update as one process on the same global batch; the
+frozen reference never changes and the policy does.
+
+Each run is a fresh `python train_strategy.py ...` process with a clean environment: a 2-rank Trainer
+started inside pytest would relaunch pytest itself as rank 1 (see STACK-NOTES).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).with_name("train_strategy.py")
+DROPPED = ("MASTER_ADDR", "MASTER_PORT", "RANK", "LOCAL_RANK", "WORLD_SIZE", "NODE_RANK")
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED and not k.startswith(("LT_", "PL_"))}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", HF_HOME=str(tmp_path / "hf"), OMP_NUM_THREADS="1")
+    return env
+
+
+def losses_under_test() -> str:
+    from plot_lightning.losses.registry import LOSSES
+
+    return "dpo,plot" if "plot" in LOSSES else "dpo,sft"
+
+
+def run_strategy(strategy: str, tmp_path: Path) -> dict:
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        from train_strategy import write_pairs
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    data = tmp_path / "pairs.jsonl"
+    if not data.exists():
+        write_pairs(data)
+    out = tmp_path / f"{strategy}.json"
+    command = [sys.executable, str(SCRIPT), "--strategy", strategy, "--data", str(data), "--out", str(out)]
+    command += ["--losses", losses_under_test(), "--weights", "1,0.5", "--steps", "3"]
+    done = subprocess.run(command, env=clean_env(tmp_path), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, f"{strategy} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
+    return json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def single(tmp_path_factory) -> dict:
+    return run_strategy("single", tmp_path_factory.mktemp("single"))
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp1", "fsdp2"])
+def test_two_processes_match_one(strategy: str, single: dict, tmp_path: Path) -> None:
+    result = run_strategy(strategy, tmp_path)
+    assert len(result["losses"]) == len(single["losses"]) == 3
+    assert result["losses"] == pytest.approx(single["losses"], rel=1e-4, abs=1e-5)
+    assert result["reference"] == pytest.approx(result["initial"], rel=1e-9, abs=1e-9)
+    assert result["policy"] != pytest.approx(result["initial"], rel=1e-6)
+    assert result["policy"] == pytest.approx(single["policy"], rel=1e-5, abs=1e-4)
+    assert result["reference_sharded"] == strategy.startswith("fsdp")

@@ -1,0 +1,116 @@
+"""Precomputed reference: same losses as the live frozen copy; a stale cache is refused."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from plot_lightning.data.datamodule import PreferenceDataModule
+from plot_lightning.forward import align_batch, causal_logits, reference_outputs_from_logits
+from plot_lightning.models.loading import load_causal_lm
+from plot_lightning.module import PLOTModule
+from plot_lightning.reference.cache import ReferenceCache, StaleReferenceCacheError, cache_file
+from plot_lightning.reference.precompute import expected_fingerprint, precompute_reference
+
+HAS_SINKHORN = importlib.util.find_spec("plot_lightning.losses.plot_sinkhorn") is not None
+
+
+def write_pairs(path, count: int = 6) -> str:
+    rows = [
+        {
+            "prompt": f"Question {i}: how do I bake bread?",
+            "chosen": "Mix flour, water, yeast and salt, then bake. " * (1 + i % 3),
+            "rejected": "I am sorry, but I cannot help with that." + " No." * (i % 2),
+        }
+        for i in range(count)
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    return str(path)
+
+
+def datamodule(data: str) -> PreferenceDataModule:
+    return PreferenceDataModule(data, val_files=data, tokenizer="tiny", batch_size=2, shuffle=True, seed=0)
+
+
+class LossRecorder(pl.Callback):
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
+def train_losses(data: str, **module_args) -> list[float]:
+    pl.seed_everything(0)
+    recorder = LossRecorder()
+    module = PLOTModule(model="tiny", optimizer=lambda p: torch.optim.SGD(p, lr=0.5), **module_args)
+    pl.Trainer(
+        accelerator="cpu",
+        max_steps=3,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        callbacks=[recorder],
+    ).fit(module, datamodule=datamodule(data))
+    return recorder.losses
+
+
+CONFIGS = [pytest.param({"losses": ["dpo"], "weights": [1.0]}, id="dpo")]
+if HAS_SINKHORN:
+    CONFIGS.append(
+        pytest.param(
+            {
+                "losses": ["dpo", "plot"],
+                "weights": [1.0, 0.5],
+                "loss_args": {"plot": {"variant": "sinkhorn"}},
+            },
+            id="dpo+plot_sinkhorn",
+        )
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", CONFIGS)
+def test_precomputed_reference_gives_live_losses(tmp_path, config) -> None:
+    """Shuffled batches exercise the lookup by example_index; the cache is built on first use."""
+    data = write_pairs(tmp_path / "pairs.jsonl")
+    live = train_losses(data, **config)
+    cache = tmp_path / "cache"
+    cached = train_losses(data, reference="precomputed", reference_cache_dir=str(cache), **config)
+    assert cache_file(cache, "train").exists() and cache_file(cache, "val").exists()
+    assert len(live) == 3
+    assert cached == pytest.approx(live, rel=1e-5, abs=1e-6)
+
+
+def test_cache_matches_live_reference_and_refuses_stale(tmp_path) -> None:
+    data = write_pairs(tmp_path / "pairs.jsonl")
+    model = load_causal_lm("tiny")
+    precompute_reference("tiny", datamodule(data), tmp_path / "cache", top_k=4)
+    fingerprint = expected_fingerprint(model, "tiny", "float32")
+    cache = ReferenceCache(cache_file(tmp_path / "cache", "train"), fingerprint, top_k=3)
+
+    data_module = datamodule(data)
+    data_module.setup("fit")
+    batch = next(iter(data_module.train_dataloader()))
+    aligned = align_batch(batch)
+    with torch.no_grad():
+        live = reference_outputs_from_logits(causal_logits(model, aligned), aligned, top_k=3)
+    cached = cache.lookup(aligned, batch["example_index"])
+    torch.testing.assert_close(cached.logps, live.logps)
+    torch.testing.assert_close(cached.topk_logps[aligned.mask], live.topk_logps[aligned.mask])
+    assert torch.equal(cached.topk_ids[aligned.mask], live.topk_ids[aligned.mask])
+
+    with pytest.raises(StaleReferenceCacheError, match="model"):
+        ReferenceCache(cache_file(tmp_path / "cache", "train"), {**fingerprint, "model": "0" * 64}, top_k=3)
+    with pytest.raises(StaleReferenceCacheError, match="top_k"):
+        ReferenceCache(cache_file(tmp_path / "cache", "train"), fingerprint, top_k=8)
+    changed = dict(batch, labels=batch["labels"].clone())
+    changed["labels"][0, -1] = 7 if changed["labels"][0, -1] != 7 else 8
+    with pytest.raises(StaleReferenceCacheError, match="differ"):
+        cache.lookup(align_batch(changed), batch["example_index"])

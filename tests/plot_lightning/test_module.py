@@ -1,0 +1,151 @@
+"""PLOTModule end to end on the tiny model with real collated batches (single process)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from plot_lightning.data.datamodule import PreferenceDataModule
+from plot_lightning.module import PLOTModule
+
+SUBPREFERENCES = ["helpfulness", "math"]
+
+
+def write_pairs(path, count: int = 8) -> str:
+    """Standard-format preference pairs with a subpreference column; responses of varied lengths."""
+    rows = [
+        {
+            "prompt": f"Question {i}: how do I bake bread?",
+            "chosen": "Mix flour, water, yeast and salt, knead, then bake. " * (1 + i % 3),
+            "rejected": "I am sorry, but I cannot help with that." + " No." * (i % 2),
+            "subpreference": SUBPREFERENCES[i % 2],
+        }
+        for i in range(count)
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    return str(path)
+
+
+def datamodule(data: str, batch_size: int = 2) -> PreferenceDataModule:
+    return PreferenceDataModule(data, val_files=data, tokenizer="tiny", batch_size=batch_size, shuffle=False)
+
+
+def trainer(**kwargs) -> pl.Trainer:
+    defaults = dict(
+        accelerator="cpu",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    return pl.Trainer(**{**defaults, **kwargs})
+
+
+class LossRecorder(pl.Callback):
+    """Collects the training loss of every step."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.losses.append(float(outputs["loss"]))
+
+
+@pytest.fixture
+def pairs(tmp_path) -> str:
+    return write_pairs(tmp_path / "pairs.jsonl")
+
+
+def test_dpo_is_ln2_at_step_zero_with_subpreference_metrics(pairs) -> None:
+    """Policy == reference gives log-ratios 0, so DPO = -log sigmoid(0) = ln 2 on every pair; rewards are 0."""
+    module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0])
+    (results,) = trainer(limit_val_batches=None).validate(module, datamodule=datamodule(pairs), verbose=False)
+    assert results["val/loss/dpo"] == pytest.approx(math.log(2), abs=1e-6)
+    assert results["val/loss"] == pytest.approx(math.log(2), abs=1e-6)
+    assert results["val/rewards/margins"] == pytest.approx(0.0, abs=1e-6)
+    for name in SUBPREFERENCES:
+        assert results[f"val/{name}/loss/dpo"] == pytest.approx(math.log(2), abs=1e-6)
+        assert f"val/{name}/rewards/accuracies" in results
+    assert {"val/logps/chosen", "val/logps/rejected", "val/logits/chosen"} <= set(results)
+
+
+def test_configure_model_is_idempotent_and_reference_frozen(pairs) -> None:
+    module = PLOTModule(model="tiny", losses=["dpo", "sft"], weights=[1.0, 0.5])
+    module.configure_model()
+    policy, reference = module.policy, module.reference
+    module.configure_model()
+    assert module.policy is policy and module.reference is reference
+    assert all(not p.requires_grad for p in reference.parameters())
+    optimizer = module.configure_optimizers()
+    in_optimizer = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    assert not in_optimizer & {id(p) for p in reference.parameters()}
+    assert in_optimizer == {id(p) for p in policy.parameters()}
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(5e-6)
+    module.train()
+    assert not reference.training and policy.training
+
+
+def test_ot_embedding_is_a_frozen_non_persistent_copy() -> None:
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
+    module.configure_model()
+    buffers = dict(module.named_buffers())
+    (name,) = [key for key in buffers if key.startswith("loss.")]
+    assert name not in module.state_dict()
+    weight = module.policy.get_output_embeddings().weight.detach()
+    torch.testing.assert_close(buffers[name], torch.nn.functional.normalize(weight, dim=-1))
+    with torch.no_grad():
+        weight.add_(1.0)  # training the policy does not move the cost embedding
+    assert not torch.allclose(buffers[name], torch.nn.functional.normalize(weight, dim=-1))
+
+
+def test_warmup_scheduler_is_stepped_per_step() -> None:
+    module = PLOTModule(model="tiny", losses=["sft"], weights=[1.0], warmup_steps=4)
+    module.configure_model()
+    config = module.configure_optimizers()
+    assert config["lr_scheduler"]["interval"] == "step"
+    assert config["optimizer"].param_groups[0]["lr"] == pytest.approx(5e-6 / 4)
+
+
+def test_non_finite_loss_names_step_and_term(pairs) -> None:
+    module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0])
+    module.configure_model()
+    with torch.no_grad():
+        module.policy.get_output_embeddings().weight[5].fill_(float("inf"))
+    with pytest.raises(ValueError, match=r"train step 0 \(batch 0\): .*non-finite"):
+        trainer(max_steps=1).fit(module, datamodule=datamodule(pairs))
+
+
+@pytest.mark.slow
+def test_resume_from_mid_run_checkpoint_reproduces_losses(pairs, tmp_path) -> None:
+    """2 epochs straight vs 1 epoch + checkpoint + resume for epoch 2: identical per-step losses (4 steps).
+
+    The checkpoint is taken at an epoch boundary: mid-epoch resume needs a resumable dataloader.
+    """
+    options = dict(model="tiny", losses=["dpo", "sft"], weights=[1.0, 0.5], optimizer=_adamw_fast)
+    pl.seed_everything(0)
+    straight = LossRecorder()
+    trainer(max_epochs=2, callbacks=[straight]).fit(PLOTModule(**options), datamodule=datamodule(pairs, 4))
+
+    pl.seed_everything(0)
+    first = LossRecorder()
+    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1)
+    trainer(max_epochs=1, callbacks=[first, checkpoint], enable_checkpointing=True).fit(
+        PLOTModule(**options), datamodule=datamodule(pairs, 4)
+    )
+    second = LossRecorder()
+    trainer(max_epochs=2, callbacks=[second]).fit(
+        PLOTModule(**options), datamodule=datamodule(pairs, 4), ckpt_path=checkpoint.best_model_path
+    )
+    assert len(straight.losses) == 4 and len(first.losses) == 2
+    assert first.losses + second.losses == pytest.approx(straight.losses, abs=1e-6)
+    assert straight.losses[2] != pytest.approx(straight.losses[0], abs=1e-3)  # it did train
+
+
+def _adamw_fast(params):
+    return torch.optim.AdamW(params, lr=1e-2)
