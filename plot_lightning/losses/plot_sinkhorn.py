@@ -16,12 +16,14 @@ are processed; the result is the mean of ``W`` over each example's masked tokens
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 from torch import Tensor
 
 from plot_lightning.losses.checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
 from plot_lightning.losses.plot_cost import COST_KINDS, pairwise_token_cost
-from plot_lightning.ot.sinkhorn import sinkhorn_cost
+from plot_lightning.ot.sinkhorn import SinkhornConvergenceWarning, sinkhorn_cost
 
 
 def reference_topk(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
@@ -136,7 +138,20 @@ def sinkhorn_transport_cost(
     policy = _policy_masses(policy_logits, ids, unique)  # (M, L+1)
     target = _target_masses(ref_logps, first, lam)  # (M, L+1)
     ground_cost = _support_cost(unit_embedding.to(dtype), ids, cost)  # (M, L+1, L+1)
-    per_token = sinkhorn_cost(ground_cost, policy, target, epsilon=epsilon, max_iter=max_iter, debias=debias)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SinkhornConvergenceWarning)
+        per_token = sinkhorn_cost(
+            ground_cost, policy, target, epsilon=epsilon, max_iter=max_iter, debias=debias
+        )
+    if caught:
+        # A training run calls this every step: one message per setting (stable text, so Python's default
+        # filter prints it once) instead of one per step with the step's marginal error.
+        warnings.warn(
+            f"PLOT sinkhorn: Sinkhorn did not converge within max_iter={max_iter} at epsilon={epsilon}; "
+            "the loss uses the unconverged plan (raise max_iter or epsilon to silence this)",
+            SinkhornConvergenceWarning,
+            stacklevel=2,
+        )
     example = mask.nonzero()[:, 0]  # (M,) row of each masked token
     totals = per_token.new_zeros(mask.shape[0]).index_add(0, example, per_token)
     return totals / mask.sum(-1).to(dtype)
