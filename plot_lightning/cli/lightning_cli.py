@@ -1,0 +1,91 @@
+"""The LightningCLI behind ``plot-lightning fit|validate|test``: PLOTModule + PreferenceDataModule.
+
+What it adds to a plain ``LightningCLI``:
+
+- ``--tracking.*`` (``plot_lightning.tracking.TrackingSettings``): unless ``trainer.logger`` is set in the config,
+  the run logs to CSV (first, so ``config.yaml`` and checkpoints live in its version folder) and to MLflow
+  (SQLite store next to the run by default); an unreachable tracking server degrades to CSV with one warning.
+- The resolved config is written to the log folder (overwriting a previous one) and attached to the MLflow run.
+- ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
+- A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from lightning.pytorch import LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
+
+from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
+
+DEFAULT_CHECKPOINT_EVERY_N_STEPS = 100
+TRAINING_DESCRIPTION = (
+    "Train a policy with PLOT and other preference losses (PyTorch Lightning). Training: "
+    "'plot-lightning fit --config configs/dpo_plot.yaml [--trainer.max_steps 100 ...]'; also 'validate'. "
+    "Other commands (each has --help): 'export' (checkpoint -> Hugging Face folder), 'prepare-model' "
+    "(convert SmolLM2-135M-Instruct once, offline), 'demo' (prepare, train, export, evaluate)."
+)
+
+
+class TrackedSaveConfigCallback(SaveConfigCallback):
+    """Saves ``config.yaml`` to the log folder and attaches it (artifact, ``config.*`` params) to MLflow."""
+
+    def save_config(self, trainer: Trainer, pl_module: LightningModule, stage: str) -> None:
+        config_yaml = self.parser.dump(self.config, skip_none=False)
+        # Not trainer.log_dir: it broadcasts, and this hook runs on rank 0 only (a collective here deadlocks).
+        log_dir = trainer.loggers[0].log_dir if trainer.loggers else trainer.default_root_dir
+        log_run_config(trainer.loggers, config_yaml, self.config.as_dict(), log_dir=str(log_dir))
+
+
+def default_checkpoint_callback() -> ModelCheckpoint:
+    """``last.ckpt`` plus the latest periodic checkpoint (every 100 steps)."""
+    return ModelCheckpoint(save_last=True, every_n_train_steps=DEFAULT_CHECKPOINT_EVERY_N_STEPS)
+
+
+class PLOTLightningCLI(LightningCLI):
+    """``LightningCLI(PLOTModule, PreferenceDataModule)`` with tracking, config logging and checkpoints."""
+
+    def __init__(self, args: list[str] | None = None, run: bool = True, **kwargs: Any) -> None:
+        from plot_lightning.data import PreferenceDataModule
+        from plot_lightning.module import PLOTModule
+
+        kwargs.setdefault("save_config_callback", TrackedSaveConfigCallback)
+        kwargs.setdefault("save_config_kwargs", {"overwrite": True})
+        # The module configures its own optimizer (model.optimizer / model.lr_scheduler): no top-level one.
+        kwargs.setdefault("auto_configure_optimizers", False)
+        kwargs.setdefault("parser_kwargs", {"prog": "plot-lightning", "description": TRAINING_DESCRIPTION})
+        super().__init__(PLOTModule, PreferenceDataModule, args=args, run=run, **kwargs)
+
+    @staticmethod
+    def subcommands() -> dict[str, set[str]]:
+        """``fit`` and ``validate`` (the module has no test/predict step)."""
+        return {
+            name: args for name, args in LightningCLI.subcommands().items() if name in ("fit", "validate")
+        }
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_class_arguments(TrackingSettings, "tracking")
+        parser.link_arguments("model.model", "data.tokenizer")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        trainer_config = self._get(self.config_init, "trainer", default={})
+        if trainer_config.get("logger") is None and "logger" not in kwargs:
+            settings = self._tracking_settings()
+            root_dir = trainer_config.get("default_root_dir") or os.getcwd()
+            kwargs["logger"] = build_loggers(settings, root_dir)
+        callbacks = list(trainer_config.get("callbacks") or [])
+        if (
+            not any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
+            and trainer_config.get("enable_checkpointing", True) is not False
+        ):
+            kwargs["callbacks"] = [*callbacks, default_checkpoint_callback()]
+        return super().instantiate_trainer(**kwargs)
+
+    def _tracking_settings(self) -> TrackingSettings:
+        settings = self._get(self.config_init, "tracking")
+        if isinstance(settings, TrackingSettings):
+            return settings
+        return TrackingSettings(**dict(settings or {}))

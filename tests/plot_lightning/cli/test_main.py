@@ -1,0 +1,82 @@
+"""The ``plot-lightning`` command line: dispatch, help texts from docstrings, ``prepare-model``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from plot_lightning.cli.main import main
+
+
+def _help(argv: list[str], capsys) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_top_level_help_names_every_command(capsys) -> None:
+    text = _help(["--help"], capsys)
+    for word in ("fit", "validate", "export", "prepare-model", "demo"):
+        assert word in text
+
+
+def test_fit_help_comes_from_the_docstrings(capsys) -> None:
+    text = " ".join(_help(["fit", "--help"], capsys).split())
+    assert "--model.losses" in text and "--data.train_files" in text and "--tracking.uri" in text
+    assert "loss names combined as a weighted sum" in text  # PLOTModule's docstring
+    assert "MLflow tracking URI" in text  # TrackingSettings' attribute docstring
+    assert "--data.tokenizer " not in text  # linked from --model.model
+
+
+@pytest.mark.parametrize("command", ["export", "prepare-model", "demo"])
+def test_extra_commands_have_help(command: str, capsys) -> None:
+    text = _help([command, "--help"], capsys)
+    assert f"plot-lightning {command}" in text
+
+
+def test_prepare_model_prints_the_folder(monkeypatch, tmp_path, capsys) -> None:
+    from plot_lightning.models import smollm2
+
+    calls = []
+    monkeypatch.setattr(smollm2, "prepare_model", lambda force=False: calls.append(force) or tmp_path)
+    main(["prepare-model", "--force"])
+    assert capsys.readouterr().out.strip() == str(tmp_path) and calls == [True]
+
+
+def test_demo_passes_its_options(monkeypatch) -> None:
+    import plot_lightning.demo as demo
+
+    seen = {}
+    monkeypatch.setattr(demo, "run_demo", lambda **kwargs: seen.update(kwargs))
+    main(["demo", "--steps", "3", "--out", "somewhere", "--no-eval"])
+    assert seen == {"steps": 3, "out_dir": "somewhere", "evaluate_policy": False}
+
+
+def test_python_dash_m_entry_point() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "plot_lightning", "prepare-model", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "SmolLM2-135M-Instruct" in result.stdout
+
+
+def test_package_exports_are_lazy() -> None:
+    """``import plot_lightning`` does not import Lightning (~10 s); the exports resolve on first use."""
+    code = (
+        "import sys, plot_lightning\n"
+        "assert 'lightning' not in sys.modules, 'lightning imported eagerly'\n"
+        "from plot_lightning import PLOTModule, PreferenceDataModule\n"
+        "assert PLOTModule.__module__ == 'plot_lightning.module'\n"
+        "assert PreferenceDataModule.__name__ == 'PreferenceDataModule'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
