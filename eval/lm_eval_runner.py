@@ -1,7 +1,8 @@
 """lm-evaluation-harness on the local task YAMLs in eval/lm_eval_tasks, fully offline.
 
 The shipped tasks read local data: `plot_gsm8k` (GSM8K test questions, exact match on the final number)
-and `plot_truthfulqa_mc1` (TruthfulQA best answer vs incorrect answers). At run time the data is
+and `plot_truthfulqa_mc1` (TruthfulQA best answer vs incorrect answers, only the held-out last 20% of the
+questions: the truthfulqa loader's default `split="holdout"`, see eval/sources/holdout.py). At run time the data is
 converted to JSONL in a temporary folder, each task YAML is copied there with its `data_files` filled in,
 and lm-eval runs `HFLM(pretrained=<model object>, tokenizer=<tokenizer>)` with
 `TaskManager(include_path=<that folder>, include_defaults=False)`. Metric keys such as `acc,none` become
@@ -27,13 +28,13 @@ TASK_DATA = {
         "gsm8k/test.jsonl",
         {"exclude_paired_file": "gsm8k/example_model_solutions.jsonl"},
     ),
-    "plot_truthfulqa_mc1": ("truthfulqa", "truthfulqa/TruthfulQA.csv", {}),
+    "plot_truthfulqa_mc1": ("truthfulqa", "truthfulqa/TruthfulQA.csv", {"split": "holdout"}),
 }
 
 
 def _task_rows(task: str, data_root: Path) -> list[dict[str, Any]]:
     loader, file, options = TASK_DATA[task]
-    options = {k: v for k, v in options.items() if (data_root / v).is_file()}
+    options = {k: v for k, v in options.items() if not k.endswith("_file") or (data_root / v).is_file()}
     items = load_source(loader, file, options, data_root)
     if task == "plot_gsm8k":
         return [{"question": it.messages[-1]["content"], "gold": it.reference["gold"]} for it in items]

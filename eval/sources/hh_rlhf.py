@@ -1,8 +1,11 @@
 """Held-out hh-rlhf prompts: the transcript before the last "Assistant:" turn, as a chat.
 
 Rows are `{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": ...}`. The prompt is the implicit
-transcript prefix of `chosen`; earlier turns become alternating user / assistant messages. The held-out
-slice is the last `holdout_fraction` of the file (training should use the rows before it).
+transcript prefix of `chosen`; earlier turns become alternating user / assistant messages. `split="holdout"`
+(default) keeps the held-out slice, the last `holdout_fraction` (at most, and by default,
+`holdout.HH_RLHF_HOLDOUT_FRACTION` = 10%) of the file: 0-based rows >= `holdout_start(n, fraction)`. The
+training recipes (plot_lightning/data/recipes/holdout.py) use only the rows before the 10% boundary.
+`split="all"` reads every row: only for files holding held-out rows alone, such as eval/samples.
 A few real transcripts are malformed (e.g. two assistant turns in a row); `malformed="skip"` (default) drops
 them with one warning naming the rows, `malformed="error"` raises. Missing fields or bad JSON always raise.
 """
@@ -14,6 +17,7 @@ import warnings
 from pathlib import Path
 
 from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require
+from eval.sources.holdout import HH_RLHF_HOLDOUT_FRACTION, SPLITS, check_fraction, holdout_start
 
 _TURN = re.compile(r"\n\nHuman:|\n\nAssistant:")
 
@@ -37,14 +41,19 @@ def transcript_to_messages(prompt: str) -> list[dict[str, str]] | None:
 
 
 def load(
-    path: Path, *, holdout_fraction: float = 0.1, split: str = "holdout", malformed: str = "skip"
+    path: Path,
+    *,
+    holdout_fraction: float = HH_RLHF_HOLDOUT_FRACTION,
+    split: str = "holdout",
+    malformed: str = "skip",
 ) -> list[PromptItem]:
-    if split not in ("holdout", "all") or malformed not in ("skip", "error"):
+    if split not in SPLITS or malformed not in ("skip", "error"):
         raise ValueError(
             f"hh_rlhf: split must be holdout|all ({split!r}), malformed skip|error ({malformed!r})"
         )
+    check_fraction("hh_rlhf", holdout_fraction, HH_RLHF_HOLDOUT_FRACTION)
     rows = list(read_jsonl(path))
-    start = 0 if split == "all" else int(len(rows) * (1 - holdout_fraction))
+    start = 0 if split == "all" else holdout_start(len(rows), holdout_fraction)
     items, skipped = [], []
     for row_no, row in rows[start:]:
         chosen = require(path, row_no, row, "chosen")

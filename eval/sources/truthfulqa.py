@@ -1,10 +1,17 @@
-"""TruthfulQA.csv: columns Type, Category, Question, Best Answer, Correct Answers, Incorrect Answers."""
+"""TruthfulQA.csv: columns Type, Category, Question, Best Answer, Correct Answers, Incorrect Answers.
+
+`split="holdout"` (default) keeps only the held-out questions, the last `holdout.TRUTHFULQA_HOLDOUT_FRACTION`
+(20%) of the data rows: 0-based rows >= `holdout_start(n, 0.2)` (164 of 817). The training recipe
+(plot_lightning/data/recipes/holdout.py) uses only the questions before them. `split="all"` reads every row:
+only for files holding held-out rows alone, such as eval/samples/truthfulqa/TruthfulQA.csv.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
+from eval.sources.holdout import SPLITS, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
 
 COLUMNS = ("Type", "Category", "Question", "Best Answer", "Correct Answers", "Incorrect Answers")
 
@@ -14,12 +21,18 @@ def split_answers(text: str) -> list[str]:
     return [part.strip() for part in text.split(";") if part.strip()]
 
 
-def load(path: Path, *, categories: list[str] | None = None) -> list[PromptItem]:
+def load(path: Path, *, categories: list[str] | None = None, split: str = "holdout") -> list[PromptItem]:
+    if split not in SPLITS:
+        raise ValueError(f"truthfulqa: split must be one of {list(SPLITS)}, got {split!r}")
+    rows = list(read_csv(path, COLUMNS))
+    start = 0 if split == "all" else holdout_start(len(rows), TRUTHFULQA_HOLDOUT_FRACTION)
     items = []
-    for row_no, row in read_csv(path, COLUMNS):
+    for index, (row_no, row) in enumerate(rows):
         for name in ("Question", "Best Answer", "Incorrect Answers"):
             if not (row.get(name) or "").strip():
-                raise SourceRowError(path, row_no, name, "empty")
+                raise SourceRowError(path, row_no, name, "empty")  # every row is checked, held out or not
+        if index < start:
+            continue
         if categories is not None and row["Category"] not in categories:
             continue
         items.append(

@@ -32,7 +32,8 @@ def test_lm_eval_prepare_tasks_converts_local_data(tmp_path):
     rows = [json.loads(line) for line in (tmp_path / "plot_gsm8k.jsonl").read_text().splitlines()]
     assert len(rows) == 10 and all(row["gold"].lstrip("-").replace(".", "").isdigit() for row in rows)
     mc = [json.loads(line) for line in (tmp_path / "plot_truthfulqa_mc1.jsonl").read_text().splitlines()]
-    assert len(mc) == 20 and all(row["label"] == 0 and len(row["choices"]) >= 2 for row in mc)
+    # held-out rule (last 20% of the CSV rows) applied to the 20-row sample: its last 4 rows
+    assert len(mc) == 4 and all(row["label"] == 0 and len(row["choices"]) >= 2 for row in mc)
     with pytest.raises(ValueError, match="unknown lm-eval task 'mmlu'"):
         prepare_tasks(["mmlu"], SAMPLES, tmp_path, max_gen_toks=7)
 

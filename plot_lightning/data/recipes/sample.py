@@ -3,6 +3,8 @@
 Per recipe: one random pair per distinct prompt, the shortest quarter of those (at least ``2 * count``)
 as the pool, then ``count`` pairs drawn from it with ``seed``. ``demo.jsonl`` takes the first
 ``count - val_count`` pairs of every recipe and ``demo_val.jsonl`` the rest, so their prompts never overlap.
+Recipes in ``holdout.EVAL_OVERLAP`` (``code-humaneval``: HumanEval is an eval set) get their own sample file
+but stay out of ``demo.jsonl`` / ``demo_val.jsonl``.
 ``sft.jsonl`` holds a few short GSM8K train question/answer conversations (SFT-only ``messages`` format).
 """
 
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_lightning.data.recipes import RECIPES
+from plot_lightning.data.recipes.holdout import EVAL_OVERLAP
 from plot_lightning.data.recipes.pairs import read_jsonl, user_prompt, write_jsonl
 from plot_lightning.data.recipes.paths import data_file
 
@@ -59,6 +62,8 @@ def write_samples(
         sample = select_sample(recipe(root).rows, count, seed)
         write_jsonl(sample, out_dir / f"{name}.jsonl")
         written[f"{name}.jsonl"] = len(sample)
+        if name in EVAL_OVERLAP:
+            continue
         demo += sample[: len(sample) - val_count]
         demo_val += sample[len(sample) - val_count :]
     rng = random.Random(seed)

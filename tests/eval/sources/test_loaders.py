@@ -20,7 +20,7 @@ SAMPLE_SOURCES = {
     "mt_bench": ("mt-bench/mt_bench_question.jsonl", {}, 16),
     "vicuna_bench": ("mt-bench/vicuna_bench_question.jsonl", {}, 18),
     "hh_rlhf": ("hh-rlhf/helpful-base.test.jsonl.gz", {"split": "all"}, 12),
-    "truthfulqa": ("truthfulqa/TruthfulQA.csv", {}, 20),
+    "truthfulqa": ("truthfulqa/TruthfulQA.csv", {"split": "all"}, 20),  # the sample holds held-out rows only
     "gsm8k": ("gsm8k/test.jsonl", {}, 10),
     "humaneval": ("humaneval/HumanEval.jsonl.gz", {}, 6),
     "mbpp": ("mbpp/mbpp.jsonl", {"split": "test"}, 8),
@@ -107,7 +107,8 @@ def test_source_truthfulqa_bad_row_names_field(tmp_path):
         ("gsm8k", "gsm8k/test.jsonl", {}, 1319),
         ("mt_bench", "mt-bench/mt_bench_question.jsonl", {}, 80),
         ("vicuna_bench", "mt-bench/vicuna_bench_question.jsonl", {}, 80),
-        ("truthfulqa", "truthfulqa/TruthfulQA.csv", {}, 817),
+        ("truthfulqa", "truthfulqa/TruthfulQA.csv", {"split": "all"}, 817),
+        ("truthfulqa", "truthfulqa/TruthfulQA.csv", {}, 164),  # held-out last 20%
         ("humaneval", "humaneval/HumanEval.jsonl.gz", {}, 164),
         ("harmbench", "redteam/harmbench_behaviors_text_all.csv", {}, 300),  # 200 standard + 100 contextual
         ("advbench", "redteam/advbench_behaviors.csv", {}, 520),
@@ -115,6 +116,7 @@ def test_source_truthfulqa_bad_row_names_field(tmp_path):
         ("hh_rlhf", "hh-rlhf/harmless-base.test.jsonl.gz", {"split": "all"}, 2308),  # 4 malformed dropped
         ("hh_rlhf", "hh-rlhf/helpful-base.test.jsonl.gz", {"split": "all"}, 2352),
         ("hh_rlhf", "hh-rlhf/helpful-base.test.jsonl.gz", {}, 236),  # held-out last 10%
+        ("hh_rlhf", "hh-rlhf/harmless-base.test.jsonl.gz", {}, 232),
     ],
 )
 @pytest.mark.filterwarnings("ignore:.*malformed transcript")

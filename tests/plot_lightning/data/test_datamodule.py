@@ -154,7 +154,7 @@ def test_committed_demo_sample_loads(tiny_tokenizer):
         "sample:demo", tiny_tokenizer, max_length=256, max_prompt_length=128, val_files="sample:demo_val"
     )
     assert module.subpreferences == ["code", "harmlessness", "helpfulness", "honesty", "math"]
-    assert len(module.train_dataset) == 201 and len(module.val_dataset) == 42
+    assert len(module.train_dataset) == 185 and len(module.val_dataset) == 35
 
 
 def test_lightning_distributed_sampler_injection_splits_examples(write_jsonl, tiny_tokenizer):

@@ -15,14 +15,33 @@ from plot_lightning.data.recipes.paths import data_file, data_root
 from plot_lightning.data.recipes.sample import write_samples
 
 # MANIFEST: harmless 2308/2312 and helpful 2352/2354 rows share the prompt prefix; of those, 4 + 4 have an
-# empty response and 2 helpful rows have identical responses (found here, dropped and counted).
+# empty response and 2 helpful rows have identical responses (found here, dropped and counted). The recipes
+# now use only the training rows (holdout.py): the last 10% of each hh-rlhf file (232 harmless, 236 helpful
+# rows) and the last 20% of the TruthfulQA questions (164) are eval prompts. All 4 + 4 prefix/empty rows are
+# in the training part; 1 of the 2 identical-response rows is held out. Full-file counts were 2304 / 2346 /
+# 3297 pairs.
 EXPECTED = {
-    "hh-harmless": (2304, {"does not share the prompt prefix of 'chosen'": 4}),
-    "hh-helpful": (2346, {"does not share the prompt prefix of 'chosen'": 2, "identical responses": 2}),
+    "hh-harmless": (
+        2072,
+        {
+            "does not share the prompt prefix of 'chosen'": 4,
+            "empty response after the last '\\n\\nAssistant:'": 4,
+            "held out for eval": 232,
+        },
+    ),
+    "hh-helpful": (
+        2111,
+        {
+            "does not share the prompt prefix of 'chosen'": 2,
+            "empty response after the shared prompt prefix": 4,
+            "identical responses": 1,
+            "held out for eval": 236,
+        },
+    ),
     "gsm8k": (2426, {"question without both a correct and an incorrect solution": 588}),
     "code-humaneval": (19 + 23, {"problem without a non-empty failing solution": 141}),
     "code-mbpp": (62 + 162, {"problem without a non-empty failing solution": 288}),
-    "truthfulqa": (3297, {}),
+    "truthfulqa": (2809, {"held out for eval": 164}),
 }
 
 
@@ -58,7 +77,7 @@ def test_manifest_code_pair_counts_include_empty_failing_solutions(shared_data):
 
 def test_committed_samples_are_reproducible(shared_data, tmp_path):
     written = write_samples(shared_data, tmp_path)
-    assert written["demo.jsonl"] == 201 and written["demo_val.jsonl"] == 42
+    assert written["demo.jsonl"] == 185 and written["demo_val.jsonl"] == 35
     for name in written:
         assert (tmp_path / name).read_bytes() == (SAMPLES_DIR / name).read_bytes(), name
 
