@@ -101,6 +101,9 @@ def _support_cost(unit_embedding: Tensor, ids: Tensor, kind: str) -> Tensor:
     )
 
 
+_WARNED_SETTINGS: set[tuple[int, float]] = set()  # (max_iter, epsilon) already warned about
+
+
 def sinkhorn_transport_cost(
     logits: Tensor,
     labels: Tensor,
@@ -143,9 +146,11 @@ def sinkhorn_transport_cost(
         per_token = sinkhorn_cost(
             ground_cost, policy, target, epsilon=epsilon, max_iter=max_iter, debias=debias
         )
-    if caught:
-        # A training run calls this every step: one message per setting (stable text, so Python's default
-        # filter prints it once) instead of one per step with the step's marginal error.
+    setting = (max_iter, float(epsilon))
+    if caught and setting not in _WARNED_SETTINGS:
+        # Called every training step: warn once per setting and process, not once per step (Python's own
+        # once-per-location memory is reset by catch_warnings, so it cannot be relied on here).
+        _WARNED_SETTINGS.add(setting)
         warnings.warn(
             f"PLOT sinkhorn: Sinkhorn did not converge within max_iter={max_iter} at epsilon={epsilon}; "
             "the loss uses the unconverged plan (raise max_iter or epsilon to silence this)",

@@ -190,3 +190,19 @@ def test_bad_inputs_raise_value_error(case, name):
         arguments["lam"] = 1.5
     with pytest.raises(ValueError, match=name):
         sinkhorn_transport_cost(**arguments)
+
+
+def test_non_convergence_warns_once_per_setting_not_once_per_step(monkeypatch):
+    """A training run calls the loss every step: an unconverged setting warns once, a new setting again."""
+    import plot_lightning.losses.plot_sinkhorn as module
+
+    monkeypatch.setattr(module, "_WARNED_SETTINGS", set())
+    logits, labels, mask, embedding, ref_logits = _inputs()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for _ in range(3):
+            _call(logits, labels, mask, embedding, ref_logits, max_iter=2, epsilon=0.01)
+        _call(logits, labels, mask, embedding, ref_logits, max_iter=3, epsilon=0.01)
+    messages = [str(w.message) for w in caught if issubclass(w.category, SinkhornConvergenceWarning)]
+    assert len(messages) == 2
+    assert "max_iter=2" in messages[0] and "max_iter=3" in messages[1]
