@@ -51,7 +51,7 @@ HEADER = (
     "steps/s",
     "peak GiB",
 )
-WIDTHS = (8, 8, 6, 9, 5, 5, 13, 7, 8)
+WIDTHS = tuple(max(len(name), 8) for name in HEADER)  # 8 fits 'dpo+plot'
 
 
 def table_row(cells: tuple) -> str:
@@ -183,19 +183,8 @@ def main() -> int:
     )
     if args.devices == 1:
         print("note: 1 process, so FSDP sharding is trivial (no communication, no memory saving)")
-    header = (
-        "strategy",
-        "losses",
-        "device",
-        "precision",
-        "world",
-        "steps",
-        "median step s",
-        "steps/s",
-        "peak GiB",
-    )
-    print("| " + " | ".join(header) + " |")
-    print("|" + "|".join("-" * (len(h) + 2) for h in header) + "|", flush=True)
+    print(table_row(HEADER))
+    print("|" + "|".join("-" * (width + 2) for width in WIDTHS) + "|", flush=True)
     rows, failures = [], []
     with tempfile.TemporaryDirectory(prefix="plot-fsdp-bench-") as folder:
         for strategy in args.strategies:
@@ -213,10 +202,7 @@ def main() -> int:
                     f"{row['steps_per_s']:.2f}",
                     f"{row['peak_gib']:.3f}",
                 )
-                widths = [len(h) for h in header]
-                print("| " + " | ".join(f"{c!s:<{w}}" for c, w in zip(cells, widths, strict=False))
-                      + " | " + " | ".join(f"{n:>{w}}" for n, w in zip(numbers, widths[6:], strict=True)) + " |",
-                      flush=True)  # fmt: skip
+                print(table_row(cells + numbers), flush=True)
     if rows:
         print(f"device: {rows[0]['device_name']}")
     for strategy in args.strategies:

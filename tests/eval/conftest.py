@@ -1,12 +1,30 @@
-"""Fixtures for the eval-run tests: a synthetic but complete results dict (no models needed)."""
+"""Fixtures for the eval tests: the data roots for real-text tests, and a synthetic but complete results dict."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 QUICK = Path(__file__).resolve().parents[2] / "configs" / "eval" / "quick.yaml"
+
+_REPO = Path(__file__).resolve().parents[2]
+_ROOTS = [Path(os.environ["PLOT_DATA_ROOT"])] if os.environ.get("PLOT_DATA_ROOT") else []
+_ROOTS += [_REPO.parent / "shared" / "data", _REPO / "eval" / "samples"]
+
+
+@pytest.fixture(scope="session")
+def data_file():
+    """``data_file("gsm8k/test.jsonl")`` -> the first existing copy under the data roots (skips if none)."""
+
+    def find(relative: str) -> Path:
+        for root in _ROOTS:
+            if (root / relative).is_file():
+                return root / relative
+        pytest.skip(f"{relative} not found under {[str(r) for r in _ROOTS]}")
+
+    return find
 
 
 def make_results(output_dir: Path, *, shift: float = 0.0, label: str = "model-a"):
