@@ -34,38 +34,17 @@ def datamodule(data: str, batch_size: int = 2) -> PreferenceDataModule:
     return PreferenceDataModule(data, val_files=data, tokenizer="tiny", batch_size=batch_size, shuffle=False)
 
 
-def trainer(**kwargs) -> pl.Trainer:
-    defaults = dict(
-        accelerator="cpu",
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
-    return pl.Trainer(**{**defaults, **kwargs})
-
-
-class LossRecorder(pl.Callback):
-    """Collects the training loss of every step."""
-
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.losses.append(float(outputs["loss"]))
-
-
 @pytest.fixture
 def pairs(tmp_path) -> str:
     return write_pairs(tmp_path / "pairs.jsonl")
 
 
-def test_dpo_is_ln2_at_step_zero_with_subpreference_metrics(pairs) -> None:
+def test_dpo_is_ln2_at_step_zero_with_subpreference_metrics(pairs, quiet_trainer) -> None:
     """Policy == reference gives log-ratios 0, so DPO = -log sigmoid(0) = ln 2 on every pair; rewards are 0."""
     module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0])
-    (results,) = trainer(limit_val_batches=None).validate(module, datamodule=datamodule(pairs), verbose=False)
+    (results,) = quiet_trainer(limit_val_batches=None).validate(
+        module, datamodule=datamodule(pairs), verbose=False
+    )
     assert results["val/loss/dpo"] == pytest.approx(math.log(2), abs=1e-6)
     assert results["val/loss"] == pytest.approx(math.log(2), abs=1e-6)
     assert results["val/rewards/margins"] == pytest.approx(0.0, abs=1e-6)
@@ -112,34 +91,38 @@ def test_warmup_scheduler_is_stepped_per_step() -> None:
     assert config["optimizer"].param_groups[0]["lr"] == pytest.approx(5e-6 / 4)
 
 
-def test_non_finite_loss_names_step_and_term(pairs) -> None:
+def test_non_finite_loss_names_step_and_term(pairs, quiet_trainer) -> None:
     module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0])
     module.configure_model()
     with torch.no_grad():
         module.policy.get_output_embeddings().weight[5].fill_(float("inf"))
     with pytest.raises(ValueError, match=r"train step 0 \(batch 0\): .*non-finite"):
-        trainer(max_steps=1).fit(module, datamodule=datamodule(pairs))
+        quiet_trainer(max_steps=1).fit(module, datamodule=datamodule(pairs))
 
 
 @pytest.mark.slow
-def test_resume_from_mid_run_checkpoint_reproduces_losses(pairs, tmp_path) -> None:
+def test_resume_from_mid_run_checkpoint_reproduces_losses(
+    pairs, tmp_path, quiet_trainer, loss_recorder
+) -> None:
     """2 epochs straight vs 1 epoch + checkpoint + resume for epoch 2: identical per-step losses (4 steps).
 
     The checkpoint is taken at an epoch boundary: mid-epoch resume needs a resumable dataloader.
     """
     options = dict(model="tiny", losses=["dpo", "sft"], weights=[1.0, 0.5], optimizer=_adamw_fast)
     pl.seed_everything(0)
-    straight = LossRecorder()
-    trainer(max_epochs=2, callbacks=[straight]).fit(PLOTModule(**options), datamodule=datamodule(pairs, 4))
-
-    pl.seed_everything(0)
-    first = LossRecorder()
-    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1)
-    trainer(max_epochs=1, callbacks=[first, checkpoint], enable_checkpointing=True).fit(
+    straight = loss_recorder()
+    quiet_trainer(max_epochs=2, callbacks=[straight]).fit(
         PLOTModule(**options), datamodule=datamodule(pairs, 4)
     )
-    second = LossRecorder()
-    trainer(max_epochs=2, callbacks=[second]).fit(
+
+    pl.seed_everything(0)
+    first = loss_recorder()
+    checkpoint = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ckpt", save_top_k=-1)
+    quiet_trainer(max_epochs=1, callbacks=[first, checkpoint], enable_checkpointing=True).fit(
+        PLOTModule(**options), datamodule=datamodule(pairs, 4)
+    )
+    second = loss_recorder()
+    quiet_trainer(max_epochs=2, callbacks=[second]).fit(
         PLOTModule(**options), datamodule=datamodule(pairs, 4), ckpt_path=checkpoint.best_model_path
     )
     assert len(straight.losses) == 4 and len(first.losses) == 2

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import lightning.pytorch as pl
 import pytest
 import torch
 
@@ -23,7 +22,7 @@ def test_lora_settings_validate() -> None:
 
 
 @pytest.mark.slow
-def test_lora_reference_is_base_model_and_only_adapters_train(tmp_path) -> None:
+def test_lora_reference_is_base_model_and_only_adapters_train(tmp_path, quiet_trainer) -> None:
     rows = [
         {"prompt": f"Question {i}?", "chosen": "Mix flour and bake." * (1 + i), "rejected": "No."}
         for i in range(4)
@@ -39,15 +38,7 @@ def test_lora_reference_is_base_model_and_only_adapters_train(tmp_path) -> None:
         optimizer=lambda p: torch.optim.AdamW(p, lr=5e-2),
     )
     datamodule = PreferenceDataModule(str(data), tokenizer="tiny", batch_size=2, shuffle=False)
-    pl.Trainer(
-        accelerator="cpu",
-        max_steps=3,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    ).fit(module, datamodule=datamodule)
+    quiet_trainer(max_steps=3).fit(module, datamodule=datamodule)
 
     assert module.reference is None
     trainable = {name for name, p in module.policy.named_parameters() if p.requires_grad}

@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import lightning.pytorch as pl
 import pytest
 import torch
 
@@ -21,7 +20,7 @@ SCRIPT = Path(__file__).with_name("kill_during_save.py")
 
 @pytest.mark.slow
 @pytest.mark.multiprocess
-def test_kill_mid_checkpoint_keeps_previous_checkpoint(tmp_path) -> None:
+def test_kill_mid_checkpoint_keeps_previous_checkpoint(tmp_path, quiet_trainer) -> None:
     rows = [
         {"prompt": f"Question {i}?", "chosen": "Mix flour and bake." * (1 + i), "rejected": "No."}
         for i in range(8)
@@ -49,15 +48,7 @@ def test_kill_mid_checkpoint_keeps_previous_checkpoint(tmp_path) -> None:
     module = PLOTModule(
         model="tiny", losses=["dpo"], weights=[1.0], optimizer=lambda p: torch.optim.SGD(p, lr=0.5)
     )
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_steps=2,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-    )
+    trainer = quiet_trainer(max_steps=2)
     datamodule = PreferenceDataModule(str(data), tokenizer="tiny", batch_size=2, shuffle=False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=str(latest))
     assert trainer.global_step == 2

@@ -36,28 +36,11 @@ def datamodule(data: str) -> PreferenceDataModule:
     return PreferenceDataModule(data, val_files=data, tokenizer="tiny", batch_size=2, shuffle=True, seed=0)
 
 
-class LossRecorder(pl.Callback):
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.losses.append(float(outputs["loss"]))
-
-
-def train_losses(data: str, **module_args) -> list[float]:
+def train_losses(quiet_trainer, loss_recorder, data: str, **module_args) -> list[float]:
     pl.seed_everything(0)
-    recorder = LossRecorder()
+    recorder = loss_recorder()
     module = PLOTModule(model="tiny", optimizer=lambda p: torch.optim.SGD(p, lr=0.5), **module_args)
-    pl.Trainer(
-        accelerator="cpu",
-        max_steps=3,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=0,
-        callbacks=[recorder],
-    ).fit(module, datamodule=datamodule(data))
+    quiet_trainer(max_steps=3, callbacks=[recorder]).fit(module, datamodule=datamodule(data))
     return recorder.losses
 
 
@@ -77,12 +60,14 @@ if HAS_SINKHORN:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS)
-def test_precomputed_reference_gives_live_losses(tmp_path, config) -> None:
+def test_precomputed_reference_gives_live_losses(tmp_path, config, quiet_trainer, loss_recorder) -> None:
     """Shuffled batches exercise the lookup by example_index; the cache is built on first use."""
     data = write_pairs(tmp_path / "pairs.jsonl")
-    live = train_losses(data, **config)
+    live = train_losses(quiet_trainer, loss_recorder, data, **config)
     cache = tmp_path / "cache"
-    cached = train_losses(data, reference="precomputed", reference_cache_dir=str(cache), **config)
+    cached = train_losses(
+        quiet_trainer, loss_recorder, data, reference="precomputed", reference_cache_dir=str(cache), **config
+    )
     assert cache_file(cache, "train").exists() and cache_file(cache, "val").exists()
     assert len(live) == 3
     assert cached == pytest.approx(live, rel=1e-5, abs=1e-6)
