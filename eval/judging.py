@@ -49,7 +49,11 @@ class VerdictEngine:
             elif kind == "openai":
                 ident = f"{settings.url}|{settings.model}"
             elif kind == "code_exec":
-                ident = f"{PROGRAMMATIC_VERSION}|{settings.timeout_s}|{settings.memory_mb}"
+                from eval.judges.code_exec import RULES_VERSION
+
+                ident = (
+                    f"{RULES_VERSION}|{settings.timeout_s}|{settings.memory_mb}|{settings.allow_unsandboxed}"
+                )
             else:
                 ident = PROGRAMMATIC_VERSION
             self._ids[kind] = f"{kind}:{ident}"
@@ -127,6 +131,7 @@ class VerdictEngine:
                 prompt=item.reference.get("code_prefix", ""),
                 timeout_s=settings.timeout_s,
                 memory_mb=settings.memory_mb,
+                allow_unsandboxed=settings.allow_unsandboxed,
             )
         if kind == "refusal":
             from eval.judges.refusal import is_refusal

@@ -79,6 +79,8 @@ class JudgeSettings:
     """openai: maximum requests per second."""
     memory_mb: int = 512
     """code_exec: address-space limit of the sandboxed test process."""
+    allow_unsandboxed: bool = False
+    """code_exec: run model code without isolation where the sandbox cannot be set up (unsafe)."""
 
 
 @dataclass

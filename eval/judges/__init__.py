@@ -8,7 +8,7 @@ from eval.judges.local_lm import LocalLMJudge
 from eval.judges.openai_compat import JudgeUnavailableError, OpenAIJudge
 from eval.judges.refusal import is_refusal
 from eval.judges.reward_model import RewardModelJudge
-from eval.judges.sandbox import SandboxResult, run_python
+from eval.judges.sandbox import SandboxResult, SandboxUnavailableError, run_python, run_tests
 
 __all__ = [
     "JudgeUnavailableError",
@@ -17,6 +17,7 @@ __all__ = [
     "PairwiseJudge",
     "RewardModelJudge",
     "SandboxResult",
+    "SandboxUnavailableError",
     "code_passes",
     "extract_final_number",
     "gsm8k_correct",
@@ -24,4 +25,5 @@ __all__ = [
     "pairwise_score",
     "programmatic_win",
     "run_python",
+    "run_tests",
 ]

@@ -1,94 +1,78 @@
-"""Running untrusted Python (model-written code) in a sandboxed subprocess.
+"""Running untrusted Python (model-written code) in an isolated sandbox.
 
-Isolation, layer by layer:
-- a fresh temporary folder as working directory and HOME, deleted afterwards;
-- ``python -I`` (isolated mode: no user site-packages, no PYTHON* variables, script dir not on sys.path)
-  with a scrubbed environment (PATH, HOME, LANG only);
-- resource limits set in the child before exec: address space (RLIMIT_AS = ``memory_mb``), CPU seconds
-  (RLIMIT_CPU), output file size (RLIMIT_FSIZE) and no core dumps;
-- no network: the child runs in a new, empty network namespace (``unshare -n``, where the kernel allows it,
-  e.g. as root) and, always, under an audit hook that refuses to create non-Unix sockets and to resolve
-  names (this covers Python code; a subprocess the code starts is covered by the namespace only);
-- a wall-clock timeout after which the child's whole process group (it is started in a new session) gets
-  SIGKILL, so processes it spawned die too; the group is also killed after a normal exit.
-It is a best-effort sandbox for benchmark code, not a security boundary against a determined attacker.
+Each call gets a fresh host folder; only its ``work`` subfolder is visible (and writable) inside. The
+program runs under bubblewrap (see ``eval.judges.sandbox_bwrap``: no network, no host files beyond the
+system libraries and the Python install, read-only, no parent environment, own PID namespace) through
+``eval.judges.sandbox_harness``, which sets resource limits (address space, CPU seconds, file size,
+processes) and reports a pass only once the whole program ran. A wall-clock timeout kills PID 1 of the
+namespace; the call returns only after the kernel has killed every process in it, so nothing outlives it.
+
+Where the sandbox cannot be set up (no bubblewrap, user namespaces disabled) every call raises
+``SandboxUnavailableError`` unless the caller opts in with ``allow_unsandboxed=True``: then the program
+runs as a plain child process with the same harness and limits, a scrubbed environment, a new session and
+a temporary working folder, which is NOT isolation (it can read files, reach the network and survive).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
-import resource
-import shutil
+import secrets
 import signal
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-_OUTPUT_LIMIT_BYTES = 1 << 20  # kept per stream; RLIMIT_FSIZE stops a child flooding the disk
-_FILE_SIZE_LIMIT_BYTES = 64 << 20
+from eval.judges.sandbox_bwrap import HARNESS_DIR, NOBODY, bwrap_command, interpreter, missing_tool
 
-# Runs inside the child before the program: installs the network guard, then executes program.py.
-_LAUNCHER = """
-import socket, sys
-def _no_network(event, args, _unix=socket.AF_UNIX):
-    if event == "socket.__new__" and args[1] != _unix:
-        raise PermissionError("network access is disabled in the sandbox")
-    if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr"):
-        raise PermissionError("network access is disabled in the sandbox")
-    if event == "socket.connect" and isinstance(args[1], tuple):  # (host, port): not a Unix socket path
-        raise PermissionError("network access is disabled in the sandbox")
-sys.addaudithook(_no_network)
-del _no_network, socket
-sys.argv = sys.argv[1:]
-import runpy
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
+__all__ = ["SandboxResult", "SandboxUnavailableError", "isolation_problem", "run_python", "run_tests"]
+
+_OUTPUT_LIMIT_BYTES = 1 << 20  # kept per stream
+_FILE_SIZE_LIMIT_BYTES = 64 << 20  # RLIMIT_FSIZE: stops a child flooding the disk
+_PROCESS_LIMIT = 256  # RLIMIT_NPROC, counted per user namespace: stops fork bombs
+_HARNESS = Path(__file__).resolve().with_name("sandbox_harness.py")  # run, never imported, by the judge
+
+
+class SandboxUnavailableError(RuntimeError):
+    """The isolated sandbox cannot be set up here and the caller did not opt in to run without it."""
 
 
 @dataclass(frozen=True)
 class SandboxResult:
-    passed: bool  # exited with status 0 within the time limit
-    returncode: int  # negative: killed by that signal
+    passed: bool  # the harness confirmed that every statement ran (never inferred from an exit status)
+    returncode: int  # negative: killed by that signal; > 128 under bwrap: 128 + the signal
     stdout: str
     stderr: str
-    timed_out: bool  # the wall-clock limit was hit and the process group killed
+    timed_out: bool  # the wall-clock limit was hit and every process of the call killed
     killed: bool  # ended by a signal (timeout kill, CPU limit, file size limit, ...)
+    isolated: bool  # ran inside the bubblewrap sandbox
 
 
 @functools.lru_cache(maxsize=1)
-def network_namespace_available() -> bool:
-    """Whether ``unshare -n`` can create a network namespace here (root or user namespaces)."""
-    if shutil.which("unshare") is None:
+def isolation_problem() -> str | None:
+    """None when the isolated sandbox works here (a real trial run, once per process), else why not."""
+    problem = missing_tool()
+    if problem is None:
+        trial = _run({"mode": "script", "program": "pass"}, 30.0, 256, isolated=True)
+        if not trial.passed:
+            problem = f"bwrap failed (user namespaces not permitted?): {trial.stderr.strip()[-300:]}"
+    return problem
+
+
+def _require_isolation(allow_unsandboxed: bool) -> bool:
+    """Whether to isolate; raises when isolation is impossible and not explicitly waived."""
+    problem = isolation_problem()
+    if problem is None:
+        return True
+    if allow_unsandboxed:
         return False
-    try:
-        probe = subprocess.run(["unshare", "-n", "true"], capture_output=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return probe.returncode == 0
-
-
-def _limit_resources(memory_mb: int, cpu_seconds: int) -> None:
-    """preexec_fn: runs in the child between fork and exec."""
-    memory = memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (_FILE_SIZE_LIMIT_BYTES, _FILE_SIZE_LIMIT_BYTES))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _command(program: Path) -> list[str]:
-    python = [sys.executable, "-I", "-c", _LAUNCHER, str(program)]
-    return ["unshare", "-n", *python] if network_namespace_available() else python
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is already gone
+    raise SandboxUnavailableError(
+        f"refusing to run model-written code: the sandbox cannot be set up here ({problem}). Install "
+        "bubblewrap (apt-get install bubblewrap) and allow user namespaces, or opt in to running it "
+        "WITHOUT isolation (allow_unsandboxed=True; judges.code_exec.allow_unsandboxed: true in a suite)."
+    )
 
 
 def _read(path: Path) -> str:
@@ -96,42 +80,132 @@ def _read(path: Path) -> str:
         return handle.read(_OUTPUT_LIMIT_BYTES).decode("utf-8", errors="replace")
 
 
-def run_python(code: str, *, timeout_s: float = 10.0, memory_mb: int = 1024) -> SandboxResult:
-    """Run ``code`` as a Python program in the sandbox; ``timeout_s`` wall seconds, ``memory_mb`` MiB of
-    address space. stdout/stderr are returned (first MiB of each)."""
-    if timeout_s <= 0 or memory_mb <= 0:
-        raise ValueError(f"timeout_s ({timeout_s}) and memory_mb ({memory_mb}) must be positive")
-    workdir = Path(tempfile.mkdtemp(prefix="plot-sandbox-"))
-    try:
-        program = workdir / "program.py"
-        program.write_text(code)
-        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(workdir), "LANG": "C.UTF-8"}
-        cpu_seconds = int(timeout_s) + 1
-        with (workdir / "stdout").open("wb") as out, (workdir / "stderr").open("wb") as err:
-            process = subprocess.Popen(
-                _command(program),
-                cwd=workdir,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=err,
-                start_new_session=True,  # own process group: killpg reaches every descendant
-                preexec_fn=functools.partial(_limit_resources, memory_mb, cpu_seconds),
-            )
-            timed_out = False
+def _namespace_pidfd(info_read: int) -> int | None:
+    """A pidfd of PID 1 in the sandbox (host PID from bwrap's info JSON), opened while bwrap, its parent,
+    still holds it, so a later kill cannot hit a recycled PID. None if bwrap died before writing it."""
+    data = b""
+    with os.fdopen(info_read, "rb") as info:
+        for chunk in iter(lambda: info.read1(4096), b""):
+            data += chunk
             try:
-                process.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            _kill_group(process)
-            returncode = process.wait()
-        return SandboxResult(
-            passed=returncode == 0 and not timed_out,
-            returncode=returncode,
-            stdout=_read(workdir / "stdout"),
-            stderr=_read(workdir / "stderr"),
-            timed_out=timed_out,
-            killed=returncode < 0,
+                pid = int(json.loads(data)["child-pid"])
+            except (ValueError, KeyError):
+                continue  # not a whole document yet
+            try:
+                return os.pidfd_open(pid)
+            except OSError:  # gone already, or a kernel before 5.3: _kill falls back to bwrap's group
+                return None
+    return None
+
+
+def _kill(process: subprocess.Popen, namespace_pidfd: int | None) -> None:
+    """Kill everything the call started. With isolation only PID 1 of the namespace is killed: the kernel
+    then kills all other processes in it, and bwrap, which waits for PID 1, exits only once they are all
+    reaped, so waiting for bwrap afterwards is waiting for the whole tree."""
+    try:
+        if namespace_pidfd is not None:
+            signal.pidfd_send_signal(namespace_pidfd, signal.SIGKILL)
+        else:
+            os.killpg(process.pid, signal.SIGKILL)  # unsandboxed: its session's process group
+    except (ProcessLookupError, PermissionError):
+        pass  # already gone
+
+
+def _launch(job: dict, host: Path, isolated: bool, streams: tuple) -> tuple[subprocess.Popen, int | None]:
+    """Start the harness: the process and, isolated, a pidfd of PID 1 of its namespace. The job reaches
+    the harness only as an open descriptor of an already deleted file."""
+    job_file, verdict_file = host / "job.json", host / "verdict"
+    job_file.write_text(json.dumps(job))
+    job_fd = os.open(job_file, os.O_RDONLY)
+    job_file.unlink()
+    verdict_fd = os.open(verdict_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    info_read, info_write = os.pipe() if isolated else (None, None)
+    python, _ = interpreter()
+    harness = f"{HARNESS_DIR}/{_HARNESS.name}" if isolated else str(_HARNESS)
+    command = [python, "-I", harness, str(job_fd), str(verdict_fd)]
+    if isolated:
+        command = bwrap_command(command, workdir=host / "work", harness=_HARNESS, info_fd=info_write)
+    fds = tuple(fd for fd in (job_fd, verdict_fd, info_write) if fd is not None)
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=host / "work",
+            env={"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(host / "work")},
+            stdin=subprocess.DEVNULL,
+            stdout=streams[0],
+            stderr=streams[1],
+            pass_fds=fds,
+            start_new_session=True,
         )
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        for fd in fds:
+            os.close(fd)
+    return process, (_namespace_pidfd(info_read) if isolated else None)
+
+
+def _run(job: dict, timeout_s: float, memory_mb: int, *, isolated: bool) -> SandboxResult:
+    token = secrets.token_hex(16)
+    job = {**job, "token": token}
+    job["limits"] = {
+        "memory_bytes": memory_mb << 20,
+        "cpu_seconds": int(timeout_s) + 1,
+        "file_size_bytes": _FILE_SIZE_LIMIT_BYTES,
+        "processes": _PROCESS_LIMIT if isolated else None,  # outside a user namespace it counts all of root's
+    }
+    with tempfile.TemporaryDirectory(prefix="plot-sandbox-", ignore_cleanup_errors=True) as folder:
+        host = Path(folder)
+        (host / "work").mkdir()
+        if isolated and os.geteuid() == 0:
+            os.chown(host / "work", NOBODY, NOBODY)  # the program runs as the real nobody
+        with (host / "stdout").open("wb") as out, (host / "stderr").open("wb") as err:
+            process, namespace_pidfd = _launch(job, host, isolated, (out, err))
+            try:
+                process.wait(timeout=timeout_s)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+            if timed_out or not isolated:  # an isolated call that ended has no process left
+                _kill(process, namespace_pidfd)
+            returncode = process.wait()
+            if namespace_pidfd is not None:
+                os.close(namespace_pidfd)
+        passed = (host / "verdict").read_bytes() == token.encode() and not timed_out
+        return SandboxResult(
+            passed=passed,
+            returncode=returncode,
+            stdout=_read(host / "stdout"),
+            stderr=_read(host / "stderr"),
+            timed_out=timed_out,
+            killed=timed_out or returncode < 0 or (isolated and returncode > 128),
+            isolated=isolated,
+        )
+
+
+def _checked_run(job: dict, timeout_s: float, memory_mb: int, allow_unsandboxed: bool) -> SandboxResult:
+    if timeout_s <= 0 or memory_mb <= 0:
+        raise ValueError(f"timeout_s ({timeout_s}) and memory_mb ({memory_mb}) must be positive")
+    return _run(job, timeout_s, memory_mb, isolated=_require_isolation(allow_unsandboxed))
+
+
+def run_python(
+    code: str, *, timeout_s: float = 10.0, memory_mb: int = 1024, allow_unsandboxed: bool = False
+) -> SandboxResult:
+    """Run ``code`` as a ``__main__`` program in the sandbox; ``timeout_s`` wall seconds, ``memory_mb`` MiB
+    of address space. ``passed``: it ran to its end (``sys.exit`` included, an exit is not an end).
+    stdout/stderr are returned (first MiB of each)."""
+    return _checked_run({"mode": "script", "program": code}, timeout_s, memory_mb, allow_unsandboxed)
+
+
+def run_tests(
+    solution: str,
+    tests: str,
+    entry_point: str,
+    *,
+    timeout_s: float = 10.0,
+    memory_mb: int = 1024,
+    allow_unsandboxed: bool = False,
+) -> SandboxResult:
+    """Run ``solution`` (as module ``solution``, not ``__main__``), then ``tests`` in the same namespace,
+    then ``check(<entry_point>)`` if the tests define ``check``. ``passed``: all of it ran without error."""
+    job = {"mode": "tests", "solution": solution, "tests": tests, "entry_point": entry_point}
+    return _checked_run(job, timeout_s, memory_mb, allow_unsandboxed)
