@@ -40,28 +40,9 @@ def interpreter() -> tuple[str, list[str]]:
 def _identity() -> tuple[list[str], list[str]]:
     """bwrap options and a command prefix that make the program an unprivileged ``nobody``."""
     if os.geteuid() == 0:
-        namespaces = [
-            "--unshare-ipc",
-            "--unshare-pid",
-            "--unshare-net",
-            "--unshare-uts",
-            "--unshare-cgroup-try",
-        ]
-        capabilities = [
-            "--cap-drop",
-            "ALL",
-            "--cap-add",
-            "CAP_SETUID",
-            "--cap-add",
-            "CAP_SETGID",
-        ]  # for setpriv
-        become = [
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--no-new-privs",
-        ]
+        namespaces = "--unshare-ipc --unshare-pid --unshare-net --unshare-uts --unshare-cgroup-try".split()
+        capabilities = "--cap-drop ALL --cap-add CAP_SETUID --cap-add CAP_SETGID".split()  # for setpriv only
+        become = f"--reuid={NOBODY} --regid={NOBODY} --clear-groups --inh-caps=-all --no-new-privs".split()
         return namespaces + capabilities, ["setpriv", *become, "--"]
     user = ["--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY)]
     return ["--unshare-all", *user, "--cap-drop", "ALL"], []
@@ -85,27 +66,10 @@ def _filesystem(python_roots: list[str], harness: Path, workdir: Path) -> list[s
         for parent in _ancestors(root):
             argv += ["--perms", "0755", "--dir", parent]
         argv += ["--ro-bind", root, root]
-    argv += [
-        "--perms",
-        "0755",
-        "--dir",
-        HARNESS_DIR,
-        "--ro-bind",
-        str(harness),
-        f"{HARNESS_DIR}/{harness.name}",
-    ]
-    argv += [
-        "--proc",
-        "/proc",
-        "--dev",
-        "/dev",
-        "--bind",
-        str(workdir),
-        WORKDIR,
-        "--symlink",
-        WORKDIR,
-        "/tmp",
-    ]
+    argv += ["--perms", "0755", "--dir", HARNESS_DIR]
+    argv += ["--ro-bind", str(harness), f"{HARNESS_DIR}/{harness.name}"]
+    argv += ["--proc", "/proc", "--dev", "/dev"]
+    argv += ["--bind", str(workdir), WORKDIR, "--symlink", WORKDIR, "/tmp"]
     return argv + ["--remount-ro", "/", "--chdir", WORKDIR]
 
 
@@ -114,17 +78,15 @@ def bwrap_command(command: list[str], *, workdir: Path, harness: Path, info_fd: 
     _, python_roots = interpreter()
     identity, prefix = _identity()
     lifetime = ["--die-with-parent", "--new-session"]
-    environment = [
-        "--clearenv",
-        "--setenv",
-        "PATH",
-        "/usr/local/bin:/usr/bin:/bin",
-        "--setenv",
-        "LANG",
-        "C.UTF-8",
-    ]
-    for name in ("HOME", "TMPDIR"):
-        environment += ["--setenv", name, WORKDIR]
+    environment = ["--clearenv"]
+    variables = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "HOME": WORKDIR,
+        "TMPDIR": WORKDIR,
+    }
+    for name, value in variables.items():
+        environment += ["--setenv", name, value]
     filesystem = _filesystem(python_roots, harness, workdir)
     info = ["--info-fd", str(info_fd)]
     return ["bwrap", *identity, *lifetime, *environment, *filesystem, *info, "--", *prefix, *command]
