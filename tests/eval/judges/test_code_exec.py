@@ -42,7 +42,10 @@ def _signature(problem: dict) -> str:
 
 
 def _judge(problem: dict, response: str) -> bool:
-    return code_passes(response, problem["test"], problem["entry_point"], prompt=problem["prompt"])
+    # a generous wall limit: the machine running the tests may be loaded (the CPU limit still applies)
+    return code_passes(
+        response, problem["test"], problem["entry_point"], prompt=problem["prompt"], timeout_s=60
+    )
 
 
 def test_extract_code_prefers_block_defining_entry_point():

@@ -47,15 +47,16 @@ def test_an_early_exit_is_not_a_pass(exit_call):
 
 @needs_isolation
 def test_infinite_loop_and_its_children_are_killed_on_timeout():
-    """Deterministic: run_python returns only once every process of the call is gone."""
+    """Deterministic: run_python returns only once every process of the call is gone. (The loops sleep so
+    that a loaded machine still starts the child well within the limit.)"""
     marker = f"plot-sandbox-loop-{uuid.uuid4().hex}"
     code = (
-        "import subprocess, sys\n"
-        f"subprocess.Popen([sys.executable, '-c', 'while True: pass', {marker!r}])\n"
+        "import subprocess, sys, time\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import time\\nwhile True: time.sleep(1)', {marker!r}])\n"
         "print('started', flush=True)\n"
-        "while True:\n    pass\n"
+        "while True:\n    time.sleep(1)\n"
     )
-    result = run_python(code, timeout_s=2)
+    result = run_python(code, timeout_s=8)
     assert result.timed_out and result.killed and not result.passed and result.stdout == "started\n"
     assert _processes_with(marker) == []
 

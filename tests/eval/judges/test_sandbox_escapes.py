@@ -236,20 +236,23 @@ def test_no_process_outlives_the_call(ending, tmp_path):
         f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)', {marker!r}],"
         " start_new_session=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,"
         " stderr=subprocess.DEVNULL)\n"
+        "print('spawned', flush=True)\n"
         "time.sleep(0.5)\n"
     )
     if ending == "times_out":
-        code += "while True:\n    pass\n"
-    control = subprocess.Popen([sys.executable, "-I", "-c", code.replace("while True", "while False")])
+        code += "while True:\n    time.sleep(1)\n"
+    control = subprocess.Popen(
+        [sys.executable, "-I", "-c", code.replace("while True", "while False")], stdout=subprocess.DEVNULL
+    )
     control.wait(timeout=30)
     try:
         assert _processes_with(marker)  # outside a sandbox the grandchild survives its parent
     finally:
         for pid in _processes_with(marker):
             os.kill(pid, 9)
-    result = run_python(code, timeout_s=3 if ending == "times_out" else 20)
+    result = run_python(code, timeout_s=8 if ending == "times_out" else 20)
     survivors = _processes_with(marker)
     for pid in survivors:
         os.kill(pid, 9)
-    assert result.timed_out == (ending == "times_out")
+    assert result.stdout == "spawned\n" and result.timed_out == (ending == "times_out")
     assert survivors == []
