@@ -2,7 +2,7 @@
 
 Inside, the program sees a read-only root holding only the system libraries (``/usr`` and the merged-/usr
 links), the Python installation that runs it (read-only), ``/proc`` of its own PID namespace, a minimal
-``/dev`` and one writable folder, ``/sandbox`` (also ``/tmp``, ``HOME`` and the working directory). It
+read-only ``/dev`` and one writable folder, ``/sandbox`` (also ``/tmp``, ``HOME`` and the working directory). It
 runs with no capabilities and ``no_new_privs`` in new PID, network, IPC, UTS, mount and cgroup
 namespaces: no host process, file, socket (TCP, UDP or Unix, abstract ones included) or environment
 variable is reachable. When the namespace's first process (bwrap's reaper, PID 1 inside) dies, the
@@ -70,7 +70,7 @@ def _filesystem(python_roots: list[str], harness: Path, workdir: Path) -> list[s
     argv += ["--ro-bind", str(harness), f"{HARNESS_DIR}/{harness.name}"]
     argv += ["--proc", "/proc", "--dev", "/dev"]
     argv += ["--bind", str(workdir), WORKDIR, "--symlink", WORKDIR, "/tmp"]
-    return argv + ["--remount-ro", "/", "--chdir", WORKDIR]
+    return argv + ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR]  # /sandbox: the only rw
 
 
 def bwrap_command(command: list[str], *, workdir: Path, harness: Path, info_fd: int) -> list[str]:

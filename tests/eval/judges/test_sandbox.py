@@ -4,13 +4,18 @@ test_sandbox_escapes.py."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import uuid
 from pathlib import Path
 
 import pytest
 
+from eval.judges import sandbox
 from eval.judges.sandbox import SandboxUnavailableError, run_python
 
 needs_isolation = pytest.mark.usefixtures("isolated_sandbox")
@@ -152,3 +157,81 @@ def test_refuses_without_isolation_unless_opted_in(monkeypatch, tmp_path):
     assert ran.passed and not ran.isolated and ran.stdout == "ran\n"
     exited = run_python("import sys\nsys.exit(0)", allow_unsandboxed=True)
     assert not exited.passed  # the harness still decides, without isolation too
+
+
+@needs_isolation
+def test_runs_as_nobody_without_capabilities_or_new_privileges():
+    code = "print(*[line.split()[1] for line in open('/proc/self/status') if line.startswith(('Uid', 'CapEff', 'NoNewPrivs'))])"
+    result = run_python(code, timeout_s=20)
+    assert result.stdout.split() == ["65534", "0000000000000000", "1"], result.stdout + result.stderr
+
+
+@needs_isolation
+def test_the_working_folder_is_the_only_writable_place():
+    paths = ["/x", "/usr/x", "/dev/x", "/dev/shm/x", "/harness/x", "/sandbox/x", "/tmp/x"]
+    code = (
+        f"for path in {paths!r}:\n"
+        "    try:\n"
+        "        open(path, 'w').write('1'); print(path)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "open('/dev/null', 'w').write('discarded')\n"
+    )
+    result = run_python(code, timeout_s=20)
+    assert result.passed and result.stdout.split() == ["/sandbox/x", "/tmp/x"]  # /tmp links to /sandbox
+
+
+UNPRIVILEGED_CHECK = """
+import os, sys
+sys.path.insert(0, os.getcwd())  # the copied package (-I leaves the working directory off sys.path)
+from eval.judges.sandbox import run_python
+code = '''
+import os, socket, time
+print(os.getuid())
+try:
+    socket.create_connection(('127.0.0.1', 9), timeout=5)
+except OSError as error:
+    print(type(error).__name__)
+children = 0
+try:
+    for _ in range(1000):
+        if os.fork() == 0:
+            time.sleep(30); os._exit(0)
+        children += 1
+except OSError:
+    print('capped', children < 256)
+'''
+result = run_python(code, timeout_s=30)
+print(os.getuid(), result.isolated, result.passed, result.stdout.split(), result.stderr)
+"""
+
+
+@needs_isolation
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not Path("/usr/bin/python3").exists(), reason="needs root to become nobody"
+)
+def test_an_unprivileged_caller_gets_the_user_namespace_sandbox(tmp_path):
+    """The path every non-root user takes (bwrap in a user namespace): the sandbox modules, copied into a
+    folder that nobody can read, run by the system Python as the host user nobody."""
+    package = Path(tempfile.mkdtemp(prefix="plot-sandbox-unprivileged-"))
+    try:
+        (package / "eval" / "judges").mkdir(parents=True)
+        for name in ("__init__.py", "judges/__init__.py"):
+            (package / "eval" / name).touch()
+        for module in ("sandbox.py", "sandbox_bwrap.py", "sandbox_harness.py"):
+            shutil.copy(Path(sandbox.__file__).with_name(module), package / "eval" / "judges" / module)
+        for path in [package, *package.rglob("*")]:
+            path.chmod(0o755)
+        become_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        done = subprocess.run(
+            [*become_nobody, "/usr/bin/python3", "-I", "-c", UNPRIVILEGED_CHECK],
+            cwd=package,
+            env={"PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        shutil.rmtree(package)
+    assert done.stdout.split("[")[0].split() == ["65534", "True", "True"], done.stdout + done.stderr
+    assert "['65534', 'ConnectionRefusedError', 'capped', 'True']" in done.stdout
