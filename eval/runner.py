@@ -58,6 +58,14 @@ def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, scori
     return suite
 
 
+def _check_code_sandbox(suite: Suite) -> None:
+    """Refuse before any generation when the suite runs model code and the sandbox cannot be set up."""
+    if any(prompt_set.judge == "code_exec" for sub in suite.subpreferences for prompt_set in sub.sets):
+        from eval.judges.sandbox import require_isolation
+
+        require_isolation(suite.judge_settings("code_exec").allow_unsandboxed)
+
+
 def _plan(suite: Suite, data_root: Path, limit: int | None) -> list[tuple[str, PromptSet, PromptItem, list]]:
     """(subpreference, set, item, chat messages) for every prompt of the suite, in suite order."""
     plan = []
@@ -134,6 +142,7 @@ def evaluate(
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     suite = _with_overrides(suite, judges, scoring)
     root = suite.resolve_data_root(data_root)
+    _check_code_sandbox(suite)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     handles = {"model": ModelHandle(model, role="model"), "baseline": ModelHandle(baseline, role="baseline")}

@@ -27,7 +27,14 @@ from pathlib import Path
 
 from eval.judges.sandbox_bwrap import HARNESS_DIR, NOBODY, bwrap_command, interpreter, missing_tool
 
-__all__ = ["SandboxResult", "SandboxUnavailableError", "isolation_problem", "run_python", "run_tests"]
+__all__ = [
+    "SandboxResult",
+    "SandboxUnavailableError",
+    "isolation_problem",
+    "require_isolation",
+    "run_python",
+    "run_tests",
+]
 
 _OUTPUT_LIMIT_BYTES = 1 << 20  # kept per stream
 _FILE_SIZE_LIMIT_BYTES = 64 << 20  # RLIMIT_FSIZE: stops a child flooding the disk
@@ -61,8 +68,9 @@ def isolation_problem() -> str | None:
     return problem
 
 
-def _require_isolation(allow_unsandboxed: bool) -> bool:
-    """Whether to isolate; raises when isolation is impossible and not explicitly waived."""
+def require_isolation(allow_unsandboxed: bool = False) -> bool:
+    """Whether code will run isolated; raises ``SandboxUnavailableError`` when isolation is impossible
+    and not explicitly waived. Call it before expensive work that ends in running code."""
     problem = isolation_problem()
     if problem is None:
         return True
@@ -184,7 +192,7 @@ def _run(job: dict, timeout_s: float, memory_mb: int, *, isolated: bool) -> Sand
 def _checked_run(job: dict, timeout_s: float, memory_mb: int, allow_unsandboxed: bool) -> SandboxResult:
     if timeout_s <= 0 or memory_mb <= 0:
         raise ValueError(f"timeout_s ({timeout_s}) and memory_mb ({memory_mb}) must be positive")
-    return _run(job, timeout_s, memory_mb, isolated=_require_isolation(allow_unsandboxed))
+    return _run(job, timeout_s, memory_mb, isolated=require_isolation(allow_unsandboxed))
 
 
 def run_python(

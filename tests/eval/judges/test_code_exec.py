@@ -156,3 +156,16 @@ def test_suite_setting_opts_in_and_changes_the_verdict_identity(monkeypatch, tmp
         engines[0].outcome("code_exec", item, answer)
     assert engines[1].outcome("code_exec", item, answer) is True
     assert engines[0].judge_id("code_exec") != engines[1].judge_id("code_exec")
+
+
+def test_a_suite_with_code_is_refused_before_any_model_is_loaded(monkeypatch, tmp_path):
+    """The refusal comes first: the model folder below does not even exist, and nothing is generated."""
+    from eval.runner import evaluate
+
+    monkeypatch.setattr("eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
+    quick = Path(__file__).resolve().parents[3] / "configs" / "eval" / "quick.yaml"
+    with pytest.raises(SandboxUnavailableError, match="user namespaces are disabled"):
+        evaluate(
+            tmp_path / "no-model", tmp_path / "no-baseline", quick, output_dir=tmp_path / "out", track=False
+        )
+    assert not (tmp_path / "out" / "cache.jsonl").exists()
