@@ -19,6 +19,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from plot_lightning.cli.loss_errors import LossAwareParser
 from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
 
 DEFAULT_CHECKPOINT_EVERY_N_STEPS = 100
@@ -57,6 +58,7 @@ class PLOTLightningCLI(LightningCLI):
         # The module configures its own optimizer (model.optimizer / model.lr_scheduler): no top-level one.
         kwargs.setdefault("auto_configure_optimizers", False)
         kwargs.setdefault("parser_kwargs", {"prog": "plot-lightning", "description": TRAINING_DESCRIPTION})
+        kwargs.setdefault("parser_class", LossAwareParser)
         super().__init__(PLOTModule, PreferenceDataModule, args=args, run=run, **kwargs)
 
     @staticmethod
