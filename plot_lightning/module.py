@@ -119,6 +119,13 @@ class PLOTModule(pl.LightningModule):
         return self.loss.requires_reference or self.loss.requires_reference_topk
 
     @override
+    def setup(self, stage: str) -> None:
+        # After the datamodule's setup, before the models load: SFT data with a loss that needs pairs fails here.
+        require_pairs = getattr(getattr(self._trainer, "datamodule", None), "require_pairs", None)
+        if self.loss.requires_rejected and require_pairs is not None:
+            require_pairs(self.hparams.losses)
+
+    @override
     def configure_model(self) -> None:
         if self.policy is not None:  # Lightning may call this more than once (e.g. fit then validate)
             return

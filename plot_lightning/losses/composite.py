@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .options import describe_options, validate_loss_args
+from .options import LossOptionError, describe_options, validate_loss_args
 from .registry import LOSSES
 from .types import PreferenceForward
 
@@ -35,7 +35,7 @@ def _build(name: str, options: dict[str, Any]) -> nn.Module:
     try:
         return LOSSES[name](**options)
     except ValueError as error:
-        raise ValueError(f"loss '{name}': {error}; its options are: {describe_options(name)}") from error
+        raise LossOptionError(f"loss '{name}': {error}; its options are: {describe_options(name)}") from error
 
 
 class CompositeLoss(nn.Module):

@@ -21,6 +21,10 @@ from typing import Any, Literal
 from .registry import LOSSES
 
 
+class LossOptionError(ValueError):
+    """A loss option with a wrong name or value; the message names the loss, the option and the choices."""
+
+
 def _options_class(name: str, loss_cls: type) -> type:
     """A dataclass with one field per constructor argument of ``loss_cls`` (type and default kept)."""
     hints = typing.get_type_hints(loss_cls.__init__)
@@ -73,22 +77,22 @@ def _coerce(loss: str, option: str, annotation: Any, value: Any) -> Any:
     if typing.get_origin(annotation) is Literal:
         choices = typing.get_args(annotation)
         if value not in choices:
-            raise ValueError(f"{where} must be one of {list(choices)}, got {value!r}")
+            raise LossOptionError(f"{where} must be one of {list(choices)}, got {value!r}")
         return value
     if annotation is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{where} must be true or false, got {value!r} ({type(value).__name__})")
+            raise LossOptionError(f"{where} must be true or false, got {value!r} ({type(value).__name__})")
         return value
     if annotation is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"{where} must be an integer, got {value!r} ({type(value).__name__})")
+            raise LossOptionError(f"{where} must be an integer, got {value!r} ({type(value).__name__})")
         return value
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"{where} must be a finite number, got {value!r} ({type(value).__name__})")
+            raise LossOptionError(f"{where} must be a finite number, got {value!r} ({type(value).__name__})")
         return float(value)
     if annotation is str and not isinstance(value, str):
-        raise ValueError(f"{where} must be a string, got {value!r} ({type(value).__name__})")
+        raise LossOptionError(f"{where} must be a string, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -103,7 +107,7 @@ def _as_mapping(losses: list[str], loss_args: Any) -> dict[str, Any]:
             if f.name in losses or getattr(loss_args, f.name) != f.default_factory()
         }
     if not isinstance(loss_args, Mapping):
-        raise ValueError(f"'loss_args' must map loss names to options, got {type(loss_args).__name__}")
+        raise LossOptionError(f"'loss_args' must map loss names to options, got {type(loss_args).__name__}")
     return {name: value for name, value in loss_args.items() if value is not None}
 
 
@@ -111,21 +115,23 @@ def validate_loss_args(losses: list[str], loss_args: Any) -> dict[str, dict[str,
     """Plain ``{loss: {option: value}}`` for ``loss_args`` (a mapping or a :data:`LossArgs`), checked.
 
     Raises:
-        ValueError: for a loss not in ``losses``, an unknown option (listing the loss's options with
+        LossOptionError: (a ValueError) for a loss not in ``losses``, an unknown option (listing the loss's options with
             their types and defaults) or a value of the wrong type, including non-finite floats.
     """
     checked: dict[str, dict[str, Any]] = {}
     for name, options in _as_mapping(losses, loss_args).items():
         if name not in losses:
-            raise ValueError(f"'loss_args' has options for '{name}', which is not in 'losses' {list(losses)}")
+            raise LossOptionError(
+                f"'loss_args' has options for '{name}', which is not in 'losses' {list(losses)}"
+            )
         if dataclasses.is_dataclass(options):
             options = dataclasses.asdict(options)
         if not isinstance(options, Mapping):
-            raise ValueError(f"'loss_args.{name}' must map option names to values, got {options!r}")
+            raise LossOptionError(f"'loss_args.{name}' must map option names to values, got {options!r}")
         fields = {f.name: f for f in dataclasses.fields(options_of(name))}
         unknown = sorted(set(options) - set(fields))
         if unknown:
-            raise ValueError(
+            raise LossOptionError(
                 f"loss '{name}' has no option(s) {unknown}; its options are: {describe_options(name)}"
             )
         checked[name] = {key: _coerce(name, key, fields[key].type, value) for key, value in options.items()}
