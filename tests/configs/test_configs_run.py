@@ -24,7 +24,9 @@ TRAIN_ROWS, VAL_ROWS = 30, 6
 
 
 def _first_rows(spec: str, count: int, path: Path) -> str:
-    lines = [line for line in Path(resolve_source(spec)).read_text(encoding="utf-8").splitlines() if line.strip()]
+    lines = [
+        line for line in Path(resolve_source(spec)).read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     rows = [json.loads(line) for line in lines]
     path.write_text("".join(json.dumps(rows[i % len(rows)]) + "\n" for i in range(count)), encoding="utf-8")
     return str(path)
