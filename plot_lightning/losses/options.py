@@ -96,19 +96,27 @@ def _coerce(loss: str, option: str, annotation: Any, value: Any) -> Any:
     return value
 
 
+def _is_default(name: str, options: Any) -> bool:
+    defaults = options_of(name)()
+    if dataclasses.is_dataclass(options):
+        return options == defaults
+    return isinstance(options, Mapping) and all(getattr(defaults, k, object()) == v for k, v in options.items())
+
+
 def _as_mapping(losses: list[str], loss_args: Any) -> dict[str, Any]:
-    """A mapping of the options given; of a :data:`LossArgs`, the losses in use and any changed default."""
+    """The options given, minus those of unused losses that only repeat the defaults (a saved, fully
+    resolved config lists every loss)."""
     if loss_args is None:
         return {}
     if isinstance(loss_args, LossArgs):
-        return {
-            f.name: getattr(loss_args, f.name)
-            for f in dataclasses.fields(loss_args)
-            if f.name in losses or getattr(loss_args, f.name) != f.default_factory()
-        }
+        loss_args = {f.name: getattr(loss_args, f.name) for f in dataclasses.fields(loss_args)}
     if not isinstance(loss_args, Mapping):
         raise LossOptionError(f"'loss_args' must map loss names to options, got {type(loss_args).__name__}")
-    return {name: value for name, value in loss_args.items() if value is not None}
+    return {
+        name: value
+        for name, value in loss_args.items()
+        if value is not None and (name in losses or name not in LOSSES or not _is_default(name, value))
+    }
 
 
 def validate_loss_args(losses: list[str], loss_args: Any) -> dict[str, dict[str, Any]]:

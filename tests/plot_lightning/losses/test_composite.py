@@ -94,7 +94,7 @@ def test_set_embedding_forwarded_only_to_terms_that_take_it(monkeypatch):
         (["dpo", "sft"], [1.0], None, "'weights' has 1"),
         (["dpo"], [-0.1], None, "'weights'"),
         (["dpo"], [float("nan")], None, "'weights'"),
-        (["dpo"], [1.0], {"sft": {}}, "'loss_args'.*'sft'"),
+        (["dpo"], [1.0], {"sft": {"reduction": "example"}}, "'loss_args'.*'sft'"),
         (["dpo"], [1.0], {"dpo": {"epsilom": 0.1}}, r"loss 'dpo' has no option.*epsilom.*beta: float = 0.1"),
         (["dpo", "dpo"], [1.0, 1.0], None, "more than once"),
         ([], [], None, "at least one"),

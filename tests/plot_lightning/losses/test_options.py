@@ -70,3 +70,14 @@ def test_typed_loss_args_from_the_cli():
 def test_integers_are_accepted_as_floats():
     assert validate_loss_args(["dpo"], {"dpo": {"beta": 1}}) == {"dpo": {"beta": 1.0}}
     assert describe_options("sft") == "reduction: 'token' | 'example' = 'token'"
+
+
+def test_a_fully_resolved_config_lists_every_loss_at_its_defaults():
+    """`--print_config` / the saved config.yaml list every loss's options; unused ones at their defaults are
+    accepted (re-running or exporting from that file works), a changed one is not."""
+    full = {name: dataclasses.asdict(options()) for name, options in LOSS_OPTIONS.items()}
+    full["dpo"]["beta"] = 0.3
+    assert validate_loss_args(["dpo"], full) == {"dpo": {"beta": 0.3}}
+    full["ipo"]["beta"] = 0.7
+    with pytest.raises(ValueError, match="'ipo', which is not in 'losses'"):
+        validate_loss_args(["dpo"], full)
