@@ -97,6 +97,8 @@ def _side(rows: slice, logits: Tensor, aligned: AlignedBatch, logps: Tensor, ref
         ref_logps=_rows(ref.logps, rows),
         ref_topk_ids=_rows(ref.topk_ids, rows),
         ref_topk_logps=_rows(ref.topk_logps, rows),
+        sequence_labels=aligned.input_ids[rows, 1:],
+        sequence_mask=aligned.attention_mask[rows, 1:].bool(),
     )
 
 

@@ -32,6 +32,7 @@ from plot_lightning.forward import (
 )
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
+from plot_lightning.losses.options import LossArgs
 from plot_lightning.losses.types import PreferenceForward
 from plot_lightning.models.lora import LoraSettings, apply_lora
 from plot_lightning.optimization import default_optimizer, with_warmup
@@ -54,8 +55,8 @@ class PLOTModule(pl.LightningModule):
 
     Args:
         model: model spec: a Hugging Face folder, a hub name (online), "smollm2-135m-instruct" or "tiny".
-        losses: loss names combined as a weighted sum (sft, dpo, ipo, robust, hinge, simpo, orpo, aot,
-            aot_pair, pro, plot).
+        losses: loss names combined as a weighted sum (sft, dpo, ipo, robust, cdpo, hinge, simpo, orpo,
+            aot, aot_unpaired, pro, plot); a name shared with TRL is TRL's loss.
         weights: one weight per loss, e.g. ``[1.0, 0.1]`` for DPO + 0.1 * PLOT.
         loss_args: constructor arguments per loss, e.g. ``{"dpo": {"beta": 0.1}, "plot": {"variant": "sinkhorn"}}``.
         reference: "copy" (frozen copy of the initial policy), "lora_disabled" (the policy with its LoRA
@@ -76,7 +77,7 @@ class PLOTModule(pl.LightningModule):
         model: str = "tiny",
         losses: list[str] = ["dpo", "plot"],  # noqa: B006 - the signature is the CLI schema
         weights: list[float] = [1.0, 0.1],  # noqa: B006
-        loss_args: dict[str, dict] | None = None,
+        loss_args: LossArgs = LossArgs(),  # noqa: B008 - a typed default, so --help lists every option
         reference: str = "copy",
         reference_cache_dir: str | None = None,
         lora: LoraSettings | None = None,
@@ -104,6 +105,7 @@ class PLOTModule(pl.LightningModule):
         self.hparams["lora"] = asdict(lora) if lora is not None else None
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
         self.loss = CompositeLoss(list(losses), list(weights), loss_args)
+        self.hparams["loss_args"] = self.loss.loss_args  # plain dicts of the losses in use
         self.policy: torch.nn.Module | None = None
         self.reference: torch.nn.Module | None = None
         self.stage_metrics: StageMetrics | None = None
@@ -115,6 +117,13 @@ class PLOTModule(pl.LightningModule):
     def uses_reference(self) -> bool:
         """Whether any loss term needs the reference (log-probs or top-K)."""
         return self.loss.requires_reference or self.loss.requires_reference_topk
+
+    @override
+    def setup(self, stage: str) -> None:
+        # After the datamodule's setup, before the models load: SFT data with a loss that needs pairs fails here.
+        require_pairs = getattr(getattr(self._trainer, "datamodule", None), "require_pairs", None)
+        if self.loss.requires_rejected and require_pairs is not None:
+            require_pairs(self.hparams.losses)
 
     @override
     def configure_model(self) -> None:

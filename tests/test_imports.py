@@ -58,20 +58,41 @@ def test_eval_never_imports_plot_lightning() -> None:
 
 
 def test_math_imports_only_torch() -> None:
-    """plot_lightning/ot and plot_lightning/losses import only torch, the stdlib and each other."""
+    """plot_lightning/ot, plot_lightning/losses and tensor_checks import only torch, the stdlib and each other."""
     import sys
 
     allowed_roots = {"torch", "plot_lightning", "__future__"} | set(sys.stdlib_module_names)
     root = Path(plot_lightning.__path__[0])
-    offenders = []
-    for folder in ("ot", "losses"):
-        for path in (root / folder).rglob("*.py"):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.Import):
-                    modules = [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                    modules = [node.module or ""]
-                else:
-                    continue
-                offenders += [f"{path}: {m}" for m in modules if m.split(".")[0] not in allowed_roots]
+    paths = [*(root / "ot").rglob("*.py"), *(root / "losses").rglob("*.py"), root / "tensor_checks.py"]
+    offenders = [
+        f"{path}: {module}"
+        for path in paths
+        for module in _imported_modules(path)
+        if module.split(".")[0] not in allowed_roots
+    ]
     assert offenders == []
+
+
+def _imported_modules(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.append(node.module or "")
+    return found
+
+
+def test_ot_does_not_import_losses_and_no_lazy_table() -> None:
+    """ot/ is below losses/ (losses import ot): it imports the shared checks from plot_lightning.tensor_checks,
+    and losses/__init__ imports its names eagerly (no PEP 562 __getattr__ to dodge a cycle)."""
+    root = Path(plot_lightning.__path__[0])
+    offenders = [
+        f"{path}: {module}"
+        for path in (root / "ot").rglob("*.py")
+        for module in _imported_modules(path)
+        if module.startswith("plot_lightning.losses")
+    ]
+    assert offenders == []
+    assert "__getattr__" not in (root / "losses" / "__init__.py").read_text(encoding="utf-8")
+    assert "torch" in {m.split(".")[0] for m in _imported_modules(root / "tensor_checks.py")}

@@ -8,6 +8,8 @@ What it adds to a plain ``LightningCLI``:
 - The resolved config is written to the log folder (overwriting a previous one) and attached to the MLflow run.
 - ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
 - A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none.
+- Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
+  node, at most 8) unless ``OMP_NUM_THREADS`` is set.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from plot_lightning.cli.loss_errors import LossAwareParser
+from plot_lightning.threads import configure_threads
 from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
 
 DEFAULT_CHECKPOINT_EVERY_N_STEPS = 100
@@ -57,6 +61,7 @@ class PLOTLightningCLI(LightningCLI):
         # The module configures its own optimizer (model.optimizer / model.lr_scheduler): no top-level one.
         kwargs.setdefault("auto_configure_optimizers", False)
         kwargs.setdefault("parser_kwargs", {"prog": "plot-lightning", "description": TRAINING_DESCRIPTION})
+        kwargs.setdefault("parser_class", LossAwareParser)
         super().__init__(PLOTModule, PreferenceDataModule, args=args, run=run, **kwargs)
 
     @staticmethod
@@ -72,6 +77,8 @@ class PLOTLightningCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})
+        devices = trainer_config.get("devices")
+        configure_threads(processes=devices if isinstance(devices, int) and devices > 0 else 1)
         if trainer_config.get("logger") is None and "logger" not in kwargs:
             settings = self._tracking_settings()
             root_dir = trainer_config.get("default_root_dir") or os.getcwd()

@@ -83,8 +83,14 @@ def main(argv: list[str] | None = None) -> None:
         _COMMANDS[words[0]](words[1:])
         return
     from plot_lightning.cli.lightning_cli import PLOTLightningCLI
+    from plot_lightning.data.errors import DataError
+    from plot_lightning.losses.options import LossOptionError
 
-    PLOTLightningCLI(args=argv)  # None: LightningCLI reads sys.argv itself
+    try:
+        PLOTLightningCLI(args=argv)  # None: LightningCLI reads sys.argv itself
+    except (DataError, LossOptionError) as error:  # the user's data or config: one message, not a traceback
+        print(f"plot-lightning: error: {error}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

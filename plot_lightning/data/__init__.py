@@ -2,7 +2,15 @@
 
 from plot_lightning.data.collate import PreferenceCollator
 from plot_lightning.data.datamodule import PreferenceDataModule
-from plot_lightning.data.errors import DataValidationError
+from plot_lightning.data.errors import BadRowsError, DataError, DataFormatError, DataValidationError
 from plot_lightning.data.tokenize import ChatEncoder
 
-__all__ = ["ChatEncoder", "DataValidationError", "PreferenceCollator", "PreferenceDataModule"]
+__all__ = [
+    "BadRowsError",
+    "ChatEncoder",
+    "DataError",
+    "DataFormatError",
+    "DataValidationError",
+    "PreferenceCollator",
+    "PreferenceDataModule",
+]

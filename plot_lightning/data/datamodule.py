@@ -12,8 +12,10 @@ from torch.utils.data import DataLoader
 from transformers import PreTrainedTokenizerBase
 
 from plot_lightning.data.collate import PreferenceCollator
-from plot_lightning.data.errors import DataValidationError, RowProblem
+from plot_lightning.data.errors import DataFormatError, DataValidationError, RowProblem
+from plot_lightning.data.formats import EXPECTED_COLUMNS
 from plot_lightning.data.records import as_file_list, load_records, split_validation
+from plot_lightning.data.skipped_rows import write_skipped_rows
 from plot_lightning.data.tokenize import ChatEncoder
 from plot_lightning.data.validation import BadRowLog
 
@@ -45,7 +47,9 @@ class PreferenceDataModule(pl.LightningDataModule):
         num_workers: DataLoader worker processes.
         format: ``"auto"``, ``"standard"``, ``"conversational"``, ``"implicit"`` or ``"sft"``.
         val_fraction: share of the training rows held out for validation when ``val_files`` is None (0: none).
-        on_bad_row: ``"error"`` stops at the first bad row; ``"skip"`` drops bad rows and logs how many.
+        on_bad_row: ``"error"`` stops with one error listing every bad row (the first 20, with the count);
+            ``"skip"`` drops bad rows, logs how many and writes them (split, file, row, field, reason) to
+            ``skipped_rows.jsonl`` in the run's log folder.
         seed: seed of the validation split.
         shuffle: shuffle the training rows each epoch.
     """
@@ -80,6 +84,9 @@ class PreferenceDataModule(pl.LightningDataModule):
         self._records: dict[str, list[dict[str, Any]]] | None = None
         self._tokenizer: PreTrainedTokenizerBase | None = None
         self.has_rejected = True
+        self.columns: dict[str, list[str]] = {}  # per file, as found
+        self.identical_pairs = 0  # pairs with chosen == rejected (warned)
+        self.skipped_rows: list[tuple[str, DataValidationError]] = []
         self.train_dataset: datasets.Dataset | None = None
         self.val_dataset: datasets.Dataset | None = None
 
@@ -99,20 +106,24 @@ class PreferenceDataModule(pl.LightningDataModule):
         """Validated, normalised records per split (read once)."""
         if self._records is None:
             train_log = BadRowLog(self.on_bad_row)
-            train, has_rejected = load_records(self.train_files, self.format, train_log)
+            train, has_rejected = load_records(self.train_files, self.format, train_log, self.columns)
             train_log.log_summary("train data")
+            logs = [("train", train_log)]
             if self.val_files:
                 val_log = BadRowLog(self.on_bad_row)
-                val, val_has_rejected = load_records(self.val_files, self.format, val_log)
+                val, val_has_rejected = load_records(self.val_files, self.format, val_log, self.columns)
                 val_log.log_summary("validation data")
+                logs.append(("validation", val_log))
                 if val_has_rejected != has_rejected:
-                    raise ValueError(
+                    raise DataFormatError(
                         "train_files and val_files must both be preference pairs or both SFT-only"
                     )
             else:
                 train, val = split_validation(train, self.val_fraction, self.seed)
             if not train:
-                raise ValueError(f"no usable training rows in {self.train_files}")
+                raise DataFormatError(f"no usable training rows in {self.train_files}")
+            self.skipped_rows = [(split, row) for split, log in logs for row in log.rows]
+            self.identical_pairs = sum(len(log.identical_pairs) for _, log in logs)
             self.has_rejected = has_rejected
             self._records = {"train": train, "val": val}
         return self._records
@@ -128,17 +139,13 @@ class PreferenceDataModule(pl.LightningDataModule):
         pairs, on_bad_row = self.has_rejected, self.on_bad_row
 
         def encode(record: dict[str, Any]) -> dict[str, Any]:
-            out = {name: None for name in _KEEP} | {"skip_reason": ""}
+            out = {name: None for name in _KEEP} | {"skip_field": "", "skip_reason": ""}
             try:
                 for side in ("chosen", "rejected") if pairs else ("chosen",):
                     encoded = encoder.encode(record["prompt"], record[side], side)
                     out[f"{side}_input_ids"], out[f"{side}_labels"] = encoded["input_ids"], encoded["labels"]
             except RowProblem as problem:
-                if on_bad_row == "error":
-                    raise DataValidationError(
-                        record["file"], record["row"], problem.field, problem.reason
-                    ) from None
-                out["skip_reason"] = f"field '{problem.field}': {problem.reason.split(':')[0]}"
+                out["skip_field"], out["skip_reason"] = problem.field, problem.reason
             return out
 
         # In-memory dataset: nothing is written to disk; a fresh fingerprint skips hashing the closure.
@@ -147,12 +154,16 @@ class PreferenceDataModule(pl.LightningDataModule):
         )
         skipped = BadRowLog(on_bad_row)
         skipped.seen = len(dataset)
-        skipped.skipped.update(reason for reason in dataset["skip_reason"] if reason)
+        for record, field, reason in zip(records, dataset["skip_field"], dataset["skip_reason"], strict=True):
+            if reason:
+                skipped.bad(record["file"], record["row"], RowProblem(field, reason))
+        skipped.raise_if_any()
+        self.skipped_rows += [(stage, row) for row in skipped.rows]
         if skipped.total_skipped:
             skipped.log_summary(f"{stage} data (tokenisation)")
             dataset = dataset.filter(lambda reason: not reason, input_columns="skip_reason")
         if len(dataset) == 0 and records:
-            raise ValueError(f"{stage} data: every row was skipped (see the warning above)")
+            raise DataFormatError(f"{stage} data: every row was skipped (see the warning above)")
         names = {name: index for index, name in enumerate(self.subpreferences)}
         dataset = dataset.add_column("example_index", list(range(len(dataset))))
         dataset = dataset.add_column("subpreference_id", [names[s] for s in dataset["subpreference"]])
@@ -166,6 +177,24 @@ class PreferenceDataModule(pl.LightningDataModule):
         records = self._load()
         self.train_dataset = self._tokenise(records["train"], "train")
         self.val_dataset = self._tokenise(records["val"], "validation") if records["val"] else None
+        trainer = self.trainer
+        if self.skipped_rows and trainer is not None:
+            folder = (
+                trainer.log_dir or trainer.default_root_dir
+            )  # every process calls log_dir (it broadcasts)
+            if trainer.is_global_zero:
+                write_skipped_rows(folder, self.skipped_rows)
+
+    def require_pairs(self, losses: list[str]) -> None:
+        """DataFormatError naming the files, their columns and the formats expected when the data is SFT-only
+        but ``losses`` need a rejected response."""
+        records = self._load()
+        if not self.has_rejected and records["train"]:
+            found = "; ".join(f"{file}: columns {columns}" for file, columns in self.columns.items())
+            raise DataFormatError(
+                f"losses {list(losses)} need a rejected response, but the data has no 'rejected' column "
+                f"({found}); expected {EXPECTED_COLUMNS}"
+            )
 
     @property
     def collator(self) -> PreferenceCollator:

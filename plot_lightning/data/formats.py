@@ -17,15 +17,31 @@ Any format may carry a string ``subpreference`` column. Every row is normalised 
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from plot_lightning.data.errors import RowProblem
+from plot_lightning.data.errors import DataFormatError, RowProblem
 from plot_lightning.data.transcript import split_transcripts
 from plot_lightning.data.validation import check_messages, check_text, text_or_messages
 
 FORMATS = ("auto", "standard", "conversational", "implicit", "sft")
 NO_SUBPREFERENCE = "all"
+EXPECTED_COLUMNS = (
+    "preference pairs: prompt/chosen/rejected, or chosen/rejected with the prompt inside (implicit); "
+    "SFT (format: sft, or when no loss needs a rejected response): prompt/chosen or messages"
+)
+KNOWN_COLUMNS = ("prompt", "chosen", "rejected", "completion", "messages", "subpreference")
+
+
+def _misspelt_columns(names: set[str]) -> dict[str, str]:
+    """``{found: meant}`` for columns that look like a misspelt known column (``rejectd`` -> ``rejected``)."""
+    guesses = {}
+    for name in sorted(names - set(KNOWN_COLUMNS)):
+        close = difflib.get_close_matches(name.lower(), KNOWN_COLUMNS, n=1, cutoff=0.75)
+        if close and close[0] not in names:
+            guesses[name] = close[0]
+    return guesses
 
 
 def detect_format(columns: Iterable[str], requested: str = "auto", *, source: str = "data") -> str:
@@ -37,19 +53,24 @@ def detect_format(columns: Iterable[str], requested: str = "auto", *, source: st
     if requested not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {requested!r}")
     names = set(columns)
+    misspelt = _misspelt_columns(names)
+    if misspelt:
+        guesses = ", ".join(f"'{found}' (did you mean '{meant}'?)" for found, meant in misspelt.items())
+        raise DataFormatError(
+            f"{source}: unknown column(s) {guesses}; found columns {sorted(names)}; expected {EXPECTED_COLUMNS}"
+        )
     if requested == "auto":
         if "rejected" in names:
             requested = "standard" if "prompt" in names else "implicit"
         elif "messages" in names or ("prompt" in names and names & {"chosen", "completion"}):
             requested = "sft"
         else:
-            raise ValueError(
-                f"{source}: cannot tell the data format from columns {sorted(names)}; expected "
-                "prompt/chosen/rejected, chosen/rejected (implicit prompt), prompt/chosen or messages (SFT)"
+            raise DataFormatError(
+                f"{source}: cannot tell the data format from columns {sorted(names)}; expected {EXPECTED_COLUMNS}"
             )
     if requested == "sft":
         if "messages" not in names and not ("prompt" in names and names & {"chosen", "completion"}):
-            raise ValueError(
+            raise DataFormatError(
                 f"{source}: format 'sft' needs 'messages', or 'prompt' + 'chosen'; found {sorted(names)}"
             )
         return "sft"
@@ -57,7 +78,7 @@ def detect_format(columns: Iterable[str], requested: str = "auto", *, source: st
     if requested != "implicit" and "prompt" not in names:
         missing.add("prompt")
     if missing:
-        raise ValueError(
+        raise DataFormatError(
             f"{source}: format {requested!r} needs column(s) {sorted(missing)}; found {sorted(names)}"
         )
     return "standard" if requested == "conversational" else requested

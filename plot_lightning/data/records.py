@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from plot_lightning.data.errors import RowProblem
+from plot_lightning.data.errors import DataFormatError, RowProblem
 from plot_lightning.data.formats import detect_format, normalise_row
 from plot_lightning.data.reading import read_table
 from plot_lightning.data.validation import BadRowLog
@@ -23,19 +23,23 @@ def as_file_list(files: str | os.PathLike | Sequence[str | os.PathLike] | None) 
 
 
 def load_records(
-    files: list[str], data_format: str, bad_rows: BadRowLog
+    files: list[str], data_format: str, bad_rows: BadRowLog, columns: dict[str, list[str]] | None = None
 ) -> tuple[list[dict[str, Any]], bool]:
     """Read, validate and normalise every row of ``files``.
 
     Returns ``(records, has_rejected)``: each record is ``{"prompt", "chosen", "rejected", "subpreference",
     "file", "row"}`` (see :func:`plot_lightning.data.formats.normalise_row`); ``has_rejected`` is False when
-    the files are SFT-only. Bad rows raise DataValidationError or are counted in ``bad_rows``. Raises
-    ValueError when the files mix preference pairs and SFT-only rows.
+    the files are SFT-only. Every bad row goes to ``bad_rows``, which raises them all together at the end
+    (``on_bad_row="error"``) or keeps them as skipped; pairs with ``chosen == rejected`` are counted there.
+    ``columns``, when given, receives each file's sorted column names. Raises DataFormatError when the files
+    mix preference pairs and SFT-only rows.
     """
     records: list[dict[str, Any]] = []
     kinds: dict[str, str] = {}
     for file in files:
         table = read_table(file, bad_rows)
+        if columns is not None:
+            columns[file] = sorted(table.columns)
         kind = detect_format(table.columns, data_format, source=file)
         kinds[file] = kind
         for row, number in zip(table.rows, table.row_numbers, strict=True):
@@ -45,10 +49,13 @@ def load_records(
             except RowProblem as problem:
                 bad_rows.bad(file, number, problem)
                 continue
+            if record["rejected"] is not None and record["rejected"] == record["chosen"]:
+                bad_rows.identical_pairs.append((file, number))
             records.append({**record, "file": file, "row": number})
+    bad_rows.raise_if_any()
     sft = {file for file, kind in kinds.items() if kind == "sft"}
     if sft and len(sft) != len(kinds):
-        raise ValueError(
+        raise DataFormatError(
             f"files mix SFT-only data {sorted(sft)} with preference pairs {sorted(set(kinds) - sft)}"
         )
     return records, bool(kinds) and not sft

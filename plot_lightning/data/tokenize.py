@@ -8,7 +8,10 @@ normally adds one and the template did not. Tokenizers without a chat template g
 ``"role: content"`` rendering and an EOS after the response.
 
 Truncation: the prompt is left-truncated to ``max_prompt_length`` first, then the response is cut to fit
-``max_length``; a row that cannot keep at least one response token is a :class:`RowProblem`.
+``max_length``; a row that cannot keep at least one response token is a :class:`RowProblem`. A long response
+is first cut by characters, to ``max_length * CHARS_PER_TOKEN`` (a 10 MB response is never tokenised whole);
+if that leaves fewer than ``SPARE_TOKENS`` tokens beyond the ones kept, the cut is redone 4x longer, so the
+kept tokens are those of the whole response.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from plot_lightning.data.errors import RowProblem
 
 log = logging.getLogger(__name__)
 IGNORE_INDEX = -100
+CHARS_PER_TOKEN = 32  # first character cut per token of max_length (BPE tokens rarely exceed 16 characters)
+SPARE_TOKENS = 16  # tokens past the cut that must be dropped anyway for the cut to be invisible
 
 
 class ChatEncoder:
@@ -90,6 +95,18 @@ class ChatEncoder:
 
         ``field`` names the response column in errors. Raises RowProblem when no response token fits.
         """
+        limit = self.max_length * CHARS_PER_TOKEN
+        while True:
+            text = response if len(response) <= limit else response[:limit]
+            encoded, dropped = self._encode(prompt, text, field)
+            if text is response or dropped >= SPARE_TOKENS:
+                return encoded
+            limit *= 4
+
+    def _encode(
+        self, prompt: list[dict[str, str]], response: str, field: str
+    ) -> tuple[dict[str, list[int]], int]:
+        """``(encoded, number of response tokens cut off to fit max_length)``."""
         prompt_text, full_text = self._render(prompt, response)
         full_ids = self._ids(full_text)
         prompt_length = self._prompt_length(self._ids(prompt_text), full_ids)
@@ -105,8 +122,10 @@ class ChatEncoder:
                 f"cannot fit: the prompt has {len(prompt_ids)} tokens and max_length={self.max_length} "
                 "leaves no room for a response token (set max_prompt_length to left-truncate prompts)",
             )
+        dropped = max(len(response_ids) - room, 0)
         response_ids = response_ids[:room]
-        return {
+        encoded = {
             "input_ids": prompt_ids + response_ids,
             "labels": [IGNORE_INDEX] * len(prompt_ids) + response_ids,
         }
+        return encoded, dropped

@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from typing import Any
 
-from plot_lightning.data.errors import DataValidationError, RowProblem
+from plot_lightning.data.errors import BadRowsError, DataValidationError, RowProblem
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +33,8 @@ def check_text(value: Any, field: str) -> str:
         raise RowProblem(
             field, f"undecodable text: invalid UTF-8 or lone surrogate at character {error.start}"
         ) from None
-    if "\ufffd" in value:
-        position = value.index("\ufffd")
-        raise RowProblem(
-            field, f"undecodable text: U+FFFD replacement character at character {position} (bad decoding)"
-        )
+    # A U+FFFD character in the text is text: undecodable bytes are detected where the bytes are read (they
+    # become lone surrogates, refused just above), not by guessing from the decoded characters.
     return value
 
 
@@ -69,22 +66,30 @@ def text_or_messages(value: Any, field: str) -> str | list[dict[str, str]]:
 
 
 class BadRowLog:
-    """Raise on the first bad row (``on_bad_row="error"``) or count skipped rows per reason (``"skip"``)."""
+    """Collect the bad rows of a load: :meth:`raise_if_any` reports all of them in one error
+    (``on_bad_row="error"``); with ``"skip"`` they are counted per reason and kept in ``rows`` for the
+    skipped-rows file."""
 
     def __init__(self, on_bad_row: str) -> None:
         if on_bad_row not in ON_BAD_ROW:
             raise ValueError(f"on_bad_row must be one of {ON_BAD_ROW}, got {on_bad_row!r}")
         self.on_bad_row = on_bad_row
         self.skipped: Counter[str] = Counter()
+        self.rows: list[DataValidationError] = []
+        self.identical_pairs: list[tuple[str, int]] = []  # (file, row) of pairs with chosen == rejected
         self.seen = 0
 
     def bad(self, file: str, row: int, problem: RowProblem) -> None:
-        """Handle one bad row: raise DataValidationError, or count it."""
+        """Record one bad row (raised later, by :meth:`raise_if_any`, or skipped)."""
         error = DataValidationError(file, row, problem.field, problem.reason)
-        if self.on_bad_row == "error":
-            raise error from None
+        self.rows.append(error)
         self.skipped[f"field '{problem.field}': {problem.reason.split(':')[0]}"] += 1
-        log.debug("skipping bad row: %s", error)
+        log.debug("bad row: %s", error)
+
+    def raise_if_any(self) -> None:
+        """With ``on_bad_row="error"``, raise one :class:`BadRowsError` listing every bad row so far."""
+        if self.on_bad_row == "error" and self.rows:
+            raise BadRowsError(sorted(self.rows, key=lambda e: (e.file, e.row))) from None
 
     @property
     def total_skipped(self) -> int:
@@ -98,8 +103,16 @@ class BadRowLog:
         )
 
     def log_summary(self, what: str) -> None:
-        """Log the summary line (a warning when rows were skipped)."""
+        """Log the summary line (a warning when rows were skipped) and warn about identical pairs."""
         if self.total_skipped:
             log.warning(self.summary(what))
         else:
             log.info(self.summary(what))
+        if self.identical_pairs:
+            shown = ", ".join(f"{file} row {row}" for file, row in self.identical_pairs[:5])
+            log.warning(
+                "%s: %d pair(s) with chosen == rejected (a preference loss learns nothing from them), e.g. %s",
+                what,
+                len(self.identical_pairs),
+                shown,
+            )

@@ -1,15 +1,14 @@
-"""AOT, unpaired: distributional alignment via 1-D optimal transport (Melnyk et al., NeurIPS 2024,
-arXiv 2406.05882).
+"""AOT: distributional alignment via 1-D optimal transport (Melnyk et al., NeurIPS 2024, arXiv 2406.05882).
 
-AOT asks the distribution of chosen rewards ``r_w = log pi(y_w)/ref(y_w)`` to dominate the distribution
-of rejected rewards ``r_l`` in the first order (every quantile of ``r_w`` above the same quantile of
-``r_l``). Its convex relaxation is a 1-D OT problem with a convex cost ``h(r_w - r_l)``, solved in closed
-form by sorting: the optimal coupling of two empirical measures of equal size matches order statistics.
-The loss averages ``h`` over quantile-matched pairs, ``h(t) = -log sigmoid(beta*t)`` (logistic, the
-paper's main choice), optionally label-smoothed as in TRL.
+The paired form (this file, TRL's ``aot``): the policy's chosen-vs-rejected log-likelihood ratio
+``rho = log pi(y_w) - log pi(y_l)`` should dominate the reference's ``rho_ref`` in the first order (every
+quantile above the same quantile). Its convex relaxation is a 1-D OT problem with a convex cost
+``h(rho - rho_ref)``, solved in closed form by sorting: the optimal coupling of two empirical measures of
+equal size matches order statistics. The loss averages ``h`` over quantile-matched pairs,
+``h(t) = -(1-eps) log sigmoid(beta*t) - eps log sigmoid(-beta*t)`` (logistic, the paper's main choice).
 
-Name mapping to TRL: this ``aot`` (unpaired) is TRL's ``aot_unpaired`` (formerly ``aot_pair``); our
-``aot_pair`` (paired) is TRL's ``aot``. We name the paired one ``aot_pair`` because it uses the pairing.
+The unpaired form is TRL's ``aot_unpaired`` (:mod:`.aot_unpaired`; TRL called it ``aot_pair`` before).
+Names follow TRL: a config ported from TRL by name trains the same loss.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ from torch import Tensor, nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .robust import check_noise_args
 from .types import LossOutput, PreferenceForward
 
 
@@ -35,19 +35,14 @@ def quantile_logistic_loss(upper: Tensor, lower: Tensor, beta: float, label_smoo
     return -(1.0 - label_smoothing) * F.logsigmoid(scaled) - label_smoothing * F.logsigmoid(-scaled)
 
 
-def check_aot_args(beta: float, label_smoothing: float) -> None:
-    """ValueError unless ``beta > 0`` and ``label_smoothing`` in ``[0, 0.5)``."""
-    if not beta > 0:
-        raise ValueError(f"'beta' must be > 0, got {beta}")
-    if not 0.0 <= label_smoothing < 0.5:
-        raise ValueError(f"'label_smoothing' must lie in [0, 0.5), got {label_smoothing}")
+def quantile_violations(upper: Tensor, lower: Tensor) -> Tensor:
+    """Fraction of quantile ranks where ``sort(upper) <= sort(lower)`` (detached scalar)."""
+    gap = torch.sort(upper.detach()).values - torch.sort(lower.detach()).values
+    return (gap <= 0).float().mean()
 
 
 class AOTLoss(nn.Module):
-    """Unpaired AOT: ``mean_i h(sort(r_w)_i - sort(r_l)_i)`` over the batch (see the module docstring).
-
-    Works for unpaired data: only the two batch distributions of log-ratios matter, not which chosen goes
-    with which rejected. With ``B = 1`` it is DPO.
+    """Paired AOT (TRL's ``aot``): ``mean_i h(sort(rho)_i - sort(rho_ref)_i)``; with ``B = 1`` it is DPO.
 
     Args:
         beta: scale of the logistic loss, > 0.
@@ -61,15 +56,16 @@ class AOTLoss(nn.Module):
 
     def __init__(self, beta: float = 0.1, label_smoothing: float = 0.0) -> None:
         super().__init__()
-        check_aot_args(beta, label_smoothing)
+        check_noise_args(beta, label_smoothing)
         self.beta = float(beta)
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         """``(B,)`` loss per quantile rank; metrics: rewards and the fraction of violated quantiles."""
         chosen_logratios, rejected_logratios = reference_logratios(batch, "aot")
-        loss = quantile_logistic_loss(chosen_logratios, rejected_logratios, self.beta, self.label_smoothing)
+        policy_margin = batch.chosen.logps - batch.rejected.logps
+        reference_margin = batch.chosen.ref_logps - batch.rejected.ref_logps
+        loss = quantile_logistic_loss(policy_margin, reference_margin, self.beta, self.label_smoothing)
         metrics = reward_metrics(self.beta * chosen_logratios, self.beta * rejected_logratios)
-        gap = torch.sort(chosen_logratios.detach()).values - torch.sort(rejected_logratios.detach()).values
-        metrics["quantile_violations"] = (gap <= 0).float().mean()
+        metrics["quantile_violations"] = quantile_violations(policy_margin, reference_margin)
         return LossOutput(loss=loss, metrics=metrics)

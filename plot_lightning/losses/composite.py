@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from .options import LossOptionError, describe_options, validate_loss_args
 from .registry import LOSSES
 from .types import PreferenceForward
 
 
-def _check_config(losses: list[str], weights: list[float], loss_args: dict[str, dict]) -> None:
-    """ValueError on unknown or repeated names, mismatched lengths, bad weights or stray ``loss_args``."""
+def _check_config(losses: list[str], weights: list[float]) -> None:
+    """ValueError on unknown or repeated names, mismatched lengths or bad weights."""
     if not losses:
         raise ValueError("'losses' must name at least one loss")
     unknown = [name for name in losses if name not in LOSSES]
@@ -26,9 +28,14 @@ def _check_config(losses: list[str], weights: list[float], loss_args: dict[str, 
     bad = [w for w in weights if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0)]
     if bad:
         raise ValueError(f"'weights' must be finite and >= 0, got {list(weights)}")
-    stray = sorted(set(loss_args) - set(losses))
-    if stray:
-        raise ValueError(f"'loss_args' has entries {stray} for losses not in 'losses' {losses}")
+
+
+def _build(name: str, options: dict[str, Any]) -> nn.Module:
+    """The loss ``name`` with ``options``; a value the loss refuses is reported with the loss's name."""
+    try:
+        return LOSSES[name](**options)
+    except ValueError as error:
+        raise LossOptionError(f"loss '{name}': {error}; its options are: {describe_options(name)}") from error
 
 
 class CompositeLoss(nn.Module):
@@ -37,18 +44,20 @@ class CompositeLoss(nn.Module):
     Args:
         losses: registry names (see :data:`~plot_lightning.losses.registry.LOSSES`), each at most once.
         weights: one finite weight >= 0 per loss.
-        loss_args: optional constructor keyword arguments per loss name, e.g. ``{"dpo": {"beta": 0.1}}``.
+        loss_args: options per loss name, e.g. ``{"dpo": {"beta": 0.1}}``, or a
+            :data:`~plot_lightning.losses.options.LossArgs`; checked by
+            :func:`~plot_lightning.losses.options.validate_loss_args` (ValueError naming the loss, the option
+            and the valid choices).
     """
 
-    def __init__(
-        self, losses: list[str], weights: list[float], loss_args: dict[str, dict] | None = None
-    ) -> None:
+    def __init__(self, losses: list[str], weights: list[float], loss_args: Any = None) -> None:
         super().__init__()
-        loss_args = dict(loss_args or {})
-        _check_config(list(losses), list(weights), loss_args)
+        _check_config(list(losses), list(weights))
+        loss_args = validate_loss_args(list(losses), loss_args)
+        self.loss_args = loss_args
         self.names = list(losses)
         self.weights = [float(w) for w in weights]
-        self.terms = nn.ModuleDict({name: LOSSES[name](**loss_args.get(name, {})) for name in self.names})
+        self.terms = nn.ModuleDict({name: _build(name, loss_args.get(name, {})) for name in self.names})
 
     def _any(self, flag: str) -> bool:
         return any(bool(getattr(term, flag, False)) for term in self.terms.values())

@@ -14,7 +14,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .checks import check_labels_in_range, check_mask_nonempty, check_shape
+from plot_lightning.tensor_checks import check_labels_in_range, check_mask_nonempty, check_shape
+
 from .types import PreferenceForward
 
 DEFAULT_CHUNK = 1024  # positions per fp32 block: 1024 x 49,152 vocab x 4 bytes = 200 MB

@@ -1,13 +1,18 @@
-"""ORPO: odds-ratio preference optimisation (Hong et al., 2024, arXiv 2403.07691, eqs. 2-7)."""
+"""ORPO: odds-ratio preference optimisation (Hong et al., 2024, arXiv 2403.07691, eqs. 2-7), as TRL's
+``ORPOTrainer``: ``loss = NLL - beta * mean log sigmoid(log odds(y_w) - log odds(y_l))``."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .logprobs import pair_logps
-from .types import LossOutput, PreferenceForward
+from .logprobs import pair_logps, token_logps
+from .types import LossOutput, PreferenceForward, SequenceSide
+
+NLL_SPANS = ("prompt_and_response", "response")
 
 
 def log_odds(avg_logps: Tensor) -> Tensor:
@@ -27,34 +32,62 @@ def log_odds(avg_logps: Tensor) -> Tensor:
     return capped - log_one_minus
 
 
-class ORPOLoss(nn.Module):
-    """``loss = NLL(y_w) - lam * log sigmoid(log odds(y_w) - log odds(y_l))``.
+def sequence_nll(side: SequenceSide) -> Tensor:
+    """``(B,)`` NLL over every non-padding token (prompt and response), reduced per token over the batch.
 
-    ``NLL`` is the mean negative log-prob per chosen response token; the odds use ``P(y|x) = exp(mean
-    token log-prob)`` as in the paper. Reference-free.
+    Entry ``i`` is ``-B * sum_t log p(x_i,t) / sum_i |x_i|``: the batch mean is the token mean, as TRL's
+    ``CrossEntropyLoss`` over the chosen rows.
+    """
+    if side.logits is None or side.sequence_labels is None or side.sequence_mask is None:
+        raise ValueError(
+            "loss 'orpo' with nll='prompt_and_response' needs the chosen logits, sequence_labels and "
+            "sequence_mask (prompt and response tokens)"
+        )
+    per_token = token_logps(side.logits, side.sequence_labels, side.sequence_mask.bool())
+    tokens = side.sequence_mask.sum().to(per_token.dtype).clamp(min=1.0)
+    return -per_token.sum(dim=-1) * (per_token.shape[0] / tokens)
+
+
+class ORPOLoss(nn.Module):
+    """``loss = NLL(y_w) - beta * log sigmoid(log odds(y_w) - log odds(y_l))``; reference-free.
+
+    The odds use ``P(y|x) = exp(mean token log-prob of the response)`` as in the paper and TRL.
+    ``nll="prompt_and_response"`` (default, TRL's): the NLL of the chosen rows covers the prompt and the
+    response, one mean over all their tokens in the batch (needs the logits).
+    ``nll="response"``: the mean NLL per response token of each example, then the batch mean.
 
     Args:
-        lam: weight ``lambda`` of the odds-ratio term, >= 0 (the paper uses 0.1-0.25; TRL's ``beta``).
+        beta: weight ``lambda`` of the odds-ratio term, >= 0 (TRL's ``beta``; the paper uses 0.1-0.25).
+        nll: the tokens the NLL term covers, ``"prompt_and_response"`` (TRL's) or ``"response"``.
     """
 
     requires_reference = False
     requires_rejected = True
-    requires_logits = False
     requires_reference_topk = False
 
-    def __init__(self, lam: float = 0.1) -> None:
+    def __init__(
+        self, beta: float = 0.1, nll: Literal["prompt_and_response", "response"] = "prompt_and_response"
+    ) -> None:
         super().__init__()
-        if not lam >= 0:
-            raise ValueError(f"'lam' must be >= 0, got {lam}")
-        self.lam = float(lam)
+        if not beta >= 0:
+            raise ValueError(f"'beta' must be >= 0, got {beta}")
+        if nll not in NLL_SPANS:
+            raise ValueError(f"'nll' must be one of {NLL_SPANS}, got {nll!r}")
+        self.beta = float(beta)
+        self.nll = nll
+
+    @property
+    def requires_logits(self) -> bool:
+        """The prompt-and-response NLL is computed from the logits."""
+        return self.nll == "prompt_and_response"
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         """Per-example ``(B,)`` loss; metrics: the NLL, the log-odds ratio and the odds-ratio accuracy."""
         pair_logps(batch, "orpo")
         chosen_avg, rejected_avg = batch.chosen.avg_logps, batch.rejected.avg_logps
         log_odds_ratio = log_odds(chosen_avg) - log_odds(rejected_avg)
-        nll = -chosen_avg
-        loss = nll - self.lam * F.logsigmoid(log_odds_ratio)
+        nll = sequence_nll(batch.chosen) if self.nll == "prompt_and_response" else -chosen_avg
+        loss = nll - self.beta * F.logsigmoid(log_odds_ratio)
         detached = log_odds_ratio.detach()
         metrics = {
             "nll_loss": nll.detach().mean(),

@@ -13,20 +13,23 @@ from the rejected response.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from plot_lightning.losses.checks import (
-    check_finite,
-    check_labels_in_range,
-    check_mask_nonempty,
-    check_shape,
-)
 from plot_lightning.losses.plot_cost import COST_KINDS, normalise_embedding
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
 from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost
 from plot_lightning.losses.types import LossOutput, PreferenceForward
+from plot_lightning.tensor_checks import (
+    as_bool_mask,
+    check_finite,
+    check_labels_in_range,
+    check_mask_nonempty,
+    check_shape,
+    check_unit_rows,
+)
 
 
 def _dirac(logits, labels, mask, embedding, options: dict) -> Tensor:
@@ -61,7 +64,8 @@ def _sinkhorn(logits, labels, mask, embedding, options: dict) -> Tensor:
 VARIANTS: dict[str, Callable[..., Tensor]] = {"dirac": _dirac, "sinkhorn": _sinkhorn}
 
 
-def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor) -> None:
+def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor) -> Tensor:
+    """Validate the inputs; return ``mask`` as bool."""
     check_shape("logits", logits, (None, None, None))
     if not logits.is_floating_point():
         raise ValueError(
@@ -71,10 +75,11 @@ def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tenso
     check_shape("labels", labels, (batch, length))
     check_shape("mask", mask, (batch, length))
     check_shape("embedding", embedding, (vocab, None))
-    if mask.dtype != torch.bool:
-        raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
+    check_unit_rows("embedding", embedding)
+    mask = as_bool_mask("mask", mask)
     check_mask_nonempty("mask", mask)
     check_labels_in_range("labels", labels, vocab, mask)
+    return mask
 
 
 def plot_transport_cost(
@@ -99,8 +104,10 @@ def plot_transport_cost(
     Args:
         logits: ``(B, T, V)`` policy logits, any float dtype, aligned with ``labels``.
         labels: ``(B, T)`` long target ids, in ``[0, V)`` where ``mask`` is True.
-        mask: ``(B, T)`` bool, True on response tokens; every row must select at least one.
-        embedding: ``(V, d)`` unit-norm rows (``plot_cost.normalise_embedding``), fp32, no gradient needed.
+        mask: ``(B, T)`` bool, or 0/1 integers (an attention mask), True/1 on response tokens; every row
+            must select at least one.
+        embedding: ``(V, d)`` unit-norm rows, e.g. ``plot_cost.normalise_embedding(model.lm_head.weight)``
+            (a raw embedding is refused: its rows are not unit norm), fp32, no gradient needed.
         variant: ``"dirac"`` (exact, to ``δ_{y_t}``) or ``"sinkhorn"`` (to ``(1-lam) δ_y + lam topK(p_ref)``).
         cost: ``"cosine"`` (``1 - ê_u·ê_v``) or ``"l2"`` (``||ê_u - ê_v||``); both in ``[0, 2]``.
         ref_topk_ids, ref_topk_logps: ``(B, T, K)`` reference top-K ids and fp32 log-probs (sinkhorn only).
@@ -109,14 +116,15 @@ def plot_transport_cost(
             besides the ``(N, V)`` gradient rows (logits dtype, N = masked tokens) kept for backward.
 
     Raises:
-        ValueError: naming the argument and its shape, for bad shapes, non-bool masks, empty response
-            masks, labels outside ``[0, V)``, NaN/inf logits, unknown ``variant`` or ``cost``.
+        ValueError: naming the argument and its shape, for bad shapes, masks that are not bool or 0/1,
+            empty response masks, embedding rows that are not unit norm, labels outside ``[0, V)``,
+            NaN/inf logits, unknown ``variant`` or ``cost``.
     """
     if variant not in VARIANTS:
         raise ValueError(f"'variant' must be one of {sorted(VARIANTS)}, got {variant!r}")
     if cost not in COST_KINDS:
         raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
-    _check_inputs(logits, labels, mask, embedding)
+    mask = _check_inputs(logits, labels, mask, embedding)
     options = dict(
         cost=cost,
         ref_topk_ids=ref_topk_ids,
@@ -145,6 +153,19 @@ class PLOTLoss(nn.Module):
     would keep pushing probability off every rejected token, including those the chosen response shares.
 
     Call :meth:`set_embedding` with the model's (output) token embedding before the first forward.
+
+    Args:
+        variant: ``"dirac"`` (exact cost to the point mass on the chosen token) or ``"sinkhorn"`` (entropic
+            OT to a target mixed with the reference's top-K).
+        cost: ground cost between unit token embeddings, ``"cosine"`` or ``"l2"``.
+        gamma: weight of the push away from the rejected tokens, >= 0 (0: chosen term only).
+        margin: rejected-cost level at which the push stops, >= 0.
+        top_k: size of the policy and reference top-K supports (sinkhorn).
+        epsilon: entropic regularisation, as POT's ``reg`` (sinkhorn).
+        max_iter: Sinkhorn iterations (sinkhorn).
+        lam: weight of the reference top-K in the target ``(1-lam) delta_y + lam topK(p_ref)`` (sinkhorn).
+        debias: use the debiased Sinkhorn divergence (sinkhorn).
+        chunk_size: response tokens per chunk of the dirac kernel (memory knob).
     """
 
     requires_reference = False
@@ -152,8 +173,8 @@ class PLOTLoss(nn.Module):
 
     def __init__(
         self,
-        variant: str = "dirac",
-        cost: str = "cosine",
+        variant: Literal["dirac", "sinkhorn"] = "dirac",
+        cost: Literal["cosine", "l2"] = "cosine",
         gamma: float = 0.0,
         margin: float = 0.5,
         top_k: int = 32,

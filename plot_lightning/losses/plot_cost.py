@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.checks import check_finite, check_shape
+from plot_lightning.tensor_checks import check_finite, check_shape
 
 COST_KINDS = ("cosine", "l2")
 

@@ -21,9 +21,9 @@ import warnings
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
 from plot_lightning.losses.plot_cost import COST_KINDS, pairwise_token_cost
 from plot_lightning.ot.sinkhorn import SinkhornConvergenceWarning, sinkhorn_cost
+from plot_lightning.tensor_checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
 
 
 def reference_topk(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:

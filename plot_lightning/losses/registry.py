@@ -1,6 +1,7 @@
 """Loss registry: configuration names (``losses: [dpo, plot]``) -> loss classes.
 
-Adding a loss means adding a module and one entry here; nothing dispatches on names elsewhere.
+Adding a loss means adding a module and one entry here; nothing dispatches on names elsewhere. Where a
+name is also a TRL ``loss_type`` it is TRL's loss (definition and reduction), tested against TRL's code.
 """
 
 from __future__ import annotations
@@ -8,7 +9,8 @@ from __future__ import annotations
 from torch import nn
 
 from .aot import AOTLoss
-from .aot_pair import AOTPairLoss
+from .aot_unpaired import AOTUnpairedLoss
+from .cdpo import ConservativeDPOLoss
 from .dpo import DPOLoss
 from .hinge import HingeLoss
 from .ipo import IPOLoss
@@ -24,11 +26,12 @@ LOSSES: dict[str, type[nn.Module]] = {
     "dpo": DPOLoss,
     "ipo": IPOLoss,
     "robust": RobustDPOLoss,
+    "cdpo": ConservativeDPOLoss,
     "hinge": HingeLoss,
     "simpo": SimPOLoss,
     "orpo": ORPOLoss,
     "aot": AOTLoss,
-    "aot_pair": AOTPairLoss,
+    "aot_unpaired": AOTUnpairedLoss,
     "pro": PROLoss,
     "plot": PLOTLoss,
 }

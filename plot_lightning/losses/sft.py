@@ -1,18 +1,29 @@
-"""Supervised fine-tuning term: negative log-likelihood of the chosen response."""
+"""Supervised fine-tuning term: negative log-likelihood of the chosen response (TRL's DPO ``sft`` loss)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from torch import nn
 
-from .checks import check_shape
+from plot_lightning.tensor_checks import check_shape
+
 from .types import LossOutput, PreferenceForward
+
+SFT_REDUCTIONS = ("token", "example")
 
 
 class SFTLoss(nn.Module):
-    """``loss_i = -(1/|y_i|) sum_t log pi(y_i,t | x_i, y_i,<t)`` on the chosen response.
+    """Mean negative log-likelihood of the chosen response tokens.
 
-    The mean per response token (length-normalised), as a causal-LM cross-entropy with ignored prompt
-    tokens gives it for one example. Works on SFT-only data (no rejected side, no reference).
+    ``reduction="token"`` (default, TRL's ``sft``): one mean over every response token of the batch,
+    ``-sum_{i,t} log pi(y_i,t) / sum_i |y_i|``, so long responses weigh more. The per-example loss
+    returned is ``-B * sum_t log pi(y_i,t) / sum_i |y_i|``, whose batch mean is that token mean.
+    ``reduction="example"``: the mean per example of the per-token mean, ``-(1/|y_i|) sum_t log pi(y_i,t)``
+    (every response weighs the same). Works on SFT-only data (no rejected side, no reference).
+
+    Args:
+        reduction: ``"token"`` (TRL's) or ``"example"`` (length-normalised per example).
     """
 
     requires_reference = False
@@ -20,7 +31,17 @@ class SFTLoss(nn.Module):
     requires_logits = False
     requires_reference_topk = False
 
+    def __init__(self, reduction: Literal["token", "example"] = "token") -> None:
+        super().__init__()
+        if reduction not in SFT_REDUCTIONS:
+            raise ValueError(f"'reduction' must be one of {SFT_REDUCTIONS}, got {reduction!r}")
+        self.reduction = reduction
+
     def forward(self, batch: PreferenceForward) -> LossOutput:
         """``batch.chosen.logps (B,)`` and ``mask (B, T)`` -> per-example loss ``(B,)`` in nats/token."""
-        check_shape("chosen.logps", batch.chosen.logps, (None,))
-        return LossOutput(loss=-batch.chosen.avg_logps)
+        chosen = batch.chosen
+        check_shape("chosen.logps", chosen.logps, (None,))
+        if self.reduction == "example":
+            return LossOutput(loss=-chosen.avg_logps)
+        tokens = chosen.lengths.sum().clamp(min=1.0)
+        return LossOutput(loss=-chosen.logps * (chosen.logps.shape[0] / tokens))

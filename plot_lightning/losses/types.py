@@ -33,6 +33,8 @@ class SequenceSide:
     ref_logps: Tensor | None = None
     ref_topk_ids: Tensor | None = None
     ref_topk_logps: Tensor | None = None
+    sequence_labels: Tensor | None = None
+    sequence_mask: Tensor | None = None
 
     @property
     def lengths(self) -> Tensor:

@@ -34,7 +34,7 @@ import warnings
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.checks import check_finite, check_marginal, check_shape
+from plot_lightning.tensor_checks import check_finite, check_marginal, check_shape
 
 _CHECK_EVERY = 5
 

@@ -80,3 +80,34 @@ def test_package_exports_are_lazy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_data_error_is_one_message_and_exit_status_2(tmp_path, capsys) -> None:
+    """A bad data file through ``fit``: no traceback, the file and rows named, exit status 2."""
+    from pathlib import Path
+
+    bad = tmp_path / "pairs.jsonl"
+    bad.write_text(
+        '{"prompt": "q", "chosen": "", "rejected": "b"}\n{"prompt": "q", "chos\n', encoding="utf-8"
+    )
+    config = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
+    argv = ["fit", "--config", str(config), "--data.train_files", str(bad), "--data.val_files", "null"]
+    argv += ["--tracking.mlflow", "false", "--trainer.default_root_dir", str(tmp_path)]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert f"plot-lightning: error: {bad}: row 1: field 'chosen': empty string" in err
+    assert f"{bad}: row 2: field '(json)': malformed JSON line" in err and "Traceback" not in err
+
+
+def test_a_non_finite_loss_option_is_one_message_and_exit_status_2(tmp_path, capsys) -> None:
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
+    override = tmp_path / "inf.yaml"
+    override.write_text("model: {loss_args: {dpo: {beta: .inf}}}\n", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(config), "--config", str(override), "--tracking.mlflow", "false"])
+    assert exit_info.value.code == 2
+    assert "loss 'dpo' option 'beta' must be a finite number, got inf" in capsys.readouterr().err

@@ -20,10 +20,18 @@ def test_jsonl_row_numbers_count_blank_lines(write_jsonl):
     assert table.columns == {"prompt", "chosen", "rejected"}
 
 
+def _read_strict(path):
+    """Read with on_bad_row="error": bad lines are collected, then raised together."""
+    bad_rows = BadRowLog("error")
+    table = read_table(path, bad_rows)
+    bad_rows.raise_if_any()
+    return table
+
+
 def test_malformed_json_line_names_file_row_and_field(write_jsonl):
     path = write_jsonl([ROW, '{"prompt": "q", "chosen": "a",', ROW])
     with pytest.raises(DataValidationError, match=rf"^{path}: row 2: field '\(json\)': malformed JSON line"):
-        read_table(path, BadRowLog("error"))
+        _read_strict(path)
     skipped = BadRowLog("skip")
     assert read_table(path, skipped).row_numbers == [1, 3]
     assert skipped.total_skipped == 1
@@ -33,7 +41,7 @@ def test_non_object_line_is_an_error(write_jsonl):
     with pytest.raises(
         DataValidationError, match="row 1: field '\\(json\\)': expected a JSON object, got list"
     ):
-        read_table(write_jsonl(["[1, 2]", '"text"']), BadRowLog("error"))
+        _read_strict(write_jsonl(["[1, 2]", '"text"']))
 
 
 def test_invalid_utf8_bytes_reach_the_field_check(tmp_path):

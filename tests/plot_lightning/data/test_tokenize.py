@@ -97,3 +97,48 @@ def test_tokenizer_without_template_gets_one_eos(tiny_tokenizer):
     response = [label for label in encoded["labels"] if label != IGNORE_INDEX]
     assert tokenizer.decode(response) == RESPONSE + "<|im_end|>"
     assert encoded["input_ids"].count(tokenizer.eos_token_id) == 1
+
+
+class _RecordingTokenizer:
+    """The real tiny tokenizer, recording the longest text it is asked to tokenise."""
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer, self.longest = tokenizer, 0
+
+    def __call__(self, text, **kwargs):
+        self.longest = max(self.longest, len(text))
+        return self._tokenizer(text, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._tokenizer, name)
+
+
+def test_a_huge_response_is_cut_by_characters_before_tokenising(tiny_tokenizer):
+    """A 10 MB response: the tokenizer never sees more than about max_length * CHARS_PER_TOKEN characters
+    of it, and the kept tokens equal those of tokenising the whole response (checked on 200 KB)."""
+    from plot_lightning.data.tokenize import CHARS_PER_TOKEN, ChatEncoder
+
+    prompt = [{"role": "user", "content": "Write a lot."}]
+    recording = _RecordingTokenizer(tiny_tokenizer)
+    huge = "The sea, the sky and the wind. " * (10_000_000 // 31)
+    encoded = ChatEncoder(recording, max_length=64, max_prompt_length=32).encode(prompt, huge, "chosen")
+    assert len(encoded["input_ids"]) == 64
+    assert recording.longest < 64 * CHARS_PER_TOKEN + 1000  # the rendered prompt and template around it
+    whole = huge[:200_000]
+    plain = ChatEncoder(tiny_tokenizer, max_length=64, max_prompt_length=32)
+    assert plain._encode(prompt, whole, "chosen")[0] == encoded
+
+
+def test_a_cut_too_close_to_the_kept_tokens_is_redone_longer(tiny_tokenizer, monkeypatch):
+    """With a first cut of 1 character per token (far too short for this text), the cut is widened 4x
+    at a time until SPARE_TOKENS tokens past max_length are dropped: the result equals the whole response's."""
+    from plot_lightning.data import tokenize
+
+    monkeypatch.setattr(tokenize, "CHARS_PER_TOKEN", 1)
+    prompt = [{"role": "user", "content": "Spaces?"}]
+    response = "The sea, the sky and the wind. " * 400
+    recording = _RecordingTokenizer(tiny_tokenizer)
+    encoder = tokenize.ChatEncoder(recording, max_length=48, max_prompt_length=16)
+    encoded = encoder.encode(prompt, response, "chosen")
+    assert 48 * 4 < recording.longest < len(response)  # widened at least once, never the whole text
+    assert encoded == encoder._encode(prompt, response, "chosen")[0]

@@ -1,4 +1,4 @@
-"""AOT unpaired: logistic loss on quantile-matched (sorted) chosen and rejected log-ratios."""
+"""AOT (paired, TRL's aot): logistic loss on sorted policy margins vs sorted reference margins."""
 
 from __future__ import annotations
 
@@ -11,45 +11,30 @@ from plot_lightning.losses.dpo import DPOLoss
 from plot_lightning.losses.types import PreferenceForward, SequenceSide
 
 
-def _side(logratios: list[float]) -> SequenceSide:
-    ratios = torch.tensor(logratios)
-    mask = torch.ones(ratios.shape[0], 2, dtype=torch.bool)
-    return SequenceSide(
-        torch.zeros(mask.shape, dtype=torch.long), mask, ratios, ref_logps=torch.zeros_like(ratios)
-    )
+def _side(logps: list[float], ref: list[float]) -> SequenceSide:
+    logps = torch.tensor(logps)
+    mask = torch.ones(logps.shape[0], 2, dtype=torch.bool)
+    return SequenceSide(torch.zeros(mask.shape, dtype=torch.long), mask, logps, ref_logps=torch.tensor(ref))
 
 
-def _softplus(x: float) -> float:
-    return math.log1p(math.exp(x))
+def test_hand_value_sorted_margins():
+    """Policy margins pi_w - pi_l = (1, -1), reference margins (0, 2) -> sorted (-1, 1) vs (0, 2):
+    gaps (-1, -1), beta = 2: both losses softplus(2) = log(1 + e^2)."""
+    batch = PreferenceForward(_side([1.0, -1.0], [0.0, 2.0]), _side([0.0, 0.0], [0.0, 0.0]))
+    out = AOTLoss(beta=2.0)(batch)
+    torch.testing.assert_close(out.loss, torch.full((2,), math.log1p(math.exp(2.0))))
+    assert float(out.metrics["quantile_violations"]) == 1.0
 
 
-def test_hand_value_sorted_quantiles():
-    """Chosen log-ratios (3, 0), rejected (1, 2). Sorted: (0, 3) vs (1, 2), gaps (-1, 1); beta = 1:
-    losses softplus(1), softplus(-1). DPO would pair (3-1, 0-2) = (2, -2) instead."""
-    out = AOTLoss(beta=1.0)(PreferenceForward(_side([3.0, 0.0]), _side([1.0, 2.0])))
-    torch.testing.assert_close(out.loss, torch.tensor([_softplus(1.0), _softplus(-1.0)]))
-    assert float(out.metrics["quantile_violations"]) == 0.5
+def test_invariant_to_pair_permutation_and_b1_is_dpo():
+    """Permuting whole pairs leaves the sorted margins unchanged; with B = 1 it is DPO."""
+    gen = torch.Generator().manual_seed(1)
+    values = torch.randn(4, 5, generator=gen)
+    perm = torch.randperm(5, generator=gen)
 
+    def batch(v: torch.Tensor) -> PreferenceForward:
+        return PreferenceForward(_side(v[0].tolist(), v[1].tolist()), _side(v[2].tolist(), v[3].tolist()))
 
-def test_invariant_to_independent_permutations():
-    """Unpaired: permuting chosen and rejected independently changes no quantile, so no loss value."""
-    gen = torch.Generator().manual_seed(0)
-    chosen, rejected = torch.randn(6, generator=gen), torch.randn(6, generator=gen)
-    base = AOTLoss(beta=0.5)(PreferenceForward(_side(chosen.tolist()), _side(rejected.tolist()))).loss
-    shuffled = PreferenceForward(
-        _side(chosen[torch.randperm(6, generator=gen)].tolist()),
-        _side(rejected[torch.randperm(6, generator=gen)].tolist()),
-    )
-    torch.testing.assert_close(AOTLoss(beta=0.5)(shuffled).loss, base)
-
-
-def test_batch_of_one_is_dpo_and_gradient_reaches_sorted_entries():
-    """B = 1: sorting is the identity, AOT = DPO. For B = 2, the gradient of quantile i lands on the
-    example holding that quantile: with chosen (3, 0) only the loss of gap -1 (example 1) is large."""
-    one = PreferenceForward(_side([0.7]), _side([-0.2]))
-    torch.testing.assert_close(AOTLoss(beta=0.3)(one).loss, DPOLoss(beta=0.3)(one).loss)
-    chosen = _side([3.0, 0.0])
-    chosen.logps.requires_grad_(True)
-    AOTLoss(beta=1.0)(PreferenceForward(chosen, _side([1.0, 2.0]))).loss.sum().backward()
-    sigmoid = 1 / (1 + math.exp(-1.0))
-    torch.testing.assert_close(chosen.logps.grad, torch.tensor([-(1 - sigmoid), -sigmoid]))
+    torch.testing.assert_close(AOTLoss()(batch(values[:, perm])).loss, AOTLoss()(batch(values)).loss)
+    single = batch(values[:, :1])
+    torch.testing.assert_close(AOTLoss(beta=0.4)(single).loss, DPOLoss(beta=0.4)(single).loss)

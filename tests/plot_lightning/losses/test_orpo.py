@@ -1,4 +1,4 @@
-"""ORPO: NLL(y_w) - lam * log sigmoid(log odds(y_w) - log odds(y_l)), P = exp(mean token log-prob)."""
+"""ORPO: NLL(y_w) - beta * log sigmoid(log odds(y_w) - log odds(y_l)), P = exp(mean token log-prob)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ def _side(avg_logp: float, length: int) -> SequenceSide:
 
 def test_hand_value_with_known_probabilities():
     """P_w = 0.5 (odds 1, log-odds 0), P_l = 0.2 (odds 1/4): log odds ratio ln 4, sigmoid(ln 4) = 4/5.
-    NLL = -ln 0.5 = ln 2, so loss = ln 2 + lam * ln(5/4); lam = 0.25."""
+    NLL over the response = -ln 0.5 = ln 2 (nll="response"), so loss = ln 2 + beta * ln(5/4); beta = 0.25."""
     batch = PreferenceForward(_side(math.log(0.5), 2), _side(math.log(0.2), 3))
-    out = ORPOLoss(lam=0.25)(batch)
+    out = ORPOLoss(beta=0.25, nll="response")(batch)
     torch.testing.assert_close(out.loss, torch.tensor([math.log(2.0) + 0.25 * math.log(1.25)]))
     torch.testing.assert_close(out.metrics["log_odds_ratio"], torch.tensor(math.log(4.0)))
     assert not ORPOLoss.requires_reference
@@ -39,5 +39,22 @@ def test_gradient_sign():
     chosen, rejected = _side(-1.0, 2), _side(-1.5, 2)
     chosen.logps.requires_grad_(True)
     rejected.logps.requires_grad_(True)
-    ORPOLoss(lam=0.5)(PreferenceForward(chosen, rejected)).loss.sum().backward()
+    ORPOLoss(beta=0.5, nll="response")(PreferenceForward(chosen, rejected)).loss.sum().backward()
     assert float(chosen.logps.grad) < 0 < float(rejected.logps.grad)
+
+
+def test_prompt_and_response_nll_is_one_token_mean_over_the_batch():
+    """Default nll (TRL's): logits uniform over V = 4 on every non-padding position, so each token costs
+    ln 4 whatever the label; rows with 3 and 1 sequence tokens: per-example entries B * sum / total
+    = 2 * 3 ln4 / 4 and 2 * ln4 / 4, whose mean is ln 4 (the token mean), not the mean of row means."""
+    sides = []
+    for lengths in ([3, 1], [2, 2]):
+        mask = torch.arange(4)[None, :] < torch.tensor(lengths)[:, None]
+        side = SequenceSide(torch.zeros(2, 4, dtype=torch.long), mask, torch.tensor([-1.0, -1.0]))
+        side.logits = torch.zeros(2, 4, 4)
+        side.sequence_labels = torch.tensor([[1, 2, 3, 0], [3, 2, 1, 0]])
+        side.sequence_mask = mask.long()
+        sides.append(side)
+    out = ORPOLoss(beta=0.0)(PreferenceForward(*sides))
+    torch.testing.assert_close(out.loss, torch.tensor([1.5, 0.5]) * math.log(4.0))
+    assert ORPOLoss().requires_logits and not ORPOLoss(nll="response").requires_logits

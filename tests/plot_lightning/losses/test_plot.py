@@ -64,6 +64,26 @@ def test_sinkhorn_with_full_support_and_no_anchor_equals_dirac():
     torch.testing.assert_close(sinkhorn.to(dirac.dtype), dirac, rtol=1e-5, atol=1e-6)
 
 
+def test_integer_attention_masks_give_the_bool_mask_result():
+    """A 0/1 mask of int64 or int32 (the dtype of an attention mask) selects the same tokens as bool."""
+    logits, labels, mask, embedding = _problem()
+    expected = plot_transport_cost(logits, labels, mask, embedding)
+    for dtype in (torch.int64, torch.int32, torch.uint8):
+        torch.testing.assert_close(plot_transport_cost(logits, labels, mask.to(dtype), embedding), expected)
+
+
+def test_raw_embedding_is_refused_and_its_normalised_copy_accepted():
+    """A raw embedding (rows of norm != 1) would silently give costs outside [0, 2]: refused with the fix
+    named; normalise_embedding's copy (zero rows stay zero) is accepted."""
+    logits, labels, mask, _ = _problem()
+    raw = torch.randn(8, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 5
+    with pytest.raises(ValueError, match=r"unit-norm rows \(plot_cost.normalise_embedding"):
+        plot_transport_cost(logits, labels, mask, raw)
+    raw[2] = 0.0
+    cost = plot_transport_cost(logits, labels, mask, normalise_embedding(raw))
+    assert bool(((cost >= 0) & (cost <= 2)).all())
+
+
 def test_variants_dispatch_by_table():
     assert set(VARIANTS) == {"dirac", "sinkhorn"}
 
@@ -79,7 +99,12 @@ def test_sinkhorn_without_reference_topk_raises():
     [
         (lambda a: a.update(logits=a["logits"][0]), r"'logits' \(shape \(4, 8\)"),
         (lambda a: a.update(labels=a["labels"][:, :3]), r"'labels' \(shape \(2, 3\)"),
-        (lambda a: a.update(mask=a["mask"].long()), r"'mask' \(shape \(2, 4\), dtype torch.int64\)"),
+        (
+            lambda a: a.update(mask=a["mask"].long() * 2),
+            r"'mask' \(shape \(2, 4\), dtype torch.int64\).*0 and 1",
+        ),
+        (lambda a: a.update(mask=a["mask"].float()), r"'mask' \(shape \(2, 4\), dtype torch.float32\)"),
+        (lambda a: a.update(embedding=a["embedding"] * 3.0), r"'embedding' \(shape \(8, 3\).*unit-norm rows"),
         (lambda a: a.update(mask=a["mask"][:1]), r"'mask' \(shape \(1, 4\)"),
         (lambda a: a.update(embedding=a["embedding"][:5]), r"'embedding' \(shape \(5, 3\)"),
         (lambda a: a["mask"][0].fill_(False), r"'mask' \(shape \(2, 4\).*row\(s\) \[0\]"),

@@ -9,7 +9,20 @@ from torch import nn
 from plot_lightning.losses.registry import LOSSES
 from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 
-CONTRACT_NAMES = {"sft", "dpo", "ipo", "robust", "hinge", "simpo", "orpo", "aot", "aot_pair", "pro", "plot"}
+CONTRACT_NAMES = {
+    "sft",
+    "dpo",
+    "ipo",
+    "robust",
+    "cdpo",
+    "hinge",
+    "simpo",
+    "orpo",
+    "aot",
+    "aot_unpaired",
+    "pro",
+    "plot",
+}
 FLAGS = ("requires_reference", "requires_rejected", "requires_logits", "requires_reference_topk")
 
 
@@ -29,7 +42,13 @@ def _pair_batch() -> PreferenceForward:
 
     def side(logps: list[float], ref: list[float]) -> SequenceSide:
         return SequenceSide(
-            labels, mask, torch.tensor(logps, requires_grad=True), ref_logps=torch.tensor(ref)
+            labels,
+            mask,
+            torch.tensor(logps, requires_grad=True),
+            logits=torch.zeros(2, 3, 5, requires_grad=True),  # for orpo's prompt-and-response NLL
+            ref_logps=torch.tensor(ref),
+            sequence_labels=labels,
+            sequence_mask=torch.ones_like(mask),
         )
 
     return PreferenceForward(side([-2.0, -4.0], [-2.5, -4.0]), side([-3.0, -3.5], [-2.0, -3.0]))

@@ -1,5 +1,8 @@
 """Validation of tensors at the public boundaries of the math. Every failure is a ``ValueError`` that
-names the argument and its shape, so a caller knows which input to fix."""
+names the argument and its shape, so a caller knows which input to fix.
+
+Shared by ``plot_lightning.ot`` and ``plot_lightning.losses`` (which imports ``ot``), so it belongs to
+neither; it imports only torch."""
 
 from __future__ import annotations
 
@@ -37,6 +40,31 @@ def check_finite(name: str, tensor: Tensor) -> None:
     if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
         bad = int((~torch.isfinite(tensor)).sum())
         raise ValueError(f"{_describe(name, tensor)} holds {bad} NaN or infinite value(s)")
+
+
+def as_bool_mask(name: str, mask: Tensor) -> Tensor:
+    """``mask`` as bool: a bool tensor as is, an integer tensor of 0/1 (an attention mask) converted."""
+    if mask.dtype == torch.bool:
+        return mask
+    if mask.is_floating_point() or mask.is_complex():
+        raise ValueError(f"{_describe(name, mask)} must be bool or 0/1 integers")
+    if mask.numel() and not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(
+            f"{_describe(name, mask)} must hold only 0 and 1, got values {mask.unique()[:5].tolist()}"
+        )
+    return mask.bool()
+
+
+def check_unit_rows(name: str, matrix: Tensor, *, atol: float = 1e-3) -> None:
+    """Require every row of ``(V, d)`` ``matrix`` to have L2 norm 1 (or 0: a zero row is allowed)."""
+    norms = torch.linalg.vector_norm(matrix.detach().float(), dim=-1)
+    bad = ~((norms - 1).abs() <= atol) & ~(norms == 0)
+    if bool(bad.any()):
+        rows = bad.nonzero().flatten()[:5].tolist()
+        raise ValueError(
+            f"{_describe(name, matrix)} must have unit-norm rows (plot_cost.normalise_embedding(weight)); "
+            f"{int(bad.sum())} row(s) are not, e.g. rows {rows} with norms {norms[rows].tolist()}"
+        )
 
 
 def check_mask_nonempty(name: str, mask: Tensor) -> None:
