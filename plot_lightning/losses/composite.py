@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from .precision import fp32_math
 from .registry import LOSSES
 from .types import PreferenceForward
 
@@ -84,6 +85,7 @@ class CompositeLoss(nn.Module):
             if hasattr(term, "set_embedding"):
                 term.set_embedding(weight)
 
+    @fp32_math
     def forward(self, batch: PreferenceForward) -> tuple[Tensor, dict[str, Tensor]]:
         """Returns ``(total, terms)``.
 

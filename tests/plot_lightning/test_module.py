@@ -70,17 +70,21 @@ def test_configure_model_is_idempotent_and_reference_frozen(pairs) -> None:
     assert not reference.training and policy.training
 
 
-def test_ot_embedding_is_a_frozen_non_persistent_copy() -> None:
+def test_ot_embedding_is_a_frozen_copy_outside_buffers_and_state() -> None:
+    """Not a buffer: precision plugins, FSDP buffer_dtype and DDP's buffer broadcast never see it."""
     module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
     module.configure_model()
-    buffers = dict(module.named_buffers())
-    (name,) = [key for key in buffers if key.startswith("loss.")]
-    assert name not in module.state_dict()
-    weight = module.policy.get_output_embeddings().weight.detach()
-    torch.testing.assert_close(buffers[name], torch.nn.functional.normalize(weight, dim=-1))
+    embedding = module.loss.terms["plot"].unit_embedding
+    assert embedding.dtype == torch.float32
+    assert not any(buffer is embedding for buffer in module.buffers())
+    assert not any(key.startswith("loss.") for key in module.state_dict())
+    module.to(torch.bfloat16)  # what bf16-true does to the module
+    assert module.loss.terms["plot"].unit_embedding.dtype == torch.float32
+    weight = module.policy.get_output_embeddings().weight.detach().float()
+    torch.testing.assert_close(embedding, torch.nn.functional.normalize(weight, dim=-1), atol=1e-2, rtol=0)
     with torch.no_grad():
-        weight.add_(1.0)  # training the policy does not move the cost embedding
-    assert not torch.allclose(buffers[name], torch.nn.functional.normalize(weight, dim=-1))
+        module.policy.get_output_embeddings().weight.add_(1.0)  # training the policy does not move it
+    assert module.loss.terms["plot"].unit_embedding is embedding
 
 
 def test_warmup_scheduler_is_stepped_per_step() -> None:
