@@ -15,6 +15,10 @@ all of them alike; the table gives the median over ``--steps`` rounds:
 * ``dpo+plot(sinkhorn)``: CompositeLoss([dpo, plot]) with ``variant=sinkhorn``, K = ``--top-k``,
   including the reference top-K extraction.
 
+Saved for backward (``saved+``, deterministic, independent of load): the bytes of the distinct tensor storages
+autograd keeps from forward to backward beyond the parameters and the model's own logits, counted with
+``torch.autograd.graph.saved_tensors_hooks``; a copy of the logits made for the loss shows up here.
+
 Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` (live tensors).
 On CPU the process's peak resident set (VmHWM), reset before each step through /proc/self/clear_refs;
 the script re-executes itself with ``MALLOC_MMAP_THRESHOLD_=65536`` so that glibc returns every freed
@@ -115,10 +119,44 @@ def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[C
     return configs
 
 
-def train_step(config: Config, policy, reference, optimiser, batch, memory=None) -> float:
-    """One step; returns the peak memory (MB) reached before the optimiser step (nan without ``memory``)."""
+class SavedForBackward:
+    """Bytes of the distinct storages autograd saves for backward beyond the parameters and the model's own
+    logits (which the step holds anyway): e.g. a copy of the logits made for the loss (deterministic)."""
+
+    def __init__(self, policy) -> None:
+        self.parameters = {p.untyped_storage().data_ptr() for p in policy.parameters()}
+        self.storages: dict[int, int] = {}
+
+    def pack(self, tensor):
+        storage = tensor.untyped_storage()
+        if storage.data_ptr() not in self.parameters:
+            self.storages[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    def megabytes(self, model_logits) -> float:
+        logits = model_logits.untyped_storage().data_ptr()
+        return sum(size for pointer, size in self.storages.items() if pointer != logits) / 2**20
+
+
+def train_step(config: Config, policy, reference, optimiser, batch, memory=None) -> tuple[float, float]:
+    """One step; returns the peak memory (MB) reached before the optimiser step (nan without ``memory``)
+    and the MB autograd saved for backward (activations, no parameters)."""
+    saved = SavedForBackward(policy)
+    with torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda tensor: tensor):
+        total, model_logits = _loss(config, policy, reference, batch)
+    saved_mb = saved.megabytes(model_logits)
+    del model_logits
+    total.backward()
+    forward_backward_peak = memory.peak() if memory is not None else float("nan")
+    optimiser.step()
+    optimiser.zero_grad(set_to_none=True)
+    return forward_backward_peak, saved_mb
+
+
+def _loss(config: Config, policy, reference, batch):
     input_ids, targets, mask = batch
-    logits = policy(input_ids=input_ids).logits[:, :-1]  # (2B, T-1, V)
+    model_logits = policy(input_ids=input_ids).logits  # (2B, T, V)
+    logits = model_logits[:, :-1]  # (2B, T-1, V), a strided view
     with torch.no_grad():
         ref_logits = reference(input_ids=input_ids).logits[:, :-1]
         ref_logps = sequence_logps(ref_logits, targets, mask)
@@ -137,11 +175,7 @@ def train_step(config: Config, policy, reference, optimiser, batch, memory=None)
     total, _ = config.composite(PreferenceForward(chosen=sides[0], rejected=sides[1]))
     if config.extra is not None:
         total = total + PLOT_WEIGHT * config.extra(sides[0].logits, sides[0].labels, sides[0].mask).mean()
-    total.backward()
-    forward_backward_peak = memory.peak() if memory is not None else float("nan")
-    optimiser.step()
-    optimiser.zero_grad(set_to_none=True)
-    return forward_backward_peak
+    return total, model_logits
 
 
 class PeakMemory:
@@ -172,7 +206,7 @@ class PeakMemory:
 
 
 def measure(configs, policy, reference, optimiser, batch, steps, warmup_rounds, device) -> dict[str, list]:
-    """Per config, ``(wall s, peak MB, peak - before MB, cpu s, fwd+bwd peak MB)`` per measured round."""
+    """Per config, ``(wall s, peak MB, peak - before MB, cpu s, fwd+bwd peak MB, saved MB)`` per round."""
     memory = PeakMemory(device)
     # Warm-up: AdamW state and first-call overheads; at least one step so the optimiser state exists.
     for config in configs * warmup_rounds or configs[:1]:
@@ -182,15 +216,15 @@ def measure(configs, policy, reference, optimiser, batch, steps, warmup_rounds, 
         for config in configs:
             before = memory.reset()
             start, start_cpu = time.perf_counter(), time.process_time()
-            fwd_bwd_peak = train_step(config, policy, reference, optimiser, batch, memory)
+            fwd_bwd_peak, saved = train_step(config, policy, reference, optimiser, batch, memory)
             if device.type == "cuda":
                 torch.cuda.synchronize()
             elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
             peak = memory.peak()
-            results[config.name].append((elapsed, peak, peak - before, cpu, fwd_bwd_peak))
+            results[config.name].append((elapsed, peak, peak - before, cpu, fwd_bwd_peak, saved))
             print(
                 f"  round {round_index}: {config.name:22s} {elapsed:8.3f} s  cpu {cpu:8.3f} s  "
-                f"peak {peak:8.1f} MB  fwd+bwd peak {fwd_bwd_peak:8.1f} MB",
+                f"peak {peak:8.1f} MB  fwd+bwd peak {fwd_bwd_peak:8.1f} MB  saved {saved:8.1f} MB",
                 flush=True,
             )
     return results
@@ -198,7 +232,7 @@ def measure(configs, policy, reference, optimiser, batch, steps, warmup_rounds, 
 
 def print_table(results: dict[str, list]) -> None:
     """Medians per config and their ratios to ``dpo``."""
-    base = [statistics.median(r[i] for r in results["dpo"]) for i in range(5)]
+    base = [statistics.median(r[i] for r in results["dpo"]) for i in range(6)]
     header = (
         "config",
         "step s",
@@ -210,13 +244,14 @@ def print_table(results: dict[str, list]) -> None:
         "delta MB",
         "f+b MB",
         "f+b x",
+        "saved+ MB",
     )
-    print("\n{:22s} {:>8s} {:>7s} {:>8s} {:>7s} {:>9s} {:>7s} {:>9s} {:>9s} {:>7s}".format(*header))
+    print("\n{:22s} {:>8s} {:>7s} {:>8s} {:>7s} {:>9s} {:>7s} {:>9s} {:>9s} {:>7s} {:>9s}".format(*header))
     for name, rows in results.items():
-        step, peak, delta, cpu, fwd_bwd = (statistics.median(r[i] for r in rows) for i in range(5))
+        step, peak, delta, cpu, fwd_bwd, saved = (statistics.median(r[i] for r in rows) for i in range(6))
         print(
             f"{name:22s} {step:8.3f} {step / base[0]:7.3f} {cpu:8.3f} {cpu / base[3]:7.3f} "
-            f"{peak:9.1f} {peak / base[1]:7.3f} {delta:9.1f} {fwd_bwd:9.1f} {fwd_bwd / base[4]:7.3f}"
+            f"{peak:9.1f} {peak / base[1]:7.3f} {delta:9.1f} {fwd_bwd:9.1f} {fwd_bwd / base[4]:7.3f} {saved:9.1f}"
         )
 
 
@@ -263,6 +298,7 @@ def main() -> None:
         "delta = peak - RSS before the step",
     )
     print("f+b: the same peak read after backward, before the optimiser step (AdamW's own peak excluded).")
+    print("saved+: storages autograd keeps for backward beyond parameters and the model's logits (exact).")
     print("time: wall clock per step; cpu: process CPU time (all threads) per step, less sensitive than wall")
     print("time to other processes sharing the cores. All figures are medians over the measured rounds.")
 

@@ -33,8 +33,10 @@ from plot_lightning.forward import (
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
 from plot_lightning.losses.options import LossArgs
+from plot_lightning.losses.reward_beta import drop_duplicate_rewards, reward_beta
 from plot_lightning.losses.types import PreferenceForward
 from plot_lightning.models.lora import LoraSettings, apply_lora
+from plot_lightning.models.modes import disable_dropout, eval_mode
 from plot_lightning.optimization import default_optimizer, with_warmup
 from plot_lightning.reference.cache import ReferenceCache, cache_file
 from plot_lightning.reference.frozen import frozen_copy
@@ -67,9 +69,15 @@ class PLOTModule(pl.LightningModule):
         optimizer: optimizer factory taking the trainable parameters (default AdamW, lr 5e-6).
         lr_scheduler: optional LR scheduler factory taking the optimizer (stepped every optimizer step).
         warmup_steps: linear LR warm-up steps before ``lr_scheduler`` (0: none).
-        metrics_beta: beta of the TRL-style implicit rewards that are logged (``rewards/*``).
+        metrics_beta: beta of the TRL-style implicit rewards that are logged (``rewards/*``). None (default):
+            the beta of the reference-based loss term (e.g. ``loss_args.dpo.beta``), so the logged rewards are
+            the loss's own; 0.1 (TRL's default) when no such term has a beta. Required when several terms
+            have different betas.
         model_dtype: dtype the models are loaded in ("float32", "bfloat16", "float16").
         gradient_checkpointing: recompute activations in backward to save memory.
+        disable_dropout: set every dropout probability of the policy (and so of the reference copy) to 0, as
+            TRL's ``disable_dropout``; False keeps the model's dropout in the policy's training forward. The
+            reference always runs in eval mode (no dropout), including ``reference="lora_disabled"``.
     """
 
     def __init__(
@@ -84,9 +92,10 @@ class PLOTModule(pl.LightningModule):
         optimizer: OptimizerCallable = default_optimizer,
         lr_scheduler: LRSchedulerCallable | None = None,
         warmup_steps: int = 0,
-        metrics_beta: float = 0.1,
+        metrics_beta: float | None = None,
         model_dtype: str = "float32",
         gradient_checkpointing: bool = False,
+        disable_dropout: bool = True,
     ) -> None:
         super().__init__()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
@@ -106,6 +115,7 @@ class PLOTModule(pl.LightningModule):
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
         self.loss = CompositeLoss(list(losses), list(weights), loss_args)
         self.hparams["loss_args"] = self.loss.loss_args  # plain dicts of the losses in use
+        self.reward_beta = reward_beta(self.loss, metrics_beta)
         self.policy: torch.nn.Module | None = None
         self.reference: torch.nn.Module | None = None
         self.stage_metrics: StageMetrics | None = None
@@ -133,6 +143,8 @@ class PLOTModule(pl.LightningModule):
 
         hp = self.hparams
         policy = load_causal_lm(hp.model, dtype=getattr(torch, hp.model_dtype))
+        if hp.get("disable_dropout", True):
+            disable_dropout(policy)
         # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
         self.loss.set_embedding(policy.get_output_embeddings().weight.detach().clone().float())
         if self.uses_reference and hp.reference == "copy":
@@ -141,6 +153,8 @@ class PLOTModule(pl.LightningModule):
             self._prepare_cache(policy)
         if hp.lora is not None:
             policy = apply_lora(policy, LoraSettings(**hp.lora))
+            if hp.get("disable_dropout", True):
+                disable_dropout(policy)  # the adapters' own dropout
         if hp.gradient_checkpointing:
             policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         # from_pretrained returns eval mode and Lightning 2.6 keeps module modes at fit start: train explicitly.
@@ -200,7 +214,8 @@ class PLOTModule(pl.LightningModule):
             return self._caches[split].lookup(aligned, batch["example_index"])
         with torch.no_grad():
             if self.hparams.reference == "lora_disabled":
-                with self.policy.disable_adapter():
+                # The policy is in train mode: without eval mode its dropout would make the reference random.
+                with self.policy.disable_adapter(), eval_mode(self.policy):
                     logits = causal_logits(self.policy, aligned)
             else:
                 logits = causal_logits(self.reference, aligned)
@@ -222,7 +237,8 @@ class PLOTModule(pl.LightningModule):
         bad = [name for name, value in terms.items() if not bool(torch.isfinite(value.detach()).all())]
         if bad:
             raise FloatingPointError(f"{where}: non-finite loss term(s) {bad}")
-        metrics = preference_metrics(forward, self.hparams.metrics_beta)
+        metrics = preference_metrics(forward, self.reward_beta)
+        terms = drop_duplicate_rewards(self.loss, terms, self.reward_beta)
         self._log_stage(stage, {**terms, **metrics}, batch_size=forward.chosen.logps.shape[0])
         if stage == "val" and len(self.stage_metrics.subpreferences) > 1:
             self._log_subpreferences(forward, batch["subpreference_id"])
@@ -247,20 +263,27 @@ class PLOTModule(pl.LightningModule):
 
     @torch.no_grad()
     def _log_subpreferences(self, forward: PreferenceForward, subpreference_id: Tensor) -> None:
-        """Validation metrics per subpreference; every process updates every name (weight 0 when absent)."""
+        """Accumulate validation metrics per subpreference (weight = its examples in the batch); they are
+        reduced across processes and logged in :meth:`on_validation_epoch_end`."""
         for index, name in enumerate(self.stage_metrics.subpreferences):
             keep = subpreference_id.to(forward.chosen.logps.device) == index
             count = int(keep.sum())
-            values: dict[str, Tensor] = {}
-            if count:
-                subset = select_examples(forward, keep)
-                _, terms = self.loss(subset)
-                values = {**terms, **preference_metrics(subset, self.hparams.metrics_beta)}
+            if not count:
+                continue
+            subset = select_examples(forward, keep)
+            _, terms = self.loss(subset)
+            values = {**terms, **preference_metrics(subset, self.reward_beta)}
             for metric in self.stage_metrics.per_subpreference_names():
-                key = f"val/{name}/{metric}"
-                value = values.get(metric, torch.zeros((), device=keep.device))
-                weight = count if metric in values else 0
-                self.log(key, self.stage_metrics.update(key, value, weight), on_step=False, on_epoch=True)
+                if metric in values:
+                    self.stage_metrics.update(f"val/{name}/{metric}", values[metric], count)
+
+    @override
+    def on_validation_epoch_end(self) -> None:
+        """Log each subpreference's exact means (a subpreference without validation rows logs nothing)."""
+        if self.stage_metrics is None or len(self.stage_metrics.subpreferences) < 2:
+            return
+        for key, value in self.stage_metrics.subpreference_means().items():
+            self.log(key, value, on_step=False, on_epoch=True, sync_dist=False)
 
     @override
     def training_step(self, batch: Mapping, batch_idx: int) -> Tensor:

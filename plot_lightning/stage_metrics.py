@@ -1,6 +1,8 @@
-"""Stage-prefixed running means through torchmetrics, so DDP/FSDP reduce them correctly across processes.
+"""Stage-prefixed running weighted means through torchmetrics, so DDP/FSDP reduce them exactly across processes.
 
-One ``MeanMetric`` per logged name, created up front (before any wrapping) and kept in a ``ModuleDict``; the
+One :class:`WeightedMean` (a weighted sum and the sum of weights, both reduced by summation across processes)
+per logged name. Not ``torchmetrics.MeanMetric``: with ``nan_strategy="disable"`` torchmetrics 1.9 replaces
+every weight by 1, which made a per-subpreference mean depend on the batch size. One created up front (before any wrapping) and kept in a ``ModuleDict``; the
 module logs the metric objects and Lightning computes/syncs/resets them at epoch end. Names follow TRL:
 ``train/loss``, ``train/loss/dpo``, ``val/rewards/accuracies``, ``val/helpfulness/rewards/margins``...
 """
@@ -9,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import torch
 from torch import Tensor, nn
-from torchmetrics import MeanMetric
+from torchmetrics import Metric
 
 TRL_METRICS = (
     "rewards/chosen",
@@ -25,12 +28,42 @@ TRL_METRICS = (
 SUBPREFERENCE_METRICS = ("loss", "rewards/accuracies", "rewards/margins")
 
 
+class WeightedMean(Metric):
+    """``sum_i w_i x_i / sum_i w_i`` over every update on every process (NaN when no weight was seen).
+
+    A NaN value propagates (losses already raise on non-finite values); weights must be >= 0.
+    """
+
+    full_state_update = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("weighted_sum", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("weight", torch.zeros((), dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, value: Tensor, weight: float | Tensor = 1.0) -> None:
+        weight = torch.as_tensor(weight, dtype=torch.float64, device=self.weight.device)
+        if bool(weight < 0):
+            raise ValueError(f"WeightedMean weight must be >= 0, got {float(weight)}")
+        if bool(weight > 0):
+            self.weighted_sum += value.detach().to(torch.float64).to(self.weight.device) * weight
+            self.weight += weight
+
+    def compute(self) -> Tensor:
+        return (self.weighted_sum / self.weight).float()
+
+    def synced_total(self) -> tuple[Tensor, Tensor]:
+        """``(mean, total weight)`` over all processes (collective: every process must call it)."""
+        with self.sync_context():
+            return (self.weighted_sum / self.weight).float(), self.weight.clone()
+
+
 def _key(name: str) -> str:
     return name.replace(".", "_")  # ModuleDict keys may not contain dots
 
 
 class StageMetrics(nn.Module):
-    """``MeanMetric`` objects for ``{stage}/{name}``.
+    """:class:`WeightedMean` objects for ``{stage}/{name}``.
 
     Args:
         loss_names: loss registry names (each gets ``loss/<name>``).
@@ -49,7 +82,7 @@ class StageMetrics(nn.Module):
         names = [f"{stage}/{name}" for stage in stages for name in base]
         if len(self.subpreferences) > 1:
             names += [f"val/{sub}/{name}" for sub in self.subpreferences for name in per_sub]
-        self.means = nn.ModuleDict({_key(name): MeanMetric(nan_strategy="disable") for name in names})
+        self.means = nn.ModuleDict({_key(name): WeightedMean() for name in names})
 
     def per_subpreference_names(self) -> list[str]:
         """Metric names reported per subpreference in validation (without the ``val/<sub>/`` prefix)."""
@@ -59,8 +92,24 @@ class StageMetrics(nn.Module):
         """Whether ``name`` (e.g. ``"val/loss"``) is tracked."""
         return _key(name) in self.means
 
-    def update(self, name: str, value: Tensor, weight: float | Tensor = 1.0) -> MeanMetric:
+    def update(self, name: str, value: Tensor, weight: float | Tensor = 1.0) -> WeightedMean:
         """Add ``value`` (a scalar) with ``weight`` to the running mean of ``name``; returns the metric to log."""
         metric = self.means[_key(name)]
         metric(value.detach().float(), weight)
         return metric
+
+    def subpreference_means(self) -> dict[str, Tensor]:
+        """``{"val/<sub>/<metric>": mean}`` over all processes for the names that saw a weight, then reset.
+
+        Collective: every process must call it (each one syncs every metric in the same order).
+        """
+        means = {}
+        for sub in self.subpreferences:
+            for name in self.per_subpreference_names():
+                key = f"val/{sub}/{name}"
+                metric = self.means[_key(key)]
+                mean, weight = metric.synced_total()
+                if bool(weight > 0):
+                    means[key] = mean
+                metric.reset()
+        return means

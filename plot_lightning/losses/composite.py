@@ -9,6 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .options import LossOptionError, describe_options, validate_loss_args
+from .precision import fp32_math
 from .registry import LOSSES
 from .types import PreferenceForward
 
@@ -93,6 +94,7 @@ class CompositeLoss(nn.Module):
             if hasattr(term, "set_embedding"):
                 term.set_embedding(weight)
 
+    @fp32_math
     def forward(self, batch: PreferenceForward) -> tuple[Tensor, dict[str, Tensor]]:
         """Returns ``(total, terms)``.
 

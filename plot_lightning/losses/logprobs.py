@@ -4,8 +4,9 @@ log-probs out of a :class:`PreferenceForward`.
 Memory: ``log_softmax(logits.float())`` would keep one or two extra ``(B, T, V)`` fp32 tensors alive
 until backward (the fp32 copy of bf16 logits and the log-softmax output). :func:`token_logps` instead
 runs a custom autograd function that computes ``log_softmax`` in fp32 over chunks of positions, keeps
-only the target entry of each chunk and saves nothing but the (already alive) logits; backward recomputes
-the softmax chunk by chunk. Peak extra memory is one ``(chunk, V)`` fp32 block, at the price of a second
+only the target entry of each chunk and saves nothing but the (already alive) logits, as the strided view
+it was given (``logits[:, :-1]`` is not reshaped, which would copy it); backward recomputes the softmax
+chunk by chunk. Autocast is off inside (:mod:`.precision`). Peak extra memory is one ``(chunk, V)`` fp32 block, at the price of a second
 softmax pass over the logits in backward.
 """
 
@@ -16,6 +17,7 @@ from torch import Tensor
 
 from plot_lightning.tensor_checks import check_labels_in_range, check_mask_nonempty, check_shape
 
+from .precision import fp32_math
 from .types import PreferenceForward
 
 DEFAULT_CHUNK = 1024  # positions per fp32 block: 1024 x 49,152 vocab x 4 bytes = 200 MB
@@ -25,17 +27,33 @@ def _compute_dtype(logits: Tensor) -> torch.dtype:
     return torch.float64 if logits.dtype == torch.float64 else torch.float32
 
 
+def _blocks(batch: int, length: int, chunk: int):
+    """``(rows, positions)`` slices covering ``(batch, length)`` with about ``chunk`` positions each."""
+    if length >= chunk:
+        for row in range(batch):
+            for start in range(0, length, chunk):
+                yield slice(row, row + 1), slice(start, start + chunk)
+        return
+    rows = max(1, chunk // length)
+    for start in range(0, batch, rows):
+        yield slice(start, start + rows), slice(None)
+
+
 class _TargetLogProb(torch.autograd.Function):
-    """``log softmax(z)[y]`` per row of ``z (N, V)``; gradient ``onehot(y) - softmax(z)``."""
+    """``log softmax(z)[y]`` per position of ``z (B, T, V)``; gradient ``onehot(y) - softmax(z)``.
+
+    ``z`` may be any strided view (e.g. ``logits[:, :-1]``): it is read block by block and saved as is, so
+    autograd keeps the model's own logits alive and no copy of them.
+    """
 
     @staticmethod
     def forward(ctx, logits: Tensor, labels: Tensor, chunk: int) -> Tensor:
         dtype = _compute_dtype(logits)
-        target_logps = torch.empty(logits.shape[0], dtype=dtype, device=logits.device)
-        for start in range(0, logits.shape[0], chunk):
-            rows = slice(start, start + chunk)
-            block = torch.log_softmax(logits[rows].to(dtype), dim=-1)  # fused kernel; freed after the gather
-            target_logps[rows] = block.gather(-1, labels[rows, None]).squeeze(-1)
+        batch, length, _ = logits.shape
+        target_logps = torch.empty(batch, length, dtype=dtype, device=logits.device)
+        for block in _blocks(batch, length, chunk):
+            log_probs = torch.log_softmax(logits[block].to(dtype), dim=-1)  # freed after the gather
+            target_logps[block] = log_probs.gather(-1, labels[block].unsqueeze(-1)).squeeze(-1)
         ctx.save_for_backward(logits, labels)
         ctx.chunk, ctx.dtype = chunk, dtype
         return target_logps
@@ -44,23 +62,15 @@ class _TargetLogProb(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor, None, None]:
         logits, labels = ctx.saved_tensors
-        if logits.shape[0] <= ctx.chunk and logits.dtype == ctx.dtype:  # one block: it is the gradient
-            weight = grad_out[:, None]
-            return (
-                torch.softmax(logits, dim=-1).mul_(-weight).scatter_add_(-1, labels[:, None], weight),
-                None,
-                None,
-            )
-        grad = torch.empty_like(logits)
-        for start in range(0, logits.shape[0], ctx.chunk):
-            rows = slice(start, start + ctx.chunk)
-            weight = grad_out[rows, None].to(ctx.dtype)
-            block = torch.softmax(logits[rows].to(ctx.dtype), dim=-1).mul_(-weight)
-            block.scatter_add_(-1, labels[rows, None], weight)
-            grad[rows] = block
+        grad = torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
+        for block in _blocks(logits.shape[0], logits.shape[1], ctx.chunk):
+            weight = grad_out[block].unsqueeze(-1).to(ctx.dtype)
+            probs = torch.softmax(logits[block].to(ctx.dtype), dim=-1).mul_(-weight)
+            grad[block] = probs.scatter_add_(-1, labels[block].unsqueeze(-1), weight)
         return grad, None, None
 
 
+@fp32_math
 def token_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, chunk: int = DEFAULT_CHUNK) -> Tensor:
     """Per-token log-probabilities of ``labels`` under ``softmax(logits)``.
 
@@ -82,16 +92,16 @@ def token_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, chunk: int = DE
     if not logits.is_floating_point():
         raise ValueError(f"'logits' (shape {tuple(logits.shape)}) must be floating point, got {logits.dtype}")
     check_labels_in_range("labels", labels, vocab, mask)
-    safe_labels = labels.masked_fill(~mask, 0).reshape(-1).long()
-    flat = _TargetLogProb.apply(logits.reshape(-1, vocab), safe_labels, chunk).reshape(batch, length)
-    selected = flat.detach()[mask]
+    safe_labels = labels.masked_fill(~mask, 0).long()
+    per_token = _TargetLogProb.apply(logits, safe_labels, chunk)  # (B, T); no copy of the logits
+    selected = per_token.detach()[mask]
     if not bool(torch.isfinite(selected).all()):
         bad = int((~torch.isfinite(selected)).sum())
         raise ValueError(
             f"'logits' (shape {tuple(logits.shape)}) give {bad} non-finite log-prob(s) on masked-in "
             "tokens (NaN/inf logits, or -inf on a target token)"
         )
-    return flat.masked_fill(~mask, 0.0)
+    return per_token.masked_fill(~mask, 0.0)
 
 
 def sequence_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, average: bool = False) -> Tensor:

@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from plot_lightning.losses.plot_cost import COST_KINDS, normalise_embedding
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
 from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost
+from plot_lightning.losses.precision import fp32_math
 from plot_lightning.losses.types import LossOutput, PreferenceForward
 from plot_lightning.tensor_checks import (
     as_bool_mask,
@@ -82,6 +83,7 @@ def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tenso
     return mask
 
 
+@fp32_math
 def plot_transport_cost(
     logits: Tensor,
     labels: Tensor,
@@ -195,7 +197,10 @@ class PLOTLoss(nn.Module):
         self.options = dict(
             top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias, chunk_size=chunk_size
         )
-        self.register_buffer("unit_embedding", None, persistent=False)
+        # A plain attribute, not a buffer: precision plugins (bf16-true), FSDP mixed precision (buffer_dtype)
+        # and DDP's per-forward buffer broadcast act on module buffers only; the cost embedding must stay
+        # the fp32 copy taken at start and never travel between processes. It follows the logits' device.
+        self.unit_embedding: Tensor | None = None
 
     @property
     def requires_rejected(self) -> bool:
@@ -213,8 +218,14 @@ class PLOTLoss(nn.Module):
         return int(self.options["top_k"]) if self.requires_reference_topk else 0
 
     def set_embedding(self, weight: Tensor) -> None:
-        """Store a detached, row-normalised fp32 copy of ``weight (V, d)`` (non-persistent buffer)."""
+        """Store a detached, row-normalised fp32 copy of ``weight (V, d)`` (a plain attribute, see __init__)."""
         self.unit_embedding = normalise_embedding(weight).to(torch.float32)
+
+    def _embedding_on(self, device: torch.device) -> Tensor:
+        """The fp32 unit embedding on ``device`` (moved once; module ``.to()`` does not see it)."""
+        if self.unit_embedding.device != device:
+            self.unit_embedding = self.unit_embedding.to(device)
+        return self.unit_embedding
 
     def _cost(self, logits: Tensor | None, labels: Tensor, mask: Tensor, variant: str, side) -> Tensor:
         if logits is None:
@@ -224,7 +235,7 @@ class PLOTLoss(nn.Module):
             logits,
             labels,
             mask,
-            self.unit_embedding,
+            self._embedding_on(logits.device),
             variant=variant,
             cost=self.cost,
             ref_topk_ids=ids,

@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from plot_lightning.losses.plot_cost import COST_KINDS
+from plot_lightning.losses.precision import fp32_math
 
 
 def _compute_dtype(logits: Tensor) -> torch.dtype:
@@ -138,6 +139,7 @@ def _recomputed_grad_rows(ctx, part: slice) -> Tensor:
     return cost_rows.sub_(transport[part].unsqueeze(1)).mul_(probs)
 
 
+@fp32_math
 def dirac_token_costs(
     logits: Tensor,
     labels: Tensor,

@@ -22,10 +22,12 @@ import torch
 from torch import Tensor
 
 from plot_lightning.losses.plot_cost import COST_KINDS, pairwise_token_cost
+from plot_lightning.losses.precision import fp32_math
 from plot_lightning.ot.sinkhorn import SinkhornConvergenceWarning, sinkhorn_cost
 from plot_lightning.tensor_checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
 
 
+@fp32_math
 def reference_topk(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Top-``k`` token ids ``(B, T, k)`` long and their log-probabilities ``(B, T, k)`` (detached).
 
@@ -104,6 +106,7 @@ def _support_cost(unit_embedding: Tensor, ids: Tensor, kind: str) -> Tensor:
 _WARNED_SETTINGS: set[tuple[int, float]] = set()  # (max_iter, epsilon) already warned about
 
 
+@fp32_math
 def sinkhorn_transport_cost(
     logits: Tensor,
     labels: Tensor,

@@ -49,7 +49,14 @@ def load_causal_lm(spec: str, *, dtype: torch.dtype = torch.float32) -> PreTrain
     if spec == TINY:
         from plot_lightning.models.tiny import tiny_model, tiny_tokenizer
 
-        return tiny_model(len(tiny_tokenizer())).to(dtype)
+        # Built in fp32 whatever the default dtype (bf16-true sets it to bf16 around configure_model), so that
+        # "tiny" is one model everywhere and its fp32 weights (the PLOT cost embedding) are not bf16-rounded.
+        previous = torch.get_default_dtype()
+        torch.set_default_dtype(torch.float32)
+        try:
+            return tiny_model(len(tiny_tokenizer())).to(dtype)
+        finally:
+            torch.set_default_dtype(previous)
     source = _resolve(spec)
     try:
         return AutoModelForCausalLM.from_pretrained(source, dtype=dtype)

@@ -4,7 +4,8 @@ Layout of ``<cache_dir>/reference-<split>.safetensors`` (``S`` = 2 sides for pai
 key ``r = example_index * S + side``, side 0 = chosen, 1 = rejected):
 
 - ``logps (R,)`` fp32 summed reference log-probs; ``present (R,)`` uint8; ``tokens (R,)`` int64 number of
-  response tokens; ``checksum (R,)`` int64 (:func:`row_checksum` of the aligned targets);
+  response tokens; ``checksum (R,)`` int64 (:func:`row_checksum`: attended input ids, scored positions
+  and targets, so an edited prompt of the same length is caught);
 - with ``top_k = K > 0``: ``offsets (R+1,)`` int64 and, for the response tokens of all rows in order,
   ``topk_ids (M, K)`` int64 and ``topk_logps (M, K)`` fp32.
 
@@ -25,7 +26,7 @@ from torch import Tensor
 from plot_lightning.forward import AlignedBatch, ReferenceOutputs
 from plot_lightning.reference.fingerprint import row_checksum
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: row checksums cover the whole row (input ids, masks), not only the targets
 
 
 class StaleReferenceCacheError(ValueError):
@@ -101,15 +102,23 @@ class ReferenceCache:
         self.top_k = top_k
         self.tensors = load_file(str(path))
 
-    def _row(self, key: int, targets: Tensor, mask: Tensor) -> tuple[Tensor, slice]:
+    def _row(self, key: int, aligned: AlignedBatch, row: int) -> tuple[Tensor, slice]:
         where = f"{self.path}: row key {key}"
         if key >= self.tensors["present"].shape[0] or not self.tensors["present"][key]:
             raise StaleReferenceCacheError(f"{where}: example missing from the cache; delete it to rebuild")
-        tokens = int(mask.sum())
-        checksum = int(row_checksum(targets[None].cpu(), mask[None].cpu())[0])
+        rows = slice(row, row + 1)
+        tokens = int(aligned.mask[row].sum())
+        checksum = int(
+            row_checksum(
+                aligned.input_ids[rows],
+                aligned.attention_mask[rows],
+                aligned.targets[rows],
+                aligned.mask[rows],
+            )[0]
+        )
         if int(self.tensors["tokens"][key]) != tokens or int(self.tensors["checksum"][key]) != checksum:
             raise StaleReferenceCacheError(
-                f"{where}: tokens differ from the cached data; delete it to rebuild"
+                f"{where}: input ids, masks or targets differ from the cached data; delete it to rebuild"
             )
         start = int(self.tensors["offsets"][key]) if self.top_k else 0
         return self.tensors["logps"][key], slice(start, start + tokens)
@@ -133,7 +142,7 @@ class ReferenceCache:
             logp_k = torch.full((rows, length, self.top_k), -math.log(self.top_k), dtype=torch.float32)
         for row in range(rows):
             key = int(example_index[row % batch]) * sides + row // batch
-            logps[row], span = self._row(key, aligned.targets[row], aligned.mask[row])
+            logps[row], span = self._row(key, aligned, row)
             if self.top_k:
                 positions = aligned.mask[row].nonzero().squeeze(-1).cpu()
                 ids[row, positions] = self.tensors["topk_ids"][span, : self.top_k]

@@ -24,13 +24,26 @@ def settings_fingerprint(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
-def row_checksum(targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """``(N,)`` int64 position-weighted checksum of each row's masked targets (detects changed data).
+def row_checksum(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
+):
+    """``(N,)`` int64 digest of everything in a row that determines its reference log-probs.
+
+    Covers the attended input ids (prompt and response, in order), which of them are scored, and the scored
+    targets; padding is left out, so the same example padded to another batch width keeps its digest.
 
     Args:
-        targets: ``(N, L)`` long aligned targets.
-        mask: ``(N, L)`` bool.
+        input_ids: ``(N, T)`` long; attention_mask: ``(N, T)`` 0/1 or bool (right padding).
+        targets: ``(N, T-1)`` long aligned targets; mask: ``(N, T-1)`` bool, True on scored tokens.
     """
-    positions = torch.arange(1, targets.shape[1] + 1, device=targets.device, dtype=torch.int64)
-    weights = positions * (positions + 7)
-    return ((targets.to(torch.int64) + 1) * weights * mask).sum(dim=-1) % (2**61 - 1)
+    scored = torch.zeros(input_ids.shape, dtype=torch.uint8)
+    scored[:, 1:] = mask.cpu().to(torch.uint8)  # position t + 1 is the token predicted at aligned position t
+    digests = []
+    for row in range(input_ids.shape[0]):
+        attended = attention_mask[row].cpu().bool()
+        digest = hashlib.blake2b(digest_size=8)
+        digest.update(input_ids[row].cpu()[attended].to(torch.int64).numpy().tobytes())
+        digest.update(scored[row][attended].numpy().tobytes())
+        digest.update(targets[row].cpu()[mask[row].cpu()].to(torch.int64).numpy().tobytes())
+        digests.append(int.from_bytes(digest.digest(), "little") & (2**63 - 1))
+    return torch.tensor(digests, dtype=torch.int64)

@@ -41,7 +41,7 @@ def _batch_rows(model: nn.Module, batch: Mapping, top_k: int) -> tuple[int, list
     reference = reference_outputs_from_logits(causal_logits(model, aligned), aligned, top_k)
     sides = 2 if aligned.has_rejected else 1
     examples = batch["example_index"].shape[0]
-    checksums = row_checksum(aligned.targets, aligned.mask).cpu()
+    checksums = row_checksum(aligned.input_ids, aligned.attention_mask, aligned.targets, aligned.mask)
     entries = []
     for row in range(aligned.targets.shape[0]):
         mask = aligned.mask[row]

@@ -70,17 +70,21 @@ def test_configure_model_is_idempotent_and_reference_frozen(pairs) -> None:
     assert not reference.training and policy.training
 
 
-def test_ot_embedding_is_a_frozen_non_persistent_copy() -> None:
+def test_ot_embedding_is_a_frozen_copy_outside_buffers_and_state() -> None:
+    """Not a buffer: precision plugins, FSDP buffer_dtype and DDP's buffer broadcast never see it."""
     module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
     module.configure_model()
-    buffers = dict(module.named_buffers())
-    (name,) = [key for key in buffers if key.startswith("loss.")]
-    assert name not in module.state_dict()
-    weight = module.policy.get_output_embeddings().weight.detach()
-    torch.testing.assert_close(buffers[name], torch.nn.functional.normalize(weight, dim=-1))
+    embedding = module.loss.terms["plot"].unit_embedding
+    assert embedding.dtype == torch.float32
+    assert not any(buffer is embedding for buffer in module.buffers())
+    assert not any(key.startswith("loss.") for key in module.state_dict())
+    module.to(torch.bfloat16)  # what bf16-true does to the module
+    assert module.loss.terms["plot"].unit_embedding.dtype == torch.float32
+    weight = module.policy.get_output_embeddings().weight.detach().float()
+    torch.testing.assert_close(embedding, torch.nn.functional.normalize(weight, dim=-1), atol=1e-2, rtol=0)
     with torch.no_grad():
-        weight.add_(1.0)  # training the policy does not move the cost embedding
-    assert not torch.allclose(buffers[name], torch.nn.functional.normalize(weight, dim=-1))
+        module.policy.get_output_embeddings().weight.add_(1.0)  # training the policy does not move it
+    assert module.loss.terms["plot"].unit_embedding is embedding
 
 
 def test_warmup_scheduler_is_stepped_per_step() -> None:
@@ -132,3 +136,86 @@ def test_resume_from_mid_run_checkpoint_reproduces_losses(
 
 def _adamw_fast(params):
     return torch.optim.AdamW(params, lr=1e-2)
+
+
+def write_rows(path, subpreferences: list[str]) -> str:
+    rows = [
+        {
+            "prompt": f"Question {i}: how do I bake bread?",
+            "chosen": "Mix flour, water, yeast and salt, knead, then bake. " * (1 + i % 3),
+            "rejected": "I am sorry, but I cannot help with that." + " No." * (i % 2),
+            "subpreference": name,
+        }
+        for i, name in enumerate(subpreferences)
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    return str(path)
+
+
+def test_subpreference_metrics_are_exact_at_every_batch_size(tmp_path, quiet_trainer) -> None:
+    """``val/<sub>/loss`` is the mean of the per-example total loss over that subpreference's rows, the same at
+    batch sizes 4, 2 and 1 (torchmetrics' MeanMetric(nan_strategy="disable") ignored the weights: 0.658,
+    0.329, 0.165). "math" has training rows only: nothing is logged for it (it was logged as 0.0)."""
+    from plot_lightning.forward import align_batch, causal_logits, preference_forward, select_examples
+
+    train = write_rows(tmp_path / "train.jsonl", ["code", "helpfulness", "math", "code"])
+    val = write_rows(tmp_path / "val.jsonl", ["code", "code", "helpfulness", "code"])
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 1.0])
+    logged = {}
+    for batch_size in (4, 2, 1):
+        data = PreferenceDataModule(
+            train, val_files=val, tokenizer="tiny", batch_size=batch_size, shuffle=False
+        )
+        (logged[batch_size],) = quiet_trainer(limit_val_batches=None).validate(
+            module, datamodule=data, verbose=False
+        )
+    data.setup("fit")
+    (batch,) = list(
+        PreferenceDataModule(train, val_files=val, tokenizer="tiny", batch_size=4).val_dataloader()
+    )
+    with torch.no_grad():
+        aligned = align_batch(batch)
+        forward = preference_forward(
+            causal_logits(module.policy, aligned), aligned, module._reference_outputs(aligned, batch, "val")
+        )
+        per_example = [
+            float(module.loss(select_examples(forward, torch.arange(4) == i))[0]) for i in range(4)
+        ]
+    names = data.subpreferences
+    assert names == ["code", "helpfulness", "math"]
+    expected = {}
+    for index, name in enumerate(names):
+        rows = [per_example[i] for i in range(4) if int(batch["subpreference_id"][i]) == index]
+        if rows:
+            expected[name] = sum(rows) / len(rows)
+    assert len(set(per_example)) > 1  # the per-example losses differ, so a wrong weighting would show
+    for batch_size, results in logged.items():
+        for name, value in expected.items():
+            assert results[f"val/{name}/loss"] == pytest.approx(value, abs=1e-6), (batch_size, name)
+        assert results["val/loss"] == pytest.approx(sum(per_example) / 4, abs=1e-6), batch_size
+        assert not any(key.startswith("val/math/") for key in results), sorted(results)
+
+
+def test_logged_rewards_follow_the_loss_beta(pairs, quiet_trainer) -> None:
+    """One beta: with dpo beta 0.5 and metrics_beta unset, rewards/* use 0.5 and dpo/rewards/* are not logged
+    twice; an explicit metrics_beta wins; different betas without metrics_beta are refused."""
+    module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0], loss_args={"dpo": {"beta": 0.5}})
+    assert module.reward_beta == 0.5
+    assert PLOTModule(model="tiny", losses=["dpo"], weights=[1.0], metrics_beta=0.2).reward_beta == 0.2
+    assert PLOTModule(model="tiny", losses=["sft"], weights=[1.0]).reward_beta == 0.1
+    with pytest.raises(ValueError, match="different betas"):
+        PLOTModule(model="tiny", losses=["dpo", "ipo"], weights=[1.0, 1.0], loss_args={"ipo": {"beta": 0.3}})
+    module.configure_model()
+    with torch.no_grad():  # make policy != reference so rewards are not all 0
+        module.policy.get_output_embeddings().weight.mul_(1.5)
+    (results,) = quiet_trainer(limit_val_batches=None).validate(
+        module, datamodule=datamodule(pairs), verbose=False
+    )
+    assert not any(key.startswith("val/dpo/rewards/") for key in results)
+    forward_margin = results["val/rewards/margins"]
+    assert forward_margin != pytest.approx(0.0, abs=1e-4)
+    module.reward_beta = 0.1  # what the old metrics_beta default logged: 5x smaller margins
+    (old,) = quiet_trainer(limit_val_batches=None).validate(
+        module, datamodule=datamodule(pairs), verbose=False
+    )
+    assert old["val/rewards/margins"] == pytest.approx(forward_margin / 5, rel=1e-5)

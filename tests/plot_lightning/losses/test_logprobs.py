@@ -124,3 +124,44 @@ def test_split_pairs():
     assert chosen.tolist() == [[0, 1], [2, 3]] and rejected.tolist() == [[4, 5], [6, 7]]
     with pytest.raises(ValueError, match="'x'.*even"):
         split_pairs(torch.zeros(3, 2))
+
+
+def saved_for_backward(function):
+    """Run ``function()`` recording every tensor autograd saves: ``(result, [(storage ptr, bytes)])``."""
+    saved: list[tuple[int, int]] = []
+
+    def pack(tensor):
+        storage = tensor.untyped_storage()
+        saved.append((storage.data_ptr(), storage.nbytes()))
+        return tensor
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        result = function()
+    return result, saved
+
+
+@pytest.mark.parametrize("chunk", [1024, 5])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_no_copy_of_the_logits_is_kept_for_backward(chunk, dtype):
+    """The aligned view ``logits[:, :-1]`` is non-contiguous; ``token_logps`` must save it as is.
+
+    Every saved tensor is either the model's logits storage itself or small (labels: B*T int64). Reshaping
+    the view to ``(B*T, V)`` would copy it and keep that copy (as large as the logits) until backward.
+    """
+    gen = torch.Generator().manual_seed(0)
+    model_logits = torch.randn(3, 9, 50, generator=gen).to(dtype).requires_grad_()  # the model's output
+    aligned = model_logits[:, :-1]  # (3, 8, 50), a strided view as the module makes
+    labels = torch.randint(0, 50, (3, 8), generator=gen)
+    mask = torch.ones(3, 8, dtype=torch.bool)
+    result, saved = saved_for_backward(lambda: token_logps(aligned, labels, mask, chunk=chunk))
+    logits_storage = model_logits.untyped_storage().data_ptr()
+    other_bytes = sum(size for pointer, size in saved if pointer != logits_storage)
+    assert any(pointer == logits_storage for pointer, _ in saved)
+    assert other_bytes <= labels.numel() * 8 + 1024, saved  # at most the labels and small bookkeeping
+    # The gradient is still right: d/dz log softmax(z)[y] = onehot(y) - softmax(z).
+    result.sum().backward()
+    expected = torch.nn.functional.one_hot(labels, 50).float() - torch.softmax(aligned.detach().float(), -1)
+    torch.testing.assert_close(
+        model_logits.grad[:, :-1].float(), expected, atol=1e-2 if dtype == torch.bfloat16 else 1e-6, rtol=0
+    )
+    assert bool((model_logits.grad[:, -1] == 0).all())

@@ -99,3 +99,15 @@ def test_cache_matches_live_reference_and_refuses_stale(tmp_path) -> None:
     changed["labels"][0, -1] = 7 if changed["labels"][0, -1] != 7 else 8
     with pytest.raises(StaleReferenceCacheError, match="differ"):
         cache.lookup(align_batch(changed), batch["example_index"])
+    # An edited prompt of the same length (the old checksum covered only the response tokens).
+    prompt = dict(batch, input_ids=batch["input_ids"].clone())
+    first_prompt_token = int((batch["labels"][0] == -100).nonzero()[1])
+    prompt["input_ids"][0, first_prompt_token] += 1
+    with pytest.raises(StaleReferenceCacheError, match="differ"):
+        cache.lookup(align_batch(prompt), batch["example_index"])
+    # The same rows padded wider are the same data.
+    rows = batch["input_ids"].shape[0]
+    wider = dict(batch)
+    for name, value in (("input_ids", 0), ("attention_mask", 0), ("labels", -100)):
+        wider[name] = torch.cat([batch[name], torch.full((rows, 5), value, dtype=batch[name].dtype)], dim=1)
+    torch.testing.assert_close(cache.lookup(align_batch(wider), batch["example_index"]).logps, cached.logps)
