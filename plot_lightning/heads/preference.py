@@ -66,7 +66,8 @@ def _side(rows: slice, packed: Tensor, aligned: AlignedBatch, ref: ReferenceOutp
     return SequenceSide(
         labels=aligned.targets[rows],
         mask=aligned.mask[rows],
-        logps=logps.sum(dim=-1),
+        # contiguous: a strided sum reduces in another order, and policy == reference must give DPO = ln 2
+        logps=logps.contiguous().sum(dim=-1),
         ref_logps=None if ref is None else ref.logps[rows],
         token_costs=costs,
         logit_means=means,

@@ -122,3 +122,16 @@ def test_unsupported_combinations_are_refused() -> None:
     }
     with pytest.raises(ValueError, match="plain torch.nn.Linear"):
         module._policy_forward(align_batch(aligned_batch), None)
+
+
+def test_policy_equal_to_reference_gives_ln2_and_zero_rewards(batch) -> None:
+    """Policy == reference: the fused policy and reference log-probs must agree to the last bit (the same
+    reduction order), so DPO is ln 2 and every reward, margin and accuracy is exactly 0."""
+    module = PLOTModule(fused_head=True, losses=["dpo"], weights=[1.0])
+    module.configure_model()
+    aligned = align_batch(batch)
+    forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
+    _, terms = module.loss(forward)
+    assert float(terms["loss/dpo"]) == pytest.approx(0.6931471805599453, abs=1e-7)
+    for name in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"):
+        assert float(terms[f"dpo/{name}"]) == 0.0, name
