@@ -59,7 +59,9 @@ def tokenised_examples(model: str, data: str, max_length: int, count: int) -> tu
     """The first ``count`` pairs of ``data`` tokenised by our pipeline (chat template), and the pad id."""
     from plot_lightning.data.datamodule import PreferenceDataModule
 
-    module = PreferenceDataModule(data, tokenizer=model, max_length=max_length, shuffle=False)
+    module = PreferenceDataModule(
+        data, tokenizer=model, max_length=max_length, max_prompt_length=max_length // 2, shuffle=False
+    )
     module.setup("fit")
     rows = [module.train_dataset[i] for i in range(min(count, len(module.train_dataset)))]
     return rows, module.collator.pad_token_id
@@ -247,7 +249,7 @@ def main() -> None:
         p.add_argument("--model", default="tiny")
         p.add_argument("--steps", type=int, default=4 if name == "correctness" else 3)
         p.add_argument("--pairs", type=int, default=2)
-        p.add_argument("--lr", type=float, default=5e-6 if name != "correctness" else 1e-4)
+        p.add_argument("--lr", type=float, default=5e-6)
         p.add_argument("--threads", type=int, default=torch.get_num_threads())
         p.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "plot-vs-trl"))
     sub.choices["correctness"].add_argument("--data", default="sample:demo")
