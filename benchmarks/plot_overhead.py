@@ -13,7 +13,13 @@ all of them alike; the table gives the median over ``--steps`` rounds:
 * ``dpo+dirac(recompute)``: the same kernel with ``recompute=True`` (backward redoes the cost product);
 * ``dpo+dirac(naive)``: plain autograd ``sum(softmax(z) * C[y])`` (keeps p and C for backward);
 * ``dpo+plot(sinkhorn)``: CompositeLoss([dpo, plot]) with ``variant=sinkhorn``, K = ``--top-k``,
-  including the reference top-K extraction.
+  including the reference top-K extraction;
+* ``dpo+plot(fused)``: CompositeLoss([dpo, plot]) through the fused head (``PLOTModule(fused_head=True)``):
+  log-probs and the dirac cost from the final hidden states, policy and reference, no (B, T, V) logits.
+
+Timings are refused (not printed) when ``benchmarks/machine_load.py`` finds the machine loaded: a 1-minute
+load average above ``--max-load`` at start, or other processes using CPU during the measured steps. The
+deterministic counts behind the overhead (FLOPs, bytes allocated) are in ``benchmarks/plot_overhead_counts.py``.
 
 Saved for backward (``saved+``, deterministic, independent of load): the bytes of the distinct tensor storages
 autograd keeps from forward to backward beyond the parameters and the model's own logits, counted with
@@ -40,6 +46,11 @@ from collections.abc import Callable
 import torch
 import transformers
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from machine_load import LoadProbe  # noqa: E402
+
+from plot_lightning.forward import AlignedBatch, ReferenceOutputs
+from plot_lightning.heads.preference import fused_preference_forward, fused_reference_logps
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.logprobs import sequence_logps, split_pairs
 from plot_lightning.losses.plot_cost import normalise_embedding
@@ -50,12 +61,14 @@ from plot_lightning.losses.types import PreferenceForward, SequenceSide
 PLOT_WEIGHT = 0.1
 
 
-def smollm2_135m_architecture(seed: int) -> transformers.LlamaForCausalLM:
+def smollm2_135m_architecture(
+    seed: int, layers: int = 30, vocab: int = 49152
+) -> transformers.LlamaForCausalLM:
     config = transformers.LlamaConfig(
-        vocab_size=49152,
+        vocab_size=vocab,
         hidden_size=576,
         intermediate_size=1536,
-        num_hidden_layers=30,
+        num_hidden_layers=layers,
         num_attention_heads=9,
         num_key_value_heads=3,
         tie_word_embeddings=True,
@@ -89,8 +102,8 @@ def make_batch(pairs: int, seq_len: int, vocab: int, device: torch.device):
 
 
 class Config:
-    def __init__(self, name: str, composite: CompositeLoss, extra: Callable | None = None):
-        self.name, self.composite, self.extra = name, composite, extra
+    def __init__(self, name: str, composite: CompositeLoss, extra: Callable | None = None, fused=False):
+        self.name, self.composite, self.extra, self.fused = name, composite, extra, fused
 
 
 def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[Config]:
@@ -112,6 +125,7 @@ def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[C
             lambda z, y, m: naive_dirac(z, y, m, unit_embedding),
         ),
         Config("dpo+plot(sinkhorn)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], sinkhorn_args)),
+        Config("dpo+plot(fused)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], plot_args), fused=True),
     ]
     for config in configs:
         config.composite.to(device)
@@ -134,7 +148,7 @@ class SavedForBackward:
         return tensor
 
     def megabytes(self, model_logits) -> float:
-        logits = model_logits.untyped_storage().data_ptr()
+        logits = None if model_logits is None else model_logits.untyped_storage().data_ptr()
         return sum(size for pointer, size in self.storages.items() if pointer != logits) / 2**20
 
 
@@ -143,7 +157,8 @@ def train_step(config: Config, policy, reference, optimiser, batch, memory=None)
     and the MB autograd saved for backward (activations, no parameters)."""
     saved = SavedForBackward(policy)
     with torch.autograd.graph.saved_tensors_hooks(saved.pack, lambda tensor: tensor):
-        total, model_logits = _loss(config, policy, reference, batch)
+        loss = _fused_loss if config.fused else _loss
+        total, model_logits = loss(config, policy, reference, batch)
     saved_mb = saved.megabytes(model_logits)
     del model_logits
     total.backward()
@@ -176,6 +191,16 @@ def _loss(config: Config, policy, reference, batch):
     if config.extra is not None:
         total = total + PLOT_WEIGHT * config.extra(sides[0].logits, sides[0].labels, sides[0].mask).mean()
     return total, model_logits
+
+
+def _fused_loss(config: Config, policy, reference, batch):
+    """The same loss through the fused head (policy and reference), as ``PLOTModule(fused_head=True)``;
+    there are no model logits."""
+    input_ids, targets, mask = batch
+    aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
+    ref = ReferenceOutputs(logps=fused_reference_logps(reference, aligned))
+    total, _ = config.composite(fused_preference_forward(policy, aligned, ref, config.composite))
+    return total, None
 
 
 class PeakMemory:
@@ -230,8 +255,8 @@ def measure(configs, policy, reference, optimiser, batch, steps, warmup_rounds, 
     return results
 
 
-def print_table(results: dict[str, list]) -> None:
-    """Medians per config and their ratios to ``dpo``."""
+def print_table(results: dict[str, list], quiet: bool = True) -> None:
+    """Medians per config and their ratios to ``dpo``; time columns only when the machine was ``quiet``."""
     base = [statistics.median(r[i] for r in results["dpo"]) for i in range(6)]
     header = (
         "config",
@@ -249,8 +274,11 @@ def print_table(results: dict[str, list]) -> None:
     print("\n{:22s} {:>8s} {:>7s} {:>8s} {:>7s} {:>9s} {:>7s} {:>9s} {:>9s} {:>7s} {:>9s}".format(*header))
     for name, rows in results.items():
         step, peak, delta, cpu, fwd_bwd, saved = (statistics.median(r[i] for r in rows) for i in range(6))
+        times = f"{step:8.3f} {step / base[0]:7.3f} {cpu:8.3f} {cpu / base[3]:7.3f}"
+        if not quiet:
+            times = f"{'refused':>8s} {'-':>7s} {'refused':>8s} {'-':>7s}"
         print(
-            f"{name:22s} {step:8.3f} {step / base[0]:7.3f} {cpu:8.3f} {cpu / base[3]:7.3f} "
+            f"{name:22s} {times} "
             f"{peak:9.1f} {peak / base[1]:7.3f} {delta:9.1f} {fwd_bwd:9.1f} {fwd_bwd / base[4]:7.3f} {saved:9.1f}"
         )
 
@@ -266,6 +294,13 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=1024)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
+    parser.add_argument(
+        "--layers", type=int, default=30, help="decoder layers (30: SmolLM2-135M; fewer: smoke)"
+    )
+    parser.add_argument(
+        "--vocab", type=int, default=49152, help="vocabulary (49,152: SmolLM2; 128,256: Llama 3)"
+    )
+    parser.add_argument("--max-load", type=float, default=0.5, help="refuse timings above this load average")
     args = parser.parse_args()
     device = torch.device(args.device)
     if device.type == "cpu" and os.environ.get("MALLOC_MMAP_THRESHOLD_") != "65536":
@@ -278,8 +313,8 @@ def main() -> None:
     )
     print(f"device {device}, threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}")
     print(f"settings: {vars(args)}, plot weight {PLOT_WEIGHT}, fp32 weights, seed 0")
-    policy = smollm2_135m_architecture(seed=0).to(device).train()
-    reference = smollm2_135m_architecture(seed=0).to(device).eval().requires_grad_(False)
+    policy = smollm2_135m_architecture(0, args.layers, args.vocab).to(device).train()
+    reference = smollm2_135m_architecture(0, args.layers, args.vocab).to(device).eval().requires_grad_(False)
     print(f"attention implementation: {policy.config._attn_implementation}")
     optimiser = torch.optim.AdamW(policy.parameters(), lr=1e-5)
     unit_embedding = normalise_embedding(policy.get_output_embeddings().weight)
@@ -288,8 +323,16 @@ def main() -> None:
         wanted = {"dpo", *args.only.split(",")}
         configs = [config for config in configs if config.name in wanted]
     batch = make_batch(args.pairs, args.seq_len, policy.config.vocab_size, device)
-    results = measure(configs, policy, reference, optimiser, batch, args.steps, args.warmup_rounds, device)
-    print_table(results)
+    probe = LoadProbe(max_load=args.max_load)
+    print(probe.describe())
+    results = probe.measure(
+        lambda: measure(configs, policy, reference, optimiser, batch, args.steps, args.warmup_rounds, device)
+    )
+    quiet, reason = probe.verdict()
+    print(f"\nmachine: {reason}")
+    if not quiet:
+        print("TIMINGS REFUSED: the machine was loaded; wall and CPU times are left out of the table.")
+    print_table(results, quiet)
     print(
         "\npeak memory:",
         "torch.cuda.max_memory_allocated per step"

@@ -30,6 +30,11 @@ from plot_lightning.forward import (
     reference_outputs_from_logits,
     select_examples,
 )
+from plot_lightning.heads.preference import (
+    check_fused_support,
+    fused_preference_forward,
+    fused_reference_logps,
+)
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
 from plot_lightning.losses.options import LossArgs
@@ -78,6 +83,12 @@ class PLOTModule(pl.LightningModule):
         disable_dropout: set every dropout probability of the policy (and so of the reference copy) to 0, as
             TRL's ``disable_dropout``; False keeps the model's dropout in the policy's training forward. The
             reference always runs in eval mode (no dropout), including ``reference="lora_disabled"``.
+        fused_head: compute the log-probs and the PLOT dirac cost from the final hidden states in chunks of
+            ``fused_chunk_size`` tokens (``plot_lightning.heads``), never building the (B, T, V) logits of
+            the policy or the reference; same losses and gradients. Needs a plain linear lm_head and no
+            loss that reads the full logits (PLOT sinkhorn is not supported yet). Default false until the
+            idle-machine benchmark (docs/benchmarks.md) shows it both leaner and not slower.
+        fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
     """
 
     def __init__(
@@ -96,6 +107,8 @@ class PLOTModule(pl.LightningModule):
         model_dtype: str = "float32",
         gradient_checkpointing: bool = False,
         disable_dropout: bool = True,
+        fused_head: bool = False,
+        fused_chunk_size: int = 512,
     ) -> None:
         super().__init__()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
@@ -116,6 +129,8 @@ class PLOTModule(pl.LightningModule):
         self.loss = CompositeLoss(list(losses), list(weights), loss_args)
         self.hparams["loss_args"] = self.loss.loss_args  # plain dicts of the losses in use
         self.reward_beta = reward_beta(self.loss, metrics_beta)
+        if fused_head:
+            check_fused_support(self.loss)
         self.policy: torch.nn.Module | None = None
         self.reference: torch.nn.Module | None = None
         self.stage_metrics: StageMetrics | None = None
@@ -212,6 +227,12 @@ class PLOTModule(pl.LightningModule):
                 path = cache_file(self.hparams.reference_cache_dir, split)
                 self._caches[split] = ReferenceCache(path, self._fingerprint, top_k)
             return self._caches[split].lookup(aligned, batch["example_index"])
+        if self.hparams.fused_head:
+            chunk = self.hparams.fused_chunk_size
+            if self.hparams.reference == "lora_disabled":
+                with self.policy.disable_adapter(), eval_mode(self.policy):
+                    return ReferenceOutputs(logps=fused_reference_logps(self.policy, aligned, chunk))
+            return ReferenceOutputs(logps=fused_reference_logps(self.reference, aligned, chunk))
         with torch.no_grad():
             if self.hparams.reference == "lora_disabled":
                 # The policy is in train mode: without eval mode its dropout would make the reference random.
@@ -230,7 +251,7 @@ class PLOTModule(pl.LightningModule):
         try:
             aligned = align_batch(batch)
             reference = self._reference_outputs(aligned, batch, stage)
-            forward = preference_forward(causal_logits(self.policy, aligned), aligned, reference)
+            forward = self._policy_forward(aligned, reference)
             total, terms = self.loss(forward)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
@@ -243,6 +264,12 @@ class PLOTModule(pl.LightningModule):
         if stage == "val" and len(self.stage_metrics.subpreferences) > 1:
             self._log_subpreferences(forward, batch["subpreference_id"])
         return total
+
+    def _policy_forward(self, aligned, reference: ReferenceOutputs | None) -> PreferenceForward:
+        if self.hparams.fused_head:
+            chunk = self.hparams.fused_chunk_size
+            return fused_preference_forward(self.policy, aligned, reference, self.loss, chunk)
+        return preference_forward(causal_logits(self.policy, aligned), aligned, reference)
 
     def _log_stage(self, stage: str, values: dict[str, Tensor], batch_size: int) -> None:
         on_step = stage == "train"

@@ -29,10 +29,13 @@ def reward_metrics(chosen_rewards: Tensor, rejected_rewards: Tensor) -> dict[str
 
 def _mean_response_logit(side: SequenceSide) -> Tensor:
     """Mean of the policy logits over the masked response positions and the whole vocabulary."""
-    logits = side.logits.detach()
     mask = side.mask.to(torch.float32)
-    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
-    per_position = logits.mean(dim=-1, dtype=dtype)  # accumulates in fp32 without an fp32 copy
+    if side.logits is None:  # fused head: the per-position means it computed from the hidden states
+        per_position = side.logit_means.detach()
+    else:
+        logits = side.logits.detach()
+        dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+        per_position = logits.mean(dim=-1, dtype=dtype)  # accumulates in fp32 without an fp32 copy
     return (per_position * mask).sum() / mask.sum().clamp(min=1.0)
 
 
@@ -54,7 +57,7 @@ def preference_metrics(batch: PreferenceForward, beta: float) -> dict[str, Tenso
         if side is None:
             continue
         metrics[f"logps/{name}"] = side.logps.detach().mean()
-        if side.logits is not None:
+        if side.logits is not None or side.logit_means is not None:
             metrics[f"logits/{name}"] = _mean_response_logit(side)
     rejected = batch.rejected
     if rejected is not None and batch.chosen.ref_logps is not None and rejected.ref_logps is not None:

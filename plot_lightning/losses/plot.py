@@ -62,6 +62,13 @@ def _sinkhorn(logits, labels, mask, embedding, options: dict) -> Tensor:
     )
 
 
+def _mean_token_cost(token_costs: Tensor, mask: Tensor) -> Tensor:
+    """``(B,)`` mean of the per-token costs ``(B, T)`` over ``mask (B, T)`` (see ``heads.fused_head``)."""
+    check_shape("token_costs", token_costs, tuple(mask.shape))
+    check_mask_nonempty("mask", mask)
+    return (token_costs * mask).sum(dim=-1) / mask.sum(dim=-1).to(token_costs.dtype)
+
+
 VARIANTS: dict[str, Callable[..., Tensor]] = {"dirac": _dirac, "sinkhorn": _sinkhorn}
 
 
@@ -228,6 +235,8 @@ class PLOTLoss(nn.Module):
         return self.unit_embedding
 
     def _cost(self, logits: Tensor | None, labels: Tensor, mask: Tensor, variant: str, side) -> Tensor:
+        if logits is None and side.token_costs is not None and variant == "dirac":
+            return _mean_token_cost(side.token_costs, mask)  # the fused head computed W_t already
         if logits is None:
             raise ValueError("PLOTLoss needs policy logits: the batch side has logits=None")
         ids, logps = (side.ref_topk_ids, side.ref_topk_logps) if variant == "sinkhorn" else (None, None)

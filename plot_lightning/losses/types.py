@@ -24,6 +24,9 @@ class SequenceSide:
         ref_logps: ``(B,)`` fp32 summed reference log-probabilities; needed by reference-based losses.
         ref_topk_ids: ``(B, T, K)`` long, the reference model's top-K token ids (PLOT ``sinkhorn``).
         ref_topk_logps: ``(B, T, K)`` fp32 reference log-probabilities of ``ref_topk_ids``.
+        token_costs: ``(B, T)`` fp32 PLOT dirac costs per token (0 off the mask), from the fused head
+            (``fused_head=True``), which gives no ``logits``.
+        logit_means: ``(B, T)`` fp32 mean logit over the vocabulary per token, detached (fused head).
     """
 
     labels: Tensor
@@ -35,6 +38,8 @@ class SequenceSide:
     ref_topk_logps: Tensor | None = None
     sequence_labels: Tensor | None = None
     sequence_mask: Tensor | None = None
+    token_costs: Tensor | None = None
+    logit_means: Tensor | None = None
 
     @property
     def lengths(self) -> Tensor:

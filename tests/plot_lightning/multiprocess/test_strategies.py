@@ -32,7 +32,7 @@ def losses_under_test() -> str:
     return "dpo,plot" if "plot" in LOSSES else "dpo,sft"
 
 
-def run_strategy(strategy: str, tmp_path: Path) -> dict:
+def run_strategy(strategy: str, tmp_path: Path, *extra: str) -> dict:
     sys.path.insert(0, str(SCRIPT.parent))
     try:
         from train_strategy import write_pairs
@@ -43,7 +43,7 @@ def run_strategy(strategy: str, tmp_path: Path) -> dict:
         write_pairs(data)
     out = tmp_path / f"{strategy}.json"
     command = [sys.executable, str(SCRIPT), "--strategy", strategy, "--data", str(data), "--out", str(out)]
-    command += ["--losses", losses_under_test(), "--weights", "1,0.5", "--steps", "3"]
+    command += ["--losses", losses_under_test(), "--weights", "1,0.5", "--steps", "3", *extra]
     done = subprocess.run(command, env=clean_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{strategy} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}"
     return json.loads(out.read_text())
@@ -65,3 +65,17 @@ def test_two_processes_match_one(strategy: str, single: dict, tmp_path: Path) ->
     assert result["policy"] != pytest.approx(result["initial"], rel=1e-6)
     assert result["policy"] == pytest.approx(single["policy"], rel=1e-5, abs=1e-4)
     assert result["reference_sharded"] == strategy.startswith("fsdp")
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+@pytest.mark.parametrize("strategy", ["ddp", "fsdp1", "fsdp2"])
+def test_fused_head_two_processes_match_unfused_one(strategy: str, single: dict, tmp_path: Path) -> None:
+    """``fused_head=True`` on 2 processes = the unfused head on one: the sharded lm_head weight is gathered
+    (the head runs inside the model's own forward, where FSDP has all-gathered it; heads/routing.py) and
+    its gradient is reduced like any other (same losses, same policy after 3 SGD steps)."""
+    result = run_strategy(strategy, tmp_path, "--fused-head")
+    assert result["losses"] == pytest.approx(single["losses"], rel=1e-4, abs=1e-5)
+    assert result["reference"] == pytest.approx(result["initial"], rel=1e-9, abs=1e-9)
+    assert result["policy"] != pytest.approx(result["initial"], rel=1e-6)
+    assert result["policy"] == pytest.approx(single["policy"], rel=1e-5, abs=1e-4)

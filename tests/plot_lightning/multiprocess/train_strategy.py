@@ -1,7 +1,7 @@
 """Train the tiny model for a few steps with one strategy on CPU and write what the tests compare to JSON.
 
     python train_strategy.py --strategy {single,ddp,fsdp1,fsdp2} --data pairs.jsonl --out result.json \
-        [--losses dpo,plot --weights 1,0.1 --steps 3 --global-batch 4]
+        [--losses dpo,plot --weights 1,0.1 --steps 3 --global-batch 4 --fused-head]
 
 Run it as a fresh process with a clean environment (no MASTER_*, RANK, LOCAL_RANK, WORLD_SIZE, LT_*, PL_*):
 Lightning's launcher starts rank 1 by re-running this same command line. Rank 0 writes ``--out``:
@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--global-batch", type=int, default=4)
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--lr", type=float, default=0.5, help="SGD learning rate")
+    parser.add_argument("--fused-head", action="store_true", help="PLOTModule(fused_head=True)")
     args = parser.parse_args()
 
     devices = 1 if args.strategy == "single" else 2
@@ -152,6 +153,8 @@ def main() -> None:
         model=args.model,
         losses=args.losses.split(","),
         weights=[float(w) for w in args.weights.split(",")],
+        fused_head=args.fused_head,
+        fused_chunk_size=16,
         # SGD, not Adam: Adam's first step is ~lr * sign(grad), which turns float noise into large differences.
         optimizer=lambda params: torch.optim.SGD(params, lr=lr),
     )

@@ -1,0 +1,272 @@
+"""Side by side with TRL 1.16's DPOTrainer: correctness per step, then speed and peak memory.
+
+How to run (CPU, fp32; TRL is in the dev extra):
+
+    # correctness: same model, same tokenised pairs in the same order (asserted), same AdamW/lr/seed/batch,
+    # dropout off, N steps; per-step loss and TRL metrics within the stated tolerance, step 0 = ln 2 in both
+    .venv/bin/python benchmarks/vs_trl.py correctness --model tiny --steps 4 --pairs 2
+    .venv/bin/python benchmarks/vs_trl.py correctness --model smollm2-135m-instruct --steps 10 --pairs 2
+
+    # speed + memory (idle machine only: timings are refused under load), each run in its own process
+    .venv/bin/python benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256,4x1024 --rounds 3
+    .venv/bin/python benchmarks/vs_trl.py speed --model random-128k --shapes 2x256,4x1024 --rounds 3
+
+Configurations: ``trl`` (TRL DPO), ``dpo`` (ours, DPO), ``dpo_plot`` (ours, DPO + 0.1 PLOT dirac, unfused),
+``fused`` (ours, DPO + 0.1 PLOT dirac, ``fused_head=True``), ``fused_dpo`` (ours, DPO, ``fused_head=True``;
+``correctness --config fused_dpo`` checks the fused head against TRL). ``random-128k`` is a random model of SmolLM2-135M's
+shape with V = 128,256 (Llama 3's vocabulary), written once under ``--work-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine_load import LoadProbe  # noqa: E402
+from ours_side import METRICS, run_ours  # noqa: E402
+from trl_side import run_trl, trl_rows  # noqa: E402
+
+from plot_lightning.models.loading import load_causal_lm, load_tokenizer  # noqa: E402
+
+CONFIGS = ("trl", "dpo", "dpo_plot", "fused", "fused_dpo")
+LOSS_RTOL, METRIC_ATOL, METRIC_RTOL = 1e-5, 2e-5, 1e-5  # stated tolerances of the correctness table
+
+
+def settings_from(args) -> dict:
+    """What both sides share (TRL's reference is a second load of the same weights, frozen by TRL)."""
+    return {
+        "steps": args.steps,
+        "pairs": args.pairs,
+        "lr": args.lr,
+        "beta": 0.1,
+        "seed": 0,
+        "device": "cpu",
+        "plot_weight": 0.1,
+    }
+
+
+def tokenised_examples(model: str, data: str, max_length: int, count: int) -> tuple[list[dict], int]:
+    """The first ``count`` pairs of ``data`` tokenised by our pipeline (chat template), and the pad id."""
+    from plot_lightning.data.datamodule import PreferenceDataModule
+
+    module = PreferenceDataModule(
+        data, tokenizer=model, max_length=max_length, max_prompt_length=max_length // 2, shuffle=False
+    )
+    module.setup("fit")
+    rows = [module.train_dataset[i] for i in range(min(count, len(module.train_dataset)))]
+    return rows, module.collator.pad_token_id
+
+
+def versions() -> str:
+    import lightning
+    import transformers
+    import trl
+
+    return (
+        f"python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, "
+        f"trl {trl.__version__}, lightning {lightning.__version__}; threads {torch.get_num_threads()} "
+        f"(OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}); {platform.machine()}"
+    )
+
+
+def same_batches(ours: list[torch.Tensor], theirs: list[torch.Tensor]) -> None:
+    """Assert both libraries trained on identical input_ids, step by step."""
+    if len(ours) != len(theirs):
+        raise AssertionError(f"step counts differ: ours {len(ours)}, TRL {len(theirs)}")
+    for step, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        if a.shape != b.shape or not torch.equal(a, b):
+            raise AssertionError(
+                f"step {step}: the batches differ (ours {tuple(a.shape)}, TRL {tuple(b.shape)})"
+            )
+
+
+def correctness(args) -> int:
+    settings = settings_from(args)
+    examples, pad_id = tokenised_examples(args.model, args.data, args.max_length, args.steps * args.pairs)
+    if len(examples) < args.steps * args.pairs:
+        raise SystemExit(
+            f"{args.data}: {len(examples)} pairs, need steps x pairs = {args.steps * args.pairs}"
+        )
+    print(versions())
+    print(
+        f"settings: {settings}, model {args.model}, data {args.data} (first {len(examples)} pairs, in order)"
+    )
+    tokenizer = load_tokenizer(args.model)
+    torch.manual_seed(0)
+    with tempfile.TemporaryDirectory() as out:
+        settings["reference_model"] = load_causal_lm(args.model)
+        theirs = run_trl(load_causal_lm(args.model), tokenizer, trl_rows(examples), settings, out)
+        del settings["reference_model"]
+    ours = run_ours(args.model, examples, pad_id, settings, args.config)
+    same_batches(ours.seen_input_ids, theirs.seen_input_ids)
+    print(f"same tokenised pairs in the same order: {len(examples)} pairs, {args.steps} steps (asserted)")
+    return correctness_table(ours.step_records, theirs.step_records, args.config)
+
+
+def correctness_table(ours: list[dict], theirs: list[dict], config: str) -> int:
+    names = ["loss", *METRICS]
+    print(f"\nours ({config}) - TRL, per step (loss: relative diff; metrics: absolute diff)")
+    print("step " + " ".join(f"{n:>18s}" for n in names))
+    failures = []
+    for step, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        cells = []
+        for name in names:
+            if name not in a or name not in b:
+                cells.append(f"{'missing':>18s}")
+                failures.append(f"step {step} {name} missing ({'ours' if name not in a else 'TRL'})")
+                continue
+            diff = abs(a[name] - b[name])
+            if name == "loss":
+                ok = diff <= LOSS_RTOL * abs(b[name]) + 1e-7
+                cells.append(f"{diff / max(abs(b[name]), 1e-12):18.2e}")
+            else:
+                ok = diff <= METRIC_ATOL + METRIC_RTOL * abs(b[name])
+                cells.append(f"{diff:18.2e}")
+            if not ok:
+                failures.append(f"step {step} {name}: ours {a[name]:.8g}, TRL {b[name]:.8g}")
+        print(f"{step:4d} " + " ".join(cells))
+    for side, records in (("ours", ours), ("TRL", theirs)):
+        if abs(records[0]["loss"] - math.log(2)) > 1e-6:
+            failures.append(f"{side}: step 0 loss {records[0]['loss']:.8f} != ln 2")
+    print(f"step 0 loss: ours {ours[0]['loss']:.8f}, TRL {theirs[0]['loss']:.8f}, ln 2 = {math.log(2):.8f}")
+    print(f"tolerance: loss {LOSS_RTOL:g} relative; metrics {METRIC_ATOL:g} + {METRIC_RTOL:g} x |TRL value|")
+    print("PASS" if not failures else "FAIL:\n  " + "\n  ".join(failures))
+    return 0 if not failures else 1
+
+
+def synthetic_examples(pairs: int, seq_len: int, vocab: int, steps: int) -> list[dict]:
+    """Random ids, every row ``seq_len`` tokens: a quarter prompt, the rest the chosen / rejected response."""
+    gen = torch.Generator().manual_seed(1)
+    prompt = seq_len // 4
+    examples = []
+    for index in range(pairs * steps):
+        ids = torch.randint(3, vocab, (3, seq_len), generator=gen).tolist()
+        chosen, rejected = ids[0], ids[0][:prompt] + ids[1][prompt:]
+        labels = lambda row: [-100] * prompt + row[prompt:]  # noqa: E731
+        examples.append(
+            {
+                "chosen_input_ids": chosen,
+                "chosen_labels": labels(chosen),
+                "rejected_input_ids": rejected,
+                "rejected_labels": labels(rejected),
+                "example_index": index,
+                "subpreference_id": 0,
+            }
+        )
+    return examples
+
+
+def one(args) -> None:
+    """One configuration, one shape, in this process: prints one JSON line (step times, CPU, peak memory)."""
+    import resource
+    import time
+
+    torch.set_num_threads(args.threads)
+    pairs, seq_len = (int(v) for v in args.shape.split("x"))
+    settings = settings_from(args)
+    model_spec = resolve_model(args.model, args.work_dir)
+    vocab = load_tokenizer(model_spec).__len__() if args.model != "random-128k" else 128256
+    examples = synthetic_examples(pairs, seq_len, vocab, args.steps)
+    settings["pairs"] = pairs
+    cpu_start = time.process_time()
+    if args.config == "trl":
+        settings["reference_model"] = load_causal_lm(model_spec)
+        with tempfile.TemporaryDirectory() as out:
+            recorder = run_trl(
+                load_causal_lm(model_spec), load_tokenizer(model_spec), trl_rows(examples), settings, out
+            )
+            starts, ends = recorder.clock.starts, recorder.clock.ends
+    else:
+        recorder = run_ours(model_spec, examples, 0, settings, args.config)
+        starts, ends = recorder.starts, recorder.ends
+    steps = [end - start for start, end in zip(starts, ends, strict=True)][1:]  # the first step warms up
+    result = {
+        "config": args.config,
+        "shape": args.shape,
+        "tokens_per_step": 2 * pairs * seq_len,
+        "step_s": steps,
+        "cpu_s_total": time.process_time() - cpu_start,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def resolve_model(name: str, work_dir: str) -> str:
+    if name != "random-128k":
+        return name
+    folder = Path(work_dir) / "smollm2-shape-v128256"
+    if not (folder / "config.json").exists():
+        import transformers
+
+        config = transformers.LlamaConfig(
+            vocab_size=128256, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+            num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True,
+            max_position_embeddings=2048, rope_theta=100000.0, rms_norm_eps=1e-5,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        transformers.LlamaForCausalLM(config).save_pretrained(folder)
+        load_tokenizer("smollm2-135m-instruct").save_pretrained(folder)  # ids < 49,152 are enough for tokens
+    return str(folder)
+
+
+def speed(args) -> int:
+    from speed_table import print_speed_table, run_child
+
+    probe = LoadProbe(max_load=args.max_load)
+    print(versions())
+    print(probe.describe())
+    resolve_model(args.model, args.work_dir)
+    results: dict[tuple[str, str], list[dict]] = {}
+    for round_index in range(args.rounds):
+        order = CONFIGS if round_index % 2 == 0 else tuple(reversed(CONFIGS))  # alternate the order
+        for shape in args.shapes.split(","):
+            for config in order:
+                result = probe.measure(lambda c=config, s=shape: run_child(args, c, s))
+                results.setdefault((shape, config), []).append(result)
+                print(
+                    f"  round {round_index} {shape} {config}: peak {result['peak_rss_mb']:.0f} MB", flush=True
+                )
+    quiet, reason = probe.verdict()
+    print_speed_table(results, quiet, reason)
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("correctness", "speed", "one"):
+        p = sub.add_parser(name)
+        p.add_argument("--model", default="tiny")
+        p.add_argument("--steps", type=int, default=4 if name == "correctness" else 3)
+        p.add_argument("--pairs", type=int, default=2)
+        p.add_argument("--lr", type=float, default=5e-6)
+        p.add_argument("--threads", type=int, default=torch.get_num_threads())
+        p.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "plot-vs-trl"))
+    sub.choices["correctness"].add_argument("--data", default="sample:demo")
+    sub.choices["correctness"].add_argument("--max-length", type=int, default=512)
+    sub.choices["correctness"].add_argument("--config", choices=("dpo", "fused_dpo"), default="dpo")
+    sub.choices["speed"].add_argument("--shapes", default="2x256,4x1024")
+    sub.choices["speed"].add_argument("--rounds", type=int, default=3)
+    sub.choices["speed"].add_argument("--max-load", type=float, default=0.5)
+    sub.choices["one"].add_argument("--config", choices=CONFIGS, required=True)
+    sub.choices["one"].add_argument("--shape", required=True)
+    args = parser.parse_args()
+    if args.command == "correctness":
+        raise SystemExit(correctness(args))
+    if args.command == "speed":
+        raise SystemExit(speed(args))
+    one(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The fused head against the unfused path (full logits -> token_logps / dirac_token_costs) as the oracle:
+same values (1e-5) and same gradients (1e-4 relative) for hidden states, weight and bias, chunked so that
+chunks straddle rows and the cost/no-cost boundary; fp64 gradcheck; fp32 math for bf16 inputs."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from plot_lightning.heads.fused_head import FusedHeadFunction, fused_head
+from plot_lightning.losses.logprobs import token_logps
+from plot_lightning.losses.plot_cost import normalise_embedding
+from plot_lightning.losses.plot_dirac import dirac_token_costs
+
+
+def problem(rows=4, length=7, width=8, vocab=50, dtype=torch.float32, bias=True, seed=0):
+    gen = torch.Generator().manual_seed(seed)
+    hidden = torch.randn(rows, length, width, generator=gen).to(dtype).requires_grad_()
+    weight = torch.randn(vocab, width, generator=gen).to(dtype).requires_grad_()
+    offset = (0.1 * torch.randn(vocab, generator=gen)).to(dtype).requires_grad_() if bias else None
+    targets = torch.randint(0, vocab, (rows, length), generator=gen)
+    mask = torch.rand(rows, length, generator=gen) > 0.3
+    mask[:, 0] = True
+    embedding = normalise_embedding(torch.randn(vocab, 6, generator=gen))
+    return hidden, weight, offset, targets, mask, embedding
+
+
+def unfused(hidden, weight, bias, targets, mask, embedding, cost_rows, cost):
+    """The oracle: full fp32 logits, then the existing log-prob and dirac kernels (cost on rows < cost_rows)."""
+    logits = hidden.float() @ weight.float().T + (0 if bias is None else bias.float())
+    logps = token_logps(logits, targets, mask)
+    cost_mask = mask.clone()
+    cost_mask[cost_rows:] = False
+    costs = torch.zeros_like(logps)
+    if cost_rows:
+        values, _ = dirac_token_costs(logits, targets, cost_mask, embedding, cost=cost, chunk_size=3)
+        costs = costs.index_put(cost_mask.nonzero(as_tuple=True), values)
+    return logps, costs, logits.detach().mean(-1)
+
+
+def grads(outputs, inputs, seed=1):
+    """Gradients of a random linear functional of (logps, costs) with respect to ``inputs``."""
+    gen = torch.Generator().manual_seed(seed)
+    logps, costs = outputs
+    total = (logps * torch.randn(logps.shape, generator=gen)).sum() + (
+        costs * torch.randn(costs.shape, generator=gen)
+    ).sum()
+    return torch.autograd.grad(total, inputs)
+
+
+@pytest.mark.parametrize("cost", ["cosine", "l2"])
+@pytest.mark.parametrize("cost_rows", [0, 2, 4])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_matches_unfused_values_and_gradients(cost: str, cost_rows: int, bias: bool) -> None:
+    hidden, weight, offset, targets, mask, embedding = problem(bias=bias)
+    inputs = [t for t in (hidden, weight, offset) if t is not None]
+    fused = fused_head(
+        hidden,
+        weight,
+        offset,
+        targets,
+        mask,
+        unit_embedding=embedding,
+        cost_rows=cost_rows,
+        cost=cost,
+        chunk=5,
+    )
+    logps, costs, means = unfused(hidden, weight, offset, targets, mask, embedding, cost_rows, cost)
+    torch.testing.assert_close(fused.logps, logps, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fused.costs, costs, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fused.mean_logits, means * mask, rtol=1e-5, atol=1e-5)
+    assert not fused.mean_logits.requires_grad
+    for got, want in zip(
+        grads((fused.logps, fused.costs), inputs), grads((logps, costs), inputs), strict=True
+    ):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)
+
+
+def test_masked_out_positions_are_zero_and_get_no_gradient() -> None:
+    hidden, weight, offset, targets, mask, embedding = problem()
+    fused = fused_head(hidden, weight, offset, targets, mask, unit_embedding=embedding, cost_rows=4, chunk=3)
+    assert bool((fused.logps[~mask] == 0).all()) and bool((fused.costs[~mask] == 0).all())
+    (grad_hidden,) = torch.autograd.grad((fused.logps + fused.costs).sum(), [hidden])
+    assert bool((grad_hidden[~mask] == 0).all()) and bool(grad_hidden[mask].abs().sum() > 0)
+
+
+def test_gradcheck_fp64() -> None:
+    """Finite differences in fp64 on a tiny problem: the hand-derived backward is the true gradient."""
+    hidden, weight, offset, targets, mask, embedding = problem(
+        rows=2, length=3, width=4, vocab=9, dtype=torch.float64
+    )
+    selected = hidden.detach()[mask].requires_grad_()
+    ids = targets[mask]
+
+    def function(h, w, b):
+        return FusedHeadFunction.apply(h, w, b, ids, embedding.double(), 3, "cosine", 2)
+
+    assert torch.autograd.gradcheck(function, (selected, weight, offset), eps=1e-6, atol=1e-6)
+
+
+def test_bf16_inputs_use_fp32_math_even_under_autocast() -> None:
+    """bf16 hidden states and weight: the result equals the fp32 computation on the same (bf16) values,
+    with or without a bf16 autocast region around the call, and gradients come back in bf16."""
+    hidden, weight, offset, targets, mask, embedding = problem(dtype=torch.bfloat16, bias=False)
+    want_logps, want_costs, _ = unfused(
+        hidden.detach(), weight.detach(), None, targets, mask, embedding, 4, "cosine"
+    )
+    for autocast in (False, True):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            fused = fused_head(
+                hidden, weight, None, targets, mask, unit_embedding=embedding, cost_rows=4, chunk=4
+            )
+        assert fused.logps.dtype == torch.float32
+        torch.testing.assert_close(fused.logps, want_logps, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(fused.costs, want_costs, rtol=1e-5, atol=1e-5)
+    grad_hidden, grad_weight = grads((fused.logps, fused.costs), [hidden, weight])
+    assert grad_hidden.dtype == grad_weight.dtype == torch.bfloat16
+
+
+def test_bad_inputs_raise_naming_the_argument() -> None:
+    hidden, weight, offset, targets, mask, embedding = problem()
+    with pytest.raises(ValueError, match="'weight'"):
+        fused_head(hidden, weight[:, :3], offset, targets, mask)
+    with pytest.raises(ValueError, match="'targets'"):
+        fused_head(hidden, weight, offset, targets + 100, mask)
+    with pytest.raises(ValueError, match="unit_embedding"):
+        fused_head(hidden, weight, offset, targets, mask, cost_rows=2)
+    with pytest.raises(ValueError, match="non-finite"):
+        fused_head(hidden.detach().fill_(float("nan")), weight, offset, targets, mask)

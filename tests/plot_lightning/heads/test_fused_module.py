@@ -1,0 +1,137 @@
+"""PLOTModule(fused_head=True) against the unfused module on real collated tiny batches: the same loss
+terms (1e-5), TRL metrics and parameter gradients (1e-4 relative), tied and untied output embeddings, LoRA
+with the adapters-disabled reference, bf16 weights (fp32 math), and a clear error where it cannot apply."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from plot_lightning.data.datamodule import PreferenceDataModule
+from plot_lightning.forward import align_batch
+from plot_lightning.models.loading import load_tokenizer
+from plot_lightning.models.lora import LoraSettings
+from plot_lightning.models.tiny import tiny_model
+from plot_lightning.module import PLOTModule
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
+    rows = [
+        {
+            "prompt": f"Question {i}: bread?",
+            "chosen": "Mix flour and bake. " * (1 + i),
+            "rejected": "No." * (1 + i % 2),
+        }
+        for i in range(3)
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    data = PreferenceDataModule(str(path), tokenizer="tiny", batch_size=3, shuffle=False)
+    return next(iter(data.train_dataloader()))
+
+
+@pytest.fixture(scope="module")
+def untied(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("untied")
+    tokenizer = load_tokenizer("tiny")
+    model = tiny_model(len(tokenizer), tie_word_embeddings=False, seed=3)
+    assert model.lm_head.weight.data_ptr() != model.model.embed_tokens.weight.data_ptr()
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def step(batch: dict, fused: bool, **kwargs) -> tuple[dict, dict]:
+    """Loss terms + metrics and gradients of one step; the policy is moved off the reference first."""
+    module = PLOTModule(fused_head=fused, fused_chunk_size=7, **kwargs)
+    torch.manual_seed(0)  # peft draws the LoRA A matrices at random
+    module.configure_model()
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for param in module.policy.parameters():
+            if param.requires_grad:
+                param.add_(0.05 * torch.randn(param.shape, generator=gen).to(param.dtype))
+    aligned = align_batch(batch)
+    forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
+    total, terms = module.loss(forward)
+    total.backward()
+    from plot_lightning.losses.metrics import preference_metrics
+
+    values = {k: float(v.detach()) for k, v in {**terms, **preference_metrics(forward, 0.1)}.items()}
+    grads = {n: p.grad.float() for n, p in module.policy.named_parameters() if p.grad is not None}
+    return values, grads
+
+
+def compare(batch, value_tol: float = 1e-5, grad_tol: float = 1e-4, **kwargs) -> dict:
+    fused_values, fused_grads = step(batch, True, **kwargs)
+    plain_values, plain_grads = step(batch, False, **kwargs)
+    assert set(fused_values) == set(plain_values)
+    for name, value in plain_values.items():
+        assert fused_values[name] == pytest.approx(value, rel=value_tol, abs=value_tol), name
+    assert set(fused_grads) == set(plain_grads) and plain_grads
+    for name, grad in plain_grads.items():
+        scale = float(grad.abs().max()) + 1e-12
+        assert float((fused_grads[name] - grad).abs().max()) <= grad_tol * scale, name
+    return plain_values
+
+
+def test_tied_dpo_plot(batch) -> None:
+    values = compare(batch, losses=["dpo", "plot"], weights=[1.0, 0.5])
+    assert values["loss/dpo"] != pytest.approx(
+        0.6931, abs=1e-3
+    )  # the policy really differs from the reference
+    assert {"logits/chosen", "logits/rejected", "rewards/margins", "plot/chosen_cost"} <= set(values)
+
+
+def test_untied_with_rejected_push_and_l2(batch, untied) -> None:
+    args = {"plot": {"gamma": 1.0, "margin": 1.5, "cost": "l2"}}
+    values = compare(batch, model=untied, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=args)
+    assert "plot/rejected_cost" in values
+
+
+def test_lora_with_adapters_disabled_reference(batch) -> None:
+    lora = LoraSettings(r=4, target_modules=["q_proj", "v_proj"])
+    compare(
+        batch, losses=["dpo", "sft", "plot"], weights=[1.0, 0.3, 0.5], lora=lora, reference="lora_disabled"
+    )
+
+
+def test_bf16_weights_agree_within_bf16_logit_rounding(batch) -> None:
+    """bf16 weights: the unfused path rounds the logits to bf16 before its fp32 log-softmax, the fused head
+    multiplies the bf16 hidden states and weight in fp32 (its fp32 math on bf16 inputs is tested exactly in
+    test_fused_head.py), so the two agree to bf16 logit rounding (2^-8 relative), not to 1e-5."""
+    compare(batch, 2e-3, 2e-2, losses=["dpo", "plot"], weights=[1.0, 0.5], model_dtype="bfloat16")
+
+
+def test_unsupported_combinations_are_refused() -> None:
+    with pytest.raises(ValueError, match="sinkhorn"):
+        PLOTModule(
+            fused_head=True, losses=["plot"], weights=[1.0], loss_args={"plot": {"variant": "sinkhorn"}}
+        )
+    lora_head = LoraSettings(r=2, target_modules=["q_proj", "lm_head"])
+    module = PLOTModule(fused_head=True, losses=["sft"], weights=[1.0], lora=lora_head)
+    module.configure_model()
+    aligned_batch = {
+        "input_ids": torch.tensor([[1, 5, 6]]),
+        "attention_mask": torch.ones(1, 3, dtype=torch.long),
+        "labels": torch.tensor([[-100, 5, 6]]),
+        "has_rejected": False,
+    }
+    with pytest.raises(ValueError, match="plain torch.nn.Linear"):
+        module._policy_forward(align_batch(aligned_batch), None)
+
+
+def test_policy_equal_to_reference_gives_ln2_and_zero_rewards(batch) -> None:
+    """Policy == reference: the fused policy and reference log-probs must agree to the last bit (the same
+    reduction order), so DPO is ln 2 and every reward, margin and accuracy is exactly 0."""
+    module = PLOTModule(fused_head=True, losses=["dpo"], weights=[1.0])
+    module.configure_model()
+    aligned = align_batch(batch)
+    forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
+    _, terms = module.loss(forward)
+    assert float(terms["loss/dpo"]) == pytest.approx(0.6931471805599453, abs=1e-7)
+    for name in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"):
+        assert float(terms[f"dpo/{name}"]) == 0.0, name
