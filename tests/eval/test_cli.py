@@ -18,7 +18,7 @@ def mini_suite(tmp_path):
     raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
     raw["subpreferences"] = [s for s in raw["subpreferences"] if s["name"] in ("helpfulness", "math")]
     raw.update(data_root=str(REPO / "eval" / "samples"), lm_eval={"tasks": []})
-    raw["scoring"].update(fluency=False, coherence=False)
+    raw["scorers"] = {}
     raw["generation"]["max_new_tokens"] = 4
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(raw))
