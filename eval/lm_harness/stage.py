@@ -50,5 +50,13 @@ def lm_eval_stage(
 def _task_key(task: str, handle: ModelHandle, suite: Suite, data_root: Path, task_limit: int | None) -> str:
     yaml_path = TASKS_DIR / f"{task}.yaml"
     task_text = yaml_path.read_text(encoding="utf-8") if yaml_path.is_file() else task
-    settings = (str(data_root), task_limit, suite.lm_eval.max_gen_toks, suite.generation.seed)
+    from eval.judges.gsm8k import RULES as FINAL_NUMBER_RULES  # the plot_final_number filter's rule
+
+    settings = (
+        str(data_root),
+        task_limit,
+        suite.lm_eval.max_gen_toks,
+        suite.generation.seed,
+        FINAL_NUMBER_RULES,
+    )
     return cache_key("lm_eval", handle.fingerprint, task, task_text, *settings)
