@@ -114,6 +114,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.config)
     if args.pairwise_judge:
+        from eval.registry import JUDGES
+
+        pairwise = [name for name in JUDGES.names() if "winrate" in JUDGES.get(name).metrics]
+        if args.pairwise_judge not in pairwise:
+            raise ValueError(
+                f"--pairwise-judge {args.pairwise_judge!r}: not a pairwise judge; use one of {pairwise}"
+            )
         for sub in suite.subpreferences:
             for prompt_set in sub.sets:
                 if prompt_set.metric == "winrate":

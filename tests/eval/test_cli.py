@@ -75,6 +75,22 @@ def test_cli_clear_errors(tmp_path, mini_suite, tiny_model_dir, capsys):
     assert code == 2
     assert "gsm8k/test.jsonl: row 1: field 'answer'" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "nothing")]) == 2
+    capsys.readouterr()
+    assert (
+        _run(
+            mini_suite,
+            tiny_model_dir,
+            tiny_model_dir,
+            tmp_path / "o",
+            tiny_model_dir,
+            "--pairwise-judge",
+            "gsm8k",
+        )
+        == 2
+    )
+    assert (
+        "not a pairwise judge; use one of ['local_lm', 'openai', 'reward_model']" in capsys.readouterr().err
+    )
 
 
 def test_cli_help(capsys):
