@@ -46,7 +46,9 @@ def _set_table(results: dict[str, Any]) -> list[str]:
     for name, sub in results["subpreferences"].items():
         for set_name, summary in sub["sets"].items():
             metric = summary["metric"]
-            model, baseline = summary.get(metric), summary.get(f"baseline_{metric}")
+            outcome = metric in _LABELS  # pairwise sets have only the win rate
+            model = summary.get(metric) if outcome else None
+            baseline = summary.get(f"baseline_{metric}") if outcome else None
             label = _LABELS.get(metric, "pairwise judge")
             lines.append(
                 f"| {name} / {set_name} | {label} | {_fmt(summary['winrate'])} | {_fmt(model)} | {_fmt(baseline)} |"

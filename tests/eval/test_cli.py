@@ -88,9 +88,8 @@ def test_cli_clear_errors(tmp_path, mini_suite, tiny_model_dir, capsys):
         )
         == 2
     )
-    assert (
-        "not a pairwise judge; use one of ['local_lm', 'openai', 'reward_model']" in capsys.readouterr().err
-    )
+    error = capsys.readouterr().err  # other tests may have registered more judges: not an exact list
+    assert "--pairwise-judge 'gsm8k': not a pairwise judge; use one of [" in error and "'local_lm'" in error
 
 
 def test_cli_help(capsys):
