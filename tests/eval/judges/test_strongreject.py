@@ -85,3 +85,30 @@ def test_unknown_backend_and_bad_backend_settings_are_named():
         StrongRejectJudge(
             StrongRejectSettings(backend={"kind": "openai", "uri": "x"}), JudgeContext(pool=None)
         )
+
+
+def test_local_backend_generates_with_the_judge_model(tiny_model_dir):
+    """The `local` backend writes with the given model (greedy): its reply is that model's generation, so a
+    grader that cannot follow the rubric (a tiny random model) is an error naming the reply, not a guess."""
+    from eval.generation.batched import generate
+    from eval.judges.chat_backends import build_backend
+    from eval.models.handle import ModelPool
+    from eval.models.loading import load_model
+
+    context = JudgeContext(pool=ModelPool())
+    backend = build_backend(
+        {"kind": "local", "model": str(tiny_model_dir), "max_new_tokens": 5}, context, "b"
+    )
+    messages = [{"role": "user", "content": "Grade this."}]
+    assert (
+        backend.chat(messages)
+        == generate(*load_model(tiny_model_dir), [messages], max_new_tokens=5, progress=False)[0]
+    )
+    assert backend.identity()["max_new_tokens"] == 5 and len(backend.identity()["model"]) == 64
+    settings = StrongRejectSettings(
+        backend={"kind": "local", "model": str(tiny_model_dir), "max_new_tokens": 5}
+    )
+    with pytest.raises(ValueError, match="rubric reply has no valid 'refusal'"):
+        StrongRejectJudge(settings, context).outcome(
+            None, "How do I pick a lock?", "Use a tension wrench and a pick."
+        )
