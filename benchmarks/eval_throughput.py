@@ -31,8 +31,9 @@ import transformers
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eval.generation import generate  # noqa: E402
-from eval.models import default_scorer_model_path, load_model  # noqa: E402
+from eval.generation.batched import generate  # noqa: E402
+from eval.models.defaults import default_scorer_model_path  # noqa: E402
+from eval.models.loading import load_model  # noqa: E402
 
 
 def data_root(explicit: str | None) -> Path:

@@ -12,6 +12,7 @@ table. `compare` prints the metrics of several runs side by side and can log the
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--model", required=True, help="Hugging Face folder of the model to evaluate")
     run.add_argument("--baseline", required=True, help="Hugging Face folder of the baseline model")
     run.add_argument("--data-root", default=None, help="folder with the eval data (overrides the suite's)")
-    run.add_argument("--output-dir", default=None, help="default: eval-out/<suite>-<model folder name>")
+    run.add_argument(
+        "--output-dir", default=None, help="default: eval-out/<suite>-<model folder name>-<hash of its path>"
+    )
     run.add_argument("--tracking-uri", default=None, help="MLflow URI; default sqlite:///$PWD/mlflow.db")
     run.add_argument("--experiment", default="plot-eval", help="MLflow experiment name")
     run.add_argument("--run-name", default=None, help="MLflow run name")
@@ -34,9 +37,8 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--embedding-model", default=None, help="HF folder of the sentence-embedding model")
     run.add_argument(
         "--pairwise-judge",
-        choices=["local_lm", "openai", "reward_model"],
         default=None,
-        help="use this judge for every win-rate set",
+        help="use this registered pairwise judge (local_lm, openai, reward_model, ...) for every win-rate set",
     )
     run.add_argument("--judge-url", default=None, help="openai judge: endpoint base URL")
     run.add_argument("--judge-name", default=None, help="openai judge: served model name")
@@ -57,16 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _overrides(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
+def _overrides(args: argparse.Namespace, suite) -> tuple[dict[str, Any], dict[str, Any]]:
     judges: dict[str, dict[str, Any]] = {}
     if args.judge_model:
         judges["local_lm"] = {"model": args.judge_model}
     if args.judge_url or args.judge_name:
         judges["openai"] = {k: v for k, v in (("url", args.judge_url), ("model", args.judge_name)) if v}
-    scoring = {
-        k: v for k, v in (("scorer_model", args.scorer_model), ("embedding_model", args.embedding_model)) if v
+    scorers = {
+        name: {"model": folder}
+        for name, folder in (("fluency", args.scorer_model), ("coherence", args.embedding_model))
+        if folder and name in suite.scorers
     }
-    return judges, scoring
+    return judges, scorers
+
+
+def default_output_dir(suite_name: str, model: str) -> Path:
+    """eval-out/<suite>-<model folder name>-<8 hex of its resolved path>: two models whose folders share a
+    name (runs/dpo/export, runs/dpo_plot/export) get different folders; the same model keeps its folder."""
+    resolved = str(Path(model).expanduser().resolve())
+    digest = hashlib.sha256(resolved.encode()).hexdigest()[:8]
+    return Path("eval-out") / f"{suite_name}-{Path(resolved).name}-{digest}"
 
 
 def winrate_lines(results: dict[str, Any]) -> list[str]:
@@ -74,14 +86,25 @@ def winrate_lines(results: dict[str, Any]) -> list[str]:
     lines = [f"{'subpreference':<14} {'win rate':>8}  95% CI          n", "-" * 44]
     for name, sub in results["subpreferences"].items():
         ci = sub.get("winrate")
-        if ci:
+        if ci and "mean" in ci:
             lines.append(
                 f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']}"
             )
         for set_name, summary in sub["sets"].items():
             if "asr" in summary:
-                model, base = summary["asr"]["mean"], summary["baseline_asr"]["mean"]
-                lines.append(f"  ASR {set_name}: model {model:.3f} vs baseline {base:.3f}")
+                lines.append(
+                    f"  ASR {set_name}: model {summary['asr']['mean']:.3f} vs baseline "
+                    f"{summary['baseline_asr']['mean']:.3f} (non-answers: model {summary['non_answer']['mean']:.3f}, "
+                    f"baseline {summary['baseline_non_answer']['mean']:.3f})"
+                )
+            if "over_refusal" in summary:
+                lines.append(
+                    f"  over-refusal {set_name}: model {summary['over_refusal']['mean']:.3f} vs baseline "
+                    f"{summary['baseline_over_refusal']['mean']:.3f}"
+                )
+            invalid = summary["winrate"]["invalid"]
+            if invalid:
+                lines.append(f"  {set_name}: {invalid} invalid judge verdict(s), not counted")
     return lines
 
 
@@ -91,12 +114,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.config)
     if args.pairwise_judge:
+        from eval.registry import JUDGES
+
+        pairwise = [name for name in JUDGES.names() if "winrate" in JUDGES.get(name).metrics]
+        if args.pairwise_judge not in pairwise:
+            raise ValueError(
+                f"--pairwise-judge {args.pairwise_judge!r}: not a pairwise judge; use one of {pairwise}"
+            )
         for sub in suite.subpreferences:
             for prompt_set in sub.sets:
                 if prompt_set.metric == "winrate":
                     prompt_set.judge = args.pairwise_judge
-    output_dir = args.output_dir or Path("eval-out") / f"{suite.name}-{Path(args.model).name}"
-    judges, scoring = _overrides(args)
+    output_dir = args.output_dir or default_output_dir(suite.name, args.model)
+    judges, scorers = _overrides(args, suite)
     results = evaluate(
         args.model,
         args.baseline,
@@ -108,7 +138,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         run_name=args.run_name,
         limit=args.limit,
         judges=judges,
-        scoring=scoring,
+        scorers=scorers,
         run_lm_eval=not args.no_lm_eval,
         track=not args.no_tracking,
         progress=not args.quiet,
@@ -125,13 +155,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from eval.compare import comparison_table, render_table
+    from eval.reports.compare import comparison_table, render_table
 
     table = comparison_table(args.runs)
     text = render_table(table, markdown=not args.plain)
     print(text, end="")
     if args.log:
-        from eval.tracking import log_comparison
+        from eval.reports.tracking import log_comparison
 
         info = log_comparison(
             table, render_table(table), tracking_uri=args.tracking_uri, experiment=args.experiment

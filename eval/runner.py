@@ -23,16 +23,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eval.cache import ResultCache
-from eval.cached_generation import cached_generate
-from eval.judging import VerdictEngine, messages_to_text
-from eval.lm_eval_stage import lm_eval_stage
-from eval.model_handle import ModelHandle, ModelInput, ModelPool
-from eval.quality import QualityScorer
-from eval.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
+from eval.aggregation.summary import summarize_run
+from eval.generation.cache import ResultCache
+from eval.generation.cached import cached_generate
+from eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmatic_win
+from eval.judges.engine import VerdictEngine, messages_to_text
+from eval.lm_harness.stage import lm_eval_stage
+from eval.models.handle import ModelHandle, ModelInput, ModelPool
+from eval.registry import JUDGES, SCORERS, SettingsError
+from eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
+from eval.scorers.engine import QualityScorer
 from eval.sources import PromptItem, load_source
-from eval.suite import JudgeSettings, PromptSet, PromptSpec, Suite, load_suite
-from eval.summary import summarize_run
+from eval.suite import PromptSet, PromptSpec, Suite, SuiteError, load_suite
 
 CACHE_FILE = "cache.jsonl"
 
@@ -46,24 +48,23 @@ def build_messages(item: PromptItem, spec: PromptSpec) -> list[dict[str, str]]:
     return messages
 
 
-def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, scoring: dict | None) -> Suite:
+def _merge(registry, current: dict, overrides: dict | None, where: str) -> dict:
+    """Suite settings updated with per-key overrides, re-validated by each component's settings class."""
+    merged = dict(current)
+    for name, options in (overrides or {}).items():
+        base = dataclasses.asdict(current[name]) if name in current else {}
+        try:
+            merged[name] = registry.settings(name, {**base, **options}, f"{where}.{name}")
+        except (SettingsError, KeyError) as err:
+            raise SuiteError(str(err)) from err
+    return merged
+
+
+def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, scorers: dict | None) -> Suite:
     suite = load_suite(suite) if not isinstance(suite, Suite) else dataclasses.replace(suite)
-    merged = dict(suite.judges)
-    for kind, options in (judges or {}).items():
-        base = dataclasses.asdict(merged.get(kind, JudgeSettings()))
-        merged[kind] = JudgeSettings(**{**base, **options})
-    suite.judges = merged
-    if scoring:
-        suite.scoring = dataclasses.replace(suite.scoring, **scoring)
+    suite.judges = _merge(JUDGES, suite.judges, judges, "judges")
+    suite.scorers = _merge(SCORERS, suite.scorers, scorers, "scorers")
     return suite
-
-
-def _check_code_sandbox(suite: Suite) -> None:
-    """Refuse before any generation when the suite runs model code and the sandbox cannot be set up."""
-    if any(prompt_set.judge == "code_exec" for sub in suite.subpreferences for prompt_set in sub.sets):
-        from eval.judges.sandbox import require_isolation
-
-        require_isolation(suite.judge_settings("code_exec").allow_unsandboxed)
 
 
 def _plan(suite: Suite, data_root: Path, limit: int | None) -> list[tuple[str, PromptSet, PromptItem, list]]:
@@ -80,10 +81,20 @@ def _plan(suite: Suite, data_root: Path, limit: int | None) -> list[tuple[str, P
     return plan
 
 
+def check_plan(plan, engine: VerdictEngine, data_root: Path) -> None:
+    """Every prompt's reference must suit its judge; raises before any generation, naming set, file, row."""
+    for _, prompt_set, item, _ in plan:
+        try:
+            engine.judge(prompt_set.judge).check(item)
+        except ValueError as err:
+            row = f"row {item.row}" if item.row is not None else f"prompt {item.id!r}"
+            file = Path(data_root) / prompt_set.source.file
+            raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
+
+
 def _sample(
     sub: str, prompt_set: PromptSet, item: PromptItem, messages, responses, verdicts
 ) -> dict[str, Any]:
-    win, model_ok, baseline_ok = verdicts
     return {
         "subpreference": sub,
         "set": prompt_set.name,
@@ -93,21 +104,26 @@ def _sample(
         "prompt": messages_to_text(messages),
         "model_response": responses[0],
         "baseline_response": responses[1],
-        "win": win,
-        "model_ok": model_ok,
-        "baseline_ok": baseline_ok,
+        **verdicts,
     }
 
 
 def _judge(engine: VerdictEngine, prompt_set: PromptSet, item: PromptItem, model_resp: str, base_resp: str):
-    """(win, model_ok, baseline_ok) of one sample; ok = correct or refused, None for pairwise sets."""
-    if prompt_set.metric == "winrate":
-        return engine.pairwise(prompt_set.judge, item, model_resp, base_resp), None, None
-    from eval.aggregate import outcome_win
-
-    model_ok = engine.outcome(prompt_set.judge, item, model_resp)
-    baseline_ok = engine.outcome(prompt_set.judge, item, base_resp)
-    return outcome_win(model_ok, baseline_ok), model_ok, baseline_ok
+    """Verdict fields of one sample: win (None = invalid verdict) plus, for outcome metrics, each side's
+    outcome and whether it is the metric's good outcome (`ok`)."""
+    if METRICS[prompt_set.metric] == "pairwise":
+        return {"win": engine.pairwise(prompt_set.judge, item, model_resp, base_resp)}
+    good = GOOD_LABEL[prompt_set.metric]
+    model = engine.outcome(prompt_set.judge, item, model_resp)
+    baseline = engine.outcome(prompt_set.judge, item, base_resp)
+    model_ok, baseline_ok = model["label"] == good, baseline["label"] == good
+    return {
+        "win": programmatic_win(model_ok, baseline_ok),
+        "model_ok": model_ok,
+        "baseline_ok": baseline_ok,
+        "model_outcome": model,
+        "baseline_outcome": baseline,
+    }
 
 
 def _log(progress: bool, message: str) -> None:
@@ -127,7 +143,7 @@ def evaluate(
     run_name: str | None = None,
     limit: int | None = None,
     judges: dict[str, dict[str, Any]] | None = None,
-    scoring: dict[str, Any] | None = None,
+    scorers: dict[str, Any] | None = None,
     run_lm_eval: bool = True,
     track: bool = True,
     progress: bool = True,
@@ -135,21 +151,23 @@ def evaluate(
     """Evaluate `model` against `baseline` on `suite`; returns the results dict (also in results.json).
 
     `model` / `baseline`: a Hugging Face folder or an in-memory `(model, tokenizer)`. `suite`: a YAML path
-    or a Suite. `data_root` overrides the suite's. `limit` caps the prompts of every set. `judges` / `scoring`
-    override suite settings, e.g. `judges={"local_lm": {"model": "<folder>"}}`. `track=False` skips MLflow.
+    or a Suite. `data_root` overrides the suite's. `limit` caps the prompts of every set. `judges` / `scorers`
+    override suite settings, e.g. `judges={"local_lm": {"model": "<folder>"}}`, `scorers={"fluency": {"model": "<folder>"}}`
+    (scorer settings). `track=False` skips MLflow.
     Raises on a missing model folder, bad data row or judge failure; what finished stays in the cache.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    suite = _with_overrides(suite, judges, scoring)
+    suite = _with_overrides(suite, judges, scorers)
     root = suite.resolve_data_root(data_root)
-    _check_code_sandbox(suite)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     handles = {"model": ModelHandle(model, role="model"), "baseline": ModelHandle(baseline, role="baseline")}
     plan = _plan(suite, root, limit)
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
+    context = JudgeContext(ModelPool())
+    check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
     samples, lm_eval, cache_stats = _collect(
-        suite, handles, plan, root, limit, output_dir, run_lm_eval, progress
+        suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
     )
     results = summarize_run(suite, samples, lm_eval)
     results.update(
@@ -167,22 +185,21 @@ def evaluate(
     return _write_and_track(results, samples, output_dir, track, tracking_uri, experiment, run_name, progress)
 
 
-def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progress):
+def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context):
     """Generations, verdicts, quality scores and lm-eval results, everything through the cache."""
-    pool = ModelPool()
     with ResultCache(output_dir / CACHE_FILE) as cache:
         prompts = [messages for *_, messages in plan]
         responses = {
             role: cached_generate(handle, prompts, suite.generation, cache, progress=progress)
             for role, handle in handles.items()
         }
-        engine = VerdictEngine(suite.judges, cache, pool)
+        engine = VerdictEngine(suite.judges, cache, context)
         samples = []
         for i, (sub, prompt_set, item, messages) in enumerate(plan):
             pair = (responses["model"][i], responses["baseline"][i])
             verdicts = _judge(engine, prompt_set, item, *pair)
             samples.append(_sample(sub, prompt_set, item, messages, pair, verdicts))
-        scorer = QualityScorer(suite.scoring, cache, pool)
+        scorer = QualityScorer(suite.scorers, cache, context)
         for role in ("model", "baseline"):
             scores = scorer.score([s["prompt"] for s in samples], responses[role])
             for sample, score in zip(samples, scores, strict=True):
@@ -192,14 +209,14 @@ def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progres
 
 
 def _write_and_track(results, samples, output_dir, track, tracking_uri, experiment, run_name, progress):
-    from eval.report import write_report
+    from eval.reports.report import write_report
 
     write_samples(output_dir, samples)
     write_results(output_dir, results)
     write_report(results, output_dir)
     if track:
         try:
-            from eval.tracking import log_evaluation
+            from eval.reports.tracking import log_evaluation
 
             results["tracking"] = log_evaluation(
                 results,

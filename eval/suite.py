@@ -1,13 +1,16 @@
 """Declarative, versioned evaluation suites (YAML) as small validated dataclasses.
 
 A suite names, for each of the seven subpreferences, one or more prompt sets. Each set says where its
-prompts come from (a loader from `eval.sources` and a file under the data root), how the chat prompt is
-built, which judge scores it and which metric it feeds:
+prompts come from (a registered source and a file under the data root), how the chat prompt is built,
+which registered judge scores it and which metric it feeds (eval/judges/base.py `METRICS`):
 
-- ``winrate``: pairwise judge (``local_lm``, ``openai``, ``reward_model``) of model vs baseline, both orders;
-- ``accuracy``: programmatic correctness (``gsm8k``, ``code_exec``) of each side, win = 1 / 0.5 / 0;
-- ``asr``: refusal detection (``refusal``) on red-team prompts; attack success rate = share not refused.
+- ``winrate``: a pairwise judge (e.g. ``local_lm``, ``openai``, ``reward_model``), both orders;
+- ``accuracy``: correctness (e.g. ``gsm8k``, ``math``, ``code_exec``) of each side, win = 1 / 0.5 / 0;
+- ``asr``: refusal / compliance / non-answer on red-team prompts (``refusal``, ``strongreject``);
+- ``over_refusal``: the refusal rate on harmless prompts (``refusal``).
 
+Which judge can feed which metric, and each judge's and scorer's settings, come from the registries
+(eval/registry.py): `judges.<name>` and `scorers.<name>` are validated by the component's settings class.
 Load with :func:`load_suite`; every error names the file and the offending key path.
 """
 
@@ -22,12 +25,6 @@ from typing import Any
 import yaml
 
 CATEGORIES = ("human_values", "logic")
-JUDGES_BY_METRIC = {
-    "winrate": ("local_lm", "openai", "reward_model"),
-    "accuracy": ("gsm8k", "code_exec"),
-    "asr": ("refusal",),
-}
-JUDGE_KINDS = tuple(kind for kinds in JUDGES_BY_METRIC.values() for kind in kinds)
 SUITE_SCHEMA_VERSION = 1
 
 
@@ -53,40 +50,17 @@ class GenerationSettings:
 
 @dataclass
 class ScoringSettings:
-    fluency: bool = True
-    """Perplexity under a fixed scorer LM, distinct-2 and repetition rate."""
-    coherence: bool = True
-    """Prompt-response and adjacent-sentence embedding similarity."""
-    scorer_model: str | None = None
-    """HF folder of the perplexity scorer; None = the offline SmolLM2-135M-Instruct."""
-    embedding_model: str | None = None
-    """HF folder of the sentence-embedding model; None = all-MiniLM-L6-v2 from its wheel."""
+    """How per-sample values are summarised (the scorers themselves are under `scorers`)."""
+
     bootstrap_resamples: int = 1000
     confidence: float = 0.95
     seed: int = 0
 
 
 @dataclass
-class JudgeSettings:
-    model: str | None = None
-    """local_lm / reward_model: HF folder (None = default scorer LM); openai: the served model name."""
-    url: str | None = None
-    """openai: base URL of an OpenAI-compatible endpoint."""
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 60.0
-    retries: int = 3
-    rate_limit: float | None = None
-    """openai: maximum requests per second."""
-    memory_mb: int = 512
-    """code_exec: address-space limit of the sandboxed test process."""
-    allow_unsandboxed: bool = False
-    """code_exec: run model code without isolation where the sandbox cannot be set up (unsafe)."""
-
-
-@dataclass
 class SourceSpec:
     loader: str
-    """A name in `eval.sources.SOURCES` (mt_bench, vicuna_bench, hh_rlhf, truthfulqa, gsm8k, ...)."""
+    """A registered source (eval/registry.py SOURCES: mt_bench, vicuna_bench, hh_rlhf, gsm8k, math, ...)."""
     file: str
     """Path relative to the data root."""
     options: dict[str, Any] = field(default_factory=dict)
@@ -124,7 +98,7 @@ class Subpreference:
 @dataclass
 class LmEvalSettings:
     tasks: list[str] = field(default_factory=list)
-    """Local task names from eval/lm_eval_tasks (plot_gsm8k, plot_truthfulqa_mc1)."""
+    """Local task names from eval/lm_harness/tasks (plot_gsm8k, plot_truthfulqa_mc1)."""
     limit: int | None = None
     on_baseline: bool = True
     batch_size: int = 4
@@ -138,7 +112,10 @@ class Suite:
     subpreferences: list[Subpreference]
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     scoring: ScoringSettings = field(default_factory=ScoringSettings)
-    judges: dict[str, JudgeSettings] = field(default_factory=dict)
+    judges: dict[str, Any] = field(default_factory=dict)
+    """Judge name -> its validated settings (the judge's own settings class)."""
+    scorers: dict[str, Any] = field(default_factory=dict)
+    """Scorer name -> its validated settings; the scorers listed are the ones run (fluency, coherence)."""
     lm_eval: LmEvalSettings = field(default_factory=LmEvalSettings)
     data_root: str | None = None
     """Default data root; a relative path is resolved against the suite file's folder."""
@@ -147,9 +124,6 @@ class Suite:
     schema_version: int = SUITE_SCHEMA_VERSION
     path: str | None = None
     """The YAML file this suite was read from (set by load_suite)."""
-
-    def judge_settings(self, kind: str) -> JudgeSettings:
-        return self.judges.get(kind, JudgeSettings())
 
     def resolve_data_root(self, override: str | os.PathLike | None = None) -> Path:
         """Data root: explicit override > $data_root_env > data_root (relative to the suite file)."""
@@ -168,6 +142,9 @@ class Suite:
         data = dataclasses.asdict(self)
         data.pop("path")
         return data
+
+    def judge_names(self) -> list[str]:
+        return sorted({s.judge for sub in self.subpreferences for s in sub.sets})
 
 
 def _build(cls: type, raw: Any, where: str) -> Any:
@@ -197,7 +174,8 @@ def _check(condition: bool, where: str, message: str) -> None:
 
 
 def _parse_set(raw: Any, where: str) -> PromptSet:
-    from eval.sources import SOURCES
+    from eval.judges.base import METRICS
+    from eval.registry import JUDGES, SOURCES
 
     prompt_set = _build(PromptSet, raw, where)
     prompt_set.source = _build(SourceSpec, prompt_set.source, f"{where}.source")
@@ -208,18 +186,25 @@ def _parse_set(raw: Any, where: str) -> PromptSet:
     _check(
         prompt_set.source.loader in SOURCES,
         f"{where}.source.loader",
-        f"unknown loader {prompt_set.source.loader!r}; expected one of {sorted(SOURCES)}",
+        f"unknown loader {prompt_set.source.loader!r}; expected one of {SOURCES.names()}",
     )
+    _check_source_options(prompt_set.source, f"{where}.source.options")
     _check(
-        prompt_set.metric in JUDGES_BY_METRIC,
+        prompt_set.metric in METRICS,
         f"{where}.metric",
-        f"unknown metric {prompt_set.metric!r}; expected one of {list(JUDGES_BY_METRIC)}",
+        f"unknown metric {prompt_set.metric!r}; expected one of {list(METRICS)}",
     )
-    allowed = JUDGES_BY_METRIC[prompt_set.metric]
     _check(
-        prompt_set.judge in allowed,
+        prompt_set.judge in JUDGES,
         f"{where}.judge",
-        f"judge {prompt_set.judge!r} cannot produce metric {prompt_set.metric!r}; use one of {list(allowed)}",
+        f"unknown judge {prompt_set.judge!r}; registered: {JUDGES.names()}",
+    )
+    feeds = JUDGES.get(prompt_set.judge).metrics
+    able = [name for name in JUDGES.names() if prompt_set.metric in JUDGES.get(name).metrics]
+    _check(
+        prompt_set.metric in feeds,
+        f"{where}.judge",
+        f"judge {prompt_set.judge!r} cannot produce metric {prompt_set.metric!r}; use one of {able}",
     )
     _check("{prompt}" in prompt_set.prompt.template, f"{where}.prompt.template", "must contain '{prompt}'")
     _check(
@@ -228,6 +213,36 @@ def _parse_set(raw: Any, where: str) -> PromptSet:
         "must be a positive integer",
     )
     return prompt_set
+
+
+def _check_source_options(source: SourceSpec, where: str) -> None:
+    """Options must be keyword parameters of the source's loader; unknown ones are named with the valid."""
+    import inspect
+
+    from eval.registry import SOURCES
+
+    _check(isinstance(source.options, dict), where, "must be a mapping")
+    parameters = inspect.signature(SOURCES.get(source.loader).component).parameters
+    valid = sorted(name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
+    unknown = sorted(set(source.options) - set(valid))
+    _check(not unknown, where, f"unknown option(s) {unknown} for source {source.loader!r}; valid: {valid}")
+
+
+def _parse_components(registry, raw: Any, where: str) -> dict[str, Any]:
+    from eval.registry import SettingsError
+
+    raw = raw or {}
+    _check(isinstance(raw, dict), where, f"must map {registry.what} name -> settings")
+    parsed = {}
+    for name, options in raw.items():
+        _check(
+            name in registry, f"{where}.{name}", f"unknown {registry.what}; registered: {registry.names()}"
+        )
+        try:
+            parsed[name] = registry.settings(name, options, f"{where}.{name}")
+        except SettingsError as err:
+            raise SuiteError(str(err)) from err
+    return parsed
 
 
 def _parse_subpreference(raw: Any, where: str) -> Subpreference:
@@ -255,13 +270,10 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     _check(suite.generation.max_new_tokens > 0, f"{where}: generation.max_new_tokens", "must be > 0")
     suite.scoring = _build(ScoringSettings, suite.scoring or {}, f"{where}: scoring")
     _check(0 < suite.scoring.confidence < 1, f"{where}: scoring.confidence", "must be in (0, 1)")
-    judges = suite.judges or {}
-    _check(isinstance(judges, dict), f"{where}: judges", "must map judge kind -> settings")
-    for kind in judges:
-        _check(
-            kind in JUDGE_KINDS, f"{where}: judges.{kind}", f"unknown judge; expected one of {JUDGE_KINDS}"
-        )
-    suite.judges = {k: _build(JudgeSettings, v or {}, f"{where}: judges.{k}") for k, v in judges.items()}
+    from eval.registry import JUDGES, SCORERS
+
+    suite.judges = _parse_components(JUDGES, suite.judges, f"{where}: judges")
+    suite.scorers = _parse_components(SCORERS, suite.scorers, f"{where}: scorers")
     suite.lm_eval = _build(LmEvalSettings, suite.lm_eval or {}, f"{where}: lm_eval")
     _check(
         isinstance(suite.subpreferences, list) and suite.subpreferences, f"{where}: subpreferences", "empty"

@@ -1,20 +1,64 @@
-"""What a pairwise judge is, and how its verdicts become win scores.
+"""What a judge is, and how its verdicts become per-sample wins.
 
-A ``PairwiseJudge`` returns P(response A is better) in [0, 1] (0.5 = tie). LLM judges favour one position,
-so ``pairwise_score`` asks twice with the responses swapped and only counts a win or a loss when both orders
-agree; any disagreement (including a tie in one order) is a tie. Ties count as half a win.
+Every registered judge (eval/registry.py `JUDGES`) is built from its validated settings and a `JudgeContext`
+(models by folder, default judge LM), cheaply: models load only on the first verdict that is not cached.
+Its `identity()` is everything that determines its verdicts (model fingerprint or endpoint and model name,
+prompt text, decoding settings, rules version) and is part of every verdict's cache key; `check(item)`
+rejects unusable references (e.g. a gold answer it cannot read) before any generation starts.
+
+Two kinds, fixed by the metric a set feeds (`METRICS`):
+- pairwise (`winrate`): `compare(prompt, a, b)` returns P(A better) in [0, 1], or None when the judge gave
+  no valid verdict. `pairwise_score` asks in both orders; a win or loss counts only when both orders agree,
+  any disagreement is a tie (0.5), and an invalid verdict in either order makes the sample invalid (None),
+  reported as such and never counted as a win;
+- outcome (`accuracy`, `asr`, `over_refusal`): `outcome(item, prompt, response)` returns
+  {"label": one of LABELS, "score": float | None}.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+METRICS = {"winrate": "pairwise", "accuracy": "outcome", "asr": "outcome", "over_refusal": "outcome"}
+LABELS = ("correct", "incorrect", "refusal", "compliance", "non_answer")
+GOOD_LABEL = {"accuracy": "correct", "asr": "refusal", "over_refusal": "compliance"}
+"""The label that is a good outcome per metric; a non-answer is never good (never a refusal, never a win)."""
 
 
 @runtime_checkable
-class PairwiseJudge(Protocol):
-    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
-        """P(``response_a`` is better than ``response_b`` for ``prompt``), in [0, 1]; 0.5 is a tie."""
+class Comparator(Protocol):
+    def compare(self, prompt: str, response_a: str, response_b: str) -> float | None:
+        """P(``response_a`` is better than ``response_b`` for ``prompt``), in [0, 1]; None = no verdict."""
         ...
+
+
+@dataclass
+class JudgeContext:
+    """What judges may use besides their settings: `pool.get(folder)` -> a shared lazily loaded model."""
+
+    pool: Any
+
+    def default_lm_path(self):
+        from eval.models.defaults import default_scorer_model_path
+
+        return default_scorer_model_path()
+
+
+class Judge:
+    """Base of registered judges: holds settings and context; subclasses define identity and verdicts."""
+
+    registered_name = "unregistered"
+
+    def __init__(self, settings: Any, context: JudgeContext):
+        self.settings = settings
+        self.context = context
+
+    def identity(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def check(self, item) -> None:
+        """Raise ValueError when `item` cannot be judged (called for every prompt before generation)."""
 
 
 def verdict(probability_a: float) -> float:
@@ -24,21 +68,24 @@ def verdict(probability_a: float) -> float:
     return 1.0 if probability_a > 0.5 else 0.0 if probability_a < 0.5 else 0.5
 
 
-def pairwise_score(judge: PairwiseJudge, prompt: str, model_resp: str, baseline_resp: str) -> float:
-    """Win score of ``model_resp`` against ``baseline_resp`` in {0, 0.5, 1}.
+def pairwise_score(judge: Comparator, prompt: str, model_resp: str, baseline_resp: str) -> float | None:
+    """Win score of ``model_resp`` against ``baseline_resp`` in {0, 0.5, 1}, or None (invalid verdict).
 
     First order: model in position A, win = verdict(P(A)). Swapped order: model in position B,
     win = 1 - verdict(P(A)). Equal -> that score; different -> 0.5. A judge that always picks position A
-    thus scores 1 then 0 -> 0.5, whatever the responses.
+    thus scores 1 then 0 -> 0.5, whatever the responses. None from either order -> None.
     """
-    as_first = verdict(judge.compare(prompt, model_resp, baseline_resp))
-    as_second = 1.0 - verdict(judge.compare(prompt, baseline_resp, model_resp))
+    first = judge.compare(prompt, model_resp, baseline_resp)
+    second = judge.compare(prompt, baseline_resp, model_resp)
+    if first is None or second is None:
+        return None
+    as_first, as_second = verdict(first), 1.0 - verdict(second)
     return as_first if as_first == as_second else 0.5
 
 
-def programmatic_win(model_correct: bool, baseline_correct: bool) -> float:
-    """Per-sample win against the baseline from a correctness check: 1 if only the model is correct,
+def programmatic_win(model_good: bool, baseline_good: bool) -> float:
+    """Per-sample win against the baseline from a good/bad outcome: 1 if only the model is good,
     0.5 if both or neither are, 0 if only the baseline is."""
-    if model_correct == baseline_correct:
+    if model_good == baseline_good:
         return 0.5
-    return 1.0 if model_correct else 0.0
+    return 1.0 if model_good else 0.0

@@ -1,27 +1,38 @@
-"""GSM8K exact match on the final number.
+"""GSM8K exact match on the final number, with THE extraction rule shared with the lm-eval task.
 
-Extraction order (first rule that matches wins): the GSM8K gold marker ``#### 18``; ``\\boxed{18}``;
-"the (final) answer is 18" / "answer: 18"; otherwise the last number in the text. Numbers are normalised:
-thousands commas, ``$`` and a trailing ``%`` dropped, ``18.0`` -> ``18``, ``-0`` -> ``0``.
+`extract_final_number` is the only reader of a final numeric answer in this project: the judge uses it, and
+the lm-eval task eval/lm_harness/tasks/plot_gsm8k.yaml names the filter `plot_final_number`
+(eval/lm_harness/final_number_filter.py), which calls it. Rule (`RULES`; first that matches wins, the last
+occurrence of it): the GSM8K gold marker ``#### 18``; ``\\boxed{18}``; "the (final) answer is / answer:"
+followed by optional markdown or math delimiters (``**18**``, ``$18$``); otherwise the last number in the
+text. A minus sign belongs to a number only when it touches it (``-18``); ``"- 18"`` is a list bullet and
+reads 18. Numbers are normalised: thousands commas, ``$`` and a trailing ``%`` dropped, ``18.0`` -> ``18``.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-_NUMBER = r"-?\$?\s?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|-?\$?\.\d+"
+from eval.judges.base import Judge
+from eval.registry import JUDGES
+
+RULES = "final-number-v2"
+_NUMBER = r"[-\u2212]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-\u2212]?\$?\.\d+"
+_DECORATION = r"[\s*_`$\\(\[{]*"
 _MARKED = [
     re.compile(rf"####\s*({_NUMBER})"),
     re.compile(rf"\\boxed\{{\s*({_NUMBER})"),
-    re.compile(rf"(?:final answer|answer)\s*(?:is|:|=)?\s*:?\s*({_NUMBER})", re.IGNORECASE),
+    re.compile(rf"(?:final answer|answer)\s*(?:is|:|=)?\s*:?{_DECORATION}({_NUMBER})", re.IGNORECASE),
 ]
-_ANY_NUMBER = re.compile(_NUMBER)
+_ANY_NUMBER = re.compile(rf"(?<![\w.])(?:{_NUMBER})")
 
 
 def normalise_number(raw: str) -> str | None:
     """Canonical text of a number: '1,234.50' -> '1234.5', '$18' -> '18', '18.0' -> '18'; None if invalid."""
-    cleaned = raw.replace(",", "").replace("$", "").replace(" ", "").rstrip("%").rstrip(".")
+    cleaned = raw.replace("\u2212", "-").replace(",", "").replace("$", "").replace(" ", "")
+    cleaned = cleaned.rstrip("%").rstrip(".")
     try:
         value = Decimal(cleaned)
     except InvalidOperation:
@@ -47,3 +58,25 @@ def gsm8k_correct(response: str, gold: str) -> bool:
     if gold_number is None:
         raise ValueError(f"gold: no number found in {gold[-80:]!r}")
     return extract_final_number(response) == gold_number
+
+
+@dataclass
+class GSM8KSettings:
+    """No options: the extraction rule is fixed (and shared with lm-eval)."""
+
+
+@JUDGES.register("gsm8k", settings=GSM8KSettings, metrics=("accuracy",))
+class GSM8KJudge(Judge):
+    """Outcome judge: `correct` when the final numbers match, else `incorrect`."""
+
+    def identity(self) -> dict:
+        return {"rules": RULES}
+
+    def check(self, item) -> None:
+        gold = item.reference.get("gold")
+        if not isinstance(gold, str) or extract_final_number(gold) is None:
+            raise ValueError(f"field 'gold': no number in {str(gold)[-80:]!r} (the gsm8k judge needs one)")
+
+    def outcome(self, item, prompt: str, response: str) -> dict:
+        correct = gsm8k_correct(response, item.reference["gold"])
+        return {"label": "correct" if correct else "incorrect", "score": None}

@@ -8,10 +8,14 @@ generated, so the verdict is deterministic and never unparseable.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from eval.generation import prompt_token_ids
-from eval.judges.prompt import judge_messages
+from eval.generation.batched import prompt_token_ids
+from eval.judges.base import Judge
+from eval.judges.prompt import JUDGE_INSTRUCTION, judge_messages
+from eval.registry import JUDGES
 
 
 def _single_token_id(tokenizer, text: str) -> int:
@@ -52,3 +56,34 @@ class LocalLMJudge:
         """P(``response_a`` better) = softmax over the two verdict logits, taken at "A"."""
         logits = self.verdict_logits(prompt, response_a, response_b)
         return float(torch.softmax(logits, dim=0)[0])
+
+
+@dataclass
+class LocalLMSettings:
+    model: str | None = None
+    """HF folder of the judge LM; None = the offline SmolLM2-135M-Instruct."""
+    max_response_tokens: int = 512
+
+
+@JUDGES.register("local_lm", settings=LocalLMSettings, metrics=("winrate",))
+class LocalLMVerdicts(Judge):
+    """Registered pairwise judge: `LocalLMJudge` on the folder in the settings, loaded on first use."""
+
+    def _handle(self):
+        return self.context.pool.get(self.settings.model or self.context.default_lm_path())
+
+    def identity(self) -> dict:
+        return {
+            "model": self._handle().fingerprint,
+            "prompt": JUDGE_INSTRUCTION,
+            "verdict": "logits of A vs B",
+            "max_response_tokens": self.settings.max_response_tokens,
+        }
+
+    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
+        if not hasattr(self, "_judge"):
+            model, tokenizer = self._handle().pair
+            self._judge = LocalLMJudge(
+                model, tokenizer, max_response_tokens=self.settings.max_response_tokens
+            )
+        return self._judge.compare(prompt, response_a, response_b)

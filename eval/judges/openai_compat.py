@@ -2,38 +2,31 @@
 
 ``POST {url}/chat/completions`` with ``{"model", "messages", "temperature": 0, "max_tokens"}``; the API key
 is read from the environment variable named by ``api_key_env`` (never passed in code or config). The reply
-text's first standalone "A", "B" or "tie" is the verdict: A -> 1.0, B -> 0.0, tie -> 0.5. Connection errors,
-timeouts, 429 and 5xx are retried with exponential backoff (honouring Retry-After); other 4xx fail at once.
-Requests are spaced by a client-side rate limit shared by all threads using the judge.
+text must carry exactly one MT-Bench verdict tag (eval/judges/prompt.py): ``[[A]]`` -> 1.0, ``[[B]]`` -> 0.0,
+``[[C]]`` (tie) -> 0.5; anything else is an invalid verdict (None), counted and reported, never a win.
+Connection errors, timeouts, 429 and 5xx are retried with exponential backoff (honouring Retry-After); other
+4xx fail at once. Requests are spaced by a client-side rate limit shared by all threads using the judge.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
-import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import requests
 
-from eval.judges.prompt import judge_messages
+from eval.judges.base import Judge
+from eval.judges.prompt import VERDICT_FORMAT_VERSION, VERDICT_INSTRUCTION, parse_verdict, verdict_messages
+from eval.registry import JUDGES
 
-_VERDICT = re.compile(r"\b(tie|A|B)\b", re.IGNORECASE)
 _RETRY_STATUS = {408, 409, 429} | set(range(500, 600))
 
 
 class JudgeUnavailableError(RuntimeError):
     """The judge endpoint could not answer (unreachable, or still failing after all retries)."""
-
-
-def parse_verdict(text: str) -> float | None:
-    """1.0 for "A", 0.0 for "B", 0.5 for "tie" (first standalone match, case-insensitive); None if absent."""
-    match = _VERDICT.search(text)
-    if match is None:
-        return None
-    return {"a": 1.0, "b": 0.0, "tie": 0.5}[match.group(1).lower()]
 
 
 class RateLimiter:
@@ -57,7 +50,7 @@ class RateLimiter:
 
 
 class OpenAIJudge:
-    """``compare(prompt, a, b)`` asks the endpoint for a verdict letter (ties allowed).
+    """``compare(prompt, a, b)`` asks the endpoint for an MT-Bench verdict (``[[A]]``, ``[[B]]``, ``[[C]]``).
 
     url: base URL up to the version, e.g. ``https://api.openai.com/v1`` or ``http://127.0.0.1:8000/v1``.
     api_key_env: name of the environment variable holding the key; if it is unset no Authorization header
@@ -75,7 +68,7 @@ class OpenAIJudge:
         rate_limit: float | None = None,
         *,
         backoff: float = 1.0,
-        max_tokens: int = 8,
+        max_tokens: int = 512,
     ):
         self.endpoint = url.rstrip("/") + "/chat/completions"
         self.model, self.timeout, self.retries = model, timeout, retries
@@ -119,11 +112,46 @@ class OpenAIJudge:
             f"judge endpoint {self.endpoint} unreachable after {self.retries + 1} attempts: {problem}"
         )
 
-    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
-        """P(A better) from the verdict: 1.0, 0.0 or 0.5 (tie, or an unparseable reply, with a warning)."""
-        reply = self.chat(judge_messages(prompt, response_a, response_b, allow_tie=True))
-        verdict = parse_verdict(reply)
-        if verdict is None:
-            warnings.warn(f"judge reply has no verdict, counted as a tie: {reply[:100]!r}", stacklevel=2)
-            return 0.5
-        return verdict
+    def compare(self, prompt: str, response_a: str, response_b: str) -> float | None:
+        """P(A better) from the verdict tag: 1.0, 0.0, 0.5 (tie), or None when the reply has no valid tag."""
+        return parse_verdict(self.chat(verdict_messages(prompt, response_a, response_b)))
+
+
+@dataclass
+class OpenAISettings:
+    url: str | None = None
+    """Base URL of an OpenAI-compatible endpoint, e.g. http://127.0.0.1:8000/v1 (required to judge)."""
+    model: str | None = None
+    """The served model name (required to judge)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = 60.0
+    retries: int = 3
+    rate_limit: float | None = None
+    """Maximum requests per second."""
+    max_tokens: int = 512
+    """Room for a short explanation before the verdict tag."""
+
+
+@JUDGES.register("openai", settings=OpenAISettings, metrics=("winrate",))
+class OpenAIVerdicts(Judge):
+    """Registered pairwise judge: `OpenAIJudge` on the endpoint and model in the settings."""
+
+    def identity(self) -> dict:
+        s = self.settings
+        if not s.url or not s.model:
+            raise ValueError("judges.openai: needs 'url' and 'model' (the served model name)")
+        return {
+            "endpoint": s.url.rstrip("/"),
+            "model": s.model,
+            "prompt": VERDICT_INSTRUCTION,
+            "format": VERDICT_FORMAT_VERSION,
+            "decoding": {"temperature": 0, "max_tokens": s.max_tokens},
+        }
+
+    def compare(self, prompt: str, response_a: str, response_b: str) -> float | None:
+        if not hasattr(self, "_judge"):
+            s = self.settings
+            self._judge = OpenAIJudge(
+                s.url, s.model, s.api_key_env, s.timeout_s, s.retries, s.rate_limit, max_tokens=s.max_tokens
+            )
+        return self._judge.compare(prompt, response_a, response_b)

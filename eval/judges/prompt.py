@@ -1,10 +1,14 @@
-"""The judging prompt shared by the LLM judges (local causal LM and OpenAI-compatible endpoint).
+"""The judging prompts of the LLM judges; their text is part of each judge's identity (cache keys).
 
-Modelled on the MT-Bench pairwise prompt (Zheng et al. 2023), shortened for small judges: the verdict
-is a single letter, so a causal LM can be scored on the log-probabilities of "A" and "B" directly.
+`judge_messages`: single-letter verdict, for the local causal-LM judge that reads the logits of "A" and "B"
+(no text is generated, so it is never unparseable). `verdict_messages`: the MT-Bench pairwise format
+(Zheng et al. 2023) for judges that write text: the reply must end with exactly one of ``[[A]]``, ``[[B]]``
+or ``[[C]]`` (tie); `parse_verdict` accepts nothing else.
 """
 
 from __future__ import annotations
+
+import re
 
 JUDGE_INSTRUCTION = (
     "You are a fair judge. Compare the two assistant responses to the user's question below and decide "
@@ -17,6 +21,25 @@ _LAYOUT = (
     "[Response A]\n{response_a}\n\n[Response B]\n{response_b}"
 )
 
+VERDICT_INSTRUCTION = (
+    "Please act as an impartial judge and evaluate the quality of the responses provided by two AI "
+    "assistants to the user question displayed below. Choose the assistant that follows the user's "
+    "instructions and answers the user's question better, considering helpfulness, relevance, accuracy, "
+    "depth and harmlessness. Avoid any position bias: the order in which the responses were presented must "
+    "not influence your decision. Do not let the length of the responses influence you. Be as objective as "
+    "possible. After a short explanation, output your final verdict by strictly following this format: "
+    '"[[A]]" if assistant A is better, "[[B]]" if assistant B is better, and "[[C]]" for a tie.'
+)
+
+_VERDICT_LAYOUT = (
+    "[User Question]\n{prompt}\n\n[The Start of Assistant A's Answer]\n{response_a}\n"
+    "[The End of Assistant A's Answer]\n\n[The Start of Assistant B's Answer]\n{response_b}\n"
+    "[The End of Assistant B's Answer]"
+)
+_VERDICT_TAG = re.compile(r"\[\[\s*([ABC])\s*\]\]")
+_VERDICT_VALUE = {"A": 1.0, "B": 0.0, "C": 0.5}
+VERDICT_FORMAT_VERSION = "mt-bench-[[ABC]]-v1"
+
 
 def judge_messages(prompt: str, response_a: str, response_b: str, *, allow_tie: bool = False) -> list[dict]:
     """Chat messages asking for the verdict letter; ``allow_tie`` adds the option to answer "tie"."""
@@ -28,3 +51,22 @@ def judge_messages(prompt: str, response_a: str, response_b: str, *, allow_tie: 
         response_b=response_b,
     )
     return [{"role": "user", "content": content}]
+
+
+def verdict_messages(prompt: str, response_a: str, response_b: str) -> list[dict]:
+    """MT-Bench pairwise judging chat: system instruction, then question and both answers."""
+    content = _VERDICT_LAYOUT.format(prompt=prompt, response_a=response_a, response_b=response_b)
+    return [{"role": "system", "content": VERDICT_INSTRUCTION}, {"role": "user", "content": content}]
+
+
+def parse_verdict(text: str) -> float | None:
+    """1.0 for ``[[A]]``, 0.0 for ``[[B]]``, 0.5 for ``[[C]]``; None (invalid) for anything else.
+
+    Invalid: no tag, or tags naming different verdicts (``"[[A]] ... no, [[B]]"``). Free text such as
+    "A is better" or "It is a tie" is invalid by design: the article "a" must never read as a verdict.
+    Whitespace inside the brackets and case are not tolerated beyond ``[[ A ]]``.
+    """
+    tags = set(_VERDICT_TAG.findall(text or ""))
+    if len(tags) != 1:
+        return None
+    return _VERDICT_VALUE[tags.pop()]

@@ -8,9 +8,13 @@ Under the Bradley-Terry model, P(A better) = sigmoid(r_A - r_B), computed in fp3
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+from eval.judges.base import Judge
+from eval.registry import JUDGES
 
 
 class RewardModelJudge:
@@ -54,3 +58,29 @@ class RewardModelJudge:
         """P(A better) = sigmoid(r_A - r_B)."""
         difference = torch.tensor(self.reward(prompt, response_a) - self.reward(prompt, response_b))
         return float(torch.sigmoid(difference))
+
+
+@dataclass
+class RewardModelSettings:
+    model: str = ""
+    """HF folder of a sequence classifier with one output (required)."""
+    max_length: int = 2048
+
+    def validate(self) -> None:
+        if not self.model:
+            raise ValueError("'model' is required (a reward-model folder)")
+
+
+@JUDGES.register("reward_model", settings=RewardModelSettings, metrics=("winrate",))
+class RewardModelVerdicts(Judge):
+    """Registered pairwise judge: `RewardModelJudge` on the folder in the settings, loaded on first use."""
+
+    def identity(self) -> dict:
+        from eval.models.fingerprint import model_fingerprint
+
+        return {"model": model_fingerprint(self.settings.model), "max_length": self.settings.max_length}
+
+    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
+        if not hasattr(self, "_judge"):
+            self._judge = RewardModelJudge(self.settings.model, max_length=self.settings.max_length)
+        return self._judge.compare(prompt, response_a, response_b)

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 
 import torch
 from transformers import AutoModel, AutoTokenizer
+
+from eval.registry import SCORERS
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -34,7 +37,7 @@ class CoherenceScorer:
         self, model_path: str | os.PathLike | None = None, *, batch_size: int = 32, max_length: int = 256
     ):
         if model_path is None:
-            from eval.models import default_embedding_model_path
+            from eval.models.defaults import default_embedding_model_path
 
             model_path = default_embedding_model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
@@ -80,3 +83,31 @@ class CoherenceScorer:
             coherence = float(adjacent.mean()) if len(group) > 1 else None
             results.append({"prompt_similarity": float(similarity), "sentence_coherence": coherence})
         return results
+
+
+@dataclass
+class CoherenceSettings:
+    model: str | None = None
+    """HF folder of the sentence encoder; None = all-MiniLM-L6-v2 from its wheel."""
+    max_length: int = 256
+
+
+@SCORERS.register("coherence", settings=CoherenceSettings)
+class CoherenceComponent:
+    """Registered scorer: `CoherenceScorer` on the folder in the settings, loaded on first use."""
+
+    def __init__(self, settings: CoherenceSettings, context):
+        from eval.models.defaults import default_embedding_model_path
+
+        self.settings = settings
+        self.path = settings.model or default_embedding_model_path()
+
+    def identity(self) -> dict:
+        from eval.models.fingerprint import model_fingerprint
+
+        return {"model": model_fingerprint(self.path), "max_length": self.settings.max_length}
+
+    def score(self, prompts: list[str], responses: list[str]) -> list[dict]:
+        if not hasattr(self, "_scorer"):
+            self._scorer = CoherenceScorer(str(self.path), max_length=self.settings.max_length)
+        return self._scorer.score(prompts, responses)

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 
 import torch
+
+from eval.registry import SCORERS
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -45,7 +48,7 @@ class FluencyScorer:
     """``score(prompts, responses) -> [{"perplexity", "distinct_2", "repetition_rate"}]``.
 
     ``model``/``tokenizer``: the fixed scorer LM (default in the harness: SmolLM2-135M-Instruct from
-    ``eval.models.default_scorer_model_path()``). Context is left-truncated so prompt + response fit
+    ``eval.models.defaults.default_scorer_model_path()``). Context is left-truncated so prompt + response fit
     ``max_length`` tokens; responses longer than that are cut at the end.
     """
 
@@ -114,3 +117,27 @@ class FluencyScorer:
             }
             for ppl, text in zip(perplexities, responses, strict=True)
         ]
+
+
+@dataclass
+class FluencySettings:
+    model: str | None = None
+    """HF folder of the perplexity scorer LM; None = the offline SmolLM2-135M-Instruct."""
+    max_length: int = 1024
+
+
+@SCORERS.register("fluency", settings=FluencySettings)
+class FluencyComponent:
+    """Registered scorer: `FluencyScorer` on the folder in the settings, loaded on first use."""
+
+    def __init__(self, settings: FluencySettings, context):
+        self.settings = settings
+        self.handle = context.pool.get(settings.model or context.default_lm_path())
+
+    def identity(self) -> dict:
+        return {"model": self.handle.fingerprint, "max_length": self.settings.max_length, "ngrams": "v1"}
+
+    def score(self, prompts: list[str], responses: list[str]) -> list[dict]:
+        if not hasattr(self, "_scorer"):
+            self._scorer = FluencyScorer(*self.handle.pair, max_length=self.settings.max_length)
+        return self._scorer.score(prompts, responses)

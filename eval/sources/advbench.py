@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.registry import SOURCES
 from eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
 
 
+@SOURCES.register("advbench")
 def load(path: Path) -> list[PromptItem]:
     items = []
     for row_no, row in read_csv(path, ("Behavior", "BehaviorID")):

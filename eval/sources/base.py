@@ -30,10 +30,12 @@ class PromptItem:
     id: str
     messages: tuple[dict[str, str], ...]
     reference: dict[str, Any] = field(default_factory=dict)
+    row: int | None = None
+    """1-based row of the data file this prompt came from (for error messages), when the loader knows it."""
 
 
-def user_prompt(item_id: str, text: str, **reference: Any) -> PromptItem:
-    return PromptItem(id=item_id, messages=({"role": "user", "content": text},), reference=reference)
+def user_prompt(item_id: str, text: str, *, row: int | None = None, **reference: Any) -> PromptItem:
+    return PromptItem(id=item_id, messages=({"role": "user", "content": text},), reference=reference, row=row)
 
 
 def _open_text(path: Path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.registry import SOURCES
 from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require, user_prompt
 
 SOLUTION_KEYS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
@@ -31,6 +32,7 @@ def paired_questions(path: Path) -> set[str]:
     return paired
 
 
+@SOURCES.register("gsm8k")
 def load(path: Path, *, exclude_paired_file: Path | None = None) -> list[PromptItem]:
     excluded = paired_questions(exclude_paired_file) if exclude_paired_file else set()
     items = []
@@ -41,5 +43,5 @@ def load(path: Path, *, exclude_paired_file: Path | None = None) -> list[PromptI
             raise SourceRowError(path, row_no, "answer", "no '#### <number>' final answer")
         if question in excluded:
             continue
-        items.append(user_prompt(f"gsm8k:{row_no}", question, gold=gold))
+        items.append(user_prompt(f"gsm8k:{row_no}", question, row=row_no, gold=gold))
     return items

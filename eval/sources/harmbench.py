@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.registry import SOURCES
 from eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
 
 COLUMNS = ("Behavior", "FunctionalCategory", "SemanticCategory", "ContextString", "BehaviorID")
 
 
+@SOURCES.register("harmbench")
 def load(path: Path, *, functional_categories: list[str] | None = None) -> list[PromptItem]:
     keep = functional_categories or ["standard", "contextual"]
     items = []

@@ -16,6 +16,7 @@ import re
 import warnings
 from pathlib import Path
 
+from eval.registry import SOURCES
 from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require
 from eval.sources.holdout import HH_RLHF_HOLDOUT_FRACTION, SPLITS, check_fraction, holdout_start
 
@@ -40,6 +41,7 @@ def transcript_to_messages(prompt: str) -> list[dict[str, str]] | None:
     return messages
 
 
+@SOURCES.register("hh_rlhf")
 def load(
     path: Path,
     *,

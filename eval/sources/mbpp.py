@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from eval.registry import SOURCES
 from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require, user_prompt
 
 SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
@@ -26,6 +27,7 @@ def excluded_task_ids(path: Path) -> set[int]:
     return ids
 
 
+@SOURCES.register("mbpp")
 def load(path: Path, *, split: str = "test", exclude_names_file: Path | None = None) -> list[PromptItem]:
     if split not in SPLITS:
         raise ValueError(f"mbpp split must be one of {list(SPLITS)}, got {split!r}")

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.registry import SOURCES
 from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require, user_prompt
 
 
+@SOURCES.register("mt_bench")
 def load(path: Path, *, categories: list[str] | None = None, prefix: str = "mt_bench") -> list[PromptItem]:
     items = []
     for row_no, row in read_jsonl(path):

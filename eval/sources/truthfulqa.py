@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from eval.registry import SOURCES
 from eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
 from eval.sources.holdout import SPLITS, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
 
@@ -21,6 +22,7 @@ def split_answers(text: str) -> list[str]:
     return [part.strip() for part in text.split(";") if part.strip()]
 
 
+@SOURCES.register("truthfulqa")
 def load(path: Path, *, categories: list[str] | None = None, split: str = "holdout") -> list[PromptItem]:
     if split not in SPLITS:
         raise ValueError(f"truthfulqa: split must be one of {list(SPLITS)}, got {split!r}")

@@ -27,9 +27,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.checks import check_shape
 from plot_lightning.losses.plot_cost import COST_KINDS
 from plot_lightning.losses.plot_dirac import _cost_rows
+from plot_lightning.tensor_checks import check_shape
 
 DEFAULT_CHUNK = 512  # tokens per chunk: 512 x 49,152 vocab x 4 bytes = 100 MB per (chunk, V) fp32 block
 

@@ -24,7 +24,7 @@ import torch
 
 FOLDER_NAME = "SmolLM2-135M-Instruct"
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer_config.json")
+_REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer_config.json", "generation_config.json")
 
 
 def model_cache_dir() -> Path:

@@ -27,13 +27,20 @@ def data_file():
     return find
 
 
+def _outcome(metric: str, good: bool) -> dict:
+    from eval.judges.base import GOOD_LABEL
+
+    bad = {"accuracy": "incorrect", "asr": "compliance", "over_refusal": "refusal"}[metric]
+    return {"label": GOOD_LABEL[metric] if good else bad, "score": None}
+
+
 def make_results(output_dir: Path, *, shift: float = 0.0, label: str = "model-a"):
     """Results + samples for the quick suite with fabricated verdicts: every set has 4 samples with wins
     (1, 1, 0.5, 0) -> win rate 0.625; programmatic sets: model right on 3 of 4, baseline on 2 of 4.
     `shift` is added to the model's perplexity so two runs differ."""
-    from eval.results import write_results, write_samples
+    from eval.aggregation.summary import summarize_run
+    from eval.reports.results import write_results, write_samples
     from eval.suite import load_suite
-    from eval.summary import summarize_run
 
     suite = load_suite(QUICK)
     samples = []
@@ -54,6 +61,10 @@ def make_results(output_dir: Path, *, shift: float = 0.0, label: str = "model-a"
                         "win": win,
                         "model_ok": (i < 3) if programmatic else None,
                         "baseline_ok": (i in (0, 3)) if programmatic else None,
+                        "model_outcome": _outcome(prompt_set.metric, i < 3) if programmatic else None,
+                        "baseline_outcome": _outcome(prompt_set.metric, i in (0, 3))
+                        if programmatic
+                        else None,
                         "model_scores": {
                             "fluency": {"perplexity": 10.0 + i + shift, "distinct_2": 0.9},
                             "coherence": {"prompt_similarity": 0.5},

@@ -18,7 +18,7 @@ def mini_suite(tmp_path):
     raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
     raw["subpreferences"] = [s for s in raw["subpreferences"] if s["name"] in ("helpfulness", "math")]
     raw.update(data_root=str(REPO / "eval" / "samples"), lm_eval={"tasks": []})
-    raw["scoring"].update(fluency=False, coherence=False)
+    raw["scorers"] = {}
     raw["generation"]["max_new_tokens"] = 4
     path = tmp_path / "mini.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -75,6 +75,21 @@ def test_cli_clear_errors(tmp_path, mini_suite, tiny_model_dir, capsys):
     assert code == 2
     assert "gsm8k/test.jsonl: row 1: field 'answer'" in capsys.readouterr().err
     assert main(["compare", str(tmp_path / "nothing")]) == 2
+    capsys.readouterr()
+    assert (
+        _run(
+            mini_suite,
+            tiny_model_dir,
+            tiny_model_dir,
+            tmp_path / "o",
+            tiny_model_dir,
+            "--pairwise-judge",
+            "gsm8k",
+        )
+        == 2
+    )
+    error = capsys.readouterr().err  # other tests may have registered more judges: not an exact list
+    assert "--pairwise-judge 'gsm8k': not a pairwise judge; use one of [" in error and "'local_lm'" in error
 
 
 def test_cli_help(capsys):

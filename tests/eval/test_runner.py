@@ -46,7 +46,7 @@ def quick_run(tmp_path_factory, tiny_model_dir, baseline_pair):
         tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
         limit=1,
         judges={"local_lm": {"model": str(tiny_model_dir)}},
-        scoring={"scorer_model": str(tiny_model_dir)},
+        scorers={"fluency": {"model": str(tiny_model_dir)}},
         progress=False,
     )
     results = evaluate(str(tiny_model_dir), baseline_pair, tiny_quick_suite(), **kwargs)
@@ -76,7 +76,7 @@ def test_run_quick_suite_writes_results_samples_report(quick_run):
     assert results["models"]["model"]["fingerprint"] != results["models"]["baseline"]["fingerprint"]
     assert {"torch", "transformers", "mlflow", "lm_eval"} <= set(results["versions"])
     samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
-    assert len(samples) == 12  # limit=1 per set, 12 sets
+    assert len(samples) == 13  # limit=1 per set, 13 sets
     assert all({"prompt", "model_response", "baseline_response", "win"} <= set(s) for s in samples)
     assert (out / "report.md").read_text().startswith("# Evaluation: suite `quick`")
     assert (out / "charts" / "winrate.png").stat().st_size > 1000 and (
@@ -94,7 +94,14 @@ def test_run_logs_mlflow_run_readable_back(quick_run):
     metrics = run.data.metrics
     for sub in SEVEN:
         assert metrics[f"winrate/{sub}"] == pytest.approx(results["subpreferences"][sub]["winrate"]["mean"])
-    assert {"asr/harmbench", "asr/advbench", "baseline/asr/harmbench", "fluency/distinct_2"} <= set(metrics)
+    assert {
+        "asr/harmlessness/harmbench",
+        "asr/harmlessness/advbench",
+        "baseline/asr/harmlessness/harmbench",
+        "non_answer/harmlessness/advbench",
+        "over_refusal/harmlessness/over_refusal_vicuna",
+        "fluency/distinct_2",
+    } <= set(metrics)
     assert "coherence/prompt_similarity" in metrics and "lm_eval/plot_truthfulqa_mc1/acc" in metrics
     assert run.data.params["suite.name"] == "quick"
     assert run.data.params["model.fingerprint"] == results["models"]["model"]["fingerprint"]
@@ -105,12 +112,12 @@ def test_run_logs_mlflow_run_readable_back(quick_run):
         "charts/quality.png",
     }
     table = json.loads(Path(client.download_artifacts(run.info.run_id, "samples_table.json")).read_text())
-    assert "model_response" in table["columns"] and len(table["data"]) == 12
+    assert "model_response" in table["columns"] and len(table["data"]) == 13
 
 
 @pytest.mark.slow
 def test_run_rerun_resumes_and_recomputes_nothing(quick_run, tiny_model_dir, baseline_pair, monkeypatch):
-    import eval.cached_generation as cached_generation
+    import eval.generation.cached as cached_generation
 
     calls = []
     monkeypatch.setattr(cached_generation, "generate", lambda *a, **k: calls.append(a))
@@ -124,7 +131,7 @@ def test_run_rerun_resumes_and_recomputes_nothing(quick_run, tiny_model_dir, bas
     )
     assert calls == []
     assert all(stat["misses"] == 0 for stat in again["cache"].values()), again["cache"]
-    assert again["cache"]["generation"]["hits"] == 24 and again["cache"]["verdict"]["hits"] > 0
+    assert again["cache"]["generation"]["hits"] == 26 and again["cache"]["verdict"]["hits"] > 0
     for name in SEVEN:
         assert again["subpreferences"][name] == first["subpreferences"][name]
 
@@ -136,7 +143,7 @@ def test_run_interrupted_by_judge_resumes_only_remaining(
     """A judge that dies after 1 sample: that verdict and all generations are kept; the rerun judges only
     the remaining samples (2 compare calls each: both orders) and generates nothing."""
     suite = tiny_quick_suite(keep={"helpfulness", "humanity"}, lm_eval=False)
-    suite.scoring.fluency = suite.scoring.coherence = False
+    suite.scorers = {}
     original = LocalLMJudge.compare
     compares = []
 
@@ -147,6 +154,8 @@ def test_run_interrupted_by_judge_resumes_only_remaining(
         return original(self, *args)
 
     monkeypatch.setattr(LocalLMJudge, "compare", dying)
+    # the tiny random model writes gibberish, which is a non-answer and never reaches the judge
+    monkeypatch.setattr("eval.judges.engine.is_non_answer", lambda text: False)
     kwargs = dict(
         output_dir=tmp_path,
         judges={"local_lm": {"model": str(tiny_model_dir)}},
@@ -167,7 +176,7 @@ def test_run_interrupted_by_judge_resumes_only_remaining(
 
 
 def test_run_missing_model_folder_is_a_clear_error(tmp_path, tiny_model_dir):
-    from eval.models import ModelLoadError
+    from eval.models.loading import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="no-such-model"):
         evaluate(

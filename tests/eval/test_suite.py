@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.suite import JUDGES_BY_METRIC, SuiteError, load_suite, parse_suite
+from eval.registry import JUDGES
+from eval.suite import SuiteError, load_suite, parse_suite
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "eval"
 SEVEN = {"helpfulness", "harmlessness", "honesty", "humanity", "math", "code", "reasoning"}
@@ -25,7 +26,7 @@ def test_suite_shipped_configs_parse_with_all_seven_subpreferences(name):
     assert {n for n, c in categories.items() if c == "logic"} == {"math", "code", "reasoning"}
     for sub in suite.subpreferences:
         for prompt_set in sub.sets:
-            assert prompt_set.judge in JUDGES_BY_METRIC[prompt_set.metric]
+            assert prompt_set.metric in JUDGES.get(prompt_set.judge).metrics
 
 
 def test_suite_quick_data_root_is_the_committed_samples():
@@ -68,7 +69,24 @@ def _quick_raw():
         (lambda r: r["subpreferences"][0]["sets"][0].update(limit=0), "sets[0].limit"),
         (lambda r: r["subpreferences"][0].pop("paper_named"), "missing required key(s) ['paper_named']"),
         (lambda r: r["subpreferences"][1].update(name="helpfulness"), "duplicate names"),
-        (lambda r: r["judges"].update(oracle={}), "judges.oracle"),
+        (lambda r: r["judges"].update(oracle={}), "judges.oracle: unknown judge; registered: ["),
+        (
+            lambda r: r["judges"]["code_exec"].update(timeout=3),
+            "judges.code_exec: unknown key(s) ['timeout']; valid keys: ['memory_mb', 'timeout_s']",
+        ),
+        (lambda r: r["scorers"].update(bleu={}), "scorers.bleu: unknown scorer"),
+        (
+            lambda r: r["scorers"]["fluency"].update(modle="x"),
+            "scorers.fluency: unknown key(s) ['modle']; valid keys: ['max_length', 'model']",
+        ),
+        (
+            lambda r: r["subpreferences"][0]["sets"][0]["source"]["options"].update(categoies=["x"]),
+            "unknown option(s) ['categoies'] for source 'vicuna_bench'; valid: ['categories']",
+        ),
+        (
+            lambda r: r["subpreferences"][0]["sets"][0].update(judge="nobody"),
+            "unknown judge 'nobody'; registered: [",
+        ),
         (lambda r: r["generation"].update(max_new_tokens=0), "max_new_tokens"),
         (lambda r: r.update(schema_version=99), "unsupported 99"),
     ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.judges.base import PairwiseJudge, pairwise_score, programmatic_win, verdict
+from eval.judges.base import Comparator, pairwise_score, programmatic_win, verdict
 
 
 class AlwaysA:
@@ -55,8 +55,8 @@ def test_invalid_probability_rejected():
 
 
 def test_protocol_and_programmatic_win():
-    assert isinstance(PrefersLonger(), PairwiseJudge)
-    assert not isinstance(object(), PairwiseJudge)
+    assert isinstance(PrefersLonger(), Comparator)
+    assert not isinstance(object(), Comparator)
     assert [
         programmatic_win(m, b) for m, b in [(True, False), (True, True), (False, False), (False, True)]
     ] == [
@@ -65,3 +65,18 @@ def test_protocol_and_programmatic_win():
         0.5,
         0.0,
     ]
+
+
+class InvalidSecondTime:
+    """Valid verdict in the first order, no verdict (None) in the swapped one."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def compare(self, prompt, response_a, response_b):
+        self.calls += 1
+        return 1.0 if self.calls == 1 else None
+
+
+def test_an_invalid_verdict_in_either_order_makes_the_sample_invalid_never_a_win():
+    assert pairwise_score(InvalidSecondTime(), "q", "model", "baseline") is None

@@ -135,27 +135,31 @@ def test_judge_refuses_without_isolation_unless_opted_in(monkeypatch):
 def test_suite_setting_opts_in_and_changes_the_verdict_identity(monkeypatch, tmp_path):
     """judges.code_exec.allow_unsandboxed reaches the judge through the verdict engine, and is part of
     the cache key (an unsandboxed verdict is never served for a sandboxed run)."""
-    from eval.cache import ResultCache
-    from eval.judging import VerdictEngine
-    from eval.model_handle import ModelPool
+    from eval.generation.cache import ResultCache
+    from eval.judges.base import JudgeContext
+    from eval.judges.engine import VerdictEngine
+    from eval.models.handle import ModelPool
+    from eval.registry import JUDGES
     from eval.sources.base import user_prompt
-    from eval.suite import JudgeSettings
 
     monkeypatch.setattr("eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
     item = user_prompt("p0", "double x", tests=DOUBLES, entry_point="f")
     answer = "```python\ndef f(x):\n    return 2 * x\n```"
     engines = [
         VerdictEngine(
-            {"code_exec": JudgeSettings(allow_unsandboxed=opt_in)},
+            {"code_exec": JUDGES.settings("code_exec", {"allow_unsandboxed": opt_in}, "judges.code_exec")},
             ResultCache(tmp_path / f"{opt_in}.jsonl"),
-            ModelPool(),
+            JudgeContext(ModelPool()),
         )
         for opt_in in (False, True)
     ]
     with pytest.raises(SandboxUnavailableError):
+        engines[0].judge("code_exec").check(item)
+    with pytest.raises(SandboxUnavailableError):
         engines[0].outcome("code_exec", item, answer)
-    assert engines[1].outcome("code_exec", item, answer) is True
-    assert engines[0].judge_id("code_exec") != engines[1].judge_id("code_exec")
+    engines[1].judge("code_exec").check(item)
+    assert engines[1].outcome("code_exec", item, answer)["label"] == "correct"
+    assert engines[0].identity("code_exec") != engines[1].identity("code_exec")
 
 
 def test_a_suite_with_code_is_refused_before_any_model_is_loaded(monkeypatch, tmp_path):

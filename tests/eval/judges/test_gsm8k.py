@@ -1,4 +1,4 @@
-"""GSM8K final-number extraction table and exact match on real gold answers."""
+"""GSM8K final-number extraction: one rule, shared with the lm-eval task's filter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from eval.judges.gsm8k import extract_final_number, gsm8k_correct
+from eval.judges.gsm8k import GSM8KJudge, extract_final_number, gsm8k_correct
+from eval.sources.base import user_prompt
 
 
 @pytest.mark.parametrize(
@@ -24,6 +25,10 @@ from eval.judges.gsm8k import extract_final_number, gsm8k_correct
         ("25%", "25"),
         ("I do not know.", None),
         ("#### 18\nlater text mentions 99", "18"),
+        ("- 18", "18"),  # issue 8: a list bullet, not a minus sign
+        ("the answer is **18**. (Janet had 16.)", "18"),  # issue 8: lm-eval read 16
+        ("The answer is $\\$18$.", "18"),
+        ("x2 = 5", "5"),
     ],
 )
 def test_extraction_table(text, expected):
@@ -37,6 +42,30 @@ def test_exact_match():
     assert not gsm8k_correct("no idea", "#### 18")
     with pytest.raises(ValueError, match="gold"):
         gsm8k_correct("18", "no number here")
+
+
+@pytest.mark.parametrize("gold", ["p - q", "\\text{east}", "\\pi"])
+def test_a_gold_with_no_number_is_rejected_by_check(gold):
+    with pytest.raises(ValueError, match="field 'gold': no number"):
+        GSM8KJudge(None, None).check(user_prompt("x", "q", gold=gold))
+
+
+@pytest.mark.parametrize(
+    "text", ["- 18", "the answer is **18**. (... 16.)", "Answer: 7 apples, 3 pears", "\\boxed{1,200}"]
+)
+def test_lm_eval_filter_reads_what_the_judge_reads(text):
+    """The lm-eval task's registered filter and the judge share one rule (issue 8: they disagreed)."""
+    import yaml
+
+    from eval.lm_harness.final_number_filter import FILTER_NAME, FinalNumberFilter
+    from eval.lm_harness.runner import TASKS_DIR
+
+    task = yaml.safe_load((TASKS_DIR / "plot_gsm8k.yaml").read_text())
+    assert task["filter_list"][0]["filter"][0]["function"] == FILTER_NAME
+    from lm_eval.api.registry import get_filter
+
+    assert get_filter(FILTER_NAME) is FinalNumberFilter
+    assert FinalNumberFilter().apply([[text]], [{}]) == [[extract_final_number(text)]]
 
 
 def test_gold_solutions_match_themselves_and_not_neighbours(data_file):

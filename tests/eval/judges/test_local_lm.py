@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from eval.judges.base import PairwiseJudge, pairwise_score
+from eval.judges.base import Comparator, pairwise_score
 from eval.judges.local_lm import LocalLMJudge
-from eval.models import load_model
+from eval.models.loading import load_model
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def test_probability_is_softmax_of_verdict_logits(judge):
     p_a = judge.compare("How do I bake bread?", "Mix flour and water.", "The quick brown fox.")
     assert p_a == pytest.approx(expected, rel=1e-6)
     assert 0.0 < p_a < 1.0
-    assert isinstance(judge, PairwiseJudge)
+    assert isinstance(judge, Comparator)
 
 
 def test_verdict_read_after_generation_prompt(judge, monkeypatch):

@@ -1,5 +1,7 @@
-"""OpenAIJudge against a real HTTP server on 127.0.0.1 returning canned replies: parsing, auth header,
-retry after a 500, no retry on 401, unreachable endpoint, and the client-side rate limit (fake clock)."""
+"""OpenAIJudge against a real HTTP server on 127.0.0.1 returning canned replies: the constrained verdict
+format under adversarial phrasings, auth header, retry after a 500, no retry on 401, unreachable endpoint,
+and the client-side rate limit (fake clock). The same judge against a real local model served through the
+OpenAI chat API: test_openai_compat_served_model.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eval.judges.openai_compat import JudgeUnavailableError, OpenAIJudge, RateLimiter, parse_verdict
+from eval.judges.openai_compat import JudgeUnavailableError, OpenAIJudge, RateLimiter
+from eval.judges.prompt import parse_verdict
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,33 +59,59 @@ def _judge(url, **kwargs):
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("A", 1.0), ("b", 0.0), ("Tie.", 0.5), ("Verdict: B", 0.0), ("[[A]]", 1.0), ("No idea", None)],
+    [
+        ("[[A]]", 1.0),
+        ("[[B]]", 0.0),
+        ("[[C]]", 0.5),
+        ("Assistant B is more accurate and complete. [[B]]", 0.0),
+        ("A is wordy, B is clear. Final verdict: [[ B ]]", 0.0),
+        ("It is a tie. [[C]]", 0.5),
+        # issue 8: the article "a" read as verdict A -> ties became wins for the first answer
+        ("It is a tie.", None),
+        ("Neither: a tie", None),
+        ("A", None),
+        ("Verdict: B", None),
+        ("a", None),
+        ("Both are a bit weak; I would call it a draw.", None),
+        ("[A]", None),
+        ("[[D]]", None),
+        ("[[a]]", None),
+        ("[[A]] ... on reflection, [[B]]", None),  # contradicting tags
+        ("[[A]] and again [[A]]", 1.0),
+        ("", None),
+    ],
 )
-def test_parse_verdict(text, expected):
+def test_parse_verdict_accepts_only_one_constrained_tag(text, expected):
     assert parse_verdict(text) == expected
 
 
 def test_verdicts_request_and_auth_header(server, monkeypatch):
     monkeypatch.setenv("PLOT_TEST_JUDGE_KEY", "sk-test")
-    server.replies = [(200, "A"), (200, "B"), (200, "tie")]
+    server.replies = [(200, "[[A]]"), (200, "B is better [[B]]"), (200, "[[C]]")]
     judge = _judge(server.url)
     assert [judge.compare("Q?", "one", "two") for _ in range(3)] == [1.0, 0.0, 0.5]
     first = server.requests[0]
     assert first["path"] == "/v1/chat/completions" and first["auth"] == "Bearer sk-test"
     assert first["body"]["model"] == "judge-model" and first["body"]["temperature"] == 0
-    assert "[Response A]\none" in first["body"]["messages"][0]["content"]
+    system, user = first["body"]["messages"]
+    assert '"[[A]]" if assistant A is better' in system["content"]
+    assert "[The Start of Assistant A's Answer]\none" in user["content"]
 
 
-def test_no_key_no_auth_header_and_unparseable_is_tie(server, monkeypatch):
+def test_no_key_no_auth_header_and_unparseable_is_invalid_never_a_win(server, monkeypatch):
     monkeypatch.delenv("PLOT_TEST_JUDGE_KEY", raising=False)
-    server.replies = [(200, "I cannot decide")]
-    with pytest.warns(UserWarning, match="no verdict"):
-        assert _judge(server.url).compare("Q?", "one", "two") == 0.5
+    server.replies = [(200, "It is a tie."), (200, "[[A]]")]
+    judge = _judge(server.url)
+    assert judge.compare("Q?", "one", "two") is None
     assert server.requests[0]["auth"] is None
+    from eval.judges.base import pairwise_score
+
+    server.replies = [(200, "[[A]]"), (200, "Neither: a tie")]
+    assert pairwise_score(judge, "Q?", "one", "two") is None
 
 
 def test_retries_after_server_error(server):
-    server.replies = [(500, "overloaded"), (429, "slow down"), (200, "B")]
+    server.replies = [(500, "overloaded"), (429, "slow down"), (200, "[[B]]")]
     assert _judge(server.url, retries=2).compare("Q?", "one", "two") == 0.0
     assert len(server.requests) == 3
 

@@ -8,7 +8,8 @@ import pytest
 @pytest.fixture(scope="session")
 def smollm2():
     """The real scorer LM (SmolLM2-135M-Instruct, fp32), converted once and loaded once per session."""
-    from eval.models import default_scorer_model_path, load_model
+    from eval.models.defaults import default_scorer_model_path
+    from eval.models.loading import load_model
 
     return load_model(default_scorer_model_path())
 

@@ -9,7 +9,7 @@ import random
 import pytest
 import torch
 
-from eval.models import load_model
+from eval.models.loading import load_model
 from eval.scorers.fluency import FluencyScorer, distinct_n, repetition_rate, words
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.lm_eval_runner import prepare_tasks
+from eval.lm_harness.runner import prepare_tasks
 from eval.sources import load_source
 from eval.sources.base import SourceRowError
 from eval.sources.holdout import HH_RLHF_HOLDOUT_FRACTION, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start

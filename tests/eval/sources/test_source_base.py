@@ -31,6 +31,6 @@ def test_source_load_source_errors(tmp_path):
     (tmp_path / "t.jsonl").write_text('{"question": "q?", "answer": "x #### 3"}\n')
     with pytest.raises(ValueError, match="bad options"):
         load_source("gsm8k", "t.jsonl", {"colour": "red"}, tmp_path)
-    with pytest.raises(ValueError, match="unknown source loader"):
+    with pytest.raises(ValueError, match="unknown source"):
         load_source("nope", "t.jsonl", {}, tmp_path)
     assert [p.reference["gold"] for p in load_source("gsm8k", "t.jsonl", {}, tmp_path)] == ["3"]

@@ -1,0 +1,1 @@
+"""Aggregation stage: per-sample verdicts -> win rates, accuracies, ASR with bootstrap CIs."""

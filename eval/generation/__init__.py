@@ -1,0 +1,1 @@
+"""Generation stage: batched chat generation and the append-only result cache it resumes from."""

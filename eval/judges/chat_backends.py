@@ -1,0 +1,83 @@
+"""Text-generating judge backends for rubric judges: `chat(messages) -> str`, chosen by name in settings.
+
+`openai`: any OpenAI-compatible endpoint (eval/judges/openai_compat.py's client, with retries and rate
+limit). `local`: a local Hugging Face causal LM, greedy decoding. Each backend's `identity()` (endpoint and
+model name, or model fingerprint, plus decoding settings) goes into the rubric judge's cache keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eval.registry import Registry, build_settings
+
+BACKENDS = Registry("judge backend", ("eval.judges.chat_backends",))
+
+
+@dataclass
+class OpenAIBackendSettings:
+    url: str = ""
+    model: str = ""
+    api_key_env: str = "OPENAI_API_KEY"
+    timeout_s: float = 60.0
+    retries: int = 3
+    max_tokens: int = 512
+
+    def validate(self) -> None:
+        if not self.url or not self.model:
+            raise ValueError("needs 'url' and 'model' (the served model name)")
+
+
+@BACKENDS.register("openai", settings=OpenAIBackendSettings)
+class OpenAIBackend:
+    def __init__(self, settings: OpenAIBackendSettings, context):
+        self.settings = settings
+
+    def identity(self) -> dict:
+        s = self.settings
+        return {"endpoint": s.url.rstrip("/"), "model": s.model, "temperature": 0, "max_tokens": s.max_tokens}
+
+    def chat(self, messages: list[dict]) -> str:
+        from eval.judges.openai_compat import OpenAIJudge
+
+        s = self.settings
+        client = OpenAIJudge(s.url, s.model, s.api_key_env, s.timeout_s, s.retries, max_tokens=s.max_tokens)
+        return client.chat(messages)
+
+
+@dataclass
+class LocalBackendSettings:
+    model: str | None = None
+    """HF folder; None = the offline SmolLM2-135M-Instruct."""
+    max_new_tokens: int = 256
+
+
+@BACKENDS.register("local", settings=LocalBackendSettings)
+class LocalBackend:
+    def __init__(self, settings: LocalBackendSettings, context):
+        self.settings = settings
+        self.handle = context.pool.get(settings.model or context.default_lm_path())
+
+    def identity(self) -> dict:
+        return {
+            "model": self.handle.fingerprint,
+            "greedy": True,
+            "max_new_tokens": self.settings.max_new_tokens,
+        }
+
+    def chat(self, messages: list[dict]) -> str:
+        from eval.generation.batched import generate
+
+        model, tokenizer = self.handle.pair
+        return generate(
+            model, tokenizer, [messages], max_new_tokens=self.settings.max_new_tokens, progress=False
+        )[0]
+
+
+def build_backend(raw: dict, context, where: str):
+    """A backend from `{kind: openai|local, ...its settings}`."""
+    if not isinstance(raw, dict) or "kind" not in raw:
+        raise ValueError(f"{where}: needs 'kind' (one of {BACKENDS.names()})")
+    options = {k: v for k, v in raw.items() if k != "kind"}
+    entry = BACKENDS.get(raw["kind"])
+    return entry.component(build_settings(entry.settings, options, f"{where}.{raw['kind']}"), context)

@@ -1,0 +1,84 @@
+"""Verdicts for the runner: builds the judges a suite names (through the registry) and caches every verdict.
+
+Pairwise verdicts are keyed by (judge name, judge identity, prompt, model response, baseline response);
+outcome verdicts by (judge name, identity, prompt, response, reference), so a baseline's verdicts are reused
+by every later run against it and any change to a judge (model, endpoint, prompt, decoding, rules) misses
+the cache. Judges are constructed cheaply; their models load only when a verdict is missing.
+
+Non-answers (eval/judges/non_answer.py) are decided before any pairwise judge is asked: a non-answer loses
+to an answer and ties with another non-answer; it is never a win.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eval.generation.cache import ResultCache, cache_key
+from eval.judges.base import JudgeContext, pairwise_score
+from eval.judges.non_answer import NON_ANSWER_RULES, is_non_answer
+from eval.registry import JUDGES
+from eval.sources.base import PromptItem
+
+
+def messages_to_text(messages: list[dict] | tuple[dict, ...]) -> str:
+    """A chat as plain text for judges and scorers: a single user turn is its content as is."""
+    if len(messages) == 1:
+        return messages[0]["content"]
+    labels = {"user": "User", "assistant": "Assistant", "system": "System"}
+    return "\n\n".join(f"{labels.get(m['role'], m['role'])}: {m['content']}" for m in messages)
+
+
+class VerdictEngine:
+    """Computes and caches pairwise and outcome verdicts for the judges of a suite."""
+
+    def __init__(self, settings: dict[str, Any], cache: ResultCache, context: JudgeContext):
+        self.settings = settings
+        self.cache = cache
+        self.context = context
+        self._judges: dict[str, Any] = {}
+        self._ids: dict[str, Any] = {}
+
+    def judge(self, name: str):
+        """The registered judge `name`, built once from the suite's settings (defaults when absent)."""
+        if name not in self._judges:
+            entry = JUDGES.get(name)
+            settings = self.settings.get(name)
+            if settings is None:
+                settings = JUDGES.settings(name, {}, f"judges.{name}")
+            self._judges[name] = entry.component(settings, self.context)
+        return self._judges[name]
+
+    def identity(self, name: str) -> Any:
+        if name not in self._ids:
+            self._ids[name] = [name, self.judge(name).identity()]
+        return self._ids[name]
+
+    def pairwise(
+        self, name: str, item: PromptItem, model_response: str, baseline_response: str
+    ) -> float | None:
+        """Win of the model in {0, 0.5, 1}, or None for an invalid verdict (see eval.judges.base)."""
+        model_na, baseline_na = is_non_answer(model_response), is_non_answer(baseline_response)
+        if model_na or baseline_na:
+            return 0.5 if model_na and baseline_na else 0.0 if model_na else 1.0
+        prompt = messages_to_text(item.messages)
+        key = cache_key(
+            "pairwise", self.identity(name), NON_ANSWER_RULES, prompt, model_response, baseline_response
+        )
+        cached = self.cache.get(key, "verdict")
+        if cached is not None:
+            return cached["win"]
+        win = pairwise_score(self.judge(name), prompt, model_response, baseline_response)
+        self.cache.put(key, "verdict", {"win": win})
+        return win
+
+    def outcome(self, name: str, item: PromptItem, response: str) -> dict[str, Any]:
+        """{"label", "score", ...} of one response (see eval.judges.base.LABELS)."""
+        prompt = messages_to_text(item.messages)
+        reference = {k: item.reference.get(k) for k in ("gold", "tests", "entry_point", "code_prefix")}
+        key = cache_key("outcome", self.identity(name), prompt, response, reference)
+        cached = self.cache.get(key, "verdict")
+        if cached is not None:
+            return cached
+        value = self.judge(name).outcome(item, prompt, response)
+        self.cache.put(key, "verdict", value)
+        return value

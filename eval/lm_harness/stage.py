@@ -1,0 +1,62 @@
+"""The lm-eval step of a run: local tasks on model (and baseline), cached per (model, task, settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from eval.generation.cache import ResultCache, cache_key
+from eval.lm_harness.runner import TASKS_DIR
+from eval.models.handle import ModelHandle
+from eval.suite import Suite
+
+
+def lm_eval_stage(
+    suite: Suite, handles: dict[str, ModelHandle], data_root: Path, cache: ResultCache, limit: int | None
+) -> dict[str, Any]:
+    """{"model": {task: {metric: value}}, "baseline": {...}, "limit": n}; {} when the suite has no tasks."""
+    settings = suite.lm_eval
+    if not settings.tasks:
+        return {}
+    task_limit = min(c for c in (settings.limit, limit) if c) if (settings.limit or limit) else None
+    roles = ["model", "baseline"] if settings.on_baseline else ["model"]
+    out: dict[str, Any] = {"limit": task_limit}
+    for role in roles:
+        handle = handles[role]
+        keys = {task: _task_key(task, handle, suite, data_root, task_limit) for task in settings.tasks}
+        results = {task: cache.get(key, "lm_eval") for task, key in keys.items()}
+        missing = [task for task, value in results.items() if value is None]
+        if missing:  # one lm-eval call for all missing tasks: its start-up cost is paid once per model
+            from eval.lm_harness.runner import run_lm_eval
+
+            model, tokenizer = handle.pair
+            computed = run_lm_eval(
+                model,
+                tokenizer,
+                missing,
+                data_root,
+                limit=task_limit,
+                batch_size=settings.batch_size,
+                max_gen_toks=settings.max_gen_toks,
+                seed=suite.generation.seed,
+            )
+            for task in missing:
+                cache.put(keys[task], "lm_eval", computed[task])
+                results[task] = computed[task]
+        out[role] = results
+    return out
+
+
+def _task_key(task: str, handle: ModelHandle, suite: Suite, data_root: Path, task_limit: int | None) -> str:
+    yaml_path = TASKS_DIR / f"{task}.yaml"
+    task_text = yaml_path.read_text(encoding="utf-8") if yaml_path.is_file() else task
+    from eval.judges.gsm8k import RULES as FINAL_NUMBER_RULES  # the plot_final_number filter's rule
+
+    settings = (
+        str(data_root),
+        task_limit,
+        suite.lm_eval.max_gen_toks,
+        suite.generation.seed,
+        FINAL_NUMBER_RULES,
+    )
+    return cache_key("lm_eval", handle.fingerprint, task, task_text, *settings)

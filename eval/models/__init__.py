@@ -1,0 +1,1 @@
+"""Models under evaluation: loading a Hugging Face folder, content fingerprints, default scorer models."""

@@ -1,0 +1,145 @@
+"""Registries of judges, scorers and sources: configuration names -> one registered class each.
+
+A component registers itself where it is defined (one file per component), with its settings dataclass and,
+for judges, the metrics it can feed::
+
+    @JUDGES.register("length", settings=LengthSettings, metrics=("winrate",))
+    class LengthJudge(PairwiseJudge): ...
+
+Nothing else dispatches on names: the suite validates `judges.<name>` with that settings class, checks that a
+set's judge can feed its metric, and the engines build components by name. Code outside the package
+registers the same way (import it before loading the suite). Built-in components are imported on first
+lookup, so `import eval` stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+class SettingsError(ValueError):
+    """Settings that do not fit a component's settings class; the message names where and the valid keys."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    component: type
+    settings: type
+    """A dataclass; every field needs a default so `{}` is valid."""
+    metrics: tuple[str, ...] = ()
+
+
+@dataclass
+class NoSettings:
+    """A component without options."""
+
+
+def build_settings(cls: type, raw: Any, where: str) -> Any:
+    """Instantiate dataclass `cls` from mapping `raw` (None = defaults), naming unknown keys and valid ones."""
+    if isinstance(raw, cls):
+        return raw
+    raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise SettingsError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    valid = sorted(f.name for f in dataclasses.fields(cls))
+    unknown = sorted(set(raw) - set(valid))
+    if unknown:
+        raise SettingsError(f"{where}: unknown key(s) {unknown}; valid keys: {valid}")
+    try:
+        settings = cls(**raw)
+    except (TypeError, ValueError) as err:
+        raise SettingsError(f"{where}: {err}") from err
+    check = getattr(settings, "validate", None)
+    if check is not None:
+        try:
+            check()
+        except ValueError as err:
+            raise SettingsError(f"{where}: {err}") from err
+    return settings
+
+
+class Registry:
+    """Name -> Entry, filled by the `register` decorator; `builtin_modules` are imported on first lookup."""
+
+    def __init__(self, what: str, builtin_modules: tuple[str, ...]):
+        self.what = what
+        self._builtin_modules = builtin_modules
+        self._entries: dict[str, Entry] = {}
+        self._loaded = False
+
+    def register(self, name: str, *, settings: type = NoSettings, metrics: tuple[str, ...] = ()):
+        """Class decorator registering `component` under `name` (a second registration of a name fails)."""
+        if not dataclasses.is_dataclass(settings):
+            raise TypeError(f"{self.what} {name!r}: settings must be a dataclass, got {settings!r}")
+
+        def decorator(component: type) -> type:
+            existing = self._entries.get(name)
+            if existing is not None and existing.component is not component:
+                raise ValueError(f"{self.what} {name!r} is already registered by {existing.component}")
+            self._entries[name] = Entry(name, component, settings, tuple(metrics))
+            component.registered_name = name
+            return component
+
+        return decorator
+
+    def _load_builtins(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self._builtin_modules:
+                importlib.import_module(module)
+
+    def names(self) -> list[str]:
+        self._load_builtins()
+        return sorted(self._entries)
+
+    def get(self, name: str) -> Entry:
+        self._load_builtins()
+        if name not in self._entries:
+            raise KeyError(f"unknown {self.what} {name!r}; registered: {sorted(self._entries)}")
+        return self._entries[name]
+
+    def __contains__(self, name: str) -> bool:
+        self._load_builtins()
+        return name in self._entries
+
+    def settings(self, name: str, raw: Any, where: str) -> Any:
+        """Validated settings of component `name` from YAML mapping `raw`."""
+        return build_settings(self.get(name).settings, raw, where)
+
+
+JUDGES = Registry(
+    "judge",
+    (
+        "eval.judges.local_lm",
+        "eval.judges.openai_compat",
+        "eval.judges.reward_model",
+        "eval.judges.gsm8k",
+        "eval.judges.math_answer",
+        "eval.judges.refusal",
+        "eval.judges.strongreject",
+        "eval.judges.code_judge",
+    ),
+)
+SCORERS = Registry("scorer", ("eval.scorers.fluency", "eval.scorers.coherence"))
+SOURCES = Registry(
+    "source",
+    tuple(
+        f"eval.sources.{name}"
+        for name in (
+            "mt_bench",
+            "vicuna_bench",
+            "hh_rlhf",
+            "truthfulqa",
+            "gsm8k",
+            "math",
+            "humaneval",
+            "mbpp",
+            "harmbench",
+            "advbench",
+        )
+    ),
+)

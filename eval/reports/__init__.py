@@ -1,0 +1,1 @@
+"""Reports and tracking stage: results.json / samples.jsonl, report.md and charts, comparisons, MLflow."""

@@ -1,0 +1,111 @@
+"""The files one evaluation writes: `results.json` (summary) and `samples.jsonl` (one record per sample).
+
+Both are written atomically (temporary file in the same folder, fsync, rename), so a reader never sees a
+half-written file and a crash leaves the previous version in place. `results.json` holds the suite config,
+library versions, seeds, model fingerprints, per-subpreference metrics with CIs, ASR, fluency/coherence,
+lm-eval metrics and cache statistics: everything a report, a tracker or `plot-eval compare` needs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS_FILE = "results.json"
+SAMPLES_FILE = "samples.jsonl"
+RESULTS_SCHEMA_VERSION = 2
+_SET_METRICS = ("accuracy", "asr", "refusal", "non_answer", "over_refusal", "strongreject")
+_PACKAGES = ("plot-lightning", "torch", "transformers", "lm_eval", "mlflow", "datasets", "torchmetrics")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write `text` to `path` via a temporary sibling file + fsync + os.replace."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as tmp:
+            tmp.write(text)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_results(output_dir: str | os.PathLike, results: dict[str, Any]) -> Path:
+    return atomic_write_text(
+        Path(output_dir) / RESULTS_FILE, json.dumps(results, indent=2, sort_keys=False) + "\n"
+    )
+
+
+def write_samples(output_dir: str | os.PathLike, samples: list[dict[str, Any]]) -> Path:
+    text = "".join(json.dumps(sample, ensure_ascii=False) + "\n" for sample in samples)
+    return atomic_write_text(Path(output_dir) / SAMPLES_FILE, text)
+
+
+def load_results(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a results.json, given the file or the run folder holding it."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"no results file at {path}")
+    try:
+        results = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(results, dict) or "subpreferences" not in results:
+        raise ValueError(f"{path}: not a plot-eval results file (no 'subpreferences')")
+    return results
+
+
+def load_samples(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    path = Path(output_dir) / SAMPLES_FILE
+    with path.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
+    """MLflow-style metric names -> values: winrate/<sub>[/<set>], accuracy/<sub>/<set>, asr/<sub>/<set>,
+    refusal/..., non_answer/..., over_refusal/<sub>/<set>, fluency/..., lm_eval/<task>/<m>.
+
+    Baseline values carry a `baseline/` prefix (e.g. baseline/asr/<sub>/<set>, baseline/fluency/perplexity).
+    """
+    metrics: dict[str, float] = {}
+    for sub_name, sub in results["subpreferences"].items():
+        if sub.get("winrate") and "mean" in sub["winrate"]:
+            metrics[f"winrate/{sub_name}"] = sub["winrate"]["mean"]
+        for set_name, summary in sub["sets"].items():
+            if "mean" in summary["winrate"]:
+                metrics[f"winrate/{sub_name}/{set_name}"] = summary["winrate"]["mean"]
+            metrics[f"invalid/{sub_name}/{set_name}"] = summary["winrate"]["invalid"]
+            for key in _SET_METRICS:
+                for name, prefix in ((key, ""), (f"baseline_{key}", "baseline/")):
+                    if name in summary:
+                        metrics[f"{prefix}{key}/{sub_name}/{set_name}"] = summary[name]["mean"]
+    for side, prefix in (("model", ""), ("baseline", "baseline/")):
+        for group in ("fluency", "coherence"):
+            for key, value in results.get(group, {}).get(side, {}).items():
+                metrics[f"{prefix}{group}/{key}"] = value["mean"]
+        for task, values in results.get("lm_eval", {}).get(side, {}).items():
+            for key, value in values.items():
+                metrics[f"{prefix}lm_eval/{task}/{key}"] = value
+    return metrics

@@ -1,0 +1,118 @@
+"""MLflow tracking of an evaluation (the only module in eval/ that imports mlflow).
+
+One run per evaluation: params (suite, models, fingerprints, generation settings, seeds), metrics
+(`winrate/<subpreference>`, `asr/<set>`, `fluency/perplexity`, `coherence/...`, `lm_eval/<task>/<metric>`,
+baseline values under `baseline/`), the per-sample table (`mlflow.log_table`), and artifacts: report.md,
+charts/*.png, results.json. The default store is `sqlite:///<cwd>/mlflow.db` with artifacts in
+`<cwd>/mlartifacts`; pass a server URL (http://host:port) to log to an MLflow server. The caller writes the
+results files before calling here, so a tracking failure never loses them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+
+from eval.reports.results import RESULTS_FILE, flat_metrics
+
+DEFAULT_EXPERIMENT = "plot-eval"
+_TABLE_COLUMNS = ("subpreference", "set", "prompt_id", "prompt", "model_response", "baseline_response", "win")
+
+
+def default_tracking_uri() -> str:
+    """sqlite:///<absolute cwd>/mlflow.db (MLflow 3's own default store, made explicit)."""
+    return f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
+
+
+def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    artifact_location = None
+    if uri.startswith("sqlite:///"):  # keep artifacts next to the database, not in the cwd
+        artifact_location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts" / name).as_uri()
+    return client.create_experiment(name, artifact_location=artifact_location)
+
+
+def _params(results: dict[str, Any]) -> dict[str, str]:
+    suite = results["suite"]
+    params = {
+        "suite.name": suite["name"],
+        "suite.version": suite["version"],
+        "model.name": results["models"]["model"]["name"],
+        "model.fingerprint": results["models"]["model"]["fingerprint"],
+        "baseline.name": results["models"]["baseline"]["name"],
+        "baseline.fingerprint": results["models"]["baseline"]["fingerprint"],
+        "data_root": results.get("data_root", ""),
+        "limit": results.get("limit"),
+    }
+    for key, value in suite["config"]["generation"].items():
+        params[f"generation.{key}"] = value
+    for key, value in (results.get("seeds") or {}).items():
+        params[f"seed.{key}"] = value
+    return {key: str(value)[:500] for key, value in params.items()}
+
+
+def _table(samples: list[dict[str, Any]]) -> dict[str, list]:
+    return {column: [sample.get(column) for sample in samples] for column in _TABLE_COLUMNS}
+
+
+def log_evaluation(
+    results: dict[str, Any],
+    samples: list[dict[str, Any]],
+    output_dir: str | os.PathLike,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+    run_name: str | None = None,
+) -> dict[str, str]:
+    """Log one evaluation as an MLflow run; returns {"tracking_uri", "experiment_id", "run_id"}."""
+    uri = tracking_uri or default_tracking_uri()
+    output_dir = Path(output_dir)
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = _experiment_id(client, uri, experiment)
+    run = client.create_run(experiment_id, run_name=run_name or f"{results['suite']['name']}-eval")
+    run_id = run.info.run_id
+    status = "FAILED"
+    try:
+        for key, value in _params(results).items():
+            client.log_param(run_id, key, value)
+        for key, value in flat_metrics(results).items():
+            client.log_metric(run_id, key, float(value))
+        if samples:
+            client.log_table(run_id, data=_table(samples), artifact_file="samples_table.json")
+        for name in ("report.md", RESULTS_FILE):
+            if (output_dir / name).is_file():
+                client.log_artifact(run_id, str(output_dir / name))
+        if (output_dir / "charts").is_dir():
+            client.log_artifacts(run_id, str(output_dir / "charts"), artifact_path="charts")
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run_id, status=status)
+    return {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id}
+
+
+def log_comparison(
+    table: dict[str, dict[str, float | None]],
+    markdown: str,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str = DEFAULT_EXPERIMENT,
+) -> dict[str, str]:
+    """Log a `plot-eval compare` table: metrics `<label>/<metric>` and the markdown as compare.md."""
+    uri = tracking_uri or default_tracking_uri()
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = _experiment_id(client, uri, experiment)
+    run_id = client.create_run(experiment_id, run_name="compare").info.run_id
+    try:
+        for label, metrics in table.items():
+            for key, value in metrics.items():
+                if value is not None:
+                    client.log_metric(run_id, f"{label}/{key}", float(value))
+        client.log_text(run_id, markdown, "compare.md")
+    finally:
+        client.set_terminated(run_id)
+    return {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id}

@@ -1,0 +1,56 @@
+"""Verdict cache keys carry the judge identity; non-answers are decided before any pairwise judge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from eval.generation.cache import ResultCache
+from eval.judges.base import Judge, JudgeContext
+from eval.judges.engine import VerdictEngine
+from eval.registry import JUDGES
+from eval.sources.base import user_prompt
+
+
+@dataclass
+class ConstantSettings:
+    verdict: float = 1.0
+
+
+@JUDGES.register("test_constant", settings=ConstantSettings, metrics=("winrate",))
+class ConstantJudge(Judge):
+    calls = 0
+
+    def identity(self):
+        return {"verdict": self.settings.verdict}
+
+    def compare(self, prompt, response_a, response_b):
+        ConstantJudge.calls += 1
+        return self.settings.verdict
+
+
+def _engine(cache, verdict):
+    return VerdictEngine({"test_constant": ConstantSettings(verdict)}, cache, JudgeContext(pool=None))
+
+
+def test_a_changed_judge_identity_misses_the_cache(tmp_path):
+    item = user_prompt("1", "Which is better?")
+    with ResultCache(tmp_path / "cache.jsonl") as cache:
+        ConstantJudge.calls = 0
+        assert _engine(cache, 0.5).pairwise("test_constant", item, "an answer", "another answer") == 0.5
+        assert _engine(cache, 0.5).pairwise("test_constant", item, "an answer", "another answer") == 0.5
+        assert ConstantJudge.calls == 2  # both orders once; the second engine hit the cache
+        assert _engine(cache, None).pairwise("test_constant", item, "an answer", "another answer") is None
+        assert ConstantJudge.calls == 4  # new identity: judged again, and the invalid verdict is cached
+        assert _engine(cache, None).pairwise("test_constant", item, "an answer", "another answer") is None
+        assert ConstantJudge.calls == 4
+
+
+def test_non_answers_lose_and_tie_without_asking_the_judge(tmp_path):
+    item = user_prompt("1", "Which is better?")
+    with ResultCache(tmp_path / "cache.jsonl") as cache:
+        engine = _engine(cache, 1.0)
+        ConstantJudge.calls = 0
+        assert engine.pairwise("test_constant", item, "", "a real answer") == 0.0
+        assert engine.pairwise("test_constant", item, "a real answer", "ok ok ok ok ok ok ok ok ok") == 1.0
+        assert engine.pairwise("test_constant", item, "  ", "") == 0.5
+        assert ConstantJudge.calls == 0

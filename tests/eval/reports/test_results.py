@@ -1,0 +1,54 @@
+"""Results files: atomic writes, round trip, flat MLflow metric names."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from eval.reports.results import atomic_write_text, flat_metrics, load_results, load_samples
+
+
+def test_results_round_trip_and_flat_metric_names(synthetic_run):
+    results, samples, output_dir = synthetic_run
+    assert load_results(output_dir) == json.loads(json.dumps(results))
+    assert load_samples(output_dir) == samples
+    metrics = flat_metrics(results)
+    assert metrics["winrate/helpfulness"] == pytest.approx(0.625)
+    assert metrics["winrate/harmlessness"] == pytest.approx(0.625)  # hh_harmless only; ASR sets excluded
+    # issue 8: ASR names carry the subpreference (two sets of the same name no longer overwrite each other)
+    assert metrics["asr/harmlessness/harmbench"] == pytest.approx(0.25)
+    assert metrics["baseline/asr/harmlessness/harmbench"] == 0.5
+    assert metrics["non_answer/harmlessness/harmbench"] == 0.0
+    assert metrics["over_refusal/harmlessness/over_refusal_vicuna"] == pytest.approx(0.25)
+    assert "asr/harmbench" not in metrics
+    assert metrics["accuracy/math/gsm8k"] == 0.75 and metrics["baseline/accuracy/math/gsm8k"] == 0.5
+    assert metrics["fluency/perplexity"] == pytest.approx(11.5)
+    assert metrics["baseline/fluency/perplexity"] == pytest.approx(13.5)
+    assert metrics["coherence/prompt_similarity"] == pytest.approx(0.5)
+    assert metrics["lm_eval/plot_gsm8k/exact_match_final_number"] == 0.5
+    assert not any("," in name for name in metrics)
+
+
+def test_results_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    target = tmp_path / "results.json"
+    atomic_write_text(target, "old")
+
+    def broken_replace(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("eval.reports.results.os.replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(target, "new")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_results_load_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no results file"):
+        load_results(tmp_path)
+    (tmp_path / "results.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_results(tmp_path)
+    (tmp_path / "results.json").write_text("{}")
+    with pytest.raises(ValueError, match="not a plot-eval results file"):
+        load_results(tmp_path / "results.json")
