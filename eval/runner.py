@@ -161,11 +161,11 @@ def evaluate(
     root = suite.resolve_data_root(data_root)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    handles = {"model": ModelHandle(model, role="model"), "baseline": ModelHandle(baseline, role="baseline")}
     plan = _plan(suite, root, limit)
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     context = JudgeContext(ModelPool())
     check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
+    handles = {"model": ModelHandle(model, role="model"), "baseline": ModelHandle(baseline, role="baseline")}
     samples, lm_eval, cache_stats = _collect(
         suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
     )
