@@ -72,7 +72,7 @@ def _quick_raw():
         (lambda r: r["judges"].update(oracle={}), "judges.oracle: unknown judge; registered: ["),
         (
             lambda r: r["judges"]["code_exec"].update(timeout=3),
-            "judges.code_exec: unknown key(s) ['timeout']; valid keys: ['memory_mb', 'timeout_s']",
+            "judges.code_exec: unknown key(s) ['timeout']; valid keys: ['allow_unsandboxed', 'memory_mb', 'timeout_s']",
         ),
         (lambda r: r["scorers"].update(bleu={}), "scorers.bleu: unknown scorer"),
         (
