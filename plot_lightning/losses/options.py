@@ -100,7 +100,9 @@ def _is_default(name: str, options: Any) -> bool:
     defaults = options_of(name)()
     if dataclasses.is_dataclass(options):
         return options == defaults
-    return isinstance(options, Mapping) and all(getattr(defaults, k, object()) == v for k, v in options.items())
+    return isinstance(options, Mapping) and all(
+        getattr(defaults, k, object()) == v for k, v in options.items()
+    )
 
 
 def _as_mapping(losses: list[str], loss_args: Any) -> dict[str, Any]:
