@@ -191,9 +191,11 @@ class PreferenceDataModule(pl.LightningDataModule):
         records = self._load()
         if not self.has_rejected and records["train"]:
             found = "; ".join(f"{file}: columns {columns}" for file, columns in self.columns.items())
+            why = (
+                "format 'sft' was asked for" if self.format == "sft" else "the data has no 'rejected' column"
+            )
             raise DataFormatError(
-                f"losses {list(losses)} need a rejected response, but the data has no 'rejected' column "
-                f"({found}); expected {EXPECTED_COLUMNS}"
+                f"losses {list(losses)} need a rejected response, but {why} ({found}); expected {EXPECTED_COLUMNS}"
             )
 
     @property

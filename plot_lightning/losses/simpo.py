@@ -14,6 +14,8 @@ class SimPOLoss(nn.Module):
     """``loss = -log sigmoid(beta * (avg log pi(y_w) - avg log pi(y_l)) - gamma)``.
 
     ``avg`` is the mean log-prob per response token; the implicit reward is ``beta * avg log pi(y)``.
+    TRL's SimPO: ``CPOTrainer`` with ``loss_type="simpo"`` and ``cpo_alpha=0``; our ``gamma`` is its
+    ``simpo_gamma`` (TRL's defaults are ``beta=0.1, simpo_gamma=0.5``; ours are the paper's).
 
     Args:
         beta: reward scale, > 0 (the paper uses 2.0-2.5).

@@ -150,3 +150,41 @@ def test_matches_trl_orpo_trainer(tmp_path):
     torch.testing.assert_close(got, expected.float(), rtol=1e-5, atol=1e-6)
     response_only = _our_loss("orpo", {"beta": 0.25, "nll": "response"}, ours, trainer.model)
     assert not torch.allclose(response_only, expected.float(), rtol=1e-4, atol=1e-5)
+
+
+def test_simpo_matches_trl_cpo_trainer_simpo(tmp_path):
+    """TRL's SimPO is CPOTrainer with loss_type="simpo" and cpo_alpha=0 (no NLL term); its simpo_gamma is our
+    gamma (the margin in reward units)."""
+    cpo = pytest.importorskip("trl.experimental.cpo")
+    tokenizer = tiny_tokenizer()
+    args = cpo.CPOConfig(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=len(ROWS),
+        report_to=[],
+        use_cpu=True,
+        save_strategy="no",
+        max_length=64,
+        loss_type="simpo",
+        cpo_alpha=0.0,
+        beta=2.0,
+        simpo_gamma=0.7,
+    )
+    trainer = cpo.CPOTrainer(
+        model=tiny_model(len(tokenizer), seed=3),
+        args=args,
+        train_dataset=datasets.Dataset.from_list(ROWS),
+        processing_class=tokenizer,
+    )
+    collated = trainer.data_collator([trainer.train_dataset[i] for i in range(len(ROWS))])
+    with torch.no_grad():
+        expected, _ = trainer.get_batch_loss_metrics(trainer.model, collated)
+    joined = trainer.concatenated_inputs(
+        collated, is_encoder_decoder=False, padding_value=trainer.pad_token_id
+    )
+    ours = {
+        "input_ids": joined["concatenated_input_ids"],
+        "attention_mask": joined["concatenated_attention_mask"],
+        "labels": joined["concatenated_labels"],
+    }
+    got = _our_loss("simpo", {"beta": 2.0, "gamma": 0.7}, ours, trainer.model)
+    torch.testing.assert_close(got, expected.float(), rtol=1e-5, atol=1e-6)
