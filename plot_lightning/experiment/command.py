@@ -61,26 +61,31 @@ def diagnose_command(argv: list[str]) -> None:
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--out", default="diagnostic", help="folder for diagnostic.md and diagnostic.png")
     args = parser.parse_args(argv)
-    from plot_lightning.experiment.diagnose import diagnose_models, load_model_folder
+    from plot_lightning.experiment.diagnose import diagnose_models, model_source
     from plot_lightning.experiment.diagnostic_report import diagnostic_chart, diagnostic_markdown
     from plot_lightning.experiment.measure_stage import load_heldout_records
-    from plot_lightning.models.loading import load_tokenizer
+    from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
     labels = args.label or [Path(a).name for a in args.after]
     if len(labels) != len(args.after):
         parser.error("give one --label per --after")
     with tempfile.TemporaryDirectory() as scratch:
-        reference = load_model_folder(args.before, Path(scratch))
+        before = model_source(args.before, Path(scratch))
+        reference, tokenizer = load_causal_lm(before), load_tokenizer(before)
         models = {
-            label: load_model_folder(a, Path(scratch)) for label, a in zip(labels, args.after, strict=True)
+            label: load_causal_lm(model_source(spec, Path(scratch)))
+            for label, spec in zip(labels, args.after, strict=True)
         }
-        tokenizer_spec = (
-            args.before if Path(args.before).is_dir() else str(Path(scratch) / Path(args.before).stem)
-        )
-        tokenizer = load_tokenizer(tokenizer_spec)
         records = load_heldout_records([args.pairs], args.prompts)
-        entries = diagnose_models(models, reference, tokenizer, records, n_prompts=args.prompts,
-                                  top_k=args.top_k, max_length=args.max_length)  # fmt: skip
+        entries = diagnose_models(
+            models,
+            reference,
+            tokenizer,
+            records,
+            n_prompts=args.prompts,
+            top_k=args.top_k,
+            max_length=args.max_length,
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     title = "next-token mass vs cost to the target"

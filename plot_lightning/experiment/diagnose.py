@@ -11,6 +11,7 @@ output embedding), plus ``p(y)`` and the expected cost ``W = sum_v p(v) C(v, y)`
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,14 @@ def diagnose_models(
     return entries
 
 
-def load_model_folder(spec: str, scratch: Path):
-    """A causal LM from a Hugging Face folder, a model spec, or a training checkpoint (exported to ``scratch``)."""
-    from plot_lightning.models.loading import load_causal_lm
-
+def model_source(spec: str, scratch: Path) -> str:
+    """What ``load_causal_lm``/``load_tokenizer`` take for ``spec``: a training checkpoint (``.ckpt`` file or
+    sharded folder) is exported to ``scratch`` first; Hugging Face folders and model specs pass through."""
     path = Path(spec)
     if path.suffix == ".ckpt" or (path.is_dir() and not (path / "config.json").is_file()):
         from plot_lightning.export import export_checkpoint
 
-        target = scratch / path.stem
-        if not target.exists():
-            export_checkpoint(path, target)
-        spec = str(target)
-    return load_causal_lm(spec)
+        target = Path(tempfile.mkdtemp(prefix=f"{path.stem}-", dir=scratch)) / "export"
+        export_checkpoint(path, target)  # a fresh folder each: two checkpoints may both be called last.ckpt
+        return str(target)
+    return spec

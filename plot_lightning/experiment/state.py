@@ -68,4 +68,5 @@ class CellState:
 
     @property
     def last_checkpoint(self) -> Path:
+        """``last.ckpt``: a file, or a folder for FSDP sharded / DCP checkpoints."""
         return self.checkpoints / "last.ckpt"

@@ -64,7 +64,7 @@ def cell_training_config(
 
 def _fit_args(state: CellState) -> list[str]:
     args = ["fit", "--config", str(state.train_config)]
-    if state.last_checkpoint.is_file():
+    if state.last_checkpoint.exists():
         args += ["--ckpt_path", "last"]  # Lightning finds <dirpath>/last.ckpt of the ModelCheckpoint
     return args
 
@@ -110,9 +110,9 @@ def train_cell(
     state.root.mkdir(parents=True, exist_ok=True)
     training = cell_training_config(cell, state, config, tracking_uri)
     state.train_config.write_text(yaml.safe_dump(training, sort_keys=False), encoding="utf-8")
-    resumed = state.last_checkpoint.is_file()
+    resumed = state.last_checkpoint.exists()
     LAUNCHERS[config.train.launcher](state, callbacks)
-    if not state.last_checkpoint.is_file():
+    if not state.last_checkpoint.exists():
         raise RuntimeError(f"training of {state.root.name} wrote no {state.last_checkpoint}")
     return {"checkpoint": str(state.last_checkpoint), "resumed": resumed, "launcher": config.train.launcher}
 

@@ -52,7 +52,9 @@ def test_subprocess_training_and_eval(tiny_experiment, programmatic_suite):
     assert {k: v for k, v in record["eval"]["harmlessness"].items() if k.startswith("asr/")} == {
         f"asr/{name}": s["asr"]["mean"] for name, s in harm.items()
     }
-    samples = [json.loads(line) for line in (state.eval_dir / "samples.jsonl").read_text().splitlines() if line]
+    samples = [
+        json.loads(line) for line in (state.eval_dir / "samples.jsonl").read_text().splitlines() if line
+    ]
     words = sum(len(s["model_response"].split()) for s in samples) / len(samples)
     assert record["eval"]["all"]["response_words"] == pytest.approx(words)
     assert record["cost"]["train_steps"] == 4 and record["cost"]["tokens_per_s"] > 0
