@@ -21,6 +21,10 @@ from plot_lightning.experiment.runner import cell_state, flat_metrics
 from plot_lightning.experiment.statistics import paired_difference, t_interval
 
 INTERVAL_NOTE = "mean over seeds [95% Student-t interval] (n seeds); NaN interval with one seed"
+JUDGE_NOTE = (
+    "`eval/<sub>/judged_winrate` comes from the suite's judge: with the offline SmolLM2-135M judge it is a smoke "
+    "test, not evidence. `heldout/*` and `cost/*` are judge-free."
+)
 
 
 def finished_records(config: ExperimentConfig, cells: list[Cell]) -> list[dict[str, Any]]:
@@ -37,7 +41,7 @@ def _by(records, category: str, method: str, metric: str, main_only: bool = True
 
 
 def _table(records, config: ExperimentConfig) -> str:
-    lines = [f"# {config.name}: results ({INTERVAL_NOTE})", ""]
+    lines = [f"# {config.name}: results ({INTERVAL_NOTE})", "", JUDGE_NOTE, ""]
     for category in config.categories:
         main = [r for r in records if r["category"] == category and r["sweep"] is None]
         metrics = sorted({m for r in main for m in flat_metrics(r)})
