@@ -38,6 +38,12 @@ def cell_training_config(
             f"{config.path}: train.checkpoint_every={every} must divide trainer.max_steps={max_steps} "
             "(the final step must be checkpointed so that the export is the finished policy)"
         )
+    devices, nodes = trainer.get("devices", 1), int(trainer.get("num_nodes", 1))
+    if config.train.launcher == "inprocess" and (str(devices) not in ("1", "[0]") or nodes != 1):
+        raise ValueError(
+            f"{config.path}: train.launcher 'inprocess' runs one device (trainer.devices={devices!r}, "
+            f"num_nodes={nodes}); use launcher 'subprocess' for multi-device cells"
+        )
     kept = [c for c in trainer.get("callbacks") or [] if c.get("class_path") != CHECKPOINT_CLASS]
     trainer["callbacks"] = [
         *kept,
@@ -88,9 +94,16 @@ def run_subprocess(state: CellState, callbacks: Sequence[Any]) -> None:
 
 def run_inprocess(state: CellState, callbacks: Sequence[Any]) -> None:
     """The same LightningCLI inside this process (single device); ``callbacks`` are added to the Trainer."""
+    import gc
+
+    import torch
+
     from plot_lightning.cli.lightning_cli import PLOTLightningCLI
 
     PLOTLightningCLI(args=_fit_args(state), trainer_defaults={"callbacks": list(callbacks)})
+    gc.collect()  # the cell's models and optimizer state, before the next cell loads its own
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 LAUNCHERS: dict[str, Callable[[CellState, Sequence[Any]], None]] = {
