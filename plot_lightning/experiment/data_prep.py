@@ -9,7 +9,9 @@ of every cell's identity, so changing the data reruns the cells that use it.
 from __future__ import annotations
 
 import json
+import os
 import random
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +31,12 @@ def _split(rows: list[dict[str, Any]], n_train: int, n_heldout: int) -> tuple[li
 
 
 def _write_jsonl(rows: list[dict[str, Any]], path: Path) -> None:
+    """Atomic, and safe when several ranks or array jobs prepare the same file at once (same content)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
-    tmp.replace(path)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+    os.replace(tmp, path)
 
 
 def prepare_category(name: str, category: CategoryData, out_dir: Path, data_root: str | None) -> tuple:

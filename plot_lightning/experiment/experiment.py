@@ -32,9 +32,11 @@ class Experiment:
     tracking_uri: str | None
 
     def tracker(self) -> ExperimentTracker:
-        tracker = ExperimentTracker(
-            self.tracking_uri, self.config.tracking.experiment, Path(self.config.out_dir)
-        )
+        """The MLflow tracker of global rank 0 (other ranks of a multi-process cell track nothing)."""
+        from plot_lightning.experiment.train_stage import is_rank_zero
+
+        uri = self.tracking_uri if is_rank_zero() else None
+        tracker = ExperimentTracker(uri, self.config.tracking.experiment, Path(self.config.out_dir))
         tracker.start({"name": self.config.name, "config": self.config.path, "cells": len(self.cells)})
         return tracker
 

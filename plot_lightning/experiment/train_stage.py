@@ -1,8 +1,9 @@
 """Train one cell through the project's LightningCLI, resuming from ``<cell>/checkpoints/last.ckpt``.
 
 The cell's config (``<cell>/train.yaml``) is its resolved training config plus output paths: the run root is
-the cell folder, a ``ModelCheckpoint`` with a fixed ``dirpath`` saves ``last.ckpt`` every
-``train.checkpoint_every`` steps (so ``--ckpt_path last`` finds it after a crash or kill), the
+the cell folder, a ``ModelCheckpoint`` with a fixed ``dirpath`` saves a checkpoint every
+``train.checkpoint_every`` steps with ``last.ckpt`` linked to it (one write, not two; ``--ckpt_path last``
+finds it after a crash or kill), the
 :class:`~plot_lightning.experiment.cost.TrainingCostMeter` records the cost, and the MLflow run goes to the
 experiment's store with the cell's name. Launchers: ``subprocess`` (``python -m plot_lightning fit``; the
 training may itself be multi-GPU or multi-node) and ``inprocess`` (same CLI in this process).
@@ -49,7 +50,11 @@ def cell_training_config(
         *kept,
         {
             "class_path": CHECKPOINT_CLASS,
-            "init_args": {"dirpath": str(state.checkpoints), "save_last": True, "every_n_train_steps": every},
+            "init_args": {
+                "dirpath": str(state.checkpoints),
+                "save_last": "link",
+                "every_n_train_steps": every,
+            },
         },
         {
             "class_path": "plot_lightning.experiment.cost.TrainingCostMeter",
@@ -122,7 +127,9 @@ def train_cell(
     """Train (or resume) ``cell``; return the ``trained`` marker's payload."""
     state.root.mkdir(parents=True, exist_ok=True)
     training = cell_training_config(cell, state, config, tracking_uri)
-    state.train_config.write_text(yaml.safe_dump(training, sort_keys=False), encoding="utf-8")
+    tmp = state.train_config.with_name(f".{state.train_config.name}.{os.getpid()}")
+    tmp.write_text(yaml.safe_dump(training, sort_keys=False), encoding="utf-8")
+    os.replace(tmp, state.train_config)  # several ranks may write it at once: readers never see half a file
     resumed = state.last_checkpoint.exists()
     LAUNCHERS[config.train.launcher](state, callbacks)
     if not state.last_checkpoint.exists():

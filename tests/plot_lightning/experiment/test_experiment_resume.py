@@ -40,6 +40,27 @@ def _snapshot(folder: Path) -> dict[str, int]:
     }
 
 
+def _check_mlflow(experiment) -> None:
+    """One parent (reused by every rerun), a child per cell, each cell's training sessions under its child."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(experiment.tracking_uri)
+    exp_id = client.get_experiment_by_name(experiment.config.tracking.experiment).experiment_id
+    runs = client.search_runs([exp_id])
+    parents = [r for r in runs if "plot_experiment.root" in r.data.tags]
+    assert len(parents) == 1 and {a.path for a in client.list_artifacts(parents[0].info.run_id)} >= {
+        "table.md"
+    }
+    children = {
+        r.info.run_id: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id
+    }
+    assert sorted(r.data.tags["plot_experiment.cell_id"] for r in children.values()) == sorted(
+        c.cell_id for c in experiment.cells
+    )
+    sessions = [r for r in runs if r.data.tags.get("mlflow.parentRunId") in children]
+    assert len(sessions) == 3  # cell 0 once, cell 1 twice (crashed, resumed)
+
+
 @pytest.mark.slow
 def test_interrupted_experiment_resumes_without_recomputing(tiny_experiment):
     path = tiny_experiment()
@@ -68,8 +89,26 @@ def test_interrupted_experiment_resumes_without_recomputing(tiny_experiment):
     assert "2/2 cells finished" in table and "heldout/all/kl_per_token" in table
     assert (results / "charts" / "diagnostic_logic.png").is_file()
 
+    _check_mlflow(experiment)
+
     changed = load_experiment(tiny_experiment(defaults={"alpha": 0.3}))
     ids = {cell.method: cell.cell_id for cell in changed.cells}
     assert ids["dpo"] == experiment.cells[0].cell_id  # DPO does not use alpha: same identity, stays done
     assert ids["dpo_plot_dirac"] != experiment.cells[1].cell_id
     assert [cell_state(changed.config, c).finished("done") for c in changed.cells] == [True, False]
+
+
+@pytest.mark.slow
+def test_a_dead_tracking_server_does_not_stop_the_experiment(tiny_experiment):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    path = tiny_experiment(methods=["dpo"], tracking={"mlflow": True, "uri": f"http://127.0.0.1:{port}"})
+    with pytest.warns(UserWarning, match="MLflow tracking failed"):
+        experiment, failures = run_experiment(path)
+    assert failures == []
+    state = cell_state(experiment.config, experiment.cells[0])
+    assert state.finished("done") and list(state.root.glob("lightning_logs/version_*/metrics.csv"))
+    assert (Path(experiment.config.out_dir) / "results" / "table.md").is_file()
