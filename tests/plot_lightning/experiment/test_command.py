@@ -46,3 +46,10 @@ def test_diagnose_two_folders(tmp_path, tiny_model_dir, tiny_tokenizer, capsys):
         expected = torch.softmax(model(input_ids=torch.tensor([prefix])).logits[0, -1], -1)[target]
         row = re.search(rf"^\| {label} \| ([0-9.]+) \|", table, re.MULTILINE)
         assert float(row.group(1)) == pytest.approx(float(expected), abs=1e-4)
+
+
+@pytest.mark.parametrize("command", ["experiment", "diagnose"])
+def test_commands_have_help(command: str, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0 and f"plot-lightning {command}" in capsys.readouterr().out
