@@ -53,3 +53,11 @@ def test_commands_have_help(command: str, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
     assert exit_info.value.code == 0 and f"plot-lightning {command}" in capsys.readouterr().out
+
+
+def test_collect_with_no_finished_cell_writes_empty_results(tiny_experiment, capsys):
+    path = tiny_experiment()
+    main(["experiment", "--config", str(path), "--collect"])
+    assert "collected 0/2 finished cells" in capsys.readouterr().out
+    table = (path.parent / "experiment" / "results" / "table.md").read_text(encoding="utf-8")
+    assert table.startswith("<!-- 0/2 cells finished -->") and "| metric |" not in table
