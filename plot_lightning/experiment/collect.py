@@ -118,6 +118,8 @@ def _diagnostic(records, config: ExperimentConfig, out: Path) -> None:
         if not chosen:
             continue
         entries = [dict(e, models=dict(e["models"])) for e in chosen[0]["diagnostic"]]
+        if not entries:
+            continue
         for r in chosen[1:]:
             for entry, other in zip(entries, r["diagnostic"], strict=False):
                 entry["models"][r["method"]] = other["models"][r["method"]]
