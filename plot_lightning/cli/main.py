@@ -7,6 +7,8 @@ How to run::
     plot-lightning fit --config configs/dpo_plot.yaml --trainer.devices 2   # DDP on 2 processes
     plot-lightning export --ckpt_path runs/.../last.ckpt --config configs/dpo_plot.yaml --output_dir out/
     plot-lightning prepare-model                          # convert SmolLM2-135M-Instruct once (offline)
+    plot-lightning experiment --config configs/experiments/cpu_small.yaml   # does PLOT help? (grid, resumable)
+    plot-lightning diagnose --before BASE --after EXPORT --pairs FILE       # next-token mass vs target
 
 ``fit`` and ``validate`` go to the LightningCLI (:mod:`plot_lightning.cli.lightning_cli`); the other
 commands are plain argparse parsers defined here, so they start without importing Lightning.
@@ -69,10 +71,24 @@ def _demo_command(argv: list[str]) -> None:
     run_demo(steps=args.steps, out_dir=args.out, evaluate_policy=not args.no_eval)
 
 
+def _experiment_command(argv: list[str]) -> None:
+    from plot_lightning.experiment.command import experiment_command
+
+    experiment_command(argv)
+
+
+def _diagnose_command(argv: list[str]) -> None:
+    from plot_lightning.experiment.command import diagnose_command
+
+    diagnose_command(argv)
+
+
 _COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "export": _export_command,
     "prepare-model": _prepare_model_command,
     "demo": _demo_command,
+    "experiment": _experiment_command,
+    "diagnose": _diagnose_command,
 }
 
 

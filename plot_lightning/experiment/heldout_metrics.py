@@ -1,0 +1,121 @@
+"""Judge-free measurements of a trained policy against its reference on held-out pairs, per subpreference.
+
+- ``pref_accuracy``: share of pairs with a positive implicit-reward margin, ``r = beta (log pi - log ref)``
+  summed over response tokens, margin ``r(chosen) - r(rejected)``; ``reward_margin``: its mean.
+- ``kl_per_token``: mean over chosen-response tokens of ``KL(policy || reference)`` (exact, whole vocabulary).
+- ``entropy``: mean next-token entropy of the policy on those tokens; ``entropy_change``: minus the reference's.
+- ``chosen_ppl``: per-token perplexity of the chosen responses under the policy; ``chosen_ppl_change``: minus
+  the reference's perplexity (negative: the policy finds the preferred responses more likely).
+
+The group ``all`` pools every pair. Rows are tokenized with the training data settings (chat template,
+``max_length``, ``max_prompt_length``). Logits and log-probs are fp32.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import torch
+
+from plot_lightning.experiment.distribution_math import (
+    masked_count,
+    target_nll_sum,
+    token_entropy_sum,
+    token_kl_sum,
+)
+
+SUMS = ("pairs", "correct", "margin", "tokens", "kl", "entropy", "ref_entropy", "nll", "ref_nll")
+
+
+def encode_pairs(records: list[dict[str, Any]], tokenizer, max_length: int, max_prompt_length: int | None):
+    """Batches-to-be: ``[(record, chosen_encoding, rejected_encoding)]``; rows that do not fit are skipped."""
+    from plot_lightning.data.errors import RowProblem
+    from plot_lightning.data.tokenize import ChatEncoder
+
+    encoder = ChatEncoder(tokenizer, max_length, max_prompt_length)
+    encoded = []
+    for record in records:
+        try:
+            chosen = encoder.encode(record["prompt"], record["chosen"], "chosen")
+            rejected = encoder.encode(record["prompt"], record["rejected"], "rejected")
+        except RowProblem:
+            continue
+        encoded.append((record, chosen, rejected))
+    return encoded
+
+
+def _collate(items, pad_id: int) -> dict[str, Any]:
+    from plot_lightning.data.collate import PreferenceCollator
+
+    examples = [
+        {
+            "chosen_input_ids": c["input_ids"], "chosen_labels": c["labels"],
+            "rejected_input_ids": r["input_ids"], "rejected_labels": r["labels"],
+            "example_index": i, "subpreference_id": 0,
+        }
+        for i, (_, c, r) in enumerate(items)
+    ]  # fmt: skip
+    return PreferenceCollator(pad_id)(examples)
+
+
+@torch.no_grad()
+def _batch_sums(policy, reference, batch, beta: float) -> dict[str, torch.Tensor]:
+    from plot_lightning.forward import align_batch, causal_logits
+    from plot_lightning.losses.logprobs import sequence_logps
+
+    aligned = align_batch(batch)
+    logits, ref_logits = causal_logits(policy, aligned).float(), causal_logits(reference, aligned).float()
+    half = logits.shape[0] // 2
+    rewards = beta * (
+        sequence_logps(logits, aligned.targets, aligned.mask)
+        - sequence_logps(ref_logits, aligned.targets, aligned.mask)
+    )
+    margin = rewards[:half] - rewards[half:]
+    chosen = slice(0, half)
+    mask, targets = aligned.mask[chosen], aligned.targets[chosen]
+    return {
+        "pairs": torch.ones(half), "correct": (margin > 0).float(), "margin": margin,
+        "tokens": masked_count(mask),
+        "kl": token_kl_sum(logits[chosen], ref_logits[chosen], mask),
+        "entropy": token_entropy_sum(logits[chosen], mask),
+        "ref_entropy": token_entropy_sum(ref_logits[chosen], mask),
+        "nll": target_nll_sum(logits[chosen], targets, mask),
+        "ref_nll": target_nll_sum(ref_logits[chosen], targets, mask),
+    }  # fmt: skip
+
+
+def _finish(sums: dict[str, float]) -> dict[str, float]:
+    tokens, pairs = max(sums["tokens"], 1.0), max(sums["pairs"], 1.0)
+    ppl, ref_ppl = math.exp(sums["nll"] / tokens), math.exp(sums["ref_nll"] / tokens)
+    return {
+        "pref_accuracy": sums["correct"] / pairs,
+        "reward_margin": sums["margin"] / pairs,
+        "kl_per_token": sums["kl"] / tokens,
+        "entropy": sums["entropy"] / tokens,
+        "entropy_change": (sums["entropy"] - sums["ref_entropy"]) / tokens,
+        "chosen_ppl": ppl,
+        "chosen_ppl_change": ppl - ref_ppl,
+        "n_pairs": sums["pairs"],
+    }
+
+
+def heldout_metrics(policy, reference, tokenizer, records, *, beta: float, batch_size: int, max_length: int,
+                    max_prompt_length: int | None) -> dict[str, dict[str, float]]:  # fmt: skip
+    """``{subpreference | "all": {metric: value}}`` over ``records`` (normalised preference rows)."""
+    policy.eval()
+    reference.eval()
+    encoded = encode_pairs(records, tokenizer, max_length, max_prompt_length)
+    if not encoded:
+        raise ValueError("no held-out pair fits max_length: nothing to measure")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(SUMS, 0.0))
+    for start in range(0, len(encoded), batch_size):
+        items = encoded[start : start + batch_size]
+        sums = _batch_sums(policy, reference, _collate(items, pad_id), beta)
+        for row, (record, _, _) in enumerate(items):
+            for group in ("all", record.get("subpreference") or "none"):
+                for key in SUMS:
+                    totals[group][key] += float(sums[key][row])
+    return {group: _finish(values) for group, values in sorted(totals.items())}

@@ -1,0 +1,72 @@
+"""A cell's folder and its stage markers: ``<out>/cells/<cell name>/<stage>.json``, written atomically.
+
+A stage whose marker exists is finished and is never run again; a marker is written only after everything
+the stage produces is on disk, so a crash or kill leaves either a finished stage or none (then it reruns,
+training from its ``last.ckpt``). ``settings.json`` records what the cell's identity hashes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+STAGES = ("trained", "exported", "measured", "evaluated", "done")
+
+
+def atomic_write_json(path: Path, payload: Any) -> Path:
+    """Write JSON via a temporary sibling + fsync + rename: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as tmp:
+            json.dump(payload, tmp, indent=2, sort_keys=True, default=str)
+            tmp.write("\n")
+            tmp.flush()
+            os.fsync(tmp.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in ``path``; ValueError naming the file when it is not valid JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from error
+
+
+class CellState:
+    """The folder of one cell: its marker files and the paths its stages write."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.checkpoints = root / "checkpoints"
+        self.export = root / "export"
+        self.eval_dir = root / "eval"
+        self.train_config = root / "train.yaml"
+        self.cost_file = root / "cost.json"
+
+    def marker(self, stage: str) -> Path:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; stages: {STAGES}")
+        return self.root / f"{stage}.json"
+
+    def finished(self, stage: str) -> bool:
+        return self.marker(stage).is_file()
+
+    def mark(self, stage: str, payload: dict[str, Any]) -> None:
+        atomic_write_json(self.marker(stage), payload)
+
+    def read(self, stage: str) -> dict[str, Any]:
+        return read_json(self.marker(stage))
+
+    @property
+    def last_checkpoint(self) -> Path:
+        """``last.ckpt``: a file, or a folder for FSDP sharded / DCP checkpoints."""
+        return self.checkpoints / "last.ckpt"

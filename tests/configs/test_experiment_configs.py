@@ -1,0 +1,64 @@
+"""Every shipped experiment config parses, builds its grid, and each cell's training config is a valid
+LightningCLI config (instantiated with the tiny model on CPU so the test stays small)."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "experiments"
+_REPO = Path(__file__).resolve().parents[2]
+_ROOTS = [Path(os.environ["PLOT_DATA_ROOT"])] if os.environ.get("PLOT_DATA_ROOT") else []
+_ROOTS += [_REPO.parent / "shared" / "data", _REPO.parent.parent / "shared" / "data"]  # clone, worktree
+DATA_ROOT = next((root for root in _ROOTS if root.is_dir()), _ROOTS[0])
+EXPECTED_CELLS = {"tiny": 2, "cpu_small": 36, "gpu_small": 64, "gpu_paper": 156}
+
+
+def test_the_expected_experiment_configs_are_shipped() -> None:
+    assert {path.stem for path in CONFIG_DIR.glob("*.yaml")} == set(EXPECTED_CELLS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_CELLS))
+def test_experiment_config_builds_its_grid(name: str, tmp_path) -> None:
+    from plot_lightning.experiment.config import load_experiment_config
+    from plot_lightning.experiment.data_prep import prepare_data
+    from plot_lightning.experiment.grid import build_cells
+
+    raw = yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
+    config = load_experiment_config(CONFIG_DIR / f"{name}.yaml")
+    assert config.name == name == raw["name"]
+    if any(category.recipes for category in config.categories.values()) and not DATA_ROOT.is_dir():
+        pytest.skip(f"recipe categories need the shared data at {DATA_ROOT}")
+    config.out_dir = str(tmp_path)
+    cells = build_cells(config, prepare_data(config, str(DATA_ROOT) if DATA_ROOT.is_dir() else None))
+    assert len(cells) == EXPECTED_CELLS[name]
+    assert {cell.method for cell in cells} == set(config.methods)
+    assert {cell.category for cell in cells} == set(config.categories)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_CELLS))
+def test_cell_training_configs_are_valid_cli_configs(name: str, tmp_path) -> None:
+    from plot_lightning.cli.lightning_cli import PLOTLightningCLI
+    from plot_lightning.experiment.config import load_experiment_config
+    from plot_lightning.experiment.grid import Cell, build_cells
+    from plot_lightning.experiment.state import CellState
+    from plot_lightning.experiment.train_stage import cell_training_config
+
+    config = load_experiment_config(CONFIG_DIR / f"{name}.yaml")
+    data = {category: (["sample:demo"], ["sample:demo_val"]) for category in config.categories}
+    cells: list[Cell] = build_cells(config, data)
+    for method in config.methods:  # one cell per method: the method's model section must be valid
+        cell = copy.deepcopy(next(c for c in cells if c.method == method))
+        cell.training["model"]["model"] = "tiny"
+        cell.training["model"]["model_dtype"] = "float32"
+        cell.training["trainer"].update(accelerator="cpu", devices=1, precision="32-true", strategy="auto")
+        training = cell_training_config(cell, CellState(tmp_path / method), config, None)
+        training["tracking"]["mlflow"] = False
+        path = tmp_path / f"{method}.yaml"
+        path.write_text(yaml.safe_dump(training), encoding="utf-8")
+        cli = PLOTLightningCLI(args=["--config", str(path)], run=False)
+        assert list(cli.model.hparams.losses) == cell.training["model"]["losses"]

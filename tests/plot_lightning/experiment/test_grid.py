@@ -1,0 +1,60 @@
+"""The grid: identities, sweeps (one at a time, deduplicated), method sections replacing the base's losses."""
+
+from __future__ import annotations
+
+import pytest
+
+from plot_lightning.experiment.config import ExperimentConfigError, load_experiment_config
+from plot_lightning.experiment.data_prep import prepare_data
+from plot_lightning.experiment.grid import build_cells
+
+
+def _cells(path):
+    config = load_experiment_config(path)
+    return build_cells(config, prepare_data(config))
+
+
+def test_sweeps_touch_only_the_methods_that_use_the_parameter(tiny_experiment):
+    cells = _cells(tiny_experiment(seeds=[0, 1], sweeps={"alpha": [0.1, 0.3], "lr": [1e-4]}))
+    described = sorted(((c.method, c.seed, c.sweep) for c in cells), key=str)
+    # alpha=0.1 is the default: the same cell as the main one. DPO has no alpha; lr applies to both.
+    assert described == sorted(
+        [(m, s, None) for m in ("dpo", "dpo_plot_dirac") for s in (0, 1)]
+        + [("dpo_plot_dirac", s, ("alpha", 0.3)) for s in (0, 1)]
+        + [(m, s, ("lr", 1e-4)) for m in ("dpo", "dpo_plot_dirac") for s in (0, 1)],
+        key=str,
+    )
+    assert len({c.cell_id for c in cells}) == len(cells) and [c.index for c in cells] == list(
+        range(len(cells))
+    )
+    swept = next(c for c in cells if c.sweep == ("alpha", 0.3))
+    assert swept.training["model"]["weights"] == [1.0, 0.3]
+
+
+def test_method_sections_replace_the_base_losses(tiny_experiment):
+    """configs/tiny.yaml trains dpo + plot; the DPO cell must not inherit the base's plot loss_args."""
+    dpo = next(c for c in _cells(tiny_experiment()) if c.method == "dpo")
+    assert dpo.training["model"]["losses"] == ["dpo"] and set(dpo.training["model"]["loss_args"]) == {"dpo"}
+
+
+def test_identity_follows_data_content(tiny_experiment, tmp_path):
+    data = tmp_path / "heldout.jsonl"
+    from plot_lightning.data.reading import resolve_source
+
+    data.write_bytes(resolve_source("sample:code-mbpp").read_bytes())
+    categories = {"logic": {"train_files": ["sample:gsm8k"], "heldout_files": [str(data)]}}
+    before = {c.method: c.cell_id for c in _cells(tiny_experiment(categories=categories))}
+    data.write_bytes(data.read_bytes() + data.read_bytes().splitlines(keepends=True)[0])
+    after = {c.method: c.cell_id for c in _cells(tiny_experiment(categories=categories))}
+    assert before.keys() == after.keys() and all(before[m] != after[m] for m in before)
+
+
+def test_config_errors_name_the_file_and_key(tiny_experiment):
+    with pytest.raises(
+        ExperimentConfigError, match=r"experiment\.yaml: key 'methods': unknown method 'dpoo'"
+    ):
+        load_experiment_config(tiny_experiment(methods=["dpoo"]))
+    with pytest.raises(ExperimentConfigError, match=r"key 'metrics': unknown key\(s\) \['heldout'\]"):
+        load_experiment_config(tiny_experiment(metrics={"heldout": 3}))
+    with pytest.raises(ExperimentConfigError, match="key 'sweeps': 'gamma' is not sweepable"):
+        load_experiment_config(tiny_experiment(sweeps={"gamma": [1.0]}))
