@@ -25,7 +25,7 @@ def programmatic_suite(tmp_path) -> Path:
         if sets:
             subs.append({**sub, "sets": [{**s, "limit": 1} for s in sets]})
     raw.update(subpreferences=subs, data_root=str(REPO / "eval" / "samples"), lm_eval={"tasks": []})
-    raw["scoring"].update(fluency=False, coherence=False)
+    raw["scorers"] = {}  # no fluency or coherence LM
     raw["generation"]["max_new_tokens"] = 4
     path = tmp_path / "programmatic.yaml"
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
@@ -49,9 +49,11 @@ def test_subprocess_training_and_eval(tiny_experiment, programmatic_suite):
     math_sets = results["subpreferences"]["math"]["sets"]
     assert record["eval"]["math"]["accuracy/gsm8k"] == math_sets["gsm8k"]["accuracy"]["mean"]
     harm = results["subpreferences"]["harmlessness"]["sets"]
-    assert {k: v for k, v in record["eval"]["harmlessness"].items() if k.startswith("asr/")} == {
-        f"asr/{name}": s["asr"]["mean"] for name, s in harm.items()
-    }
+    for metric in ("asr", "over_refusal"):
+        assert {k: v for k, v in record["eval"]["harmlessness"].items() if k.startswith(f"{metric}/")} == {
+            f"{metric}/{name}": s[metric]["mean"] for name, s in harm.items() if metric in s
+        }
+    assert any("asr" in s for s in harm.values())
     samples = [
         json.loads(line) for line in (state.eval_dir / "samples.jsonl").read_text().splitlines() if line
     ]
