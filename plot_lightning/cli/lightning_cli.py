@@ -8,6 +8,7 @@ What it adds to a plain ``LightningCLI``:
 - The resolved config is written to the log folder (overwriting a previous one) and attached to the MLflow run.
 - ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
 - A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none.
+- An ``OverheadMonitor`` (``perf/*``: tokens/s, step time, peak memory, PLOT share, MFU on GPU) unless listed.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from plot_lightning.overhead import OverheadMonitor
 from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
 
 DEFAULT_CHECKPOINT_EVERY_N_STEPS = 100
@@ -81,7 +83,10 @@ class PLOTLightningCLI(LightningCLI):
             not any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
             and trainer_config.get("enable_checkpointing", True) is not False
         ):
-            kwargs["callbacks"] = [*callbacks, default_checkpoint_callback()]
+            callbacks = [*callbacks, default_checkpoint_callback()]
+        if not any(isinstance(callback, OverheadMonitor) for callback in callbacks):
+            callbacks = [*callbacks, OverheadMonitor()]
+        kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
     def _tracking_settings(self) -> TrackingSettings:
