@@ -1,5 +1,5 @@
 """Overhead accounting in every run: ``OverheadMonitor`` logs, per training step, ``perf/step_s``,
-``perf/tokens_per_s`` (non-padding tokens), ``perf/peak_memory_mb`` and, for runs with PLOT,
+``perf/tokens_per_s`` (non-padding tokens), ``perf/padding_fraction``, ``perf/peak_memory_mb`` and, for runs with PLOT,
 ``perf/plot_share`` (the share of the step spent in the PLOT loss term's forward, timed with a device
 synchronisation on GPU); on GPU also ``perf/mfu``.
 
@@ -73,6 +73,7 @@ class OverheadMonitor(pl.Callback):
         step_s = time.perf_counter() - self._start
         tokens = float(batch["attention_mask"].sum())
         values = {"perf/step_s": step_s, "perf/tokens_per_s": tokens / max(step_s, 1e-9)}
+        values["perf/padding_fraction"] = 1.0 - tokens / batch["attention_mask"].numel()
         values["perf/peak_memory_mb"] = self._peak_memory_mb(pl_module.device)
         if self._hooked:
             values["perf/plot_share"] = self._plot_s / max(step_s, 1e-9)
