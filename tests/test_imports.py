@@ -58,12 +58,17 @@ def test_eval_never_imports_plot_lightning() -> None:
 
 
 def test_math_imports_only_torch() -> None:
-    """plot_lightning/ot, plot_lightning/losses and tensor_checks import only torch, the stdlib and each other."""
+    """plot_lightning/ot, losses, heads and tensor_checks import only torch, the stdlib and each other."""
     import sys
 
     allowed_roots = {"torch", "plot_lightning", "__future__"} | set(sys.stdlib_module_names)
     root = Path(plot_lightning.__path__[0])
-    paths = [*(root / "ot").rglob("*.py"), *(root / "losses").rglob("*.py"), root / "tensor_checks.py"]
+    paths = [
+        *(root / "ot").rglob("*.py"),
+        *(root / "losses").rglob("*.py"),
+        *(root / "heads").rglob("*.py"),
+        root / "tensor_checks.py",
+    ]
     offenders = [
         f"{path}: {module}"
         for path in paths

@@ -10,6 +10,7 @@ What it adds to a plain ``LightningCLI``:
 - A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none.
 - Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
   node, at most 8) unless ``OMP_NUM_THREADS`` is set.
+- An ``OverheadMonitor`` (``perf/*``: tokens/s, step time, peak memory, PLOT share, MFU on GPU) unless listed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
 from plot_lightning.cli.loss_errors import LossAwareParser
+from plot_lightning.overhead import OverheadMonitor
 from plot_lightning.threads import configure_threads
 from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
 
@@ -88,7 +90,10 @@ class PLOTLightningCLI(LightningCLI):
             not any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
             and trainer_config.get("enable_checkpointing", True) is not False
         ):
-            kwargs["callbacks"] = [*callbacks, default_checkpoint_callback()]
+            callbacks = [*callbacks, default_checkpoint_callback()]
+        if not any(isinstance(callback, OverheadMonitor) for callback in callbacks):
+            callbacks = [*callbacks, OverheadMonitor()]
+        kwargs["callbacks"] = callbacks
         return super().instantiate_trainer(**kwargs)
 
     def _tracking_settings(self) -> TrackingSettings:

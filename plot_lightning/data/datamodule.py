@@ -14,6 +14,7 @@ from transformers import PreTrainedTokenizerBase
 from plot_lightning.data.collate import PreferenceCollator
 from plot_lightning.data.errors import DataFormatError, DataValidationError, RowProblem
 from plot_lightning.data.formats import EXPECTED_COLUMNS
+from plot_lightning.data.length_grouped import length_grouped_sampler
 from plot_lightning.data.records import as_file_list, load_records, split_validation
 from plot_lightning.data.skipped_rows import write_skipped_rows
 from plot_lightning.data.tokenize import ChatEncoder
@@ -52,6 +53,9 @@ class PreferenceDataModule(pl.LightningDataModule):
             ``skipped_rows.jsonl`` in the run's log folder.
         seed: seed of the validation split.
         shuffle: shuffle the training rows each epoch.
+        group_by_length: length-grouped training batches (``data.length_grouped.LengthGroupedSampler``:
+            buckets sorted by length, batches shuffled; seeded by ``seed`` and the epoch; resumable), so
+            batches carry less padding. The padding share is logged per step as ``perf/padding_fraction``.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         on_bad_row: str = "error",
         seed: int = 0,
         shuffle: bool = True,
+        group_by_length: bool = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=[] if isinstance(tokenizer, str) else ["tokenizer"])
@@ -79,6 +84,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         self.encoder_args = {"max_length": max_length, "max_prompt_length": max_prompt_length}
         ChatEncoder.check_lengths(max_length, max_prompt_length)
         self.batch_size, self.num_workers, self.shuffle = batch_size, num_workers, shuffle
+        self.group_by_length = group_by_length
         self.format, self.val_fraction, self.on_bad_row, self.seed = format, val_fraction, on_bad_row, seed
         BadRowLog(on_bad_row)  # validates the choice early
         self._records: dict[str, list[dict[str, Any]]] | None = None
@@ -204,11 +210,12 @@ class PreferenceDataModule(pl.LightningDataModule):
         pad = self.tokenizer.pad_token_id
         return PreferenceCollator(self.tokenizer.eos_token_id if pad is None else pad)
 
-    def _loader(self, dataset: datasets.Dataset, shuffle: bool) -> DataLoader:
+    def _loader(self, dataset: datasets.Dataset, shuffle: bool, sampler=None) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            shuffle=shuffle if sampler is None else None,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=self.collator,
             persistent_workers=self.num_workers > 0,
@@ -217,6 +224,8 @@ class PreferenceDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         """Shuffled training batches (Lightning swaps in a DistributedSampler under DDP/FSDP)."""
         self.setup("fit")
+        if self.group_by_length:
+            return self._loader(self.train_dataset, False, length_grouped_sampler(self))
         return self._loader(self.train_dataset, self.shuffle)
 
     def val_dataloader(self) -> DataLoader | list:

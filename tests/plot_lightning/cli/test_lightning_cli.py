@@ -48,3 +48,11 @@ def test_the_config_checkpoint_is_not_duplicated(tmp_path) -> None:
 def test_data_tokenizer_follows_the_model(tmp_path, tiny_model_dir) -> None:
     cli = _cli(tmp_path, "--tracking.mlflow", "false", "--model.model", str(tiny_model_dir))
     assert cli.datamodule.tokenizer_spec == str(tiny_model_dir) == cli.model.hparams.model
+
+
+def test_every_run_gets_one_overhead_monitor(tmp_path) -> None:
+    from plot_lightning.overhead import OverheadMonitor
+
+    cli = _cli(tmp_path, "--tracking.mlflow", "false")
+    assert len([c for c in cli.trainer.callbacks if isinstance(c, OverheadMonitor)]) == 1
+    assert cli.model.hparams.fused_head is False  # the documented default until measured

@@ -8,6 +8,8 @@ import json
 
 import pytest
 import torch
+from torch.utils import _pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from plot_lightning.data.datamodule import PreferenceDataModule
 from plot_lightning.forward import align_batch
@@ -135,3 +137,36 @@ def test_policy_equal_to_reference_gives_ln2_and_zero_rewards(batch) -> None:
     assert float(terms["loss/dpo"]) == pytest.approx(0.6931471805599453, abs=1e-7)
     for name in ("rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies"):
         assert float(terms[f"dpo/{name}"]) == 0.0, name
+
+
+class LargestAllocation(TorchDispatchMode):
+    """The largest tensor (in elements) any aten op returns, forward and backward."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.largest = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in pytree.tree_leaves(out):
+            if isinstance(tensor, torch.Tensor):
+                self.largest = max(self.largest, tensor.numel())
+        return out
+
+
+def test_fused_step_never_builds_full_logits(batch) -> None:
+    """The whole fused step (policy + reference forward, losses, backward) never creates a tensor of even half
+    the (N, T-1, V) logits' size; the unfused step does (its logits and their gradient)."""
+    sizes = {}
+    for fused in (True, False):
+        module = PLOTModule(fused_head=fused, fused_chunk_size=7, losses=["dpo", "plot"], weights=[1.0, 0.5])
+        module.configure_model()
+        aligned = align_batch(batch)
+        with LargestAllocation() as counter:
+            forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
+            module.loss(forward)[0].backward()
+        sizes[fused] = counter.largest
+    rows, length = batch["input_ids"].shape
+    logits_size = rows * (length - 1) * module.policy.config.vocab_size
+    assert sizes[False] >= logits_size
+    assert sizes[True] < logits_size / 2, (sizes, logits_size)
