@@ -22,6 +22,9 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from typing_extensions import override
 
+from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
+from plot_lightning.checkpointing.reference import REFERENCE_PREFIX, reference_is_rebuilt
+from plot_lightning.checkpointing.rng_state import RNGStateCallback
 from plot_lightning.forward import (
     ReferenceOutputs,
     align_batch,
@@ -69,6 +72,11 @@ class PLOTModule(pl.LightningModule):
         metrics_beta: beta of the TRL-style implicit rewards that are logged (``rewards/*``).
         model_dtype: dtype the models are loaded in ("float32", "bfloat16", "float16").
         gradient_checkpointing: recompute activations in backward to save memory.
+        on_nonfinite_grad: "stop" (raise before a step with a NaN/inf gradient is applied) or "skip" (drop that
+            step and count it in ``train/nonfinite_grad_steps``). Non-finite weights are never checkpointed.
+
+    Checkpoints hold the policy, not the frozen reference of ``reference="copy"``: a resume rebuilds it from
+    ``model`` (sharded FSDP checkpoints keep it). They also hold the RNG states for an exact resume.
     """
 
     def __init__(
@@ -86,6 +94,7 @@ class PLOTModule(pl.LightningModule):
         metrics_beta: float = 0.1,
         model_dtype: str = "float32",
         gradient_checkpointing: bool = False,
+        on_nonfinite_grad: str = "stop",
     ) -> None:
         super().__init__()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
@@ -109,6 +118,7 @@ class PLOTModule(pl.LightningModule):
         self.stage_metrics: StageMetrics | None = None
         self._caches: dict[str, ReferenceCache] = {}
         self._fingerprint: dict | None = None
+        NonFiniteGuard(on_nonfinite_grad)  # validates the choice early
 
     # ----------------------------------------------------------------------------------------- building
     @property
@@ -262,6 +272,26 @@ class PLOTModule(pl.LightningModule):
     def validation_step(self, batch: Mapping, batch_idx: int) -> Tensor:
         self._batch_idx = batch_idx
         return self._shared_step(batch, "val")
+
+    # ----------------------------------------------------------------------------------------- checkpoints
+    @override
+    def configure_callbacks(self) -> list[pl.Callback]:
+        return [NonFiniteGuard(self.hparams.on_nonfinite_grad), RNGStateCallback()]
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if not reference_is_rebuilt(self._trainer):
+            return
+        state = checkpoint.get("state_dict") or {}
+        for key in [key for key in state if key.startswith(REFERENCE_PREFIX)]:
+            del state[key]
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        state = checkpoint.get("state_dict")
+        if self.reference is None or state is None or any(k.startswith(REFERENCE_PREFIX) for k in state):
+            return
+        state.update({REFERENCE_PREFIX + k: v for k, v in self.reference.state_dict().items()})
 
     # ----------------------------------------------------------------------------------------- optimizer
     @override

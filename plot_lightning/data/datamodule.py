@@ -8,12 +8,14 @@ from typing import Any
 
 import datasets
 import lightning.pytorch as pl
-from torch.utils.data import DataLoader
+import torch
+from torchdata.stateful_dataloader.sampler import RandomSampler
 from transformers import PreTrainedTokenizerBase
 
 from plot_lightning.data.collate import PreferenceCollator
 from plot_lightning.data.errors import DataValidationError, RowProblem
 from plot_lightning.data.records import as_file_list, load_records, split_validation
+from plot_lightning.data.resumable_loader import ResumableLoader
 from plot_lightning.data.tokenize import ChatEncoder
 from plot_lightning.data.validation import BadRowLog
 
@@ -46,7 +48,8 @@ class PreferenceDataModule(pl.LightningDataModule):
         format: ``"auto"``, ``"standard"``, ``"conversational"``, ``"implicit"`` or ``"sft"``.
         val_fraction: share of the training rows held out for validation when ``val_files`` is None (0: none).
         on_bad_row: ``"error"`` stops at the first bad row; ``"skip"`` drops bad rows and logs how many.
-        seed: seed of the validation split.
+        seed: seed of the validation split and of the training shuffle (its own generator; saved in checkpoints
+            with the loader's position for an exact resume).
         shuffle: shuffle the training rows each epoch.
     """
 
@@ -173,22 +176,30 @@ class PreferenceDataModule(pl.LightningDataModule):
         pad = self.tokenizer.pad_token_id
         return PreferenceCollator(self.tokenizer.eos_token_id if pad is None else pad)
 
-    def _loader(self, dataset: datasets.Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
+    def _loader(self, dataset: datasets.Dataset, shuffle: bool) -> ResumableLoader:
+        # Stateful (torchdata StatefulDataLoader): Lightning saves its position and the shuffling generator's state in every checkpoint, so a
+        # resume from mid-epoch continues with the very next batch and the epochs after it are shuffled the
+        # same. The sampler's own generator (seeded by ``seed``) keeps the order off the global RNG; the
+        # loader's generator only seeds workers (shared with the sampler, a resume would skew it by one draw).
+        sampler = (
+            RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed)) if shuffle else None
+        )
+        return ResumableLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             collate_fn=self.collator,
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableLoader:
         """Shuffled training batches (Lightning swaps in a DistributedSampler under DDP/FSDP)."""
         self.setup("fit")
         return self._loader(self.train_dataset, self.shuffle)
 
-    def val_dataloader(self) -> DataLoader | list:
+    def val_dataloader(self) -> ResumableLoader | list:
         """Validation batches in file order (an empty list when there is no validation data)."""
         self.setup("validate")
         return [] if self.val_dataset is None else self._loader(self.val_dataset, False)
