@@ -9,12 +9,11 @@ in the CSV log, and ``plot-lightning tracking sync <version folder>`` delivers i
 
 Status: a run ends FINISHED, FAILED (an exception) or KILLED (Ctrl+C, SIGTERM); a resume reopens the run as
 RUNNING. Creating a local SQLite store takes a file lock, so runs starting together on a new folder do not
-race in MLflow's schema migration.
+race in MLflow's schema migration (:mod:`plot_lightning.tracking.store`).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import queue
@@ -30,6 +29,8 @@ from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities import rank_zero_only
 from typing_extensions import override
 
+from plot_lightning.tracking.store import experiment_id, open_client, sqlite_lock_path
+
 RUN_RECORD = "mlflow_run.json"
 _MLFLOW_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 _MAX_BACKOFF_S = 15.0
@@ -40,40 +41,6 @@ def bounded_mlflow_requests() -> None:
     """No MLflow HTTP call may hang for minutes: no retries, 10 s timeout (unless the user set them)."""
     for name, value in _MLFLOW_DEFAULTS.items():
         os.environ.setdefault(name, value)
-
-
-def sqlite_lock_path(uri: str) -> Path | None:
-    """The lock file next to a ``sqlite:///`` store (None for servers)."""
-    return Path(uri[len("sqlite:///") :] + ".lock") if uri.startswith("sqlite:///") else None
-
-
-def open_client(uri: str):
-    """An ``MlflowClient`` whose store exists; a local SQLite store is created under a file lock."""
-    from mlflow.tracking import MlflowClient
-
-    lock = sqlite_lock_path(uri)
-    if lock is None:
-        return MlflowClient(uri)
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock, "w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)  # MLflow migrates a new SQLite schema: one process at a time
-        client = MlflowClient(uri)
-        client.search_experiments(max_results=1)  # forces the store (and its migration) into existence
-    return client
-
-
-def experiment_id(client, name: str, artifact_location: str | None) -> str:
-    """The id of experiment ``name``, created if missing (a concurrent creator is tolerated)."""
-    found = client.get_experiment_by_name(name)
-    if found is not None:
-        return found.experiment_id
-    try:
-        return client.create_experiment(name, artifact_location=artifact_location)
-    except Exception:  # created meanwhile by another process
-        found = client.get_experiment_by_name(name)
-        if found is None:
-            raise
-        return found.experiment_id
 
 
 def _terminal_status(status: str) -> str:
@@ -153,11 +120,18 @@ class BackgroundMLflowLogger(Logger):
     @override
     @rank_zero_only
     def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        from mlflow.entities import Metric
+        stamp, values = int(time.time() * 1000), {key: float(value) for key, value in metrics.items()}
 
-        stamp = int(time.time() * 1000)
-        entries = [Metric(key, float(value), stamp, step or 0) for key, value in metrics.items()]
-        self.submit(lambda client, run: client.log_batch(run, metrics=entries))
+        def deliver(client, run) -> None:
+            from mlflow.entities import (
+                Metric,
+            )  # imported by the worker: the training thread never waits on it
+
+            client.log_batch(
+                run, metrics=[Metric(key, value, stamp, step or 0) for key, value in values.items()]
+            )
+
+        self.submit(deliver)
 
     @override
     @rank_zero_only
@@ -169,18 +143,14 @@ class BackgroundMLflowLogger(Logger):
 
     def log_params(self, params: dict[str, str]) -> None:
         """Params in batches of 100 (MLflow's limit)."""
-        from mlflow.entities import Param
-
-        entries = [Param(key, value) for key, value in params.items()]
+        entries = list(params.items())
         for start in range(0, len(entries), 100):
             chunk = entries[start : start + 100]
-            self.submit(lambda client, run, chunk=chunk: client.log_batch(run, params=chunk))
+            self.submit(lambda client, run, chunk=chunk: client.log_batch(run, params=_params(chunk)))
 
     def set_tags(self, tags: dict[str, str]) -> None:
-        from mlflow.entities import RunTag
-
-        entries = [RunTag(key, str(value)) for key, value in tags.items()]
-        self.submit(lambda client, run: client.log_batch(run, tags=entries))
+        entries = {key: str(value) for key, value in tags.items()}
+        self.submit(lambda client, run: client.log_batch(run, tags=_run_tags(entries)))
 
     def log_text(self, text: str, artifact_file: str) -> None:
         self.submit(lambda client, run: client.log_text(run, text, artifact_file))
@@ -199,8 +169,12 @@ class BackgroundMLflowLogger(Logger):
         self.submit(lambda client, run: client.set_terminated(run, status=terminal))
         self._closing.set()
         self._queue.put(None)
-        local = sqlite_lock_path(self._tracking_uri) is not None  # a local store is slow to create, not failing
-        self._thread.join(timeout=max(self._flush_timeout_s, _LOCAL_FLUSH_S) if local else self._flush_timeout_s)
+        local = (
+            sqlite_lock_path(self._tracking_uri) is not None
+        )  # a local store is slow to create, not failing
+        self._thread.join(
+            timeout=max(self._flush_timeout_s, _LOCAL_FLUSH_S) if local else self._flush_timeout_s
+        )
         pending = [call for call in list(self._queue.queue) if call is not None]
         self.undelivered = len(pending) + self._dropped + (1 if self._thread.is_alive() else 0)
         if self.undelivered or self._run_id is None:
@@ -265,9 +239,7 @@ class BackgroundMLflowLogger(Logger):
         return client
 
     def _write_record(self) -> None:
-        record = {"uri": self._tracking_uri, "experiment": self._experiment_name, "run_id": self._run_id}
-        self._record_dir.mkdir(parents=True, exist_ok=True)
-        (self._record_dir / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_run_record(self._record_dir, self._tracking_uri, self._experiment_name, self._run_id)
 
 
 _PERMANENT_CODES = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST", "INVALID_STATE"}
@@ -277,10 +249,23 @@ def _permanent(error: Exception) -> bool:
     return getattr(error, "error_code", None) in _PERMANENT_CODES
 
 
+def _params(items: list[tuple[str, str]]):
+    from mlflow.entities import Param
+
+    return [Param(key, value) for key, value in items]
+
+
 def _run_tags(tags: dict[str, str]):
     from mlflow.entities import RunTag
 
     return [RunTag(key, str(value)) for key, value in tags.items()]
+
+
+def write_run_record(folder: str | os.PathLike, uri: str, experiment: str, run_id: str) -> None:
+    """Write ``mlflow_run.json`` into a version folder (which MLflow run holds its metrics)."""
+    record = {"uri": uri, "experiment": experiment, "run_id": run_id}
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    (Path(folder) / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def read_run_record(folder: str | os.PathLike) -> dict[str, str] | None:
