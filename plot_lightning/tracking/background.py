@@ -86,7 +86,7 @@ class BackgroundMLflowLogger(Logger):
             dict(tags or {}),
             flush_timeout_s,
         )
-        self._run_id, self._experiment_id = run_id, None
+        self._run_id, self._experiment_id, self._reopened = run_id, None, run_id is not None
         self._queue: queue.Queue = queue.Queue()
         self._ready, self._closing = threading.Event(), threading.Event()
         self.failures = 0  # calls that failed (each retried until delivered or the run ends)
@@ -142,11 +142,24 @@ class BackgroundMLflowLogger(Logger):
         self.log_params({key: str(value)[:500] for key, value in flat.items()})
 
     def log_params(self, params: dict[str, str]) -> None:
-        """Params in batches of 100 (MLflow's limit)."""
+        """Params in batches of 100 (MLflow's limit). In a reopened run (resume) a param already logged with
+        another value becomes the tag ``resumed.<key>`` (MLflow never changes a param)."""
         entries = list(params.items())
         for start in range(0, len(entries), 100):
-            chunk = entries[start : start + 100]
-            self.submit(lambda client, run, chunk=chunk: client.log_batch(run, params=_params(chunk)))
+            self.submit(
+                lambda client, run, chunk=entries[start : start + 100]: self._deliver_params(
+                    client, run, chunk
+                )
+            )
+
+    def _deliver_params(self, client, run: str, chunk: list[tuple[str, str]]) -> None:
+        logged = client.get_run(run).data.params if self._reopened else {}
+        fresh = [(key, value) for key, value in chunk if key not in logged]
+        changed = {f"resumed.{key}": value for key, value in chunk if key in logged and logged[key] != value}
+        if fresh:
+            client.log_batch(run, params=_params(fresh))
+        if changed:
+            client.log_batch(run, tags=_run_tags(changed))
 
     def set_tags(self, tags: dict[str, str]) -> None:
         entries = {key: str(value) for key, value in tags.items()}
@@ -213,7 +226,7 @@ class BackgroundMLflowLogger(Logger):
                 self.failures += 1
                 if _permanent(error):  # e.g. a param logged again with another value: retrying cannot help
                     warnings.warn(f"MLflow at {self._tracking_uri} refused a record: {error}", stacklevel=1)
-                    return False
+                    return True  # dropped; the queue goes on
                 if self.failures == 1:
                     warnings.warn(
                         f"MLflow at {self._tracking_uri}: {error}; retrying in the background", stacklevel=1

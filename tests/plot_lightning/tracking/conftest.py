@@ -32,7 +32,8 @@ class StepTimer(pl.Callback):
 @pytest.fixture
 def tiny_fit(monkeypatch):
     """``tiny_fit(root, *extra_args, at_step={step: fn})``: fit configs/tiny.yaml in-process; returns
-    (cli, StepTimer). Validation off, progress bar off; ``at_step`` runs fn before that step."""
+    (cli, StepTimer). Validation off, progress bar off; ``at_step`` runs fn before that step; with
+    ``ckpt_path`` it runs ``fit --ckpt_path`` (no timing)."""
     from plot_lightning.cli.lightning_cli import PLOTLightningCLI
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -43,9 +44,11 @@ def tiny_fit(monkeypatch):
             "--config", str(TINY), "--trainer.limit_val_batches", "0", "--trainer.enable_progress_bar", "false",
             "--trainer.default_root_dir", str(root), *extra,
         ]  # fmt: skip
+        if ckpt_path is not None:  # through the subcommand, as a user resumes (the timer is not attached)
+            return PLOTLightningCLI(args=["fit", *args, "--ckpt_path", ckpt_path]), timer
         cli = PLOTLightningCLI(args=args, run=False)
         cli.trainer.callbacks.append(timer)
-        cli.trainer.fit(cli.model, datamodule=cli.datamodule, ckpt_path=ckpt_path)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
         return cli, timer
 
     return fit
