@@ -23,7 +23,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
-from plot_lightning.checkpointing.reference import REFERENCE_PREFIX, reference_is_rebuilt
+from plot_lightning.checkpointing.reference import restore_reference, strip_reference
 from plot_lightning.checkpointing.rng_state import RNGStateCallback
 from plot_lightning.forward import (
     ReferenceOutputs,
@@ -280,18 +280,11 @@ class PLOTModule(pl.LightningModule):
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        if not reference_is_rebuilt(self._trainer):
-            return
-        state = checkpoint.get("state_dict") or {}
-        for key in [key for key in state if key.startswith(REFERENCE_PREFIX)]:
-            del state[key]
+        strip_reference(checkpoint, self._trainer)
 
     @override
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        state = checkpoint.get("state_dict")
-        if self.reference is None or state is None or any(k.startswith(REFERENCE_PREFIX) for k in state):
-            return
-        state.update({REFERENCE_PREFIX + k: v for k, v in self.reference.state_dict().items()})
+        restore_reference(checkpoint, self.reference)
 
     # ----------------------------------------------------------------------------------------- optimizer
     @override

@@ -23,3 +23,20 @@ def reference_is_rebuilt(trainer) -> bool:
     return not (
         isinstance(strategy, FSDPStrategy) and getattr(strategy, "_state_dict_type", "full") == "sharded"
     )
+
+
+def strip_reference(checkpoint: dict, trainer) -> None:
+    """Drop the ``reference.*`` weights from a checkpoint being saved (single-file checkpoints only)."""
+    if not reference_is_rebuilt(trainer):
+        return
+    state = checkpoint.get("state_dict") or {}
+    for key in [key for key in state if key.startswith(REFERENCE_PREFIX)]:
+        del state[key]
+
+
+def restore_reference(checkpoint: dict, reference) -> None:
+    """Put the rebuilt reference's weights into a loaded checkpoint that has none (before it is loaded)."""
+    state = checkpoint.get("state_dict")
+    if reference is None or state is None or any(key.startswith(REFERENCE_PREFIX) for key in state):
+        return
+    state.update({REFERENCE_PREFIX + key: value for key, value in reference.state_dict().items()})
