@@ -32,7 +32,8 @@ TRAINING_DESCRIPTION = (
     "Train a policy with PLOT and other preference losses (PyTorch Lightning). Training: "
     "'plot-lightning fit --config configs/dpo_plot.yaml [--trainer.max_steps 100 ...]'; also 'validate'. "
     "Other commands (each has --help): 'export' (checkpoint -> Hugging Face folder), 'prepare-model' "
-    "(convert SmolLM2-135M-Instruct once, offline), 'demo' (prepare, train, export, evaluate), 'tracking sync' (a run's CSV metrics -> MLflow)."
+    "(convert SmolLM2-135M-Instruct once, offline), 'demo' (prepare, train, export, evaluate), "
+    "'tracking sync' (a run's CSV metrics -> MLflow)."
 )
 
 

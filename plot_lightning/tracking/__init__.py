@@ -44,7 +44,7 @@ class TrackingSettings:
     Attributes:
         mlflow: log to MLflow too (metrics, hyperparameters, the resolved config).
         uri: MLflow tracking URI; default: $MLFLOW_TRACKING_URI, else sqlite:///<trainer.default_root_dir>/mlflow.db.
-            An http(s) server that does not answer falls back to CSV only (one warning).
+            A failing server never stops training (records are queued; see the module docstring).
         experiment: MLflow experiment name.
         run_name: MLflow run name; default ``<experiment>-<UTC time>-<random>`` (distinct even with one seed).
         artifact_location: artifact folder of a new experiment in a local store; default

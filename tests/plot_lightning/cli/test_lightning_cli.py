@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, MLFlowLogger
+from lightning.pytorch.loggers import CSVLogger
 
 from plot_lightning.cli.lightning_cli import DEFAULT_CHECKPOINT_EVERY_N_STEPS, PLOTLightningCLI
+from plot_lightning.tracking.background import BackgroundMLflowLogger
 
 TINY = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
 
@@ -29,7 +30,7 @@ def test_an_explicit_logger_setting_is_respected(tmp_path) -> None:
         tmp_path, "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "x"
     )
     assert [type(logger) for logger in cli.trainer.loggers] == [CSVLogger]
-    assert not any(isinstance(logger, MLFlowLogger) for logger in cli.trainer.loggers)
+    assert not any(isinstance(logger, BackgroundMLflowLogger) for logger in cli.trainer.loggers)
 
 
 def test_default_checkpointing_when_the_config_lists_none(tmp_path) -> None:
