@@ -9,13 +9,12 @@ from typing import Any
 import datasets
 import lightning.pytorch as pl
 import torch
-from torchdata.stateful_dataloader.sampler import RandomSampler
 from transformers import PreTrainedTokenizerBase
 
 from plot_lightning.data.collate import PreferenceCollator
 from plot_lightning.data.errors import DataValidationError, RowProblem
 from plot_lightning.data.records import as_file_list, load_records, split_validation
-from plot_lightning.data.resumable_loader import ResumableLoader
+from plot_lightning.data.resumable_loader import ResumableLoader, ShuffleSampler
 from plot_lightning.data.tokenize import ChatEncoder
 from plot_lightning.data.validation import BadRowLog
 
@@ -182,7 +181,7 @@ class PreferenceDataModule(pl.LightningDataModule):
         # same. The sampler's own generator (seeded by ``seed``) keeps the order off the global RNG; the
         # loader's generator only seeds workers (shared with the sampler, a resume would skew it by one draw).
         sampler = (
-            RandomSampler(dataset, generator=torch.Generator().manual_seed(self.seed)) if shuffle else None
+            ShuffleSampler(dataset, generator=torch.Generator().manual_seed(self.seed)) if shuffle else None
         )
         return ResumableLoader(
             dataset,

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch.utils.data
 from torchdata.stateful_dataloader import StatefulDataLoader
 from torchdata.stateful_dataloader.sampler import RandomSampler
 from typing_extensions import override
 
 _NUM_YIELDED = "_num_yielded"
+
+
+class ShuffleSampler(RandomSampler, torch.utils.data.RandomSampler):
+    """torchdata's stateful ``RandomSampler`` (its generator state is saved with the loader) that is also a torch
+    ``RandomSampler``: Lightning then knows the loader shuffles and, under DDP/FSDP, swaps in a *shuffling*
+    ``DistributedSampler`` (with only torchdata's class it would silently stop shuffling)."""
 
 
 class ResumableLoader(StatefulDataLoader):

@@ -83,6 +83,12 @@ def test_shuffle_order_is_its_own_and_changes_between_epochs(tmp_path) -> None:
     again = [batch["example_index"].tolist() for batch in datamodule.train_dataloader()]
     assert first == again != second  # seeded by the datamodule, not by the global RNG; reshuffled per epoch
     assert sorted(sum(first, [])) == list(range(2 * STEPS_PER_EPOCH))
+    # Lightning sees a shuffling loader, so under DDP/FSDP it swaps in a shuffling DistributedSampler
+    from lightning.pytorch.utilities.data import _is_dataloader_shuffled
+
+    assert _is_dataloader_shuffled(loader)
+    unshuffled = PreferenceDataModule(_pairs(tmp_path), tokenizer="tiny", batch_size=2, shuffle=False)
+    assert not _is_dataloader_shuffled(unshuffled.train_dataloader())
 
 
 def test_rng_states_round_trip_through_a_weights_only_checkpoint(tmp_path) -> None:
