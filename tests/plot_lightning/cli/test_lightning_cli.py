@@ -49,3 +49,17 @@ def test_the_config_checkpoint_is_not_duplicated(tmp_path) -> None:
 def test_data_tokenizer_follows_the_model(tmp_path, tiny_model_dir) -> None:
     cli = _cli(tmp_path, "--tracking.mlflow", "false", "--model.model", str(tiny_model_dir))
     assert cli.datamodule.tokenizer_spec == str(tiny_model_dir) == cli.model.hparams.model
+
+
+def test_checkpoints_are_atomic_guarded_and_progress_is_printed(tmp_path) -> None:
+    from plot_lightning.checkpointing.checkpoint_io import AtomicCheckpointIO
+    from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
+    from plot_lightning.checkpointing.rng_state import RNGStateCallback
+    from plot_lightning.cli.progress_lines import ProgressLines
+
+    cli = _cli(tmp_path, "--tracking.mlflow", "false", "--model.on_nonfinite_grad", "skip")
+    assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    assert sum(isinstance(c, ProgressLines) for c in cli.trainer.callbacks) == 1
+    guards = [c for c in cli.model.configure_callbacks() if isinstance(c, NonFiniteGuard)]
+    assert [guard.action for guard in guards] == ["skip"]
+    assert any(isinstance(c, RNGStateCallback) for c in cli.model.configure_callbacks())
