@@ -4,7 +4,8 @@
   decision is taken over all processes, so every rank skips or stops together (FSDP shards see different
   parts). ``on_nonfinite_grad="stop"`` raises ``FloatingPointError`` naming the step, with the weights still
   the last healthy ones; ``"skip"`` drops the gradients (the optimizer then leaves every parameter and its
-  state untouched), counts the step and logs the count as ``train/nonfinite_grad_steps``.
+  state untouched), counts the step and logs the count as ``train/nonfinite_grad_steps``. Under fp16 loss
+  scaling (``16-mixed``) the GradScaler already skips overflowing steps: gradients are left to it.
 - Before any checkpoint is written, the weights are checked: a non-finite weight raises instead of saving, so
   it can neither overwrite ``last.ckpt`` nor make ``ModelCheckpoint`` delete the previous healthy checkpoint.
 """
@@ -58,6 +59,8 @@ class NonFiniteGuard(pl.Callback):
     def on_before_optimizer_step(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
     ) -> None:
+        if getattr(trainer.precision_plugin, "scaler", None) is not None:
+            return  # fp16 loss scaling: the GradScaler itself skips overflowing steps and lowers the scale
         params = [(name, p) for name, p in pl_module.named_parameters() if p.grad is not None]
         bad = nonfinite_names((name, p.grad) for name, p in params)
         if not _any_rank(trainer, bool(bad)):
