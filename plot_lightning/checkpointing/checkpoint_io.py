@@ -31,7 +31,9 @@ def check_readable(path: str | os.PathLike) -> Path:
     """``path`` as a Path; FileNotFoundError when missing, CorruptCheckpointError when it is an empty file."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
+        raise FileNotFoundError(
+            f"checkpoint {path} does not exist: neither a .ckpt file nor a sharded folder"
+        )
     if path.is_file() and path.stat().st_size == 0:
         raise CorruptCheckpointError(f"checkpoint {path} is empty (0 bytes): it was never completely written")
     return path
