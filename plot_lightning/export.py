@@ -7,7 +7,8 @@ Reads any checkpoint the training strategies write:
   ``torch.distributed.checkpoint`` (DCP) folder plus Lightning's ``meta.pt``, with the weights under ``model``;
 - an FSDP2 folder (``ModelParallelStrategy``): a DCP folder with the weights under ``state_dict``.
 
-Sharded folders are consolidated in memory (``dcp_to_torch_save``) on one process, no process group needed.
+A checkpoint with a NaN or infinite policy weight is refused (ValueError naming the file and the weights);
+an empty or truncated file raises ``CorruptCheckpointError`` naming it. Sharded folders are consolidated in memory (``dcp_to_torch_save``) on one process, no process group needed.
 The policy is rebuilt from the training config (or the checkpoint's hyperparameters), loaded with the
 checkpoint's weights, LoRA adapters (if any) are merged, and ``save_pretrained`` writes model + tokenizer +
 ``plot_export.json`` (where it came from). ``AutoModelForCausalLM.from_pretrained(folder)`` then gives the
@@ -25,15 +26,18 @@ import torch
 import yaml
 from torch import nn
 
+from plot_lightning.checkpointing.checkpoint_io import check_readable, read_checkpoint
+from plot_lightning.checkpointing.nonfinite import nonfinite_names
+
 POLICY_PREFIX = "policy."
 _META_FILE = "meta.pt"
 
 
 def load_checkpoint(ckpt_path: str | Path) -> dict[str, Any]:
     """The checkpoint as a plain dict with ``state_dict`` (full tensors on CPU) and, if saved, ``hyper_parameters``."""
-    path = Path(ckpt_path)
+    path = check_readable(ckpt_path)
     if path.is_file():
-        return torch.load(path, map_location="cpu", weights_only=False)
+        return read_checkpoint(path)
     if not (path.is_dir() and (path / ".metadata").is_file()):
         raise FileNotFoundError(
             f"checkpoint {path}: neither a .ckpt file nor a sharded (torch.distributed.checkpoint) folder"
@@ -110,7 +114,14 @@ def export_checkpoint(
     checkpoint = load_checkpoint(ckpt_path)
     model_args = _model_section(config_path, checkpoint)
     module = build_module(model_args)
-    module.policy.load_state_dict(policy_state_dict(checkpoint["state_dict"]), strict=True)
+    policy_weights = policy_state_dict(checkpoint["state_dict"])
+    bad = nonfinite_names(policy_weights.items())
+    if bad:
+        raise ValueError(
+            f"checkpoint {ckpt_path} (step {checkpoint.get('global_step')}) has non-finite weights in {bad}: "
+            "refusing to export a broken model"
+        )
+    module.policy.load_state_dict(policy_weights, strict=True)
     policy = merged_policy(module.policy)
     output.mkdir(parents=True, exist_ok=True)
     policy.save_pretrained(output)

@@ -22,6 +22,9 @@ from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from torch import Tensor
 from typing_extensions import override
 
+from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
+from plot_lightning.checkpointing.reference import restore_reference, strip_reference
+from plot_lightning.checkpointing.rng_state import RNGStateCallback
 from plot_lightning.forward import (
     ReferenceOutputs,
     align_batch,
@@ -89,6 +92,11 @@ class PLOTModule(pl.LightningModule):
             loss that reads the full logits (PLOT sinkhorn is not supported yet). Default false until the
             idle-machine benchmark (docs/benchmarks.md) shows it both leaner and not slower.
         fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
+        on_nonfinite_grad: "stop" (raise before a step with a NaN/inf gradient is applied) or "skip" (drop that
+            step and count it in ``train/nonfinite_grad_steps``). Non-finite weights are never checkpointed.
+
+    Checkpoints hold the policy, not the frozen reference of ``reference="copy"``: a resume rebuilds it from
+    ``model`` (sharded FSDP checkpoints keep it). They also hold the RNG states for an exact resume.
     """
 
     def __init__(
@@ -109,6 +117,7 @@ class PLOTModule(pl.LightningModule):
         disable_dropout: bool = True,
         fused_head: bool = False,
         fused_chunk_size: int = 512,
+        on_nonfinite_grad: str = "stop",
     ) -> None:
         super().__init__()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
@@ -136,6 +145,7 @@ class PLOTModule(pl.LightningModule):
         self.stage_metrics: StageMetrics | None = None
         self._caches: dict[str, ReferenceCache] = {}
         self._fingerprint: dict | None = None
+        NonFiniteGuard(on_nonfinite_grad)  # validates the choice early
 
     # ----------------------------------------------------------------------------------------- building
     @property
@@ -321,6 +331,19 @@ class PLOTModule(pl.LightningModule):
     def validation_step(self, batch: Mapping, batch_idx: int) -> Tensor:
         self._batch_idx = batch_idx
         return self._shared_step(batch, "val")
+
+    # ----------------------------------------------------------------------------------------- checkpoints
+    @override
+    def configure_callbacks(self) -> list[pl.Callback]:
+        return [NonFiniteGuard(self.hparams.on_nonfinite_grad), RNGStateCallback()]
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        strip_reference(checkpoint, self._trainer)
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        restore_reference(checkpoint, self.reference)
 
     # ----------------------------------------------------------------------------------------- optimizer
     @override

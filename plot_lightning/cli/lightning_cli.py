@@ -4,10 +4,13 @@ What it adds to a plain ``LightningCLI``:
 
 - ``--tracking.*`` (``plot_lightning.tracking.TrackingSettings``): unless ``trainer.logger`` is set in the config,
   the run logs to CSV (first, so ``config.yaml`` and checkpoints live in its version folder) and to MLflow
-  (SQLite store next to the run by default); an unreachable tracking server degrades to CSV with one warning.
+  (SQLite store next to the run by default), from a background thread: a failing server never blocks training.
 - The resolved config is written to the log folder (overwriting a previous one) and attached to the MLflow run.
 - ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
-- A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none.
+- A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none; checkpoint
+  files are written atomically (``AtomicCheckpointIO``) unless ``trainer.plugins`` is set.
+- A plain progress line every 10 steps when stdout is not a terminal (``ProgressLines``).
+- ``fit --ckpt_path <version_N>/checkpoints/x.ckpt`` continues the MLflow run of ``version_N``.
 - Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
   node, at most 8) unless ``OMP_NUM_THREADS`` is set.
 - An ``OverheadMonitor`` (``perf/*``: tokens/s, step time, peak memory, PLOT share, MFU on GPU) unless listed.
@@ -22,17 +25,21 @@ from lightning.pytorch import LightningModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveConfigCallback
 
+from plot_lightning.checkpointing.checkpoint_io import AtomicCheckpointIO
 from plot_lightning.cli.loss_errors import LossAwareParser
+from plot_lightning.cli.progress_lines import ProgressLines
 from plot_lightning.overhead import OverheadMonitor
 from plot_lightning.threads import configure_threads
 from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
 
 DEFAULT_CHECKPOINT_EVERY_N_STEPS = 100
+PROGRESS_EVERY_N_STEPS = 10
 TRAINING_DESCRIPTION = (
     "Train a policy with PLOT and other preference losses (PyTorch Lightning). Training: "
     "'plot-lightning fit --config configs/dpo_plot.yaml [--trainer.max_steps 100 ...]'; also 'validate'. "
     "Other commands (each has --help): 'export' (checkpoint -> Hugging Face folder), 'prepare-model' "
-    "(convert SmolLM2-135M-Instruct once, offline), 'demo' (prepare, train, export, evaluate)."
+    "(convert SmolLM2-135M-Instruct once, offline), 'demo' (prepare, train, export, evaluate), "
+    "'tracking sync' (a run's CSV metrics -> MLflow)."
 )
 
 
@@ -84,8 +91,9 @@ class PLOTLightningCLI(LightningCLI):
         if trainer_config.get("logger") is None and "logger" not in kwargs:
             settings = self._tracking_settings()
             root_dir = trainer_config.get("default_root_dir") or os.getcwd()
-            kwargs["logger"] = build_loggers(settings, root_dir)
-        callbacks = list(trainer_config.get("callbacks") or [])
+            resume_from = self._get(self.config, "ckpt_path", default=None)
+            kwargs["logger"] = build_loggers(settings, root_dir, resume_from=resume_from)
+        callbacks = [*(trainer_config.get("callbacks") or []), ProgressLines(PROGRESS_EVERY_N_STEPS)]
         if (
             not any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
             and trainer_config.get("enable_checkpointing", True) is not False
@@ -94,6 +102,8 @@ class PLOTLightningCLI(LightningCLI):
         if not any(isinstance(callback, OverheadMonitor) for callback in callbacks):
             callbacks = [*callbacks, OverheadMonitor()]
         kwargs["callbacks"] = callbacks
+        if not trainer_config.get("plugins") and "plugins" not in kwargs:
+            kwargs["plugins"] = [AtomicCheckpointIO()]  # crash-safe .ckpt files, errors naming a bad one
         return super().instantiate_trainer(**kwargs)
 
     def _tracking_settings(self) -> TrackingSettings:

@@ -9,6 +9,7 @@ How to run::
     plot-lightning prepare-model                          # convert SmolLM2-135M-Instruct once (offline)
     plot-lightning experiment --config configs/experiments/cpu_small.yaml   # does PLOT help? (grid, resumable)
     plot-lightning diagnose --before BASE --after EXPORT --pairs FILE       # next-token mass vs target
+    plot-lightning tracking sync runs/x/lightning_logs/version_0   # CSV metrics -> the run's MLflow run
 
 ``fit`` and ``validate`` go to the LightningCLI (:mod:`plot_lightning.cli.lightning_cli`); the other
 commands are plain argparse parsers defined here, so they start without importing Lightning.
@@ -83,12 +84,35 @@ def _diagnose_command(argv: list[str]) -> None:
     diagnose_command(argv)
 
 
+def _tracking_command(argv: list[str]) -> None:
+    from plot_lightning.tracking.sync import sync_run
+
+    parser = argparse.ArgumentParser(
+        prog="plot-lightning tracking",
+        description="Tracking maintenance. 'sync': deliver a finished run's CSV metrics (lightning_logs/version_N/"
+        "metrics.csv) to its MLflow run (from version_N/mlflow_run.json, else a new run), e.g. after the tracking "
+        "server was down; adds only what MLflow lacks and marks a run left RUNNING by a killed process KILLED.",
+    )
+    commands = parser.add_subparsers(dest="action", required=True)
+    sync = commands.add_parser("sync", help="deliver a run's CSV metrics to MLflow")
+    sync.add_argument("version_dir", help="the run's lightning_logs/version_N folder")
+    sync.add_argument("--uri", default=None, help="MLflow tracking URI (default: the one in mlflow_run.json)")
+    sync.add_argument("--experiment", default="plot-lightning", help="experiment of a new run (no record)")
+    args = parser.parse_args(argv)
+    report = sync_run(args.version_dir, uri=args.uri, experiment=args.experiment)
+    status = f"; status set to {report.status_set}" if report.status_set else ""
+    print(
+        f"MLflow run {report.run_id}: {report.added} metric values added, {report.already_there} already there{status}"
+    )
+
+
 _COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "export": _export_command,
     "prepare-model": _prepare_model_command,
     "demo": _demo_command,
     "experiment": _experiment_command,
     "diagnose": _diagnose_command,
+    "tracking": _tracking_command,
 }
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import datasets
 import lightning.pytorch as pl
-from torch.utils.data import DataLoader
+import torch
 from transformers import PreTrainedTokenizerBase
 
 from plot_lightning.data.collate import PreferenceCollator
@@ -16,6 +16,7 @@ from plot_lightning.data.errors import DataFormatError, DataValidationError, Row
 from plot_lightning.data.formats import EXPECTED_COLUMNS
 from plot_lightning.data.length_grouped import length_grouped_sampler
 from plot_lightning.data.records import as_file_list, load_records, split_validation
+from plot_lightning.data.resumable_loader import ResumableLoader, ShuffleSampler
 from plot_lightning.data.skipped_rows import write_skipped_rows
 from plot_lightning.data.tokenize import ChatEncoder
 from plot_lightning.data.validation import BadRowLog
@@ -51,7 +52,8 @@ class PreferenceDataModule(pl.LightningDataModule):
         on_bad_row: ``"error"`` stops with one error listing every bad row (the first 20, with the count);
             ``"skip"`` drops bad rows, logs how many and writes them (split, file, row, field, reason) to
             ``skipped_rows.jsonl`` in the run's log folder.
-        seed: seed of the validation split.
+        seed: seed of the validation split and of the training shuffle (its own generator; saved in checkpoints
+            with the loader's position for an exact resume).
         shuffle: shuffle the training rows each epoch.
         group_by_length: length-grouped training batches (``data.length_grouped.LengthGroupedSampler``:
             buckets sorted by length, batches shuffled; seeded by ``seed`` and the epoch; resumable), so
@@ -210,25 +212,32 @@ class PreferenceDataModule(pl.LightningDataModule):
         pad = self.tokenizer.pad_token_id
         return PreferenceCollator(self.tokenizer.eos_token_id if pad is None else pad)
 
-    def _loader(self, dataset: datasets.Dataset, shuffle: bool, sampler=None) -> DataLoader:
-        return DataLoader(
+    def _loader(self, dataset: datasets.Dataset, shuffle: bool, sampler=None) -> ResumableLoader:
+        # Stateful (torchdata StatefulDataLoader): Lightning saves its position and the sampler's state (the
+        # shuffling generator, or the length-grouped sampler's) in every checkpoint, so a resume from
+        # mid-epoch continues with the very next batch and the epochs after it are shuffled the same. The
+        # sampler's own generator (seeded by ``seed``) keeps the order off the global RNG; the loader's
+        # generator only seeds workers (shared with the sampler, a resume would skew it by one draw).
+        if sampler is None and shuffle:
+            sampler = ShuffleSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
+        return ResumableLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle if sampler is None else None,
             sampler=sampler,
+            generator=torch.Generator().manual_seed(self.seed),
             num_workers=self.num_workers,
             collate_fn=self.collator,
             persistent_workers=self.num_workers > 0,
         )
 
-    def train_dataloader(self) -> DataLoader:
+    def train_dataloader(self) -> ResumableLoader:
         """Shuffled training batches (Lightning swaps in a DistributedSampler under DDP/FSDP)."""
         self.setup("fit")
         if self.group_by_length:
             return self._loader(self.train_dataset, False, length_grouped_sampler(self))
         return self._loader(self.train_dataset, self.shuffle)
 
-    def val_dataloader(self) -> DataLoader | list:
+    def val_dataloader(self) -> ResumableLoader | list:
         """Validation batches in file order (an empty list when there is no validation data)."""
         self.setup("validate")
         return [] if self.val_dataset is None else self._loader(self.val_dataset, False)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.loggers import CSVLogger, MLFlowLogger
+from lightning.pytorch.loggers import CSVLogger
 
 from plot_lightning.cli.lightning_cli import DEFAULT_CHECKPOINT_EVERY_N_STEPS, PLOTLightningCLI
+from plot_lightning.tracking.background import BackgroundMLflowLogger
 
 TINY = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
 
@@ -29,7 +30,7 @@ def test_an_explicit_logger_setting_is_respected(tmp_path) -> None:
         tmp_path, "--trainer.logger", "lightning.pytorch.loggers.CSVLogger", "--trainer.logger.save_dir", "x"
     )
     assert [type(logger) for logger in cli.trainer.loggers] == [CSVLogger]
-    assert not any(isinstance(logger, MLFlowLogger) for logger in cli.trainer.loggers)
+    assert not any(isinstance(logger, BackgroundMLflowLogger) for logger in cli.trainer.loggers)
 
 
 def test_default_checkpointing_when_the_config_lists_none(tmp_path) -> None:
@@ -56,3 +57,17 @@ def test_every_run_gets_one_overhead_monitor(tmp_path) -> None:
     cli = _cli(tmp_path, "--tracking.mlflow", "false")
     assert len([c for c in cli.trainer.callbacks if isinstance(c, OverheadMonitor)]) == 1
     assert cli.model.hparams.fused_head is False  # the documented default until measured
+
+
+def test_checkpoints_are_atomic_guarded_and_progress_is_printed(tmp_path) -> None:
+    from plot_lightning.checkpointing.checkpoint_io import AtomicCheckpointIO
+    from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
+    from plot_lightning.checkpointing.rng_state import RNGStateCallback
+    from plot_lightning.cli.progress_lines import ProgressLines
+
+    cli = _cli(tmp_path, "--tracking.mlflow", "false", "--model.on_nonfinite_grad", "skip")
+    assert isinstance(cli.trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    assert sum(isinstance(c, ProgressLines) for c in cli.trainer.callbacks) == 1
+    guards = [c for c in cli.model.configure_callbacks() if isinstance(c, NonFiniteGuard)]
+    assert [guard.action for guard in guards] == ["skip"]
+    assert any(isinstance(c, RNGStateCallback) for c in cli.model.configure_callbacks())

@@ -1,4 +1,4 @@
-"""Tracking: CSV first then MLflow on a SQLite store; the config lands in the run; a dead server degrades once."""
+"""Tracking: CSV first then MLflow on a SQLite store; the config lands in the run; a dead server warns once."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import socket
 import warnings
 
 import pytest
-from lightning.pytorch.loggers import CSVLogger, MLFlowLogger
+from lightning.pytorch.loggers import CSVLogger
 
 from plot_lightning import tracking
+from plot_lightning.tracking.background import BackgroundMLflowLogger
 
 
 def _closed_port() -> int:
@@ -35,13 +36,17 @@ def test_mlflow_can_be_switched_off(tmp_path) -> None:
     assert [type(logger) for logger in loggers] == [CSVLogger]
 
 
-def test_unreachable_server_falls_back_to_csv_and_warns_once(tmp_path) -> None:
+def test_unreachable_server_warns_once_and_queues_for_it(tmp_path) -> None:
     settings = tracking.TrackingSettings(uri=f"http://127.0.0.1:{_closed_port()}", timeout_s=1.0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         first = tracking.build_loggers(settings, tmp_path)
         second = tracking.build_loggers(settings, tmp_path)
-    assert [type(logger) for logger in first] == [CSVLogger] == [type(logger) for logger in second]
+        for loggers in (first, second):
+            loggers[1]._flush_timeout_s = 1.0
+            loggers[1].finalize("success")
+    types = [CSVLogger, BackgroundMLflowLogger]
+    assert [type(logger) for logger in first] == types == [type(logger) for logger in second]
     messages = [str(w.message) for w in caught if "tracking server" in str(w.message)]
     assert len(messages) == 1
     assert settings.uri in messages[0] and "CSV" in messages[0]
@@ -56,10 +61,11 @@ def test_csv_then_mlflow_and_the_config_is_attached_to_the_run(tmp_path, monkeyp
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     settings = tracking.TrackingSettings(experiment="tracking-test", run_name="t1")
     loggers = tracking.build_loggers(settings, tmp_path)
-    assert [type(logger) for logger in loggers] == [CSVLogger, MLFlowLogger]
+    assert [type(logger) for logger in loggers] == [CSVLogger, BackgroundMLflowLogger]
     assert loggers[0].save_dir == str(tmp_path.resolve())
     config = {"model": {"losses": ["dpo", "plot"], "loss_args": {"dpo": {"beta": 0.1}}}, "seed": 0}
     tracking.log_run_config(loggers, "model:\n  losses: [dpo, plot]\n", config, log_dir="/some/dir")
+    loggers[1].finalize("success")  # waits for the background thread to deliver everything
     run_id = loggers[1].run_id
     client = MlflowClient(tracking.default_tracking_uri(tmp_path))
     run = client.get_run(run_id)

@@ -3,15 +3,23 @@
 Every run logs to CSV (``<root>/lightning_logs/version_N/metrics.csv``, always available) and to MLflow. The
 default MLflow store is a SQLite database next to the run, ``sqlite:///<root>/mlflow.db``, with artifacts in
 ``<root>/mlartifacts`` (MLflow 3 refuses the old ``file:`` store). ``MLFLOW_TRACKING_URI`` or
-``--tracking.uri http://host:5000`` point at a tracking server instead; when that server does not answer,
-training goes on with CSV only and says so once.
+``--tracking.uri http://host:5000`` point at a tracking server instead.
 
-This is the only module of ``plot_lightning`` that talks to MLflow.
+MLflow is written from a background thread (:mod:`plot_lightning.tracking.background`): a tracking server
+that does not answer, answers 503 or dies mid-run never blocks a step or ends the run; what it missed is
+delivered when it is back, or later from the CSV log with ``plot-lightning tracking sync <version folder>``
+(:mod:`plot_lightning.tracking.sync`). Runs get distinct names, end FINISHED / FAILED / KILLED, and a resume
+(``--ckpt_path`` inside a version folder) continues the MLflow run recorded there (``mlflow_run.json``); the
+new version folder gets a ``resumed_from`` tag and file pointing at the checkpoint.
+
+This package is the only part of ``plot_lightning`` that talks to MLflow.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import time
 import urllib.error
 import urllib.request
 import warnings
@@ -19,8 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightning.pytorch.loggers import CSVLogger, Logger, MLFlowLogger
+from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_only
+
+from plot_lightning.tracking.background import BackgroundMLflowLogger, read_run_record
 
 CSV_NAME = "lightning_logs"
 _PARAM_VALUE_LIMIT = 500
@@ -34,12 +44,14 @@ class TrackingSettings:
     Attributes:
         mlflow: log to MLflow too (metrics, hyperparameters, the resolved config).
         uri: MLflow tracking URI; default: $MLFLOW_TRACKING_URI, else sqlite:///<trainer.default_root_dir>/mlflow.db.
-            An http(s) server that does not answer falls back to CSV only (one warning).
+            A failing server never stops training (records are queued; see the module docstring).
         experiment: MLflow experiment name.
-        run_name: MLflow run name (MLflow picks one when empty).
+        run_name: MLflow run name; default ``<experiment>-<UTC time>-<random>`` (distinct even with one seed).
         artifact_location: artifact folder of a new experiment in a local store; default
             <trainer.default_root_dir>/mlartifacts.
-        timeout_s: seconds to wait for a tracking server's /health before falling back to CSV only.
+        timeout_s: seconds to wait for a tracking server's /health at start (a warning when it does not answer;
+            records are then queued and delivered when it is back).
+        flush_timeout_s: the most seconds the end of a run waits for MLflow to receive what is queued.
     """
 
     mlflow: bool = True
@@ -48,6 +60,7 @@ class TrackingSettings:
     run_name: str | None = None
     artifact_location: str | None = None
     timeout_s: float = 5.0
+    flush_timeout_s: float = 10.0
 
 
 def default_tracking_uri(root_dir: str | os.PathLike) -> str:
@@ -71,15 +84,34 @@ def _warn_unreachable_once(uri: str, reason: str, csv_dir: str) -> None:
         return
     _warned_unreachable.add(uri)
     warnings.warn(
-        f"MLflow tracking server {uri} is unreachable ({reason}); training continues with CSV logs only "
-        f"in {csv_dir}.",
+        f"MLflow tracking server {uri} is unreachable ({reason}); training continues, records are queued for it "
+        f"and every metric is in the CSV log in {csv_dir} (plot-lightning tracking sync delivers it later).",
         UserWarning,
         stacklevel=3,
     )
 
 
-def build_loggers(settings: TrackingSettings, root_dir: str | os.PathLike) -> list[Logger]:
-    """CSV logger first (it owns ``trainer.log_dir``: config.yaml and checkpoints go there), then MLflow."""
+def default_run_name(experiment: str) -> str:
+    """``<experiment>-<UTC yyyymmdd-hhmmss>-<6 hex>``: distinct across runs whatever the seed."""
+    return f"{experiment}-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+
+
+def resumed_version_dir(ckpt_path: str | os.PathLike | None) -> Path | None:
+    """The ``version_N`` folder a checkpoint lives in (``.../version_N/checkpoints/x.ckpt``), or None."""
+    if not ckpt_path or str(ckpt_path) in ("last", "best", "hpc", "registry"):
+        return None
+    folder = Path(ckpt_path).resolve().parent
+    return (
+        folder.parent if folder.name == "checkpoints" and folder.parent.name.startswith("version_") else None
+    )
+
+
+def build_loggers(
+    settings: TrackingSettings, root_dir: str | os.PathLike, resume_from: str | os.PathLike | None = None
+) -> list[Logger]:
+    """CSV logger first (it owns ``trainer.log_dir``: config.yaml and checkpoints go there), then MLflow.
+
+    ``resume_from``: the checkpoint a run resumes; its version folder's MLflow run is continued."""
     root = Path(root_dir).resolve()
     csv_logger = CSVLogger(save_dir=str(root), name=CSV_NAME)
     # MlflowClient creates a SQLite store eagerly: other ranks would race on it, and only rank 0 logs anyway.
@@ -89,16 +121,27 @@ def build_loggers(settings: TrackingSettings, root_dir: str | os.PathLike) -> li
     reachable, reason = server_reachable(uri, settings.timeout_s)
     if not reachable:
         _warn_unreachable_once(uri, reason, str(root / CSV_NAME))
-        return [csv_logger]
     local_store = not uri.startswith(("http://", "https://"))
     artifacts = settings.artifact_location or (str(root / "mlartifacts") if local_store else None)
-    mlflow_logger = MLFlowLogger(
-        experiment_name=settings.experiment,
-        run_name=settings.run_name,
-        tracking_uri=uri,
+    previous = resumed_version_dir(resume_from)
+    record = read_run_record(previous) if previous is not None else None
+    tags = {"plot_lightning.log_root": str(root)}
+    if resume_from:
+        tags["plot_lightning.resumed_from"] = str(Path(resume_from).resolve())
+    mlflow_logger = BackgroundMLflowLogger(
+        uri,
+        settings.experiment,
+        run_name=settings.run_name or default_run_name(settings.experiment),
         artifact_location=artifacts,
-        tags={"plot_lightning.log_root": str(root)},
+        tags=tags,
+        run_id=record["run_id"] if record and record.get("uri") == uri else None,
+        flush_timeout_s=settings.flush_timeout_s,
     )
+    mlflow_logger.record_run_in(csv_logger.log_dir)
+    if resume_from:
+        link = Path(csv_logger.log_dir)
+        link.mkdir(parents=True, exist_ok=True)
+        (link / "resumed_from").write_text(f"{Path(resume_from).resolve()}\n", encoding="utf-8")
     return [csv_logger, mlflow_logger]
 
 
@@ -115,25 +158,19 @@ def _flatten(config: dict[str, Any], prefix: str = "") -> dict[str, str]:
 
 def log_run_config(loggers: list[Logger], config_yaml: str, config: dict[str, Any], **tags: str) -> None:
     """Attach the resolved config to every MLflow run: ``config.yaml`` artifact + ``config.*`` params + tags."""
-    from mlflow.entities import Param, RunTag
-
-    params = [Param(f"config.{key}", value) for key, value in _flatten(config).items()]
-    run_tags = [RunTag(key, str(value)) for key, value in tags.items()]
     for logger in loggers:
-        if not isinstance(logger, MLFlowLogger):
+        if not isinstance(logger, BackgroundMLflowLogger):
             continue
-        client, run_id = logger.experiment, logger.run_id
-        client.log_text(run_id, config_yaml, "config.yaml")
-        for start in range(0, len(params), 100):  # MLflow accepts at most 100 params per batch
-            client.log_batch(run_id, params=params[start : start + 100])
-        if run_tags:
-            client.log_batch(run_id, tags=run_tags)
+        logger.log_text(config_yaml, "config.yaml")
+        logger.log_params({f"config.{key}": value for key, value in _flatten(config).items()})
+        if tags:
+            logger.set_tags(tags)
 
 
 def describe_mlflow_run(loggers: list[Logger]) -> str | None:
     """A human-readable pointer to the MLflow run (URI, run id, ``mlflow ui`` command), or None."""
     for logger in loggers:
-        if isinstance(logger, MLFlowLogger) and logger.run_id is not None:
+        if isinstance(logger, BackgroundMLflowLogger) and logger.run_id is not None:
             uri = str(getattr(logger, "_tracking_uri", ""))  # Lightning keeps the URI it was given here
             ui = f"mlflow ui --backend-store-uri {uri}" if uri.startswith("sqlite:") else f"open {uri}"
             return f"MLflow run {logger.run_id} (experiment id {logger.experiment_id}) at {uri}; browse: {ui}"

@@ -1,0 +1,111 @@
+"""Write a file so that a kill at any moment leaves either the old complete file or the new one.
+
+The bytes go to a file in the *target's own folder* (never ``$TMPDIR``: a rename across filesystems is a copy,
+and a kill during that copy truncates the target), are ``fsync``ed, then ``os.replace`` swaps them in and the
+folder is ``fsync``ed. On Linux the temporary file is unnamed (``O_TMPFILE``): a kill mid-write frees it and
+leaves nothing behind. Elsewhere it is a hidden ``.<name>.<random>.partial`` file, and any such leftover of an
+earlier killed writer is removed by the next write into that folder (:func:`remove_partials`).
+
+Imports only the standard library (``ctypes`` for ``linkat``) and torch.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import secrets
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def _partial_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
+
+
+def remove_partials(folder: Path, name: str) -> list[Path]:
+    """Delete leftovers ``.<name>.*.partial`` of killed writers in ``folder``; return what was removed."""
+    removed = []
+    for leftover in folder.glob(f".{name}.*{PARTIAL_SUFFIX}"):
+        leftover.unlink(missing_ok=True)
+        removed.append(leftover)
+    return removed
+
+
+def _fsync_folder(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+_AT_FDCWD, _AT_SYMLINK_FOLLOW = -100, 0x400
+
+
+def _link_unnamed(descriptor: int, name: Path) -> None:
+    """Give an ``O_TMPFILE`` file a name. ``os.link`` cannot: it never passes ``AT_SYMLINK_FOLLOW``, which
+    ``linkat`` needs to link a ``/proc/self/fd`` entry, so call libc's ``linkat`` directly."""
+    source = f"/proc/self/fd/{descriptor}".encode()
+    if _LIBC.linkat(_AT_FDCWD, source, _AT_FDCWD, os.fsencode(name), _AT_SYMLINK_FOLLOW) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, os.strerror(error), str(name))
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc if hasattr(libc, "linkat") and Path("/proc/self/fd").is_dir() else None
+    except OSError:
+        return None
+
+
+_LIBC = _load_libc() if sys.platform.startswith("linux") else None
+
+
+def _open_unnamed(folder: Path) -> int | None:
+    """A descriptor of an unnamed file in ``folder`` (Linux ``O_TMPFILE``), or None where unsupported."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or _LIBC is None:
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, 0o644)
+    except OSError:  # e.g. a filesystem without O_TMPFILE support (NFS, some FUSE)
+        return None
+
+
+def atomic_write(target: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
+    """Call ``write(handle)`` on a fresh file and atomically put it at ``target`` (old or new, never partial)."""
+    target = Path(target)
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_partials(folder, target.name)
+    partial = _partial_name(target)
+    descriptor = _open_unnamed(folder)
+    named = descriptor is None
+    if named:
+        descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(descriptor, "wb", closefd=False) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not named:  # give the finished unnamed file a name: only now can a kill leave a (complete) partial
+            _link_unnamed(descriptor, partial)
+        os.replace(partial, target)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        os.close(descriptor)
+    _fsync_folder(folder)
+
+
+def atomic_torch_save(obj: Any, target: str | os.PathLike) -> None:
+    """``torch.save(obj, target)`` through :func:`atomic_write`."""
+    atomic_write(target, lambda handle: torch.save(obj, handle))

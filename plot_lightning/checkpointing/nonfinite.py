@@ -1,0 +1,101 @@
+"""``NonFiniteGuard``: a non-finite gradient never reaches the weights, and non-finite weights are never saved.
+
+- Before every optimizer step (after backward, before clipping and the update) the gradients are checked; the
+  decision is taken over all processes, so every rank skips or stops together (FSDP shards see different
+  parts). ``on_nonfinite_grad="stop"`` raises ``FloatingPointError`` naming the step, with the weights still
+  the last healthy ones; ``"skip"`` drops the gradients (the optimizer then leaves every parameter and its
+  state untouched), counts the step and logs the count as ``train/nonfinite_grad_steps``. Under fp16 loss
+  scaling (``16-mixed``) the GradScaler already skips overflowing steps: gradients are left to it.
+- Before any checkpoint is written, the weights are checked: a non-finite weight raises instead of saving, so
+  it can neither overwrite ``last.ckpt`` nor make ``ModelCheckpoint`` delete the previous healthy checkpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning.pytorch as pl
+import torch
+from torch import nn
+from typing_extensions import override
+
+ACTIONS = ("stop", "skip")
+
+
+def nonfinite_names(named_tensors, limit: int = 5) -> list[str]:
+    """Names of the first ``limit`` tensors holding a NaN or an infinity (``named_tensors``: (name, tensor))."""
+    bad = []
+    for name, tensor in named_tensors:
+        if tensor is not None and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad.append(name)
+            if len(bad) == limit:
+                break
+    return bad
+
+
+def _any_rank(trainer: pl.Trainer, local: bool) -> bool:
+    return bool(trainer.strategy.reduce_boolean_decision(local, all=False))
+
+
+class NonFiniteGuard(pl.Callback):
+    """Stops (or skips and counts) steps with non-finite gradients; refuses to checkpoint non-finite weights.
+
+    Args:
+        on_nonfinite_grad: "stop" (raise before the step is applied) or "skip" (drop the step and count it).
+    """
+
+    def __init__(self, on_nonfinite_grad: str = "stop") -> None:
+        if on_nonfinite_grad not in ACTIONS:
+            raise ValueError(f"'on_nonfinite_grad' must be one of {ACTIONS}, got {on_nonfinite_grad!r}")
+        self.action = on_nonfinite_grad
+        self.skipped_steps = 0
+
+    @property
+    @override
+    def state_key(self) -> str:
+        return "NonFiniteGuard"
+
+    @override
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: torch.optim.Optimizer
+    ) -> None:
+        if getattr(trainer.precision_plugin, "scaler", None) is not None:
+            return  # fp16 loss scaling: the GradScaler itself skips overflowing steps and lowers the scale
+        params = [(name, p) for name, p in pl_module.named_parameters() if p.grad is not None]
+        bad = nonfinite_names((name, p.grad) for name, p in params)
+        if not _any_rank(trainer, bool(bad)):
+            return
+        for _, parameter in params:
+            parameter.grad = None  # the update is never applied: weights and optimizer state stay healthy
+        where = f"step {trainer.global_step}: non-finite gradient in {bad or 'another process'}"
+        if self.action == "stop":
+            raise FloatingPointError(
+                f"{where}; stopped before the optimizer step, so the weights and the checkpoints are the last "
+                "healthy ones (lower the learning rate, clip gradients, or set on_nonfinite_grad='skip')"
+            )
+        self.skipped_steps += 1
+        pl_module.log("train/nonfinite_grad_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
+
+    @override
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        bad = nonfinite_names(_named_weights(pl_module))
+        if _any_rank(trainer, bool(bad)):
+            raise FloatingPointError(
+                f"step {trainer.global_step}: refusing to save a checkpoint with non-finite weights "
+                f"{bad or '(on another process)'}; the previous checkpoints are kept unchanged"
+            )
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        return {"skipped_steps": self.skipped_steps}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.skipped_steps = int(state_dict.get("skipped_steps", 0))
+
+
+def _named_weights(module: nn.Module):
+    yield from module.named_parameters()
+    yield from module.named_buffers()
