@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -100,12 +102,13 @@ def _other_commands() -> list[list[str]]:
 
 @pytest.mark.parametrize("words", _other_commands(), ids=lambda w: " ".join(w)[:50])
 def test_other_commands_and_their_flags_exist(words, capsys):
-    """`export`, `demo`, `plot-eval run/compare`: the subcommand exists and every flag used is in its help."""
+    """`export`, `demo`, `tracking sync`, `plot-eval run/compare`: the subcommand exists and every flag used is in its help."""
     if words[0] == "eval":
         from eval.cli import main as run
     else:
         from plot_lightning.cli.main import main as run
-    command = words[1:2] if words[0] == "eval" else words[:1]
+    nested = words[0] in ("eval", "tracking")  # `plot-eval <cmd>` and `plot-lightning tracking <action>`
+    command = words[1:2] if words[0] == "eval" else words[: 2 if nested else 1]
     with pytest.raises(SystemExit) as exit_info:
         run([*command, "--help"])
     assert exit_info.value.code == 0
@@ -122,7 +125,10 @@ def test_python_examples_run(index, tmp_path, monkeypatch):
     if NEEDS_AN_EXPORTED_MODEL in code:
         pytest.skip("needs an exported model and a judge; the same call runs in tests/eval/test_runner.py")
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {"__name__": "__readme__"}
+    # A real module object, as a user's file would be: dataclasses and pickling look classes up by module.
+    module = types.ModuleType(f"readme_block_{index}")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     exec(compile(code, f"README.md python block {index}", "exec"), namespace)  # noqa: S102 - our own README
     assert list(tmp_path.iterdir()) == []  # the examples say they write nothing; they do not
     if "plot_transport_cost" in code:

@@ -19,11 +19,11 @@ class StepTimer(pl.Callback):
         self.at_step, self._started = at_step or {}, 0.0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step in self.at_step:  # the injected fault is not part of the step's time
+            self.at_step[trainer.global_step]()
         self._started = time.monotonic()
         if self.first_step_at is None:
             self.first_step_at = self._started - self.created
-        if trainer.global_step in self.at_step:
-            self.at_step[trainer.global_step]()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         self.durations.append(time.monotonic() - self._started)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from plot_lightning.tracking import default_tracking_uri
-from plot_lightning.tracking.background import read_run_record
+from plot_lightning.tracking.background import RUN_RECORD, read_run_record
 from plot_lightning.tracking.sync import sync_run
 
 MAX_STEP_S = 5.0  # "a few seconds": a tiny step takes well under one
@@ -91,6 +91,11 @@ def test_mlflow_server_killed_mid_run_then_sync_delivers_the_rest(tmp_path, tiny
         _wait_healthy(uri, server)
 
         def kill_server() -> None:
+            # "Mid-run": the run exists on the server (its creation runs in the background thread and,
+            # on a loaded machine, can take longer than two tiny steps), then the server dies.
+            deadline = time.monotonic() + 120
+            while not list((tmp_path / "run").rglob(RUN_RECORD)) and time.monotonic() < deadline:
+                time.sleep(0.1)
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=30)
 
