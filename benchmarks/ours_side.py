@@ -11,17 +11,9 @@ from torch.utils.data import DataLoader
 
 from plot_lightning.data.collate import PreferenceCollator
 from plot_lightning.module import PLOTModule
+from plot_lightning.stage_metrics import TRL_METRICS
 
-METRICS = (
-    "rewards/chosen",
-    "rewards/rejected",
-    "rewards/accuracies",
-    "rewards/margins",
-    "logps/chosen",
-    "logps/rejected",
-    "logits/chosen",
-    "logits/rejected",
-)
+METRICS = TRL_METRICS  # the TRL-named metrics the module logs as train/<name>
 
 
 class StepRecorder(pl.Callback):

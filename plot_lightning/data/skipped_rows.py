@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from plot_lightning.checkpointing.atomic_write import atomic_write
 from plot_lightning.data.errors import DataValidationError
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,6 @@ def write_skipped_rows(folder: str | os.PathLike, rows: Sequence[tuple[str, Data
     Each line: ``{"split", "file", "row", "field", "reason"}``; ``row`` is 1-based as in the file.
     """
     path = Path(folder) / SKIPPED_ROWS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         json.dumps(
             {"split": split, "file": e.file, "row": e.row, "field": e.field, "reason": e.reason},
@@ -29,12 +28,7 @@ def write_skipped_rows(folder: str | os.PathLike, rows: Sequence[tuple[str, Data
         )
         for split, e in rows
     ]
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp"
-    ) as tmp:
-        tmp.write("".join(f"{line}\n" for line in lines))
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
+    text = "".join(f"{line}\n" for line in lines)
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
     log.warning("skipped %d bad row(s); the list is in %s", len(lines), path)
     return path
