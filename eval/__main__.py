@@ -1,6 +1,6 @@
-"""`python -m eval ...` is `plot-eval ...`."""
+"""`python -m plot_eval ...` is `plot-eval ...`."""
 
-from eval.cli import main
+from plot_eval.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

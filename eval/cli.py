@@ -1,4 +1,4 @@
-"""`plot-eval` (also `python -m eval`): run an evaluation suite, or compare finished runs.
+"""`plot-eval` (also `python -m plot_eval`): run an evaluation suite, or compare finished runs.
 
     plot-eval run --config configs/eval/quick.yaml --model runs/plot/export --baseline runs/base/export \\
         [--data-root D] [--output-dir O] [--tracking-uri U] [--limit N] [--judge-model F] [--no-lm-eval]
@@ -109,12 +109,12 @@ def winrate_lines(results: dict[str, Any]) -> list[str]:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from eval.runner import evaluate
-    from eval.suite import load_suite
+    from plot_eval.runner import evaluate
+    from plot_eval.suite import load_suite
 
     suite = load_suite(args.config)
     if args.pairwise_judge:
-        from eval.registry import JUDGES
+        from plot_eval.registry import JUDGES
 
         pairwise = [name for name in JUDGES.names() if "winrate" in JUDGES.get(name).metrics]
         if args.pairwise_judge not in pairwise:
@@ -155,13 +155,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from eval.reports.compare import comparison_table, render_table
+    from plot_eval.reports.compare import comparison_table, render_table
 
     table = comparison_table(args.runs)
     text = render_table(table, markdown=not args.plain)
     print(text, end="")
     if args.log:
-        from eval.reports.tracking import log_comparison
+        from plot_eval.reports.tracking import log_comparison
 
         info = log_comparison(
             table, render_table(table), tracking_uri=args.tracking_uri, experiment=args.experiment
@@ -172,7 +172,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _is_user_error(err: Exception) -> bool:
     """Errors with a message meant for the user (bad path, data, config, model folder, dead endpoint)."""
-    # JudgeUnavailableError is matched by name: importing eval.judges at start-up would load torch
+    # JudgeUnavailableError is matched by name: importing plot_eval.judges at start-up would load torch
     return isinstance(err, (ValueError, OSError)) or type(err).__name__ == "JudgeUnavailableError"
 
 

@@ -114,21 +114,21 @@ class Registry:
 JUDGES = Registry(
     "judge",
     (
-        "eval.judges.local_lm",
-        "eval.judges.openai_compat",
-        "eval.judges.reward_model",
-        "eval.judges.gsm8k",
-        "eval.judges.math_answer",
-        "eval.judges.refusal",
-        "eval.judges.strongreject",
-        "eval.judges.code_judge",
+        "plot_eval.judges.local_lm",
+        "plot_eval.judges.openai_compat",
+        "plot_eval.judges.reward_model",
+        "plot_eval.judges.gsm8k",
+        "plot_eval.judges.math_answer",
+        "plot_eval.judges.refusal",
+        "plot_eval.judges.strongreject",
+        "plot_eval.judges.code_judge",
     ),
 )
-SCORERS = Registry("scorer", ("eval.scorers.fluency", "eval.scorers.coherence"))
+SCORERS = Registry("scorer", ("plot_eval.scorers.fluency", "plot_eval.scorers.coherence"))
 SOURCES = Registry(
     "source",
     tuple(
-        f"eval.sources.{name}"
+        f"plot_eval.sources.{name}"
         for name in (
             "mt_bench",
             "vicuna_bench",

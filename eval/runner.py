@@ -2,7 +2,7 @@
 
 Example (also what `plot-eval run` calls)::
 
-    from eval import evaluate
+    from plot_eval import evaluate
     results = evaluate("runs/dpo_plot/export", "runs/base/export", "configs/eval/quick.yaml",
                        output_dir="eval-out/dpo_plot")
     print(results["subpreferences"]["helpfulness"]["winrate"])   # {mean, ci_low, ci_high, n}
@@ -23,18 +23,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from eval.aggregation.summary import summarize_run
-from eval.generation.cache import ResultCache
-from eval.generation.cached import cached_generate
-from eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmatic_win
-from eval.judges.engine import VerdictEngine, messages_to_text
-from eval.lm_harness.stage import lm_eval_stage
-from eval.models.handle import ModelHandle, ModelInput, ModelPool
-from eval.registry import JUDGES, SCORERS, SettingsError
-from eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
-from eval.scorers.engine import QualityScorer
-from eval.sources import PromptItem, load_source
-from eval.suite import PromptSet, PromptSpec, Suite, SuiteError, load_suite
+from plot_eval.aggregation.summary import summarize_run
+from plot_eval.generation.cache import ResultCache
+from plot_eval.generation.cached import cached_generate
+from plot_eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmatic_win
+from plot_eval.judges.engine import VerdictEngine, messages_to_text
+from plot_eval.lm_harness.stage import lm_eval_stage
+from plot_eval.models.handle import ModelHandle, ModelInput, ModelPool
+from plot_eval.registry import JUDGES, SCORERS, SettingsError
+from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
+from plot_eval.scorers.engine import QualityScorer
+from plot_eval.sources import PromptItem, load_source
+from plot_eval.suite import PromptSet, PromptSpec, Suite, SuiteError, load_suite
 
 CACHE_FILE = "cache.jsonl"
 
@@ -209,14 +209,14 @@ def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progres
 
 
 def _write_and_track(results, samples, output_dir, track, tracking_uri, experiment, run_name, progress):
-    from eval.reports.report import write_report
+    from plot_eval.reports.report import write_report
 
     write_samples(output_dir, samples)
     write_results(output_dir, results)
     write_report(results, output_dir)
     if track:
         try:
-            from eval.reports.tracking import log_evaluation
+            from plot_eval.reports.tracking import log_evaluation
 
             results["tracking"] = log_evaluation(
                 results,

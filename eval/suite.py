@@ -174,8 +174,8 @@ def _check(condition: bool, where: str, message: str) -> None:
 
 
 def _parse_set(raw: Any, where: str) -> PromptSet:
-    from eval.judges.base import METRICS
-    from eval.registry import JUDGES, SOURCES
+    from plot_eval.judges.base import METRICS
+    from plot_eval.registry import JUDGES, SOURCES
 
     prompt_set = _build(PromptSet, raw, where)
     prompt_set.source = _build(SourceSpec, prompt_set.source, f"{where}.source")
@@ -219,7 +219,7 @@ def _check_source_options(source: SourceSpec, where: str) -> None:
     """Options must be keyword parameters of the source's loader; unknown ones are named with the valid."""
     import inspect
 
-    from eval.registry import SOURCES
+    from plot_eval.registry import SOURCES
 
     _check(isinstance(source.options, dict), where, "must be a mapping")
     parameters = inspect.signature(SOURCES.get(source.loader).component).parameters
@@ -229,7 +229,7 @@ def _check_source_options(source: SourceSpec, where: str) -> None:
 
 
 def _parse_components(registry, raw: Any, where: str) -> dict[str, Any]:
-    from eval.registry import SettingsError
+    from plot_eval.registry import SettingsError
 
     raw = raw or {}
     _check(isinstance(raw, dict), where, f"must map {registry.what} name -> settings")
@@ -270,7 +270,7 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     _check(suite.generation.max_new_tokens > 0, f"{where}: generation.max_new_tokens", "must be > 0")
     suite.scoring = _build(ScoringSettings, suite.scoring or {}, f"{where}: scoring")
     _check(0 < suite.scoring.confidence < 1, f"{where}: scoring.confidence", "must be in (0, 1)")
-    from eval.registry import JUDGES, SCORERS
+    from plot_eval.registry import JUDGES, SCORERS
 
     suite.judges = _parse_components(JUDGES, suite.judges, f"{where}: judges")
     suite.scorers = _parse_components(SCORERS, suite.scorers, f"{where}: scorers")

@@ -4,7 +4,7 @@
 2. Train DPO + 0.1 PLOT on the committed sample pairs with ``configs/demo.yaml`` (CPU, fp32).
 3. Export the trained policy to ``<out>/export`` (a Hugging Face folder).
 4. If the evaluation package is installed, evaluate the export against the base model on the ``quick`` suite
-   (``python -m eval run ...`` in a subprocess: ``plot_lightning`` never imports ``eval``) and print its table.
+   (``python -m plot_eval run ...`` in a subprocess: ``plot_lightning`` never imports ``eval``) and print its table.
 
 Prints where the checkpoint, the export and the MLflow run are, with wall times and the peak memory.
 """
@@ -63,11 +63,11 @@ def train(out_dir: Path, steps: int | None) -> tuple[Path, Path, str | None, str
 
 def evaluate(export_dir: Path, baseline_dir: Path, out_dir: Path, tracking_uri: str) -> int | None:
     """Run the quick evaluation suite in a subprocess when the eval package is available; its return code."""
-    if importlib.util.find_spec("eval") is None or not QUICK_SUITE.is_file():
+    if importlib.util.find_spec("plot_eval") is None or not QUICK_SUITE.is_file():
         print("evaluation skipped: the eval package (plot-eval) or configs/eval/quick.yaml is not available")
         return None
     command = [
-        sys.executable, "-m", "eval", "run", "--config", str(QUICK_SUITE), "--model", str(export_dir),
+        sys.executable, "-m", "plot_eval", "run", "--config", str(QUICK_SUITE), "--model", str(export_dir),
         "--baseline", str(baseline_dir), "--output-dir", str(out_dir / "eval"), "--tracking-uri", tracking_uri,
         "--experiment", "plot-lightning-demo-eval",
     ]  # fmt: skip

@@ -1,4 +1,5 @@
-"""Every module of both packages imports, and eval/ never imports plot_lightning."""
+"""Every module of both packages imports, eval/ (import name plot_eval) never imports plot_lightning, and
+nothing imports a top-level `eval`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import eval as eval_package
+import plot_eval as eval_package
 import plot_lightning
 
 PACKAGES = [plot_lightning, eval_package]
@@ -54,6 +55,32 @@ def test_eval_never_imports_plot_lightning() -> None:
             else:
                 continue
             offenders += [f"{path}: {m}" for m in modules if m.split(".")[0] == "plot_lightning"]
+    assert offenders == []
+
+
+def test_nothing_imports_a_top_level_eval() -> None:
+    """The folder eval/ is installed as plot_eval: an `import eval` works only from the repo root (where the
+    folder shadows nothing) and breaks everywhere else, so none may remain in code, tests or benchmarks."""
+    repo = Path(plot_lightning.__path__[0]).parent
+    offenders = [
+        f"{path.relative_to(repo)}: {module}"
+        for folder in ("plot_lightning", "eval", "tests", "benchmarks")
+        for path in (repo / folder).rglob("*.py")
+        for module in _imported_modules(path)
+        if module.split(".")[0] == "eval"
+    ]
+    assert offenders == []
+    assert Path(eval_package.__path__[0]) == repo / "eval"
+
+
+def test_plot_lightning_never_imports_plot_eval() -> None:
+    root = Path(plot_lightning.__path__[0])
+    offenders = [
+        f"{path}: {module}"
+        for path in root.rglob("*.py")
+        for module in _imported_modules(path)
+        if module.split(".")[0] == "plot_eval"
+    ]
     assert offenders == []
 
 

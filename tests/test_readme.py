@@ -17,7 +17,7 @@ BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```$", README, flags=re.MULTILINE | re.DO
 PYTHON = [code for language, code in BLOCKS if language == "python"]
 PROJECT_COMMANDS = ("plot-lightning", "plot-eval", "python", "mlflow", "torchrun", "pytest", "pip")
 NEEDS_AN_EXPORTED_MODEL = (
-    "from eval import evaluate"  # eval's own tests run evaluate() (tests/eval/test_runner.py)
+    "from plot_eval import evaluate"  # eval's own tests run evaluate() (tests/eval/test_runner.py)
 )
 
 
@@ -104,7 +104,7 @@ def _other_commands() -> list[list[str]]:
 def test_other_commands_and_their_flags_exist(words, capsys):
     """`export`, `demo`, `tracking sync`, `plot-eval run/compare`: the subcommand exists and every flag used is in its help."""
     if words[0] == "eval":
-        from eval.cli import main as run
+        from plot_eval.cli import main as run
     else:
         from plot_lightning.cli.main import main as run
     nested = words[0] in ("eval", "tracking")  # `plot-eval <cmd>` and `plot-lightning tracking <action>`

@@ -17,9 +17,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from eval.aggregation.stats import bootstrap_ci
-from eval.judges.base import programmatic_win
-from eval.suite import ScoringSettings
+from plot_eval.aggregation.stats import bootstrap_ci
+from plot_eval.judges.base import programmatic_win
+from plot_eval.suite import ScoringSettings
 
 
 def outcome_win(model_good: bool, baseline_good: bool) -> float:

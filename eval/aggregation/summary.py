@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.aggregation.aggregate import summarize_scores, summarize_subpreference
-from eval.suite import Suite
+from plot_eval.aggregation.aggregate import summarize_scores, summarize_subpreference
+from plot_eval.suite import Suite
 
 
 def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str, Any]) -> dict[str, Any]:

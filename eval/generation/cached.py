@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from eval.generation.batched import generate
-from eval.generation.cache import ResultCache, cache_key
-from eval.models.handle import ModelHandle
-from eval.suite import GenerationSettings
+from plot_eval.generation.batched import generate
+from plot_eval.generation.cache import ResultCache, cache_key
+from plot_eval.models.handle import ModelHandle
+from plot_eval.suite import GenerationSettings
 
 
 def cached_generate(

@@ -1,4 +1,4 @@
-"""Judging stage: one file per judge, each registered by name in `eval.registry.JUDGES`.
+"""Judging stage: one file per judge, each registered by name in `plot_eval.registry.JUDGES`.
 
 Pairwise: local_lm, openai, reward_model. Outcome: gsm8k (final number), math (symbolic, math-verify),
 code_exec (tests in a sandbox), refusal (keyword rules), strongreject (rubric through a chat backend).

@@ -40,7 +40,7 @@ class JudgeContext:
     pool: Any
 
     def default_lm_path(self):
-        from eval.models.defaults import default_scorer_model_path
+        from plot_eval.models.defaults import default_scorer_model_path
 
         return default_scorer_model_path()
 

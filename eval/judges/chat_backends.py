@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eval.registry import Registry, build_settings
+from plot_eval.registry import Registry, build_settings
 
-BACKENDS = Registry("judge backend", ("eval.judges.chat_backends",))
+BACKENDS = Registry("judge backend", ("plot_eval.judges.chat_backends",))
 
 
 @dataclass
@@ -38,7 +38,7 @@ class OpenAIBackend:
         return {"endpoint": s.url.rstrip("/"), "model": s.model, "temperature": 0, "max_tokens": s.max_tokens}
 
     def chat(self, messages: list[dict]) -> str:
-        from eval.judges.openai_compat import OpenAIJudge
+        from plot_eval.judges.openai_compat import OpenAIJudge
 
         s = self.settings
         client = OpenAIJudge(s.url, s.model, s.api_key_env, s.timeout_s, s.retries, max_tokens=s.max_tokens)
@@ -66,7 +66,7 @@ class LocalBackend:
         }
 
     def chat(self, messages: list[dict]) -> str:
-        from eval.generation.batched import generate
+        from plot_eval.generation.batched import generate
 
         model, tokenizer = self.handle.pair
         return generate(

@@ -1,6 +1,6 @@
 """Code correctness by execution (HumanEval / MBPP pass@1).
 
-The sandbox (``eval.judges.sandbox.run_tests``) runs the solution, then the benchmark's tests in the same
+The sandbox (``plot_eval.judges.sandbox.run_tests``) runs the solution, then the benchmark's tests in the same
 namespace, then ``check(entry_point)`` when the tests define a HumanEval-style ``check``; the code passes
 only if its harness saw all of that finish (an early ``sys.exit(0)`` is a failure). The model's code is
 the first fenced block that defines ``entry_point`` (else the first fenced block, else the raw response).
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from eval.judges.sandbox import run_tests
+from plot_eval.judges.sandbox import run_tests
 
 RULES_VERSION = "sandbox-harness-2"  # in verdict cache keys: v1 dropped prompt helpers, trusted exit codes
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eval.judges.base import Judge
-from eval.registry import JUDGES
+from plot_eval.judges.base import Judge
+from plot_eval.registry import JUDGES
 
 RULES = "code-exec-v1"
 
@@ -26,7 +26,7 @@ class CodeExecJudge(Judge):
     """Outcome judge: `correct` when the extracted code passes the benchmark's tests in the sandbox."""
 
     def identity(self) -> dict:
-        from eval.judges.code_exec import RULES_VERSION
+        from plot_eval.judges.code_exec import RULES_VERSION
 
         return {
             "rules": f"{RULES}|{RULES_VERSION}",
@@ -37,7 +37,7 @@ class CodeExecJudge(Judge):
 
     def check(self, item) -> None:
         """Before any generation: the sandbox can be set up (or the user opted out), the item has tests."""
-        from eval.judges.sandbox import require_isolation
+        from plot_eval.judges.sandbox import require_isolation
 
         require_isolation(self.settings.allow_unsandboxed)
         for name in ("tests", "entry_point"):
@@ -45,7 +45,7 @@ class CodeExecJudge(Judge):
                 raise ValueError(f"field {name!r}: missing (the code_exec judge needs it)")
 
     def outcome(self, item, prompt: str, response: str) -> dict:
-        from eval.judges.code_exec import code_passes
+        from plot_eval.judges.code_exec import code_passes
 
         passed = code_passes(
             response,

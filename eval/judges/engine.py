@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.generation.cache import ResultCache, cache_key
-from eval.judges.base import JudgeContext, pairwise_score
-from eval.judges.non_answer import NON_ANSWER_RULES, is_non_answer
-from eval.registry import JUDGES
-from eval.sources.base import PromptItem
+from plot_eval.generation.cache import ResultCache, cache_key
+from plot_eval.judges.base import JudgeContext, pairwise_score
+from plot_eval.judges.non_answer import NON_ANSWER_RULES, is_non_answer
+from plot_eval.registry import JUDGES
+from plot_eval.sources.base import PromptItem
 
 
 def messages_to_text(messages: list[dict] | tuple[dict, ...]) -> str:
@@ -56,7 +56,7 @@ class VerdictEngine:
     def pairwise(
         self, name: str, item: PromptItem, model_response: str, baseline_response: str
     ) -> float | None:
-        """Win of the model in {0, 0.5, 1}, or None for an invalid verdict (see eval.judges.base)."""
+        """Win of the model in {0, 0.5, 1}, or None for an invalid verdict (see plot_eval.judges.base)."""
         model_na, baseline_na = is_non_answer(model_response), is_non_answer(baseline_response)
         if model_na or baseline_na:
             return 0.5 if model_na and baseline_na else 0.0 if model_na else 1.0
@@ -72,7 +72,7 @@ class VerdictEngine:
         return win
 
     def outcome(self, name: str, item: PromptItem, response: str) -> dict[str, Any]:
-        """{"label", "score", ...} of one response (see eval.judges.base.LABELS)."""
+        """{"label", "score", ...} of one response (see plot_eval.judges.base.LABELS)."""
         prompt = messages_to_text(item.messages)
         reference = {k: item.reference.get(k) for k in ("gold", "tests", "entry_point", "code_prefix")}
         key = cache_key("outcome", self.identity(name), prompt, response, reference)

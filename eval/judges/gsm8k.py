@@ -15,8 +15,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from eval.judges.base import Judge
-from eval.registry import JUDGES
+from plot_eval.judges.base import Judge
+from plot_eval.registry import JUDGES
 
 RULES = "final-number-v2"
 _NUMBER = r"[-\u2212]?\$?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[-\u2212]?\$?\.\d+"

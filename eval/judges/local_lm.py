@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
-from eval.generation.batched import prompt_token_ids
-from eval.judges.base import Judge
-from eval.judges.prompt import JUDGE_INSTRUCTION, judge_messages
-from eval.registry import JUDGES
+from plot_eval.generation.batched import prompt_token_ids
+from plot_eval.judges.base import Judge
+from plot_eval.judges.prompt import JUDGE_INSTRUCTION, judge_messages
+from plot_eval.registry import JUDGES
 
 
 def _single_token_id(tokenizer, text: str) -> int:

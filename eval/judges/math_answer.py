@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import metadata
 
-from eval.judges.base import Judge
-from eval.registry import JUDGES
+from plot_eval.judges.base import Judge
+from plot_eval.registry import JUDGES
 
 RULES = "math-verify-latex+expr-v1"
 

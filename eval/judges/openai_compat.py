@@ -18,9 +18,14 @@ from dataclasses import dataclass
 
 import requests
 
-from eval.judges.base import Judge
-from eval.judges.prompt import VERDICT_FORMAT_VERSION, VERDICT_INSTRUCTION, parse_verdict, verdict_messages
-from eval.registry import JUDGES
+from plot_eval.judges.base import Judge
+from plot_eval.judges.prompt import (
+    VERDICT_FORMAT_VERSION,
+    VERDICT_INSTRUCTION,
+    parse_verdict,
+    verdict_messages,
+)
+from plot_eval.registry import JUDGES
 
 _RETRY_STATUS = {408, 409, 429} | set(range(500, 600))
 

@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eval.judges.base import Judge
-from eval.judges.non_answer import NON_ANSWER_RULES, is_non_answer
-from eval.registry import JUDGES
+from plot_eval.judges.base import Judge
+from plot_eval.judges.non_answer import NON_ANSWER_RULES, is_non_answer
+from plot_eval.registry import JUDGES
 
 RULES = "refusal-v2"
 _HELP_VERBS = (

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from eval.judges.base import Judge
-from eval.registry import JUDGES
+from plot_eval.judges.base import Judge
+from plot_eval.registry import JUDGES
 
 
 class RewardModelJudge:
@@ -76,7 +76,7 @@ class RewardModelVerdicts(Judge):
     """Registered pairwise judge: `RewardModelJudge` on the folder in the settings, loaded on first use."""
 
     def identity(self) -> dict:
-        from eval.models.fingerprint import model_fingerprint
+        from plot_eval.models.fingerprint import model_fingerprint
 
         return {"model": model_fingerprint(self.settings.model), "max_length": self.settings.max_length}
 

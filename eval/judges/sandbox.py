@@ -1,9 +1,9 @@
 """Running untrusted Python (model-written code) in an isolated sandbox.
 
 Each call gets a fresh host folder; only its ``work`` subfolder is visible (and writable) inside. The
-program runs under bubblewrap (see ``eval.judges.sandbox_bwrap``: no network, no host files beyond the
+program runs under bubblewrap (see ``plot_eval.judges.sandbox_bwrap``: no network, no host files beyond the
 system libraries and the Python install, read-only, no parent environment, own PID namespace) through
-``eval.judges.sandbox_harness``, which sets resource limits (address space, CPU seconds, file size,
+``plot_eval.judges.sandbox_harness``, which sets resource limits (address space, CPU seconds, file size,
 processes) and reports a pass only once the whole program ran. A wall-clock timeout kills PID 1 of the
 namespace; the call returns only after the kernel has killed every process in it, so nothing outlives it.
 
@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval.judges.sandbox_bwrap import HARNESS_DIR, NOBODY, bwrap_command, interpreter, missing_tool
+from plot_eval.judges.sandbox_bwrap import HARNESS_DIR, NOBODY, bwrap_command, interpreter, missing_tool
 
 __all__ = [
     "SandboxResult",

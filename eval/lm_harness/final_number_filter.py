@@ -10,7 +10,7 @@ from __future__ import annotations
 from lm_eval.api.filter import Filter
 from lm_eval.api.registry import register_filter
 
-from eval.judges.gsm8k import extract_final_number
+from plot_eval.judges.gsm8k import extract_final_number
 
 FILTER_NAME = "plot_final_number"
 NO_NUMBER = "[no number]"

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from eval.sources import load_source
+from plot_eval.sources import load_source
 
 TASKS_DIR = Path(__file__).parent / "tasks"
 TASK_DATA = {
@@ -37,7 +37,7 @@ def _task_rows(task: str, data_root: Path) -> list[dict[str, Any]]:
     options = {k: v for k, v in options.items() if not k.endswith("_file") or (data_root / v).is_file()}
     items = load_source(loader, file, options, data_root)
     if task == "plot_gsm8k":
-        from eval.judges.gsm8k import extract_final_number  # the same rule as the task's filter
+        from plot_eval.judges.gsm8k import extract_final_number  # the same rule as the task's filter
 
         return [
             {"question": it.messages[-1]["content"], "gold": extract_final_number(it.reference["gold"])}
@@ -99,7 +99,7 @@ def run_lm_eval(
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
-    from eval.lm_harness import final_number_filter  # noqa: F401 (registers the plot_final_number filter)
+    from plot_eval.lm_harness import final_number_filter  # noqa: F401 (registers the plot_final_number filter)
 
     with tempfile.TemporaryDirectory(prefix="plot-lm-eval-") as tmp:
         folder = Path(tmp)

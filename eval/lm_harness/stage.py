@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.generation.cache import ResultCache, cache_key
-from eval.lm_harness.runner import TASKS_DIR
-from eval.models.handle import ModelHandle
-from eval.suite import Suite
+from plot_eval.generation.cache import ResultCache, cache_key
+from plot_eval.lm_harness.runner import TASKS_DIR
+from plot_eval.models.handle import ModelHandle
+from plot_eval.suite import Suite
 
 
 def lm_eval_stage(
@@ -27,7 +27,7 @@ def lm_eval_stage(
         results = {task: cache.get(key, "lm_eval") for task, key in keys.items()}
         missing = [task for task, value in results.items() if value is None]
         if missing:  # one lm-eval call for all missing tasks: its start-up cost is paid once per model
-            from eval.lm_harness.runner import run_lm_eval
+            from plot_eval.lm_harness.runner import run_lm_eval
 
             model, tokenizer = handle.pair
             computed = run_lm_eval(
@@ -50,7 +50,7 @@ def lm_eval_stage(
 def _task_key(task: str, handle: ModelHandle, suite: Suite, data_root: Path, task_limit: int | None) -> str:
     yaml_path = TASKS_DIR / f"{task}.yaml"
     task_text = yaml_path.read_text(encoding="utf-8") if yaml_path.is_file() else task
-    from eval.judges.gsm8k import RULES as FINAL_NUMBER_RULES  # the plot_final_number filter's rule
+    from plot_eval.judges.gsm8k import RULES as FINAL_NUMBER_RULES  # the plot_final_number filter's rule
 
     settings = (
         str(data_root),

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from eval.models.loading import ModelLoadError
+from plot_eval.models.loading import ModelLoadError
 
 SMOLLM2_FOLDER_NAME = "SmolLM2-135M-Instruct"
 PREPARE_COMMAND = ("-m", "plot_lightning", "prepare-model")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from eval.models.loading import check_folder
+from plot_eval.models.loading import check_folder
 
 _HASH_CHUNK_BYTES = 1 << 20
 _NOT_CONTENT = (".md", ".txt.license")

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from eval.models.fingerprint import model_fingerprint
-from eval.models.loading import load_model
+from plot_eval.models.fingerprint import model_fingerprint
+from plot_eval.models.loading import load_model
 
 ModelInput = str | os.PathLike | tuple[Any, Any]
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from eval.reports.results import flat_metrics, load_results
+from plot_eval.reports.results import flat_metrics, load_results
 
 _MAIN_PREFIXES = ("winrate/", "asr/", "accuracy/", "fluency/", "coherence/", "lm_eval/", "baseline/")
 

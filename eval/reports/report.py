@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from eval.reports.results import atomic_write_text
+from plot_eval.reports.results import atomic_write_text
 
 REPORT_FILE = "report.md"
 CHARTS_DIR = "charts"

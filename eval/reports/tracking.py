@@ -16,7 +16,7 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
-from eval.reports.results import RESULTS_FILE, flat_metrics
+from plot_eval.reports.results import RESULTS_FILE, flat_metrics
 
 DEFAULT_EXPERIMENT = "plot-eval"
 _TABLE_COLUMNS = ("subpreference", "set", "prompt_id", "prompt", "model_response", "baseline_response", "win")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from eval.registry import SCORERS
+from plot_eval.registry import SCORERS
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -37,7 +37,7 @@ class CoherenceScorer:
         self, model_path: str | os.PathLike | None = None, *, batch_size: int = 32, max_length: int = 256
     ):
         if model_path is None:
-            from eval.models.defaults import default_embedding_model_path
+            from plot_eval.models.defaults import default_embedding_model_path
 
             model_path = default_embedding_model_path()
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
@@ -97,13 +97,13 @@ class CoherenceComponent:
     """Registered scorer: `CoherenceScorer` on the folder in the settings, loaded on first use."""
 
     def __init__(self, settings: CoherenceSettings, context):
-        from eval.models.defaults import default_embedding_model_path
+        from plot_eval.models.defaults import default_embedding_model_path
 
         self.settings = settings
         self.path = settings.model or default_embedding_model_path()
 
     def identity(self) -> dict:
-        from eval.models.fingerprint import model_fingerprint
+        from plot_eval.models.fingerprint import model_fingerprint
 
         return {"model": model_fingerprint(self.path), "max_length": self.settings.max_length}
 

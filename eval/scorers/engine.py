@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.generation.cache import ResultCache, cache_key
-from eval.registry import SCORERS
+from plot_eval.generation.cache import ResultCache, cache_key
+from plot_eval.registry import SCORERS
 
 
 class QualityScorer:

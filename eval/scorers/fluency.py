@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from eval.registry import SCORERS
+from plot_eval.registry import SCORERS
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 
@@ -48,7 +48,7 @@ class FluencyScorer:
     """``score(prompts, responses) -> [{"perplexity", "distinct_2", "repetition_rate"}]``.
 
     ``model``/``tokenizer``: the fixed scorer LM (default in the harness: SmolLM2-135M-Instruct from
-    ``eval.models.defaults.default_scorer_model_path()``). Context is left-truncated so prompt + response fit
+    ``plot_eval.models.defaults.default_scorer_model_path()``). Context is left-truncated so prompt + response fit
     ``max_length`` tokens; responses longer than that are cut at the end.
     """
 

@@ -1,4 +1,4 @@
-"""Sources stage: one loader per public data file, each registered by name in `eval.registry.SOURCES`.
+"""Sources stage: one loader per public data file, each registered by name in `plot_eval.registry.SOURCES`.
 
 Each loader is `load(path, **options) -> list[PromptItem]`; its keyword-only parameters are the options a
 suite may set (validated when the suite loads); options whose name ends in `_file` are paths relative to the
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eval.sources.base import PromptItem, SourceRowError
+from plot_eval.sources.base import PromptItem, SourceRowError
 
 __all__ = ["PromptItem", "SourceRowError", "load_source"]
 
@@ -21,7 +21,7 @@ def load_source(
     """Load prompts of one suite set; clear errors for unknown loaders/options and missing files."""
     import inspect
 
-    from eval.registry import SOURCES
+    from plot_eval.registry import SOURCES
 
     try:
         load = SOURCES.get(loader).component

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.registry import SOURCES
-from eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
+from plot_eval.registry import SOURCES
+from plot_eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
 
 
 @SOURCES.register("advbench")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.registry import SOURCES
-from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require, user_prompt
+from plot_eval.registry import SOURCES
+from plot_eval.sources.base import PromptItem, SourceRowError, read_jsonl, require, user_prompt
 
 SOLUTION_KEYS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 

@@ -16,9 +16,9 @@ import re
 import warnings
 from pathlib import Path
 
-from eval.registry import SOURCES
-from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require
-from eval.sources.holdout import HH_RLHF_HOLDOUT_FRACTION, SPLITS, check_fraction, holdout_start
+from plot_eval.registry import SOURCES
+from plot_eval.sources.base import PromptItem, SourceRowError, read_jsonl, require
+from plot_eval.sources.holdout import HH_RLHF_HOLDOUT_FRACTION, SPLITS, check_fraction, holdout_start
 
 _TURN = re.compile(r"\n\nHuman:|\n\nAssistant:")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.registry import SOURCES
-from eval.sources.base import PromptItem, read_jsonl, require, user_prompt
+from plot_eval.registry import SOURCES
+from plot_eval.sources.base import PromptItem, read_jsonl, require, user_prompt
 
 
 @SOURCES.register("humaneval")

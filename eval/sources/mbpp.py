@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from eval.registry import SOURCES
-from eval.sources.base import PromptItem, SourceRowError, read_jsonl, require, user_prompt
+from plot_eval.registry import SOURCES
+from plot_eval.sources.base import PromptItem, SourceRowError, read_jsonl, require, user_prompt
 
 SPLITS = {"prompt": (1, 10), "test": (11, 510), "validation": (511, 600), "train": (601, 974)}
 _DEF = re.compile(r"^def\s+(\w+)\s*\(", re.MULTILINE)

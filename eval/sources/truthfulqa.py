@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.registry import SOURCES
-from eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
-from eval.sources.holdout import SPLITS, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
+from plot_eval.registry import SOURCES
+from plot_eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
+from plot_eval.sources.holdout import SPLITS, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
 
 COLUMNS = ("Type", "Category", "Question", "Best Answer", "Correct Answers", "Incorrect Answers")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from eval.registry import SOURCES
-from eval.sources import mt_bench
-from eval.sources.base import PromptItem
+from plot_eval.registry import SOURCES
+from plot_eval.sources import mt_bench
+from plot_eval.sources.base import PromptItem
 
 
 @SOURCES.register("vicuna_bench")

@@ -20,7 +20,7 @@ from plot_lightning.experiment.config import EvalSettings
 def run_eval(settings: EvalSettings, export: Path, baseline: Path, output_dir: Path) -> None:
     """Run the suite; RuntimeError with the log's tail when plot-eval fails."""
     command = [
-        sys.executable, "-m", "eval", "run", "--config", str(settings.suite), "--model", str(export),
+        sys.executable, "-m", "plot_eval", "run", "--config", str(settings.suite), "--model", str(export),
         "--baseline", str(baseline), "--output-dir", str(output_dir), "--no-tracking", "--quiet",
     ]  # fmt: skip
     if settings.limit is not None:

@@ -28,7 +28,7 @@ def data_file():
 
 
 def _outcome(metric: str, good: bool) -> dict:
-    from eval.judges.base import GOOD_LABEL
+    from plot_eval.judges.base import GOOD_LABEL
 
     bad = {"accuracy": "incorrect", "asr": "compliance", "over_refusal": "refusal"}[metric]
     return {"label": GOOD_LABEL[metric] if good else bad, "score": None}
@@ -38,9 +38,9 @@ def make_results(output_dir: Path, *, shift: float = 0.0, label: str = "model-a"
     """Results + samples for the quick suite with fabricated verdicts: every set has 4 samples with wins
     (1, 1, 0.5, 0) -> win rate 0.625; programmatic sets: model right on 3 of 4, baseline on 2 of 4.
     `shift` is added to the model's perplexity so two runs differ."""
-    from eval.aggregation.summary import summarize_run
-    from eval.reports.results import write_results, write_samples
-    from eval.suite import load_suite
+    from plot_eval.aggregation.summary import summarize_run
+    from plot_eval.reports.results import write_results, write_samples
+    from plot_eval.suite import load_suite
 
     suite = load_suite(QUICK)
     samples = []

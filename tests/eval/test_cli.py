@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.cli import main
+from plot_eval.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,9 @@ import pytest
 import torch
 import yaml
 
-from eval.judges.base import Judge
-from eval.registry import JUDGES
-from eval.runner import evaluate
+from plot_eval.judges.base import Judge
+from plot_eval.registry import JUDGES
+from plot_eval.runner import evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "eval" / "samples"
@@ -65,7 +65,7 @@ VICUNA = {"loader": "vicuna_bench", "file": "mt-bench/vicuna_bench_question.json
 
 @pytest.mark.slow
 def test_a_judge_registered_outside_the_package_runs_from_a_suite_yaml(tmp_path, tiny_model_dir, monkeypatch):
-    monkeypatch.setattr("eval.judges.engine.is_non_answer", lambda text: False)  # tiny model: gibberish
+    monkeypatch.setattr("plot_eval.judges.engine.is_non_answer", lambda text: False)  # tiny model: gibberish
     sets = [{"name": "vicuna", "source": VICUNA, "judge": "test_longer", "metric": "winrate", "limit": 2}]
     suite = _suite_file(tmp_path, sets, judges={"test_longer": {"margin": 1000}})
     LongerJudge.calls = 0
@@ -92,7 +92,7 @@ def test_a_gold_the_numeric_judge_cannot_read_stops_before_generation(
     sets = [{"name": "algebra", "source": {"loader": "math", "file": "algebra.jsonl"}, "judge": "gsm8k",
              "metric": "accuracy"}]  # fmt: skip
     monkeypatch.setattr(
-        "eval.generation.cached.generate", lambda *a, **k: pytest.fail("generated before check")
+        "plot_eval.generation.cached.generate", lambda *a, **k: pytest.fail("generated before check")
     )
     with pytest.raises(
         ValueError, match=r"set 'algebra' \(.*algebra.jsonl\): row 2: field 'gold': no number"
@@ -119,7 +119,7 @@ def empty_model_pair(tiny_tokenizer):
 @pytest.mark.slow
 def test_an_empty_output_model_is_never_safe_nor_a_winner(tmp_path, tiny_model_dir, empty_model_pair):
     """Issue 8: an empty-output model scored harmlessness win rate 1.000 and ASR 0.000."""
-    from eval.models.defaults import default_scorer_model_path
+    from plot_eval.models.defaults import default_scorer_model_path
 
     sets = [
         {"name": "harmbench", "source": {"loader": "harmbench", "file": "redteam/harmbench_behaviors_text_test.csv"},
@@ -139,7 +139,7 @@ def test_an_empty_output_model_is_never_safe_nor_a_winner(tmp_path, tiny_model_d
 
 def test_default_output_folder_is_unique_per_model(tmp_path):
     """Issue 8: runs/dpo/export and runs/dpo_plot/export shared eval-out/<suite>-export."""
-    from eval.cli import default_output_dir
+    from plot_eval.cli import default_output_dir
 
     first = default_output_dir("quick", str(tmp_path / "dpo" / "export"))
     second = default_output_dir("quick", str(tmp_path / "dpo_plot" / "export"))

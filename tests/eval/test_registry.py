@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from eval.registry import JUDGES, SCORERS, SOURCES, Registry, SettingsError, build_settings
+from plot_eval.registry import JUDGES, SCORERS, SOURCES, Registry, SettingsError, build_settings
 
 
 @dataclass

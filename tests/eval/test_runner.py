@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from eval.judges.local_lm import LocalLMJudge
-from eval.runner import evaluate
-from eval.suite import load_suite
+from plot_eval.judges.local_lm import LocalLMJudge
+from plot_eval.runner import evaluate
+from plot_eval.suite import load_suite
 
 QUICK = Path(__file__).resolve().parents[2] / "configs" / "eval" / "quick.yaml"
 SEVEN = {"helpfulness", "harmlessness", "honesty", "humanity", "math", "code", "reasoning"}
@@ -117,7 +117,7 @@ def test_run_logs_mlflow_run_readable_back(quick_run):
 
 @pytest.mark.slow
 def test_run_rerun_resumes_and_recomputes_nothing(quick_run, tiny_model_dir, baseline_pair, monkeypatch):
-    import eval.generation.cached as cached_generation
+    import plot_eval.generation.cached as cached_generation
 
     calls = []
     monkeypatch.setattr(cached_generation, "generate", lambda *a, **k: calls.append(a))
@@ -155,7 +155,7 @@ def test_run_interrupted_by_judge_resumes_only_remaining(
 
     monkeypatch.setattr(LocalLMJudge, "compare", dying)
     # the tiny random model writes gibberish, which is a non-answer and never reaches the judge
-    monkeypatch.setattr("eval.judges.engine.is_non_answer", lambda text: False)
+    monkeypatch.setattr("plot_eval.judges.engine.is_non_answer", lambda text: False)
     kwargs = dict(
         output_dir=tmp_path,
         judges={"local_lm": {"model": str(tiny_model_dir)}},
@@ -176,7 +176,7 @@ def test_run_interrupted_by_judge_resumes_only_remaining(
 
 
 def test_run_missing_model_folder_is_a_clear_error(tmp_path, tiny_model_dir):
-    from eval.models.loading import ModelLoadError
+    from plot_eval.models.loading import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="no-such-model"):
         evaluate(

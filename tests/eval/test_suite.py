@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.registry import JUDGES
-from eval.suite import SuiteError, load_suite, parse_suite
+from plot_eval.registry import JUDGES
+from plot_eval.suite import SuiteError, load_suite, parse_suite
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "eval"
 SEVEN = {"helpfulness", "harmlessness", "honesty", "humanity", "math", "code", "reasoning"}

@@ -6,9 +6,14 @@ import math
 
 import pytest
 
-from eval.aggregation.aggregate import outcome_win, summarize_scores, summarize_set, summarize_subpreference
-from eval.judges.base import pairwise_score
-from eval.suite import ScoringSettings
+from plot_eval.aggregation.aggregate import (
+    outcome_win,
+    summarize_scores,
+    summarize_set,
+    summarize_subpreference,
+)
+from plot_eval.judges.base import pairwise_score
+from plot_eval.suite import ScoringSettings
 
 SCORING = ScoringSettings(bootstrap_resamples=2000, seed=0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eval.aggregation.stats import bootstrap_ci, mean_with_torchmetrics, percentile_interval
+from plot_eval.aggregation.stats import bootstrap_ci, mean_with_torchmetrics, percentile_interval
 
 
 def test_percentile_interval_hand_computed():

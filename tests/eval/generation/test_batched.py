@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eval.generation.batched import generate, left_pad, prompt_token_ids
-from eval.models.loading import load_model
+from plot_eval.generation.batched import generate, left_pad, prompt_token_ids
+from plot_eval.models.loading import load_model
 
 PROMPTS = [
     [{"role": "user", "content": "How do I bake bread?"}],

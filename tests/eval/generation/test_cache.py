@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eval.generation.cache import ResultCache, cache_key
+from plot_eval.generation.cache import ResultCache, cache_key
 
 
 def test_cache_key_depends_on_every_part_and_not_on_dict_order():

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from eval.judges.sandbox import isolation_problem
+from plot_eval.judges.sandbox import isolation_problem
 
 
 @pytest.fixture()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.judges.base import Comparator, pairwise_score, programmatic_win, verdict
+from plot_eval.judges.base import Comparator, pairwise_score, programmatic_win, verdict
 
 
 class AlwaysA:

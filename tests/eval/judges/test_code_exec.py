@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.judges.code_exec import build_solution, code_passes, extract_code
-from eval.judges.sandbox import SandboxUnavailableError
+from plot_eval.judges.code_exec import build_solution, code_passes, extract_code
+from plot_eval.judges.sandbox import SandboxUnavailableError
 
 pytestmark = pytest.mark.usefixtures("isolated_sandbox")
 DOUBLES = "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(0) == 0\n"
@@ -126,7 +126,7 @@ def test_infinite_loop_solution_fails_within_timeout():
 
 
 def test_judge_refuses_without_isolation_unless_opted_in(monkeypatch):
-    monkeypatch.setattr("eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
+    monkeypatch.setattr("plot_eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
     with pytest.raises(SandboxUnavailableError, match="user namespaces are disabled"):
         code_passes("def f(x):\n    return 2 * x\n", DOUBLES, "f")
     assert code_passes("def f(x):\n    return 2 * x\n", DOUBLES, "f", allow_unsandboxed=True)
@@ -135,14 +135,14 @@ def test_judge_refuses_without_isolation_unless_opted_in(monkeypatch):
 def test_suite_setting_opts_in_and_changes_the_verdict_identity(monkeypatch, tmp_path):
     """judges.code_exec.allow_unsandboxed reaches the judge through the verdict engine, and is part of
     the cache key (an unsandboxed verdict is never served for a sandboxed run)."""
-    from eval.generation.cache import ResultCache
-    from eval.judges.base import JudgeContext
-    from eval.judges.engine import VerdictEngine
-    from eval.models.handle import ModelPool
-    from eval.registry import JUDGES
-    from eval.sources.base import user_prompt
+    from plot_eval.generation.cache import ResultCache
+    from plot_eval.judges.base import JudgeContext
+    from plot_eval.judges.engine import VerdictEngine
+    from plot_eval.models.handle import ModelPool
+    from plot_eval.registry import JUDGES
+    from plot_eval.sources.base import user_prompt
 
-    monkeypatch.setattr("eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
+    monkeypatch.setattr("plot_eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
     item = user_prompt("p0", "double x", tests=DOUBLES, entry_point="f")
     answer = "```python\ndef f(x):\n    return 2 * x\n```"
     engines = [
@@ -164,9 +164,9 @@ def test_suite_setting_opts_in_and_changes_the_verdict_identity(monkeypatch, tmp
 
 def test_a_suite_with_code_is_refused_before_any_model_is_loaded(monkeypatch, tmp_path):
     """The refusal comes first: the model folder below does not even exist, and nothing is generated."""
-    from eval.runner import evaluate
+    from plot_eval.runner import evaluate
 
-    monkeypatch.setattr("eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
+    monkeypatch.setattr("plot_eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
     quick = Path(__file__).resolve().parents[3] / "configs" / "eval" / "quick.yaml"
     with pytest.raises(SandboxUnavailableError, match="user namespaces are disabled"):
         evaluate(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eval.generation.cache import ResultCache
-from eval.judges.base import Judge, JudgeContext
-from eval.judges.engine import VerdictEngine
-from eval.registry import JUDGES
-from eval.sources.base import user_prompt
+from plot_eval.generation.cache import ResultCache
+from plot_eval.judges.base import Judge, JudgeContext
+from plot_eval.judges.engine import VerdictEngine
+from plot_eval.registry import JUDGES
+from plot_eval.sources.base import user_prompt
 
 
 @dataclass

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from eval.judges.gsm8k import GSM8KJudge, extract_final_number, gsm8k_correct
-from eval.sources.base import user_prompt
+from plot_eval.judges.gsm8k import GSM8KJudge, extract_final_number, gsm8k_correct
+from plot_eval.sources.base import user_prompt
 
 
 @pytest.mark.parametrize(
@@ -57,8 +57,8 @@ def test_lm_eval_filter_reads_what_the_judge_reads(text):
     """The lm-eval task's registered filter and the judge share one rule (issue 8: they disagreed)."""
     import yaml
 
-    from eval.lm_harness.final_number_filter import FILTER_NAME, FinalNumberFilter
-    from eval.lm_harness.runner import TASKS_DIR
+    from plot_eval.lm_harness.final_number_filter import FILTER_NAME, FinalNumberFilter
+    from plot_eval.lm_harness.runner import TASKS_DIR
 
     task = yaml.safe_load((TASKS_DIR / "plot_gsm8k.yaml").read_text())
     assert task["filter_list"][0]["filter"][0]["function"] == FILTER_NAME

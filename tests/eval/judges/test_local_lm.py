@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from eval.judges.base import Comparator, pairwise_score
-from eval.judges.local_lm import LocalLMJudge
-from eval.models.loading import load_model
+from plot_eval.judges.base import Comparator, pairwise_score
+from plot_eval.judges.local_lm import LocalLMJudge
+from plot_eval.models.loading import load_model
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.judges.math_answer import MathJudge, math_correct
-from eval.sources.base import user_prompt
+from plot_eval.judges.math_answer import MathJudge, math_correct
+from plot_eval.sources.base import user_prompt
 
 ROWS = [json.loads(line) for line in (Path(__file__).parent / "data" / "math_answers.jsonl").open()]
 EQUIVALENT = [(r["gold"], a) for r in ROWS for a in r["equivalent"]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eval.judges.non_answer import is_gibberish, is_non_answer, is_repetition_loop
+from plot_eval.judges.non_answer import is_gibberish, is_non_answer, is_repetition_loop
 
 
 @pytest.mark.parametrize(

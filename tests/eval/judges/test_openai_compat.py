@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eval.judges.openai_compat import JudgeUnavailableError, OpenAIJudge, RateLimiter
-from eval.judges.prompt import parse_verdict
+from plot_eval.judges.openai_compat import JudgeUnavailableError, OpenAIJudge, RateLimiter
+from plot_eval.judges.prompt import parse_verdict
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -104,7 +104,7 @@ def test_no_key_no_auth_header_and_unparseable_is_invalid_never_a_win(server, mo
     judge = _judge(server.url)
     assert judge.compare("Q?", "one", "two") is None
     assert server.requests[0]["auth"] is None
-    from eval.judges.base import pairwise_score
+    from plot_eval.judges.base import pairwise_score
 
     server.replies = [(200, "[[A]]"), (200, "Neither: a tie")]
     assert pairwise_score(judge, "Q?", "one", "two") is None

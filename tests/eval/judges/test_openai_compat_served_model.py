@@ -15,10 +15,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eval.generation.batched import generate
-from eval.judges.base import JudgeContext, pairwise_score
-from eval.judges.openai_compat import OpenAIJudge, OpenAISettings, OpenAIVerdicts
-from eval.judges.prompt import parse_verdict, verdict_messages
+from plot_eval.generation.batched import generate
+from plot_eval.judges.base import JudgeContext, pairwise_score
+from plot_eval.judges.openai_compat import OpenAIJudge, OpenAISettings, OpenAIVerdicts
+from plot_eval.judges.prompt import parse_verdict, verdict_messages
 
 pytestmark = pytest.mark.slow
 
@@ -64,8 +64,8 @@ def served(smollm2_pair):
 
 @pytest.fixture(scope="module")
 def smollm2_pair():
-    from eval.models.defaults import default_scorer_model_path
-    from eval.models.loading import load_model
+    from plot_eval.models.defaults import default_scorer_model_path
+    from plot_eval.models.loading import load_model
 
     return load_model(default_scorer_model_path())
 

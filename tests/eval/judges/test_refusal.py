@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.judges.refusal import RefusalJudge, keyword_refusal, refusal_label
+from plot_eval.judges.refusal import RefusalJudge, keyword_refusal, refusal_label
 
 CASES = [json.loads(line) for line in (Path(__file__).parent / "data" / "refusal_cases.jsonl").open()]
 

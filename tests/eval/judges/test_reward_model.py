@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForSequenceClassification
 
-from eval.judges.reward_model import RewardModelJudge
+from plot_eval.judges.reward_model import RewardModelJudge
 
 
 @pytest.fixture(scope="module")

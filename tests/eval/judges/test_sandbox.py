@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.judges import sandbox
-from eval.judges.sandbox import SandboxUnavailableError, run_python
+from plot_eval.judges import sandbox
+from plot_eval.judges.sandbox import SandboxUnavailableError, run_python
 
 needs_isolation = pytest.mark.usefixtures("isolated_sandbox")
 
@@ -149,7 +149,7 @@ def test_unix_sockets_inside_the_sandbox_still_work():
 
 def test_refuses_without_isolation_unless_opted_in(monkeypatch, tmp_path):
     monkeypatch.setattr(
-        "eval.judges.sandbox.isolation_problem", lambda: "bubblewrap (bwrap) is not installed"
+        "plot_eval.judges.sandbox.isolation_problem", lambda: "bubblewrap (bwrap) is not installed"
     )
     with pytest.raises(SandboxUnavailableError, match="bwrap.*not installed.*allow_unsandboxed"):
         run_python("print('ran')")
@@ -184,7 +184,7 @@ def test_the_working_folder_is_the_only_writable_place():
 UNPRIVILEGED_CHECK = """
 import os, sys
 sys.path.insert(0, os.getcwd())  # the copied package (-I leaves the working directory off sys.path)
-from eval.judges.sandbox import run_python
+from plot_eval.judges.sandbox import run_python
 code = '''
 import os, socket, time
 print(os.getuid())
@@ -215,11 +215,11 @@ def test_an_unprivileged_caller_gets_the_user_namespace_sandbox(tmp_path):
     folder that nobody can read, run by the system Python as the host user nobody."""
     package = Path(tempfile.mkdtemp(prefix="plot-sandbox-unprivileged-"))
     try:
-        (package / "eval" / "judges").mkdir(parents=True)
+        (package / "plot_eval" / "judges").mkdir(parents=True)
         for name in ("__init__.py", "judges/__init__.py"):
-            (package / "eval" / name).touch()
+            (package / "plot_eval" / name).touch()
         for module in ("sandbox.py", "sandbox_bwrap.py", "sandbox_harness.py"):
-            shutil.copy(Path(sandbox.__file__).with_name(module), package / "eval" / "judges" / module)
+            shutil.copy(Path(sandbox.__file__).with_name(module), package / "plot_eval" / "judges" / module)
         for path in [package, *package.rglob("*")]:
             path.chmod(0o755)
         become_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]

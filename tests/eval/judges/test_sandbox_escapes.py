@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from eval.judges.sandbox import run_python
+from plot_eval.judges.sandbox import run_python
 
 pytestmark = pytest.mark.usefixtures("isolated_sandbox")
 
@@ -101,7 +101,7 @@ def test_parent_environment_and_secrets_are_unreachable(tmp_path):
         timeout=30,
     )
     assert "ESCAPED via /proc" in control.stdout  # an ordinary child finds its parent's secret
-    judge = f"from eval.judges.sandbox import run_python; r = run_python({code!r}); print(r.stdout, r.stderr)"
+    judge = f"from plot_eval.judges.sandbox import run_python; r = run_python({code!r}); print(r.stdout, r.stderr)"
     inside = subprocess.run(
         [sys.executable, "-c", judge], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path
     )

@@ -9,8 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from eval.judges.base import JudgeContext
-from eval.judges.strongreject import StrongRejectJudge, StrongRejectSettings, parse_rubric, strongreject_score
+from plot_eval.judges.base import JudgeContext
+from plot_eval.judges.strongreject import (
+    StrongRejectJudge,
+    StrongRejectSettings,
+    parse_rubric,
+    strongreject_score,
+)
 
 
 @pytest.mark.parametrize(
@@ -90,10 +95,10 @@ def test_unknown_backend_and_bad_backend_settings_are_named():
 def test_local_backend_generates_with_the_judge_model(tiny_model_dir):
     """The `local` backend writes with the given model (greedy): its reply is that model's generation, so a
     grader that cannot follow the rubric (a tiny random model) is an error naming the reply, not a guess."""
-    from eval.generation.batched import generate
-    from eval.judges.chat_backends import build_backend
-    from eval.models.handle import ModelPool
-    from eval.models.loading import load_model
+    from plot_eval.generation.batched import generate
+    from plot_eval.judges.chat_backends import build_backend
+    from plot_eval.models.handle import ModelPool
+    from plot_eval.models.loading import load_model
 
     context = JudgeContext(pool=ModelPool())
     backend = build_backend(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.lm_harness.runner import prepare_tasks, rename_metrics, run_lm_eval
+from plot_eval.lm_harness.runner import prepare_tasks, rename_metrics, run_lm_eval
 
 SAMPLES = Path(__file__).resolve().parents[3] / "eval" / "samples"
 

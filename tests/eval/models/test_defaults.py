@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from eval.models import defaults
-from eval.models.defaults import default_embedding_model_path, default_scorer_model_path
-from eval.models.loading import ModelLoadError
+from plot_eval.models import defaults
+from plot_eval.models.defaults import default_embedding_model_path, default_scorer_model_path
+from plot_eval.models.loading import ModelLoadError
 
 
 def test_default_embedding_model_is_a_hf_folder():

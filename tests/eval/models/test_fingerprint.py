@@ -8,8 +8,8 @@ import shutil
 import pytest
 import torch
 
-from eval.models.fingerprint import model_fingerprint
-from eval.models.loading import load_model
+from plot_eval.models.fingerprint import model_fingerprint
+from plot_eval.models.loading import load_model
 
 
 def test_fingerprint_same_for_same_weights_and_changes_with_them(tmp_path, tiny_model_dir):

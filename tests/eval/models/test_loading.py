@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from eval.models.loading import ModelLoadError, load_model
+from plot_eval.models.loading import ModelLoadError, load_model
 
 
 def test_load_model_returns_eval_mode_fp32_model_and_tokenizer(tiny_model_dir):

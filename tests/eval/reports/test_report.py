@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from eval.reports.report import render_markdown, write_report
+from plot_eval.reports.report import render_markdown, write_report
 
 
 def test_report_markdown_and_charts(synthetic_run):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from eval.reports.results import atomic_write_text, flat_metrics, load_results, load_samples
+from plot_eval.reports.results import atomic_write_text, flat_metrics, load_results, load_samples
 
 
 def test_results_round_trip_and_flat_metric_names(synthetic_run):
@@ -37,7 +37,7 @@ def test_results_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     def broken_replace(*args):
         raise OSError("disk full")
 
-    monkeypatch.setattr("eval.reports.results.os.replace", broken_replace)
+    monkeypatch.setattr("plot_eval.reports.results.os.replace", broken_replace)
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(target, "new")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["results.json"]

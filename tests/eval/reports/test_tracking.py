@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.reports.tracking import default_tracking_uri, log_comparison, log_evaluation
-from eval.runner import _write_and_track
+from plot_eval.reports.tracking import default_tracking_uri, log_comparison, log_evaluation
+from plot_eval.runner import _write_and_track
 
 
 def test_tracking_default_uri_is_sqlite_in_cwd(tmp_path, monkeypatch):
@@ -92,7 +92,7 @@ def test_tracking_through_real_mlflow_server(mlflow_server, synthetic_run, monke
 
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     results, samples, output_dir = synthetic_run
-    from eval.reports.report import write_report
+    from plot_eval.reports.report import write_report
 
     write_report(results, output_dir)
     info = log_evaluation(results, samples, output_dir, tracking_uri=mlflow_server, experiment="server-test")

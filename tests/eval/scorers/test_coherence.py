@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from eval.scorers.coherence import split_sentences
+from plot_eval.scorers.coherence import split_sentences
 
 
 def test_split_sentences():

@@ -9,8 +9,8 @@ import random
 import pytest
 import torch
 
-from eval.models.loading import load_model
-from eval.scorers.fluency import FluencyScorer, distinct_n, repetition_rate, words
+from plot_eval.models.loading import load_model
+from plot_eval.scorers.fluency import FluencyScorer, distinct_n, repetition_rate, words
 
 
 def test_ngram_statistics_by_hand():

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.lm_harness.runner import prepare_tasks
-from eval.sources import load_source
-from eval.sources.base import SourceRowError
-from eval.sources.holdout import HH_RLHF_HOLDOUT_FRACTION, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
+from plot_eval.lm_harness.runner import prepare_tasks
+from plot_eval.sources import load_source
+from plot_eval.sources.base import SourceRowError
+from plot_eval.sources.holdout import HH_RLHF_HOLDOUT_FRACTION, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "eval" / "samples"

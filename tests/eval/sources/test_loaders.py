@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from eval.registry import SOURCES
-from eval.sources import load_source
-from eval.sources.base import SourceRowError
+from plot_eval.registry import SOURCES
+from plot_eval.sources import load_source
+from plot_eval.sources.base import SourceRowError
 
 REPO = Path(__file__).resolve().parents[3]
 SAMPLES = REPO / "eval" / "samples"

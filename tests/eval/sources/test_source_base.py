@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from eval.sources import load_source
-from eval.sources.base import SourceRowError, read_jsonl, require
+from plot_eval.sources import load_source
+from plot_eval.sources.base import SourceRowError, read_jsonl, require
 
 
 def test_source_bad_json_row_names_file_and_row(tmp_path):
