@@ -2,6 +2,8 @@
 
     plot-eval run --config configs/eval/quick.yaml --model runs/plot/export --baseline runs/base/export \\
         [--data-root D] [--output-dir O] [--tracking-uri U] [--limit N] [--judge-model F] [--no-lm-eval]
+    plot-eval run --config SUITE --responses model.jsonl --baseline-responses base.jsonl   (judge files)
+    plot-eval run --config SUITE --model-endpoint URL --model-name NAME --baseline runs/base/export
     plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U]
 
 `run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
@@ -21,8 +23,13 @@ from typing import Any
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="evaluate a model against a baseline on a suite")
     run.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
-    run.add_argument("--model", required=True, help="Hugging Face folder of the model to evaluate")
-    run.add_argument("--baseline", required=True, help="Hugging Face folder of the baseline model")
+    _side_arguments(run, "model", "--model", "--responses", "--model-endpoint", "--model-name")
+    _side_arguments(
+        run, "baseline", "--baseline", "--baseline-responses", "--baseline-endpoint", "--baseline-name"
+    )
+    run.add_argument(
+        "--endpoint-api-key-env", default=None, help="env variable with the API key sent to the endpoints"
+    )
     run.add_argument("--data-root", default=None, help="folder with the eval data (overrides the suite's)")
     run.add_argument(
         "--output-dir", default=None, help="default: eval-out/<suite>-<model folder name>-<hash of its path>"
@@ -44,6 +51,45 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--judge-name", default=None, help="openai judge: served model name")
     run.add_argument("--no-lm-eval", action="store_true", help="skip the lm-eval tasks")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+
+
+def _side_arguments(run, role: str, folder: str, responses: str, endpoint: str, name: str) -> None:
+    """Exactly one source for `role`: a folder, a responses file, or a served endpoint (+ its model name)."""
+    group = run.add_mutually_exclusive_group(required=True)
+    group.add_argument(folder, help=f"Hugging Face folder of the {role}")
+    group.add_argument(responses, help=f'JSONL of {{"id", "response"}}: the {role} generated elsewhere')
+    group.add_argument(endpoint, help=f"OpenAI-compatible base URL serving the {role}, e.g. http://h:8000/v1")
+    run.add_argument(name, help=f"served model name at {endpoint} (required with it)")
+    fingerprint = name.replace("-name", "-fingerprint")
+    run.add_argument(fingerprint, help=f"your tag for the weights behind {endpoint} (in its cache key)")
+
+
+def _check_sides(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    for prefix in ("model", "baseline"):
+        endpoint, name = f"--{prefix}-endpoint", f"--{prefix}-name"
+        if bool(getattr(args, f"{prefix}_endpoint")) != bool(getattr(args, f"{prefix}_name")):
+            parser.error(f"{name} and {endpoint} go together (the {prefix} served at a URL)")
+        if getattr(args, f"{prefix}_fingerprint") and not getattr(args, f"{prefix}_endpoint"):
+            parser.error(f"--{prefix}-fingerprint is only for {endpoint}")
+
+
+def _sides(args: argparse.Namespace) -> dict[str, Any]:
+    """What `evaluate` gets for each side: a folder path, a ResponsesFile or an EndpointModel."""
+    from plot_eval.generation.sides import side_from_options
+
+    files = {"model": args.responses, "baseline": args.baseline_responses}
+    return {
+        role: side_from_options(
+            role,
+            folder=getattr(args, role),
+            responses=files[role],
+            endpoint=getattr(args, f"{role}_endpoint"),
+            served_name=getattr(args, f"{role}_name"),
+            fingerprint=getattr(args, f"{role}_fingerprint"),
+            api_key_env=args.endpoint_api_key_env,
+        )
+        for role in ("model", "baseline")
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,12 +119,14 @@ def _overrides(args: argparse.Namespace, suite) -> tuple[dict[str, Any], dict[st
     return judges, scorers
 
 
-def default_output_dir(suite_name: str, model: str) -> Path:
+def default_output_dir(suite_name: str, model: str, *, endpoint: str | None = None) -> Path:
     """eval-out/<suite>-<model folder name>-<8 hex of its resolved path>: two models whose folders share a
-    name (runs/dpo/export, runs/dpo_plot/export) get different folders; the same model keeps its folder."""
-    resolved = str(Path(model).expanduser().resolve())
+    name (runs/dpo/export, runs/dpo_plot/export) get different folders; the same model keeps its folder.
+    A served model (`endpoint` URL, `model` its name) hashes URL and name instead."""
+    resolved = f"{endpoint.rstrip('/')}#{model}" if endpoint else str(Path(model).expanduser().resolve())
     digest = hashlib.sha256(resolved.encode()).hexdigest()[:8]
-    return Path("eval-out") / f"{suite_name}-{Path(resolved).name}-{digest}"
+    name = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(model).name) if endpoint else None
+    return Path("eval-out") / f"{suite_name}-{name or Path(resolved).name}-{digest}"
 
 
 def winrate_lines(results: dict[str, Any]) -> list[str]:
@@ -125,11 +173,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
             for prompt_set in sub.sets:
                 if prompt_set.metric == "winrate":
                     prompt_set.judge = args.pairwise_judge
-    output_dir = args.output_dir or default_output_dir(suite.name, args.model)
+    model_label = args.model or args.responses or args.model_name
+    output_dir = args.output_dir or default_output_dir(suite.name, model_label, endpoint=args.model_endpoint)
     judges, scorers = _overrides(args, suite)
+    sides = _sides(args)
     results = evaluate(
-        args.model,
-        args.baseline,
+        sides["model"],
+        sides["baseline"],
         suite,
         data_root=args.data_root,
         output_dir=output_dir,
@@ -172,13 +222,18 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _is_user_error(err: Exception) -> bool:
     """Errors with a message meant for the user (bad path, data, config, model folder, dead endpoint)."""
-    # JudgeUnavailableError is matched by name: importing plot_eval.judges at start-up would load torch
-    return isinstance(err, (ValueError, OSError)) or type(err).__name__ == "JudgeUnavailableError"
+    # EndpointUnavailableError (and its JudgeUnavailableError) is matched by name: importing it at start-up
+    # would load torch through the package imports
+    named = any(kind.__name__ == "EndpointUnavailableError" for kind in type(err).__mro__)
+    return isinstance(err, (ValueError, OSError)) or named
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `plot-eval`; returns the exit status (errors: message on stderr, status 2)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        _check_sides(parser, args)
     resume_hint = " (finished work is kept in the output folder's cache.jsonl: rerun to resume)"
     try:
         return _cmd_run(args) if args.command == "run" else _cmd_compare(args)

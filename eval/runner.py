@@ -21,20 +21,25 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from plot_eval.aggregation.summary import summarize_run
 from plot_eval.generation.cache import ResultCache
-from plot_eval.generation.cached import cached_generate
+from plot_eval.generation.sides import as_side
 from plot_eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmatic_win
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
-from plot_eval.models.handle import ModelHandle, ModelInput, ModelPool
+from plot_eval.models.handle import ModelInput, ModelPool
 from plot_eval.registry import JUDGES, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
 from plot_eval.scorers.engine import QualityScorer
 from plot_eval.sources import PromptItem, load_source
+from plot_eval.sources.base import item_id
 from plot_eval.suite import PromptSet, PromptSpec, Suite, SuiteError, load_suite
+
+if TYPE_CHECKING:
+    from plot_eval.generation.endpoint import EndpointModel
+    from plot_eval.generation.responses_file import ResponsesFile
 
 CACHE_FILE = "cache.jsonl"
 
@@ -79,6 +84,11 @@ def _plan(suite: Suite, data_root: Path, limit: int | None) -> list[tuple[str, P
             )
             plan += [(sub.name, prompt_set, item, build_messages(item, prompt_set.prompt)) for item in items]
     return plan
+
+
+def plan_ids(plan) -> list[str]:
+    """The stable id of every prompt of the plan (what `plot-eval prompts` writes and `--responses` uses)."""
+    return [item_id(sub, prompt_set.name, item.id) for sub, prompt_set, item, _ in plan]
 
 
 def check_plan(plan, engine: VerdictEngine, data_root: Path) -> None:
@@ -132,8 +142,8 @@ def _log(progress: bool, message: str) -> None:
 
 
 def evaluate(
-    model: ModelInput,
-    baseline: ModelInput,
+    model: ModelInput | ResponsesFile | EndpointModel,
+    baseline: ModelInput | ResponsesFile | EndpointModel,
     suite: Suite | str | os.PathLike,
     *,
     data_root: str | os.PathLike | None = None,
@@ -150,7 +160,8 @@ def evaluate(
 ) -> dict[str, Any]:
     """Evaluate `model` against `baseline` on `suite`; returns the results dict (also in results.json).
 
-    `model` / `baseline`: a Hugging Face folder or an in-memory `(model, tokenizer)`. `suite`: a YAML path
+    `model` / `baseline`: a Hugging Face folder, an in-memory `(model, tokenizer)`, a `ResponsesFile`
+    (responses generated elsewhere) or an `EndpointModel` (a served model). `suite`: a YAML path
     or a Suite. `data_root` overrides the suite's. `limit` caps the prompts of every set. `judges` / `scorers`
     override suite settings, e.g. `judges={"local_lm": {"model": "<folder>"}}`, `scorers={"fluency": {"model": "<folder>"}}`
     (scorer settings). `track=False` skips MLflow.
@@ -165,7 +176,9 @@ def evaluate(
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     context = JudgeContext(ModelPool())
     check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
-    handles = {"model": ModelHandle(model, role="model"), "baseline": ModelHandle(baseline, role="baseline")}
+    handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
+    for handle in handles.values():
+        handle.check(plan_ids(plan))  # a responses file that does not match fails before any work
     samples, lm_eval, cache_stats = _collect(
         suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
     )
@@ -188,9 +201,9 @@ def evaluate(
 def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context):
     """Generations, verdicts, quality scores and lm-eval results, everything through the cache."""
     with ResultCache(output_dir / CACHE_FILE) as cache:
-        prompts = [messages for *_, messages in plan]
+        prompts, ids = [messages for *_, messages in plan], plan_ids(plan)
         responses = {
-            role: cached_generate(handle, prompts, suite.generation, cache, progress=progress)
+            role: handle.respond(ids, prompts, suite.generation, cache, progress=progress)
             for role, handle in handles.items()
         }
         engine = VerdictEngine(suite.judges, cache, context)
@@ -205,6 +218,8 @@ def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progres
             for sample, score in zip(samples, scores, strict=True):
                 sample[f"{role}_scores"] = score
         lm_eval = lm_eval_stage(suite, handles, root, cache, limit) if run_lm_eval else {}
+        for role, reason in lm_eval.get("skipped", {}).items():
+            _log(progress, f"lm-eval skipped for the {role}: {reason}")
         return samples, lm_eval, cache.stats()
 
 

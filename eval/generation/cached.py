@@ -43,3 +43,30 @@ def cached_generate(
         on_result=store,
     )
     return responses  # type: ignore[return-value]
+
+
+class LocalModel:
+    """A side of the comparison loaded here (a folder or an in-memory pair): generates through the cache.
+
+    The runner treats every side alike (`check`, `respond`, `describe`); `pair` and `fingerprint` also serve
+    the lm-eval stage, which only a model loaded here can run (`lm_eval_skip_reason` is None).
+    """
+
+    lm_eval_skip_reason = None
+
+    def __init__(self, handle: ModelHandle):
+        self.handle = handle
+        self.role, self.fingerprint = handle.role, handle.fingerprint
+
+    @property
+    def pair(self):
+        return self.handle.pair
+
+    def describe(self) -> dict[str, str]:
+        return self.handle.describe()
+
+    def check(self, ids: list[str]) -> None:
+        """Nothing to check: every prompt is generated."""
+
+    def respond(self, ids, prompts, settings: GenerationSettings, cache: ResultCache, *, progress=True):
+        return cached_generate(self.handle, prompts, settings, cache, progress=progress)

@@ -14,14 +14,21 @@ from plot_eval.suite import Suite
 def lm_eval_stage(
     suite: Suite, handles: dict[str, ModelHandle], data_root: Path, cache: ResultCache, limit: int | None
 ) -> dict[str, Any]:
-    """{"model": {task: {metric: value}}, "baseline": {...}, "limit": n}; {} when the suite has no tasks."""
+    """{"model": {task: {metric: value}}, "baseline": {...}, "limit": n}; {} when the suite has no tasks.
+
+    A side that cannot run lm-eval (a responses file, a served endpoint: `lm_eval_skip_reason`) is left
+    out, with its reason under "skipped": {role: reason}."""
     settings = suite.lm_eval
     if not settings.tasks:
         return {}
     task_limit = min(c for c in (settings.limit, limit) if c) if (settings.limit or limit) else None
     roles = ["model", "baseline"] if settings.on_baseline else ["model"]
     out: dict[str, Any] = {"limit": task_limit}
-    for role in roles:
+    reasons = {r: getattr(handles[r], "lm_eval_skip_reason", None) for r in roles}
+    skipped = {role: reason for role, reason in reasons.items() if reason}
+    if skipped:
+        out["skipped"] = skipped
+    for role in (r for r in roles if r not in skipped):
         handle = handles[role]
         keys = {task: _task_key(task, handle, suite, data_root, task_limit) for task in settings.tasks}
         results = {task: cache.get(key, "lm_eval") for task, key in keys.items()}

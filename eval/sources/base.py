@@ -34,6 +34,17 @@ class PromptItem:
     """1-based row of the data file this prompt came from (for error messages), when the loader knows it."""
 
 
+def item_id(subpreference: str, set_name: str, source_id: str) -> str:
+    """The stable id of one prompt of a suite: ``<subpreference>/<set>/<source id>``.
+
+    `source_id` is the loader's `PromptItem.id` (e.g. ``gsm8k:12``, ``vicuna:3``, ``HumanEval/0``), unique
+    within a set; a suite's set names are unique within a subpreference, so the triple is unique in a suite.
+    It is what `plot-eval prompts` writes and what a responses file (`--responses`) must use; it depends on
+    the data file and the suite's names, not on templates or limits, so it stays the same across runs.
+    """
+    return f"{subpreference}/{set_name}/{source_id}"
+
+
 def user_prompt(item_id: str, text: str, *, row: int | None = None, **reference: Any) -> PromptItem:
     return PromptItem(id=item_id, messages=({"role": "user", "content": text},), reference=reference, row=row)
 
