@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from tqdm.auto import tqdm
@@ -31,6 +32,29 @@ def decoding(settings: GenerationSettings) -> dict:
     if settings.do_sample:
         return {**fields, "temperature": settings.temperature, "top_p": settings.top_p}
     return {**fields, "temperature": 0}
+
+
+class _Stopped(RuntimeError):
+    """A queued prompt not sent because an earlier request failed for good."""
+
+
+class _StopOnFailure:
+    """`complete(messages)` for the worker threads; after the first failure no further request is sent."""
+
+    def __init__(self, client: ChatClient, request: dict):
+        self.client, self.request = client, request
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+
+    def __call__(self, messages: list[dict]) -> str:
+        if self._stop.is_set():
+            raise _Stopped("an earlier request failed")
+        try:
+            return self.client.complete(messages, **self.request)
+        except BaseException as error:
+            self.errors.append(error)  # before the event: the caller re-raises the first real error
+            self._stop.set()
+            raise
 
 
 class EndpointModel:
@@ -80,20 +104,20 @@ class EndpointModel:
         keys = [cache_key("generation", self.identity, p, settings.cache_settings()) for p in prompts]
         responses: list[str | None] = [cache.get(key, "generation") for key in keys]
         missing = [i for i, text in enumerate(responses) if text is None]
-        request = decoding(settings)
-        with (
-            ThreadPoolExecutor(max_workers=max(1, settings.batch_size)) as pool,
-            tqdm(total=len(missing), desc=f"generate ({self.role} endpoint)", disable=not progress) as bar,
-        ):
-            futures = {pool.submit(self.client.complete, prompts[i], **request): i for i in missing}
-            try:
-                for future in as_completed(futures):  # puts happen here, in one thread
-                    index = futures[future]
-                    responses[index] = future.result().strip()  # as local generation does
-                    cache.put(keys[index], "generation", responses[index])
-                    bar.update(1)
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        call = _StopOnFailure(self.client, decoding(settings))
+        pool = ThreadPoolExecutor(max_workers=max(1, settings.batch_size))
+        bar = tqdm(total=len(missing), desc=f"generate ({self.role} endpoint)", disable=not progress)
+        futures = {pool.submit(call, prompts[i]): i for i in missing}
+        try:
+            for future in as_completed(futures):  # cache puts happen here, in one thread
+                index = futures[future]
+                responses[index] = future.result().strip()  # as local generation does
+                cache.put(keys[index], "generation", responses[index])
+                bar.update(1)
+            pool.shutdown()
+        except BaseException as error:
+            pool.shutdown(wait=False, cancel_futures=True)  # queued prompts are never sent, none waited for
+            raise (call.errors[0] if call.errors else error) from None
+        finally:
+            bar.close()
         return responses  # type: ignore[return-value]

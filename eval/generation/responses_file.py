@@ -43,7 +43,7 @@ def read_responses(path: Path) -> dict[str, str]:
                 raise SourceRowError(path, line_no, "<json>", "expected a JSON object")
             for name in ("id", "response"):
                 if not isinstance(row.get(name), str):
-                    got = "missing" if row.get(name) is None else f"a {type(row[name]).__name__}"
+                    got = "missing" if row.get(name) is None else type(row[name]).__name__
                     raise SourceRowError(path, line_no, name, f"must be a string, got {got}")
             if row["id"] in responses:
                 reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"

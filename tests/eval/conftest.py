@@ -1,8 +1,12 @@
-"""Fixtures for the eval tests: the data roots for real-text tests, and a synthetic but complete results dict."""
+"""Fixtures for the eval tests: the data roots for real-text tests, a synthetic but complete results dict, and
+a real OpenAI chat-completions server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -113,3 +117,48 @@ def synthetic_run(tmp_path):
 def results_factory():
     """`make_results(output_dir, shift=..., label=...)` for tests that need several finished runs."""
     return make_results
+
+
+def _echo(body: dict) -> str:
+    return "echo: " + body["messages"][-1]["content"]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_POST(self):  # noqa: N802 (http.server API)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with self.server.lock:
+            self.server.requests.append({"path": self.path, "body": body})
+            status = self.server.always or (self.server.script.pop(0) if self.server.script else 200)
+        if self.path != "/v1/chat/completions":
+            status = 404
+        if status == 200:
+            message = {"role": "assistant", "content": self.server.reply(body)}
+            payload = {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
+        else:
+            payload = {"error": {"message": f"status {status}"}}
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def chat_server():
+    """A real OpenAI chat-completions server on 127.0.0.1, `.url` = ``http://127.0.0.1:<port>/v1``.
+
+    `.script`: HTTP statuses answered in turn before the default 200 ([503] = one failure, then success);
+    `.always`: one status for every request; a 200 reply's content is `.reply(body)` (default
+    ``echo: <last message>``); every request is kept in `.requests` as {"path", "body"}."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.requests, httpd.script, httpd.always, httpd.reply = [], [], None, _echo
+    httpd.lock = threading.Lock()
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
