@@ -1,0 +1,165 @@
+"""`plot-eval run` on responses generated elsewhere and on a served endpoint, called in-process.
+
+Ids come from the pipeline's own `plan_ids` (what `plot-eval prompts` writes). The verdicts are hand-derived:
+an empty response is a non-answer and loses to any answer without asking the judge; the gsm8k gold of the
+first sample row is 70000, so "The answer is 70000." is correct and "The answer is 5." is not."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from plot_eval.cli import main
+from plot_eval.runner import _plan, plan_ids
+from plot_eval.suite import load_suite
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = REPO / "eval" / "samples"
+RIGHT, WRONG = "Profit is 200000 - 130000. The answer is 70000.", "The answer is 5."
+
+
+@pytest.fixture
+def suite_file(tmp_path):
+    """helpfulness (vicuna, hh_helpful) + math (gsm8k) of the quick suite, fluency on, lm-eval listed."""
+    raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
+    raw["subpreferences"] = [s for s in raw["subpreferences"] if s["name"] in ("helpfulness", "math")]
+    raw.update(data_root=str(SAMPLES), lm_eval={"tasks": ["plot_gsm8k"], "limit": 1})
+    raw["scorers"] = {"fluency": {"model": None}}
+    raw["generation"]["max_new_tokens"] = 4
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def ids(suite_file):
+    suite = load_suite(suite_file)
+    return plan_ids(_plan(suite, suite.resolve_data_root(), 1))
+
+
+def _write(path: Path, responses: dict[str, str]) -> Path:
+    path.write_text("".join(json.dumps({"id": i, "response": r}) + "\n" for i, r in responses.items()))
+    return path
+
+
+def _run(suite, out, tiny, *sides):
+    argv = ["run", "--config", str(suite), *map(str, sides), "--output-dir", str(out), "--judge-model", str(tiny),
+            "--scorer-model", str(tiny), "--limit", "1", "--no-tracking", "--quiet"]  # fmt: skip
+    return main(argv)
+
+
+def test_ids_are_subpreference_set_and_source_id(ids):
+    assert ids == ["helpfulness/vicuna/vicuna:1", "helpfulness/hh_helpful/helpful-base.test.jsonl.gz:1",
+                   "math/gsm8k/gsm8k:1"]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_responses_files_are_judged_scored_and_a_changed_file_is_rejudged(
+    tmp_path, suite_file, ids, tiny_model_dir
+):
+    vicuna, hh, gsm8k = ids
+    model = _write(
+        tmp_path / "model.jsonl", {vicuna: "Here is a clear answer.", hh: "Sure, try this.", gsm8k: RIGHT}
+    )
+    base = _write(tmp_path / "base.jsonl", {gsm8k: WRONG, vicuna: "", hh: "Maybe ask someone else."})
+    out = tmp_path / "out"
+    assert _run(suite_file, out, tiny_model_dir, "--responses", model, "--baseline-responses", base) == 0
+    results = json.loads((out / "results.json").read_text())
+    samples = {s["set"]: s for s in map(json.loads, (out / "samples.jsonl").read_text().splitlines())}
+    assert samples["vicuna"]["win"] == 1.0 and samples["gsm8k"]["win"] == 1.0
+    assert samples["hh_helpful"]["model_response"] == "Sure, try this."  # judged by the tiny local_lm
+    assert samples["hh_helpful"]["win"] in (0.0, 0.5, 1.0, None)
+    assert results["subpreferences"]["math"]["winrate"]["mean"] == 1.0
+    assert samples["gsm8k"]["model_scores"]["fluency"]["perplexity"] > 1.0  # scored without the model
+    assert results["models"]["model"]["fingerprint"] == hashlib.sha256(model.read_bytes()).hexdigest()
+    assert set(results["lm_eval"]["skipped"]) == {"model", "baseline"} and "model" not in results["lm_eval"]
+    first_fingerprint = results["models"]["model"]["fingerprint"]
+
+    _write(model, {vicuna: "Here is a clear answer.", hh: "Sure, try this.", gsm8k: "It is 6."})  # same path
+    assert _run(suite_file, out, tiny_model_dir, "--responses", model, "--baseline-responses", base) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["subpreferences"]["math"]["winrate"]["mean"] == 0.5  # both wrong now: never the stale 1.0
+    assert again["models"]["model"]["fingerprint"] != first_fingerprint
+    assert again["cache"]["verdict"]["misses"] == 1  # only the changed response's outcome (6 is wrong)
+    assert again["cache"]["score"]["misses"] == 1
+
+
+def test_missing_unknown_ids_and_bad_lines_are_clear_errors(
+    tmp_path, suite_file, ids, tiny_model_dir, capsys
+):
+    vicuna, hh, gsm8k = ids
+    model = _write(tmp_path / "model.jsonl", {vicuna: "a", hh: "b", "math/gsm8k/gsm8k:99": "c", "bogus": "d"})
+    base = _write(tmp_path / "base.jsonl", dict.fromkeys(ids, "x"))
+    assert (
+        _run(suite_file, tmp_path / "o", tiny_model_dir, "--responses", model, "--baseline-responses", base)
+        == 2
+    )
+    error = capsys.readouterr().err
+    assert f"model responses file {model}" in error
+    assert (
+        f"missing ids 1: ['{gsm8k}']" in error and "unknown ids 2: ['math/gsm8k/gsm8k:99', 'bogus']" in error
+    )
+    assert not (tmp_path / "o" / "cache.jsonl").exists()  # refused before any work
+    base.write_text(json.dumps({"id": vicuna, "response": "x"}) + "\n" + json.dumps({"id": hh}) + "\n")
+    assert (
+        _run(
+            suite_file,
+            tmp_path / "o",
+            tiny_model_dir,
+            "--model",
+            tiny_model_dir,
+            "--baseline-responses",
+            base,
+        )
+        == 2
+    )
+    assert f"{base}: row 2: field 'response': must be a string, got missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("sides", "message"),
+    [
+        (["--model", "m", "--responses", "r.jsonl", "--baseline", "b"], "not allowed with argument"),
+        (["--baseline", "b"], "one of the arguments --model --responses --model-endpoint is required"),
+        (
+            ["--model", "m"],
+            "one of the arguments --baseline --baseline-responses --baseline-endpoint is required",
+        ),
+        (
+            ["--model-endpoint", "http://h/v1", "--baseline", "b"],
+            "--model-name and --model-endpoint go together",
+        ),
+        (
+            ["--model", "m", "--baseline", "b", "--baseline-name", "x"],
+            "--baseline-name and --baseline-endpoint go",
+        ),
+        (["--model", "m", "--model-fingerprint", "v2", "--baseline", "b"], "--model-fingerprint is only for"),
+    ],
+)
+def test_one_source_per_side_is_an_argparse_error(sides, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["run", "--config", "suite.yaml", *sides])
+    assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_served_model_against_a_responses_file(tmp_path, suite_file, ids, tiny_model_dir, chat_server):
+    """The model is served (127.0.0.1), the baseline is a file: 3 requests with the suite's max_new_tokens,
+    hand-derived wins, and a rerun sends nothing (responses cached by URL + name)."""
+    chat_server.reply = lambda body: RIGHT
+    base = _write(tmp_path / "base.jsonl", {ids[0]: "", ids[1]: "", ids[2]: WRONG})
+    sides = ["--model-endpoint", chat_server.url, "--model-name", "ckpt", "--baseline-responses", base]
+    assert _run(suite_file, tmp_path / "o", tiny_model_dir, *sides) == 0
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert [r["body"]["max_tokens"] for r in chat_server.requests] == [4, 4, 4]
+    assert {name: sub["winrate"]["mean"] for name, sub in results["subpreferences"].items()} == {
+        "helpfulness": 1.0,
+        "math": 1.0,
+    }
+    assert results["models"]["model"]["name"] == f"endpoint:{chat_server.url}#ckpt"
+    assert _run(suite_file, tmp_path / "o", tiny_model_dir, *sides) == 0
+    assert len(chat_server.requests) == 3
