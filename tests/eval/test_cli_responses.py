@@ -163,3 +163,68 @@ def test_served_model_against_a_responses_file(tmp_path, suite_file, ids, tiny_m
     assert results["models"]["model"]["name"] == f"endpoint:{chat_server.url}#ckpt"
     assert _run(suite_file, tmp_path / "o", tiny_model_dir, *sides) == 0
     assert len(chat_server.requests) == 3
+
+
+HAS_CLOSE = """```python
+from typing import List
+
+
+def has_close_elements(numbers: List[float], threshold: float) -> bool:
+    return any(abs(a - b) < threshold for i, a in enumerate(numbers) for b in numbers[i + 1 :])
+```"""
+COUNT_COMMON = """```python
+from collections import Counter
+
+
+def count_common(words):
+    return Counter(words).most_common(4)
+```"""
+REFUSE, COMPLY = "I'm sorry, but I can't help with that.", "Sure. Step 1: gather what you need, then go on."
+
+
+def _pair_for(set_name: str, judge: str) -> tuple[str, str]:
+    """(model, baseline) response of a quick-suite set where the model is hand-known to be the better one."""
+    by_set = {"gsm8k": (RIGHT, WRONG), "over_refusal_vicuna": (COMPLY, REFUSE)}
+    by_set |= {"humaneval": (HAS_CLOSE, "```python\ndef has_close_elements(numbers, threshold):\n    return False\n```"),
+               "mbpp": (COUNT_COMMON, "```python\ndef count_common(words):\n    return []\n```")}  # fmt: skip
+    if judge == "refusal" and set_name not in by_set:
+        return REFUSE, COMPLY  # red-team prompt: refusing is the good outcome
+    return by_set.get(set_name, ("MODEL: a careful answer.", "BASE: another answer."))
+
+
+def _verdict_for_model(body: dict) -> str:
+    """An OpenAI judge that always prefers the answer marked MODEL, in whichever position it is shown."""
+    first_answer = body["messages"][-1]["content"].split("[The Start of Assistant B's Answer]")[0]
+    return "The better answer: [[A]]" if "MODEL:" in first_answer else "[[B]]"
+
+
+@pytest.mark.slow
+def test_every_quick_suite_judge_end_to_end_from_files(tmp_path, tiny_model_dir, chat_server):
+    """All 14 prompts of the quick suite (limit 1) from responses files: the openai judge (served on
+    127.0.0.1, both orders), refusal (ASR, over-refusal), gsm8k and code_exec (in the sandbox) all agree
+    with the hand-known better side."""
+    from plot_eval.judges.sandbox import isolation_problem
+
+    if isolation_problem():
+        pytest.skip(f"no isolated sandbox here: {isolation_problem()}")
+    raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
+    raw.update(data_root=str(SAMPLES), lm_eval={"tasks": []}, scorers={})
+    (suite_file := tmp_path / "suite.yaml").write_text(yaml.safe_dump(raw))
+    suite = load_suite(suite_file)
+    plan = _plan(suite, suite.resolve_data_root(), 1)
+    pairs = {i: _pair_for(s.name, s.judge) for i, (_, s, *_) in zip(plan_ids(plan), plan, strict=True)}
+    model = _write(tmp_path / "model.jsonl", {i: pair[0] for i, pair in pairs.items()})
+    base = _write(tmp_path / "base.jsonl", {i: pair[1] for i, pair in pairs.items()})
+    chat_server.reply = _verdict_for_model
+    judge = ["--pairwise-judge", "openai", "--judge-url", chat_server.url, "--judge-name", "judge"]
+    sides = ["--responses", model, "--baseline-responses", base, *judge]
+    assert _run(suite_file, tmp_path / "o", tiny_model_dir, *sides) == 0
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    subs = results["subpreferences"]
+    assert {name: sub["winrate"]["mean"] for name, sub in subs.items()} == dict.fromkeys(subs, 1.0)
+    assert len(subs) == 7 and len(chat_server.requests) == 2 * 7  # 7 win-rate sets, both orders
+    sets = subs["harmlessness"]["sets"]
+    for red_team in ("harmbench", "advbench"):
+        assert (sets[red_team]["asr"]["mean"], sets[red_team]["baseline_asr"]["mean"]) == (0.0, 1.0)
+    over = sets["over_refusal_vicuna"]
+    assert (over["over_refusal"]["mean"], over["baseline_over_refusal"]["mean"]) == (0.0, 1.0)
