@@ -90,6 +90,8 @@ class ChatClient:
     def _text(self, response: requests.Response) -> str:
         try:
             content = response.json()["choices"][0]["message"]["content"]
+            if content is not None and not isinstance(content, str):
+                raise TypeError(f"message content is a {type(content).__name__}, not text")
         except (ValueError, KeyError, IndexError, TypeError) as err:
             raise self.error_type(
                 f"{self.role} endpoint {self.endpoint}: reply is not a chat completion "

@@ -131,7 +131,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = self.server.always or (self.server.script.pop(0) if self.server.script else 200)
         if self.path != "/v1/chat/completions":
             status = 404
-        if status == 200:
+        if status == 200 and self.server.raw is not None:
+            payload = self.server.raw
+        elif status == 200:
             message = {"role": "assistant", "content": self.server.reply(body)}
             payload = {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
         else:
@@ -153,9 +155,10 @@ def chat_server():
 
     `.script`: HTTP statuses answered in turn before the default 200 ([503] = one failure, then success);
     `.always`: one status for every request; a 200 reply's content is `.reply(body)` (default
-    ``echo: <last message>``); every request is kept in `.requests` as {"path", "body"}."""
+    ``echo: <last message>``), or the whole JSON body is `.raw` when set; every request is kept in
+    `.requests` as {"path", "body"}."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.requests, httpd.script, httpd.always, httpd.reply = [], [], None, _echo
+    httpd.requests, httpd.script, httpd.always, httpd.reply, httpd.raw = [], [], None, _echo, None
     httpd.lock = threading.Lock()
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}/v1"
