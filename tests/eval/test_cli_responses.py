@@ -200,7 +200,7 @@ def _verdict_for_model(body: dict) -> str:
 
 @pytest.mark.slow
 def test_every_quick_suite_judge_end_to_end_from_files(tmp_path, tiny_model_dir, chat_server):
-    """All 14 prompts of the quick suite (limit 1) from responses files: the openai judge (served on
+    """All 13 prompts of the quick suite (limit 1) from responses files: the openai judge (served on
     127.0.0.1, both orders), refusal (ASR, over-refusal), gsm8k and code_exec (in the sandbox) all agree
     with the hand-known better side."""
     from plot_eval.judges.sandbox import isolation_problem
