@@ -228,3 +228,13 @@ def test_every_quick_suite_judge_end_to_end_from_files(tmp_path, tiny_model_dir,
         assert (sets[red_team]["asr"]["mean"], sets[red_team]["baseline_asr"]["mean"]) == (0.0, 1.0)
     over = sets["over_refusal_vicuna"]
     assert (over["over_refusal"]["mean"], over["baseline_over_refusal"]["mean"]) == (0.0, 1.0)
+
+
+def test_default_output_dir_of_a_served_model_hashes_url_and_name():
+    from plot_eval.cli import default_output_dir
+
+    first = default_output_dir("quick", "org/ckpt:v1", endpoint="http://h:8000/v1/")
+    assert first.parent == Path("eval-out") and first.name.startswith("quick-ckpt_v1-")
+    assert first == default_output_dir("quick", "org/ckpt:v1", endpoint="http://h:8000/v1")
+    assert first != default_output_dir("quick", "org/ckpt:v1", endpoint="http://other:8000/v1")
+    assert first != default_output_dir("quick", "org/ckpt:v2", endpoint="http://h:8000/v1")
