@@ -33,19 +33,11 @@ from plot_eval.models.handle import ModelHandle, ModelInput, ModelPool
 from plot_eval.registry import JUDGES, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
 from plot_eval.scorers.engine import QualityScorer
-from plot_eval.sources import PromptItem, load_source
-from plot_eval.suite import PromptSet, PromptSpec, Suite, SuiteError, load_suite
+from plot_eval.sources import PromptItem
+from plot_eval.sources.plan import plan_suite, sample_id
+from plot_eval.suite import PromptSet, Suite, SuiteError, load_suite
 
 CACHE_FILE = "cache.jsonl"
-
-
-def build_messages(item: PromptItem, spec: PromptSpec) -> list[dict[str, str]]:
-    """The chat sent to the model: optional system turn, earlier turns, then the templated last user turn."""
-    messages = [dict(m) for m in item.messages]
-    messages[-1]["content"] = spec.template.replace("{prompt}", messages[-1]["content"])
-    if spec.system:
-        messages.insert(0, {"role": "system", "content": spec.system})
-    return messages
 
 
 def _merge(registry, current: dict, overrides: dict | None, where: str) -> dict:
@@ -67,20 +59,6 @@ def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, score
     return suite
 
 
-def _plan(suite: Suite, data_root: Path, limit: int | None) -> list[tuple[str, PromptSet, PromptItem, list]]:
-    """(subpreference, set, item, chat messages) for every prompt of the suite, in suite order."""
-    plan = []
-    for sub in suite.subpreferences:
-        for prompt_set in sub.sets:
-            caps = [c for c in (prompt_set.limit, limit) if c]
-            source = prompt_set.source
-            items = load_source(
-                source.loader, source.file, source.options, data_root, min(caps) if caps else None
-            )
-            plan += [(sub.name, prompt_set, item, build_messages(item, prompt_set.prompt)) for item in items]
-    return plan
-
-
 def check_plan(plan, engine: VerdictEngine, data_root: Path) -> None:
     """Every prompt's reference must suit its judge; raises before any generation, naming set, file, row."""
     for _, prompt_set, item, _ in plan:
@@ -100,6 +78,7 @@ def _sample(
         "set": prompt_set.name,
         "metric": prompt_set.metric,
         "judge": prompt_set.judge,
+        "id": sample_id(sub, prompt_set.name, item.id),
         "prompt_id": item.id,
         "prompt": messages_to_text(messages),
         "model_response": responses[0],
@@ -161,7 +140,7 @@ def evaluate(
     root = suite.resolve_data_root(data_root)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    plan = _plan(suite, root, limit)
+    plan = plan_suite(suite, root, limit)
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     context = JudgeContext(ModelPool())
     check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
