@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from plot_eval.sources import SourceRowError, load_source
 from plot_eval.sources.file import content_id
@@ -189,3 +190,23 @@ def test_real_gsm8k_jsonl_with_question_and_answer(data_file):
         items[0].messages[0]["content"] == rows[0]["question"]
         and items[0].reference["gold"] == rows[0]["answer"].strip()
     )
+
+
+def test_the_readme_example_sets_load_and_run_through_the_plan(tmp_path):
+    """The README's `loader: file` YAML, as written, in a suite over files of the shapes it names."""
+    from plot_eval.sources.plan import plan_suite
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"^```yaml\n(.*?)^```$", readme, re.M | re.S) if "loader: file" in b]
+    sets = yaml.safe_load(block)
+    write(tmp_path / "math" / "test.jsonl", [dict(row, type=row["type"].replace("Arithmetic", "Geometry"))
+                                             for row in ROWS] + [dict(ROWS[0], problem="Count.", type="Counting")])  # fmt: skip
+    prompts = [{"category": "c", "source": "s", "forbidden_prompt": f"forbidden {n}"} for n in range(3)]
+    write(tmp_path / "redteam" / "strongreject.csv", prompts)
+    raw = {"name": "readme", "version": 1, "subpreferences": [
+        {"name": "math", "category": "logic", "paper_named": True, "sets": sets}]}  # fmt: skip
+    plan = plan_suite(parse_suite(raw), tmp_path)
+    assert [(p.prompt_set.name, p.messages[-1]["content"]) for p in plan] == [
+        ("my_math", row["problem"]) for row in ROWS
+    ] + [("my_redteam", f"forbidden {n}") for n in range(3)]
+    assert [p.item.reference.get("gold") for p in plan[:3]] == ["4", "2", "3x"]
