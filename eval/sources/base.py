@@ -38,7 +38,7 @@ def user_prompt(item_id: str, text: str, *, row: int | None = None, **reference:
     return PromptItem(id=item_id, messages=({"role": "user", "content": text},), reference=reference, row=row)
 
 
-def _open_text(path: Path):
+def open_text(path: Path):
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8", newline="")
@@ -46,7 +46,7 @@ def _open_text(path: Path):
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (1-based row number, object) for each non-blank line; bad JSON raises SourceRowError."""
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for row_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -61,7 +61,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (1-based data row number, row dict); a missing header column raises SourceRowError."""
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
         missing = [name for name in required if name not in (reader.fieldnames or [])]
         if missing:

@@ -10,7 +10,8 @@
         filters: {type: Algebra, level: [1, 2]}   # optional: value = equality, list = one of
 
 The file is read through `datasets` (CSV cells as strings, empty cells as ""). Row N in an error is the N-th
-record of the file (1-based; for CSV the header is not counted).
+record of the file (1-based; for CSV the header is not counted; an unreadable JSONL line is named by its
+line number).
 
 Ids: the `id_field` value when given (must be unique). Otherwise ``<file stem>:<12 hex>``, the start of the
 sha256 of the rendered prompt text and the answer: it depends on what is asked only, so it stays the same
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.registry import SOURCES
-from plot_eval.sources.base import PromptItem, SourceRowError, _open_text, user_prompt
+from plot_eval.sources.base import PromptItem, SourceRowError, open_text, read_jsonl, user_prompt
 
 FORMATS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
@@ -51,7 +52,7 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     kind = file_format(path)
     options: dict[str, Any] = {}
     if kind == "csv":
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             header = next(csv.reader(handle), [])
         options = {
             "features": datasets.Features({name: datasets.Value("string") for name in header}),
@@ -60,6 +61,9 @@ def read_rows(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     try:
         dataset = datasets.load_dataset(kind, data_files=str(path), split="train", **options)
     except Exception as err:  # datasets wraps parse errors in its own types
+        if kind == "json" and ".jsonl" in path.suffixes:
+            for _ in read_jsonl(path):  # names the first bad line
+                pass
         cause = err.__cause__ or err
         raise SourceRowError(
             path, 0, f"<{kind}>", f"cannot be read: {type(cause).__name__}: {cause}"

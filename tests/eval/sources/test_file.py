@@ -135,8 +135,11 @@ def test_bad_options_and_files(tmp_path):
     with pytest.raises(ValueError, match=r"p.txt: unsupported file type"):
         load(tmp_path / "p.txt", prompt_field="problem")
     (tmp_path / "broken.jsonl").write_text('{"problem": "a"}\n{"problem": \n')
-    with pytest.raises(SourceRowError, match=r"broken.jsonl: row 0: field '<json>': cannot be read"):
+    with pytest.raises(SourceRowError, match=r"broken.jsonl: row 2: field '<json>': invalid JSON"):
         load(tmp_path / "broken.jsonl", prompt_field="problem")
+    (tmp_path / "broken.json").write_text('[{"problem": "a"}, {"problem": ]')
+    with pytest.raises(SourceRowError, match=r"broken.json: row 0: field '<json>': cannot be read"):
+        load(tmp_path / "broken.json", prompt_field="problem")
     with pytest.raises(ValueError, match=r"no prompts selected"):
         load(path, prompt_field="problem", filters={"type": "Geometry"})
 
