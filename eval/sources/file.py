@@ -9,7 +9,8 @@
         id_field: unique_id                 # optional (see below)
         filters: {type: Algebra, level: [1, 2]}   # optional: value = equality, list = one of
 
-The file is read through `datasets` (CSV cells as strings, empty cells as ""). Row N in an error is the N-th
+The file is read through `datasets` (CSV cells as strings, empty cells as "": a CSV filter value is a
+string, `level: "1"`). Row N in an error is the N-th
 record of the file (1-based; for CSV the header is not counted; an unreadable JSONL line is named by its
 line number).
 
@@ -131,7 +132,10 @@ def _prompt(path: Path, row_no: int, row: dict, field: str | None, template: str
         return _text(path, row_no, row, field)
     for name in template_fields(template):
         _value(path, row_no, row, name)
-    text = template.format_map(row)
+    try:
+        text = template.format_map(row)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        raise SourceRowError(path, row_no, "prompt_template", f"{type(err).__name__}: {err}") from err
     if not text.strip():
         raise SourceRowError(path, row_no, "prompt_template", "the rendered prompt is empty")
     return text

@@ -129,6 +129,10 @@ def test_bad_options_and_files(tmp_path):
             ValueError, match=r"p.jsonl\): options: give exactly one of prompt_field and prompt_template"
         ):
             load(path, **options)
+    with pytest.raises(
+        SourceRowError, match=r"p.jsonl: row 1: field 'prompt_template': ValueError: Unknown format"
+    ):
+        load(path, prompt_template="{problem:d}")
     with pytest.raises(ValueError, match="every field must be named"):
         load(path, prompt_template="{} and {problem}")
     (tmp_path / "p.txt").write_text("x")
