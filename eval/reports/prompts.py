@@ -11,7 +11,9 @@ One JSON object per line, in suite order (the order `plot-eval run` evaluates th
   turn (the text to send to a completion API).
 - `answer`: the reference answer (`reference["gold"]`), only when the source has one.
 
-The file is written atomically (a reader never sees half of it; a failure leaves the previous file).
+Every prompt's reference is checked by its set's judge first, as `run` does before generating (a gold answer
+the judge cannot read is an error naming the set, file and row). The file is written atomically (a reader
+never sees half of it; a failure leaves the previous file).
 """
 
 from __future__ import annotations
@@ -22,7 +24,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from plot_eval.judges.base import JudgeContext
+from plot_eval.judges.engine import VerdictEngine
+from plot_eval.models.handle import ModelPool
 from plot_eval.reports.results import atomic_write_text
+from plot_eval.runner import check_plan
 from plot_eval.sources.plan import PlannedPrompt, plan_suite
 from plot_eval.suite import load_suite
 
@@ -53,7 +59,9 @@ def export_prompts(
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be a positive integer, got {limit}")
     suite = load_suite(config)
-    plan = plan_suite(suite, suite.resolve_data_root(data_root), limit)
+    root = suite.resolve_data_root(data_root)
+    plan = plan_suite(suite, root, limit)
+    check_plan(plan, VerdictEngine(suite.judges, None, JudgeContext(ModelPool())), root)  # as `run` does
     duplicates = sorted(i for i, n in Counter(p.id for p in plan).items() if n > 1)
     if duplicates:  # sample_id is unique when each source's ids are: guard it anyway
         raise ValueError(f"{config}: prompts share ids {duplicates[:10]}")

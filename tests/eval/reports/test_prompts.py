@@ -146,3 +146,12 @@ def test_a_failed_export_keeps_the_previous_file(tmp_path, capsys):
     assert (
         _read(out) == before and [p.name for p in tmp_path.iterdir() if p.name.startswith(".prompts")] == []
     )
+
+
+def test_a_reference_the_judge_cannot_read_fails_the_export_as_it_fails_the_run(tmp_path, capsys):
+    config = _math_suite(tmp_path)
+    rows = [MATH_ROWS[0], dict(MATH_ROWS[1], answer="\\")]  # math-verify cannot parse row 2's gold
+    (tmp_path / "data" / "math" / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    assert main(["prompts", "--config", str(config), "--out", str(tmp_path / "p.jsonl")]) == 2
+    assert "set 'my_math' (" in (err := capsys.readouterr().err) and "test.jsonl): row 2: " in err
+    assert not (tmp_path / "p.jsonl").exists()
