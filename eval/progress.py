@@ -8,7 +8,8 @@ a bar shows nothing useful, it prints a line when it starts, at every tenth of t
 
 Judging, scoring and lm-eval count cached items as done; generation counts the prompts it generates (a
 run whose responses are all cached shows no generation). `enabled=False` (`plot-eval run --quiet`,
-`evaluate(progress=False)`) prints nothing.
+`evaluate(progress=False)`) prints nothing, and `quiet_libraries` turns off transformers' own bars
+(weight loading) for that time.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import TextIO, TypeVar
 
@@ -120,3 +122,20 @@ def progress_by_group(
                 yield item
                 bar.update()
         position += count
+
+
+@contextmanager
+def quiet_libraries(quiet: bool) -> Iterator[None]:
+    """While `quiet`, the progress bars of transformers and huggingface_hub are off; restored afterwards."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -30,7 +30,7 @@ from plot_eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmati
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
 from plot_eval.models.handle import ModelHandle, ModelInput, ModelPool
-from plot_eval.progress import progress_by_group
+from plot_eval.progress import progress_by_group, quiet_libraries
 from plot_eval.registry import JUDGES, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
 from plot_eval.scorers.engine import QualityScorer
@@ -171,9 +171,10 @@ def evaluate(
     context = JudgeContext(ModelPool())
     check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
     handles = {"model": ModelHandle(model, role="model"), "baseline": ModelHandle(baseline, role="baseline")}
-    samples, lm_eval, cache_stats = _collect(
-        suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
-    )
+    with quiet_libraries(not progress):
+        samples, lm_eval, cache_stats = _collect(
+            suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
+        )
     results = summarize_run(suite, samples, lm_eval)
     results.update(
         schema_version=RESULTS_SCHEMA_VERSION,

@@ -50,6 +50,7 @@ def test_cli_run_then_compare(
     captured = capsys.readouterr()
     printed = captured.out
     assert not re.search(r"^\[(generate|judge|score|lm-eval)\]", captured.err, flags=re.M)  # --quiet
+    assert "Loading weights" not in captured.err  # nor transformers' own bars
     assert "helpfulness" in printed and "math" in printed and "results.json" in printed
     assert (tmp_path / "dpo" / "report.md").is_file() and (tmp_path / "dpo" / "cache.jsonl").is_file()
     results_factory(tmp_path / "dpo_plot")  # a second finished run (synthetic: 0.625 everywhere)

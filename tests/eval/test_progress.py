@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import re
 
-from plot_eval.progress import Progress, progress_by_group
+from plot_eval.progress import Progress, progress_by_group, quiet_libraries
 
 LINE = re.compile(
     r"^\[(?P<stage>[\w-]+)\] (?P<label>.*?) ?(?P<done>\d+)/(?P<total>\d+) \| \d+:\d\d:\d\d elapsed"
@@ -82,3 +82,14 @@ def test_progress_by_group_counts_each_run_of_a_group_to_its_total():
     text = stream.getvalue()
     assert _counts(text, "judge", "a") == [(0, 2), (1, 2), (2, 2), (0, 1), (1, 1)]
     assert _counts(text, "judge", "b") == [(0, 1), (1, 1)]
+
+
+def test_quiet_libraries_turns_transformers_bars_off_and_restores_them():
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    with quiet_libraries(True):
+        assert not hf_logging.is_progress_bar_enabled()
+    assert hf_logging.is_progress_bar_enabled()
+    with quiet_libraries(False):
+        assert hf_logging.is_progress_bar_enabled()
