@@ -126,3 +126,15 @@ def test_cli_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0 and "compare" in capsys.readouterr().out
+
+
+def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
+    from plot_eval.cli import winrate_lines
+
+    results, _, _ = synthetic_run
+    results["subpreferences"]["helpfulness"]["winrate"] = {
+        "mean": 0.6, "ci_low": 0.45, "ci_high": 0.75, "n": 40, "ties": 3, "invalid": 0
+    }  # fmt: skip
+    lines = {line.split()[0]: line for line in winrate_lines(results)[2:] if not line.startswith(" ")}
+    assert lines["helpfulness"].endswith("  40")
+    assert lines["math"].endswith("  4  (interval degenerate: n=4 < 10)")
