@@ -103,13 +103,17 @@ def default_output_dir(suite_name: str, model: str) -> Path:
 
 
 def winrate_lines(results: dict[str, Any]) -> list[str]:
-    """Plain-text summary: one line per subpreference and per ASR set."""
+    """Plain-text summary: one line per subpreference and per ASR set; degenerate intervals are marked."""
+    from plot_eval.reports.reading import degenerate_reason
+
     lines = [f"{'subpreference':<14} {'win rate':>8}  95% CI          n", "-" * 44]
     for name, sub in results["subpreferences"].items():
         ci = sub.get("winrate")
         if ci and "mean" in ci:
+            reason = degenerate_reason(ci)
             lines.append(
                 f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']}"
+                + (f"  (interval degenerate: {reason})" if reason else "")
             )
         for set_name, summary in sub["sets"].items():
             if "asr" in summary:

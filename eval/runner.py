@@ -30,6 +30,7 @@ from plot_eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmati
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
 from plot_eval.models.handle import ModelHandle, ModelInput, ModelPool
+from plot_eval.progress import progress_by_group, quiet_libraries
 from plot_eval.registry import JUDGES, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
 from plot_eval.scorers.engine import QualityScorer
@@ -105,6 +106,10 @@ def _judge(engine: VerdictEngine, prompt_set: PromptSet, item: PromptItem, model
     }
 
 
+def _set_label(step) -> str:
+    return f"{step[0]}/{step[1].name}"  # subpreference/set of a plan step
+
+
 def _log(progress: bool, message: str) -> None:
     if progress:
         print(f"[plot-eval] {message}", file=sys.stderr, flush=True)
@@ -145,9 +150,10 @@ def evaluate(
     context = JudgeContext(ModelPool())
     check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
     handles = {"model": ModelHandle(model, role="model"), "baseline": ModelHandle(baseline, role="baseline")}
-    samples, lm_eval, cache_stats = _collect(
-        suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
-    )
+    with quiet_libraries(not progress):
+        samples, lm_eval, cache_stats = _collect(
+            suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
+        )
     results = summarize_run(suite, samples, lm_eval)
     results.update(
         schema_version=RESULTS_SCHEMA_VERSION,
@@ -174,16 +180,17 @@ def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progres
         }
         engine = VerdictEngine(suite.judges, cache, context)
         samples = []
-        for i, (sub, prompt_set, item, messages) in enumerate(plan):
+        judged = progress_by_group(plan, "judge", _set_label, enabled=progress)
+        for i, (sub, prompt_set, item, messages) in enumerate(judged):
             pair = (responses["model"][i], responses["baseline"][i])
             verdicts = _judge(engine, prompt_set, item, *pair)
             samples.append(_sample(sub, prompt_set, item, messages, pair, verdicts))
-        scorer = QualityScorer(suite.scorers, cache, context)
+        scorer = QualityScorer(suite.scorers, cache, context, progress=progress)
         for role in ("model", "baseline"):
-            scores = scorer.score([s["prompt"] for s in samples], responses[role])
+            scores = scorer.score([s["prompt"] for s in samples], responses[role], role)
             for sample, score in zip(samples, scores, strict=True):
                 sample[f"{role}_scores"] = score
-        lm_eval = lm_eval_stage(suite, handles, root, cache, limit) if run_lm_eval else {}
+        lm_eval = lm_eval_stage(suite, handles, root, cache, limit, progress=progress) if run_lm_eval else {}
         return samples, lm_eval, cache.stats()
 
 
