@@ -5,10 +5,12 @@
     plot-eval run --config SUITE --responses model.jsonl --baseline-responses base.jsonl   (judge files)
     plot-eval run --config SUITE --model-endpoint URL --model-name NAME --baseline runs/base/export
     plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U]
+    plot-eval prompts --config configs/eval/quick.yaml --out prompts.jsonl [--data-root D] [--limit N]
 
 `run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
 command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
 table. `compare` prints the metrics of several runs side by side and can log the comparison to MLflow.
+`prompts` writes every prompt `run` would evaluate, with its id, as JSONL (eval/reports/prompts.py).
 """
 
 from __future__ import annotations
@@ -102,7 +104,26 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--tracking-uri", default=None)
     compare.add_argument("--experiment", default="plot-eval")
     compare.add_argument("--plain", action="store_true", help="aligned text instead of markdown")
+    _prompts_parser(sub)
     return parser
+
+
+def _prompts_parser(sub: argparse._SubParsersAction) -> None:
+    prompts = sub.add_parser("prompts", help="write every prompt of a suite, with its id, as JSONL")
+    prompts.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    prompts.add_argument("--out", required=True, help="JSONL file to write (replaced atomically)")
+    prompts.add_argument(
+        "--data-root", default=None, help="folder with the eval data (overrides the suite's)"
+    )
+    prompts.add_argument("--limit", type=int, default=None, help="at most N prompts per set")
+
+
+def _cmd_prompts(args: argparse.Namespace) -> int:
+    from plot_eval.reports.prompts import export_prompts
+
+    count = export_prompts(args.config, args.out, data_root=args.data_root, limit=args.limit)
+    print(f"{count} prompts: {args.out}")
+    return 0
 
 
 def _overrides(args: argparse.Namespace, suite) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -130,13 +151,17 @@ def default_output_dir(suite_name: str, model: str, *, endpoint: str | None = No
 
 
 def winrate_lines(results: dict[str, Any]) -> list[str]:
-    """Plain-text summary: one line per subpreference and per ASR set."""
+    """Plain-text summary: one line per subpreference and per ASR set; degenerate intervals are marked."""
+    from plot_eval.reports.reading import degenerate_reason
+
     lines = [f"{'subpreference':<14} {'win rate':>8}  95% CI          n", "-" * 44]
     for name, sub in results["subpreferences"].items():
         ci = sub.get("winrate")
         if ci and "mean" in ci:
+            reason = degenerate_reason(ci)
             lines.append(
                 f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']}"
+                + (f"  (interval degenerate: {reason})" if reason else "")
             )
         for set_name, summary in sub["sets"].items():
             if "asr" in summary:
@@ -236,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         _check_sides(parser, args)
     resume_hint = " (finished work is kept in the output folder's cache.jsonl: rerun to resume)"
     try:
-        return _cmd_run(args) if args.command == "run" else _cmd_compare(args)
+        commands = {"run": _cmd_run, "compare": _cmd_compare, "prompts": _cmd_prompts}
+        return commands[args.command](args)
     except Exception as err:
         if not _is_user_error(err):
             raise

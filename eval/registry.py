@@ -140,6 +140,7 @@ SOURCES = Registry(
             "mbpp",
             "harmbench",
             "advbench",
+            "file",
         )
     ),
 )

@@ -30,27 +30,19 @@ from plot_eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmati
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
 from plot_eval.models.handle import ModelInput, ModelPool
+from plot_eval.progress import progress_by_group, quiet_libraries
 from plot_eval.registry import JUDGES, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
 from plot_eval.scorers.engine import QualityScorer
-from plot_eval.sources import PromptItem, load_source
-from plot_eval.sources.base import item_id
-from plot_eval.suite import PromptSet, PromptSpec, Suite, SuiteError, load_suite
+from plot_eval.sources import PromptItem
+from plot_eval.sources.plan import plan_suite, sample_id
+from plot_eval.suite import PromptSet, Suite, SuiteError, load_suite
 
 if TYPE_CHECKING:
     from plot_eval.generation.endpoint import EndpointModel
     from plot_eval.generation.responses_file import ResponsesFile
 
 CACHE_FILE = "cache.jsonl"
-
-
-def build_messages(item: PromptItem, spec: PromptSpec) -> list[dict[str, str]]:
-    """The chat sent to the model: optional system turn, earlier turns, then the templated last user turn."""
-    messages = [dict(m) for m in item.messages]
-    messages[-1]["content"] = spec.template.replace("{prompt}", messages[-1]["content"])
-    if spec.system:
-        messages.insert(0, {"role": "system", "content": spec.system})
-    return messages
 
 
 def _merge(registry, current: dict, overrides: dict | None, where: str) -> dict:
@@ -72,25 +64,6 @@ def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, score
     return suite
 
 
-def _plan(suite: Suite, data_root: Path, limit: int | None) -> list[tuple[str, PromptSet, PromptItem, list]]:
-    """(subpreference, set, item, chat messages) for every prompt of the suite, in suite order."""
-    plan = []
-    for sub in suite.subpreferences:
-        for prompt_set in sub.sets:
-            caps = [c for c in (prompt_set.limit, limit) if c]
-            source = prompt_set.source
-            items = load_source(
-                source.loader, source.file, source.options, data_root, min(caps) if caps else None
-            )
-            plan += [(sub.name, prompt_set, item, build_messages(item, prompt_set.prompt)) for item in items]
-    return plan
-
-
-def plan_ids(plan) -> list[str]:
-    """The stable id of every prompt of the plan (what `plot-eval prompts` writes and `--responses` uses)."""
-    return [item_id(sub, prompt_set.name, item.id) for sub, prompt_set, item, _ in plan]
-
-
 def check_plan(plan, engine: VerdictEngine, data_root: Path) -> None:
     """Every prompt's reference must suit its judge; raises before any generation, naming set, file, row."""
     for _, prompt_set, item, _ in plan:
@@ -110,6 +83,7 @@ def _sample(
         "set": prompt_set.name,
         "metric": prompt_set.metric,
         "judge": prompt_set.judge,
+        "id": sample_id(sub, prompt_set.name, item.id),
         "prompt_id": item.id,
         "prompt": messages_to_text(messages),
         "model_response": responses[0],
@@ -134,6 +108,10 @@ def _judge(engine: VerdictEngine, prompt_set: PromptSet, item: PromptItem, model
         "model_outcome": model,
         "baseline_outcome": baseline,
     }
+
+
+def _set_label(step) -> str:
+    return f"{step[0]}/{step[1].name}"  # subpreference/set of a plan step
 
 
 def _log(progress: bool, message: str) -> None:
@@ -172,16 +150,17 @@ def evaluate(
     root = suite.resolve_data_root(data_root)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    plan = _plan(suite, root, limit)
+    plan = plan_suite(suite, root, limit)
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     context = JudgeContext(ModelPool())
     check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
     handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
     for handle in handles.values():
-        handle.check(plan_ids(plan))  # a responses file that does not match fails before any work
-    samples, lm_eval, cache_stats = _collect(
-        suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
-    )
+        handle.check([prompt.id for prompt in plan])  # a responses file that does not match fails before work
+    with quiet_libraries(not progress):
+        samples, lm_eval, cache_stats = _collect(
+            suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
+        )
     results = summarize_run(suite, samples, lm_eval)
     results.update(
         schema_version=RESULTS_SCHEMA_VERSION,
@@ -201,23 +180,24 @@ def evaluate(
 def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context):
     """Generations, verdicts, quality scores and lm-eval results, everything through the cache."""
     with ResultCache(output_dir / CACHE_FILE) as cache:
-        prompts, ids = [messages for *_, messages in plan], plan_ids(plan)
+        prompts, ids = [prompt.messages for prompt in plan], [prompt.id for prompt in plan]
         responses = {
             role: handle.respond(ids, prompts, suite.generation, cache, progress=progress)
             for role, handle in handles.items()
         }
         engine = VerdictEngine(suite.judges, cache, context)
         samples = []
-        for i, (sub, prompt_set, item, messages) in enumerate(plan):
+        judged = progress_by_group(plan, "judge", _set_label, enabled=progress)
+        for i, (sub, prompt_set, item, messages) in enumerate(judged):
             pair = (responses["model"][i], responses["baseline"][i])
             verdicts = _judge(engine, prompt_set, item, *pair)
             samples.append(_sample(sub, prompt_set, item, messages, pair, verdicts))
-        scorer = QualityScorer(suite.scorers, cache, context)
+        scorer = QualityScorer(suite.scorers, cache, context, progress=progress)
         for role in ("model", "baseline"):
-            scores = scorer.score([s["prompt"] for s in samples], responses[role])
+            scores = scorer.score([s["prompt"] for s in samples], responses[role], role)
             for sample, score in zip(samples, scores, strict=True):
                 sample[f"{role}_scores"] = score
-        lm_eval = lm_eval_stage(suite, handles, root, cache, limit) if run_lm_eval else {}
+        lm_eval = lm_eval_stage(suite, handles, root, cache, limit, progress=progress) if run_lm_eval else {}
         for role, reason in lm_eval.get("skipped", {}).items():
             _log(progress, f"lm-eval skipped for the {role}: {reason}")
         return samples, lm_eval, cache.stats()

@@ -60,7 +60,8 @@ class ScoringSettings:
 @dataclass
 class SourceSpec:
     loader: str
-    """A registered source (eval/registry.py SOURCES: mt_bench, vicuna_bench, hh_rlhf, gsm8k, math, ...)."""
+    """A registered source (eval/registry.py SOURCES: mt_bench, vicuna_bench, hh_rlhf, gsm8k, math, ..., and
+    `file` for any JSON / JSONL / CSV / Parquet file, mapped by its options: eval/sources/file.py)."""
     file: str
     """Path relative to the data root."""
     options: dict[str, Any] = field(default_factory=dict)

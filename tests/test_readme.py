@@ -16,9 +16,7 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```$", README, flags=re.MULTILINE | re.DOTALL)
 PYTHON = [code for language, code in BLOCKS if language == "python"]
 PROJECT_COMMANDS = ("plot-lightning", "plot-eval", "python", "mlflow", "torchrun", "pytest", "pip")
-NEEDS_AN_EXPORTED_MODEL = (
-    "from plot_eval import evaluate"  # eval's own tests run evaluate() (tests/eval/test_runner.py)
-)
+EVALUATES_THE_DEMO = "from plot_eval import evaluate"  # reads what `plot-lightning demo` writes
 
 
 def _commands() -> list[list[str]]:
@@ -117,22 +115,94 @@ def test_other_commands_and_their_flags_exist(words, capsys):
     assert [flag for flag in flags if flag not in help_text] == []
 
 
+def _demo_outputs(root: Path, model_dir: Path, monkeypatch) -> None:
+    """What the README's first command, `plot-lightning demo`, leaves for the eval example, with the tiny model
+    standing in for both SmolLM2 folders (the demo itself takes minutes): `runs/demo/export` and the converted
+    base model in $PLOT_MODEL_CACHE; `configs/` is the repository's, as in a clone."""
+    (root / "runs" / "demo").mkdir(parents=True)
+    (root / "runs" / "demo" / "export").symlink_to(model_dir, target_is_directory=True)
+    (root / "model-cache").mkdir()
+    (root / "model-cache" / "SmolLM2-135M-Instruct").symlink_to(model_dir, target_is_directory=True)
+    (root / "configs").symlink_to(ROOT / "configs", target_is_directory=True)
+    monkeypatch.setenv("PLOT_MODEL_CACHE", str(root / "model-cache"))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(PYTHON)))
-def test_python_examples_run(index, tmp_path, monkeypatch):
-    """Each Python block runs as written, in an empty folder (so it must not need or leave files there)."""
+def test_python_examples_run(index, tmp_path, monkeypatch, tiny_model_dir):
+    """Each Python block runs as written in an empty folder (so it must not need or leave files there); the
+    eval example runs in a folder holding what the README's earlier commands wrote, and writes its results."""
     code = PYTHON[index]
-    if NEEDS_AN_EXPORTED_MODEL in code:
-        pytest.skip("needs an exported model and a judge; the same call runs in tests/eval/test_runner.py")
+    evaluates = EVALUATES_THE_DEMO in code
+    if evaluates:
+        _demo_outputs(tmp_path, tiny_model_dir, monkeypatch)
+    before = set(tmp_path.iterdir())
     monkeypatch.chdir(tmp_path)
     # A real module object, as a user's file would be: dataclasses and pickling look classes up by module.
     module = types.ModuleType(f"readme_block_{index}")
     monkeypatch.setitem(sys.modules, module.__name__, module)
     namespace = module.__dict__
     exec(compile(code, f"README.md python block {index}", "exec"), namespace)  # noqa: S102 - our own README
-    assert list(tmp_path.iterdir()) == []  # the examples say they write nothing; they do not
+    if evaluates:
+        results = namespace["results"]
+        assert results["models"]["model"]["name"] == str((tmp_path / "runs/demo/export").resolve())
+        assert results["models"]["baseline"]["name"].startswith("in-memory:")
+        assert (
+            results["subpreferences"]["math"]["winrate"]["n"]
+            + results["subpreferences"]["math"]["winrate"]["invalid"]
+            == 1
+        )  # limit=1: the one GSM8K prompt
+        assert {"results.json", "samples.jsonl", "report.md"} <= {
+            p.name for p in (tmp_path / "eval-out" / "demo-api").iterdir()
+        }
+        return
+    assert set(tmp_path.iterdir()) == before  # the examples say they write nothing; they do not
     if "plot_transport_cost" in code:
         cost = namespace["cost"]
         assert cost.shape == (2,) and bool(((cost >= 0) & (cost <= 2)).all())
     if "trainer.fit" in code:
         assert namespace["trainer"].global_step == 2
+
+
+WRITES = ("--output_dir", "--output-dir", "--out", "--trainer.default_root_dir")
+EXAMPLE_FOLDERS = ("runs/", "eval-out/")
+
+
+def _written_by(words: list[str]) -> list[str]:
+    """Folders a README command writes: its output flags, `demo`'s default folder, a `fit` config's
+    default_root_dir."""
+    import inspect
+
+    import yaml
+
+    from plot_lightning.demo import run_demo
+
+    words = _program(words)
+    written = [words[i + 1] for i, word in enumerate(words[:-1]) if word in WRITES]
+    if words[:2] == [".venv/bin/plot-lightning", "demo"] and "--out" not in words:
+        written.append(str(inspect.signature(run_demo).parameters["out_dir"].default))
+    if words[1:2] == ["fit"] and "--config" in words:
+        config = ROOT / words[words.index("--config") + 1]
+        if config.is_file():
+            root = (yaml.safe_load(config.read_text()).get("trainer") or {}).get("default_root_dir")
+            written += [root] if root else []
+    return written
+
+
+def test_example_folders_are_written_by_an_earlier_command():
+    """A `runs/...` or `eval-out/...` path a README command reads must be written by a command above it
+    (no `runs/base/export` that nothing creates)."""
+    written: list[str] = []
+    unwritten = []
+    for words in _commands():
+        outputs = _written_by(words)
+        for i, word in enumerate(words):
+            word = word.strip("[]")
+            if i and words[i - 1] in WRITES or not word.startswith(EXAMPLE_FOLDERS):
+                continue
+            if not any(
+                word.rstrip("/") == w.rstrip("/") or word.startswith(w.rstrip("/") + "/") for w in written
+            ):
+                unwritten.append(f"{word} (in: {' '.join(words)[:80]})")
+        written += outputs
+    assert unwritten == []

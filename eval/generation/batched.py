@@ -13,8 +13,9 @@ import warnings
 from collections.abc import Callable, Sequence
 
 import torch
-from tqdm.auto import tqdm
 from transformers import GenerationConfig
+
+from plot_eval.progress import Progress
 
 Messages = list[dict]
 
@@ -107,12 +108,14 @@ def generate(
     top_p: float = 1.0,
     seed: int = 0,
     progress: bool = True,
+    progress_label: str = "",
     on_result: Callable[[int, str], None] | None = None,
 ) -> list[str]:
     """Generate one response per chat prompt; returns the responses in the order of ``prompts``.
 
     ``on_result(i, text)`` is called for every prompt as soon as its batch finishes (``i`` indexes
-    ``prompts``), so callers can cache results before the whole run ends. Sampling uses
+    ``prompts``), so callers can cache results before the whole run ends. ``progress`` shows a bar or
+    lines (plot_eval.progress) named by ``progress_label``. Sampling uses
     ``temperature``/``top_p`` and is seeded per batch, so the same seed and prompts give the same texts.
     """
     if batch_size < 1 or max_new_tokens < 1:
@@ -130,7 +133,7 @@ def generate(
     was_training = model.training
     model.eval()
     responses: list[str | None] = [None] * len(prompts)
-    with tqdm(total=len(prompts), desc="generate", unit="prompt", disable=not progress) as bar:
+    with Progress("generate", len(prompts), progress_label, enabled=progress) as bar:
         for start in range(0, len(order), batch_size):
             indices = order[start : start + batch_size]
             input_ids, attention_mask = left_pad([encoded[i] for i in indices], config.pad_token_id)

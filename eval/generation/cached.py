@@ -40,6 +40,7 @@ def cached_generate(
         top_p=settings.top_p,
         seed=settings.seed,
         progress=progress,
+        progress_label=handle.role,
         on_result=store,
     )
     return responses  # type: ignore[return-value]

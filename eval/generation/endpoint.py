@@ -19,10 +19,9 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
-from tqdm.auto import tqdm
-
 from plot_eval.generation.cache import ResultCache, cache_key
 from plot_eval.models.chat_client import ChatClient
+from plot_eval.progress import Progress
 from plot_eval.suite import GenerationSettings
 
 
@@ -106,7 +105,7 @@ class EndpointModel:
         missing = [i for i, text in enumerate(responses) if text is None]
         call = _StopOnFailure(self.client, decoding(settings))
         pool = ThreadPoolExecutor(max_workers=max(1, settings.batch_size))
-        bar = tqdm(total=len(missing), desc=f"generate ({self.role} endpoint)", disable=not progress)
+        bar = Progress("generate", len(missing), f"{self.role} (endpoint)", enabled=progress)
         futures = {pool.submit(call, prompts[i]): i for i in missing}
         try:
             for future in as_completed(futures):  # cache puts happen here, in one thread

@@ -1,6 +1,6 @@
 """Responses generated elsewhere (vLLM, TGI, an API): a JSONL file of ``{"id": str, "response": str}``.
 
-One object per line; `id` is the suite prompt id (`plot_eval.sources.base.item_id`, as `plot-eval prompts`
+One object per line; `id` is the suite prompt id (`plot_eval.sources.plan.sample_id`, as `plot-eval prompts`
 writes it); other fields are ignored. Every prompt of the suite needs exactly one response and every id must
 be a prompt of the suite. The file's identity is the sha256 of its bytes, so a changed file is a different
 "model" in results and tracking; verdicts and scores are cached by the response text itself, so a changed

@@ -8,11 +8,18 @@ from typing import Any
 from plot_eval.generation.cache import ResultCache, cache_key
 from plot_eval.lm_harness.runner import TASKS_DIR
 from plot_eval.models.handle import ModelHandle
+from plot_eval.progress import Progress
 from plot_eval.suite import Suite
 
 
 def lm_eval_stage(
-    suite: Suite, handles: dict[str, ModelHandle], data_root: Path, cache: ResultCache, limit: int | None
+    suite: Suite,
+    handles: dict[str, ModelHandle],
+    data_root: Path,
+    cache: ResultCache,
+    limit: int | None,
+    *,
+    progress: bool = False,
 ) -> dict[str, Any]:
     """{"model": {task: {metric: value}}, "baseline": {...}, "limit": n}; {} when the suite has no tasks.
 
@@ -33,6 +40,8 @@ def lm_eval_stage(
         keys = {task: _task_key(task, handle, suite, data_root, task_limit) for task in settings.tasks}
         results = {task: cache.get(key, "lm_eval") for task, key in keys.items()}
         missing = [task for task, value in results.items() if value is None]
+        bar = Progress("lm-eval", len(settings.tasks), f"{role} tasks", enabled=progress)
+        bar.update(len(settings.tasks) - len(missing))  # cached: done already
         if missing:  # one lm-eval call for all missing tasks: its start-up cost is paid once per model
             from plot_eval.lm_harness.runner import run_lm_eval
 
@@ -50,6 +59,8 @@ def lm_eval_stage(
             for task in missing:
                 cache.put(keys[task], "lm_eval", computed[task])
                 results[task] = computed[task]
+            bar.update(len(missing))
+        bar.close()
         out[role] = results
     return out
 

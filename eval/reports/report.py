@@ -1,7 +1,8 @@
 """Markdown report and PNG charts from a results dict (never from models: trackers only consume results).
 
-Charts: `winrate.png` (per-subpreference win rate against the baseline with its CI as error bars, 0.5 =
-parity line) and `quality.png` (fluency and coherence of model vs baseline, mean with CI).
+The charts are drawn by reports/charts.py. The report names both models in its title, gives n with every
+interval and marks a degenerate one (reports/reading.py: fewer than 10 samples or zero width) in the text
+("(n=2; degenerate interval: n=2 < 10)"), as the charts do with a hatched bar.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from plot_eval.reports.charts import write_charts
+from plot_eval.reports.reading import DEGENERATE_RULE, degenerate_reason, models_line
 from plot_eval.reports.results import atomic_write_text
 
 REPORT_FILE = "report.md"
@@ -19,7 +22,9 @@ CHARTS_DIR = "charts"
 def _fmt(ci: dict[str, float] | None, digits: int = 3) -> str:
     if not ci or "mean" not in ci:
         return "n/a" if not ci or not ci.get("invalid") else f"n/a ({ci['invalid']} invalid)"
-    text = f"{ci['mean']:.{digits}f} [{ci['ci_low']:.{digits}f}, {ci['ci_high']:.{digits}f}] (n={ci['n']})"
+    text = f"{ci['mean']:.{digits}f} [{ci['ci_low']:.{digits}f}, {ci['ci_high']:.{digits}f}] (n={ci['n']}"
+    reason = degenerate_reason(ci)
+    text += f"; degenerate interval: {reason})" if reason else ")"
     return text + (f", {ci['invalid']} invalid" if ci.get("invalid") else "")
 
 
@@ -90,11 +95,14 @@ def render_markdown(results: dict[str, Any], charts: list[str] | None = None) ->
     lines = [
         f"# Evaluation: suite `{suite['name']}` v{suite['version']}",
         "",
+        f"**{models_line(results)}** (model vs baseline: folder and first 8 hex of the sha256 fingerprint)",
+        "",
         f"- model: `{models['model']['name']}` (sha256 {models['model']['fingerprint'][:12]})",
         f"- baseline: `{models['baseline']['name']}` (sha256 {models['baseline']['fingerprint'][:12]})",
         f"- finished: {results.get('finished_at', 'n/a')}; seeds: {results.get('seeds')}",
         "- win rate: share of prompts where the model's response is preferred over the baseline's (ties = 0.5);"
         " 0.5 = parity. Intervals are 95% bootstrap CIs.",
+        f"- {DEGENERATE_RULE}",
         "",
         "## Win rate per subpreference",
         "",
@@ -114,58 +122,10 @@ def render_markdown(results: dict[str, Any], charts: list[str] | None = None) ->
     return "\n".join(lines) + "\n"
 
 
-def _winrate_chart(results: dict[str, Any], path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    subs = [
-        (n, s["winrate"])
-        for n, s in results["subpreferences"].items()
-        if (s.get("winrate") or {}).get("mean") is not None
-    ]
-    fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(subs) + 1), 3.6))
-    means = [ci["mean"] for _, ci in subs]
-    errors = [[ci["mean"] - ci["ci_low"] for _, ci in subs], [ci["ci_high"] - ci["mean"] for _, ci in subs]]
-    ax.bar(range(len(subs)), means, yerr=errors, capsize=4, color="#4C72B0")
-    ax.axhline(0.5, color="grey", linestyle="--", linewidth=1)
-    ax.set_xticks(range(len(subs)), [name for name, _ in subs], rotation=30, ha="right")
-    ax.set_ylim(0, 1)
-    ax.set_ylabel("win rate vs baseline (95% CI)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-
-
-def _quality_chart(results: dict[str, Any], path: Path) -> bool:
-    import matplotlib.pyplot as plt
-
-    keys = [(g, k) for g in ("fluency", "coherence") for k in sorted((results.get(g) or {}).get("model", {}))]
-    if not keys:
-        return False
-    fig, axes = plt.subplots(1, len(keys), figsize=(2.3 * len(keys), 3.2), squeeze=False)
-    for ax, (group, key) in zip(axes[0], keys, strict=True):
-        cis = [results[group][side][key] for side in ("model", "baseline")]
-        errors = [[c["mean"] - c["ci_low"] for c in cis], [c["ci_high"] - c["mean"] for c in cis]]
-        ax.bar([0, 1], [c["mean"] for c in cis], yerr=errors, capsize=4, color=["#4C72B0", "#DD8452"])
-        ax.set_xticks([0, 1], ["model", "baseline"])
-        ax.set_title(f"{group}\n{key}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
-
-
 def write_report(results: dict[str, Any], output_dir: str | os.PathLike) -> dict[str, Any]:
     """Write charts/*.png and report.md into `output_dir`; returns {"report": path, "charts": [paths]}."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
     output_dir = Path(output_dir)
-    (output_dir / CHARTS_DIR).mkdir(parents=True, exist_ok=True)
-    charts = []
-    if any((s.get("winrate") or {}).get("mean") is not None for s in results["subpreferences"].values()):
-        _winrate_chart(results, output_dir / CHARTS_DIR / "winrate.png")
-        charts.append(f"{CHARTS_DIR}/winrate.png")
-    if _quality_chart(results, output_dir / CHARTS_DIR / "quality.png"):
-        charts.append(f"{CHARTS_DIR}/quality.png")
-    report = atomic_write_text(output_dir / REPORT_FILE, render_markdown(results, charts))
-    return {"report": report, "charts": [output_dir / c for c in charts]}
+    charts = write_charts(results, output_dir / CHARTS_DIR)
+    relative = [f"{CHARTS_DIR}/{chart.name}" for chart in charts]
+    report = atomic_write_text(output_dir / REPORT_FILE, render_markdown(results, relative))
+    return {"report": report, "charts": charts}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from plot_eval.generation.cache import ResultCache, cache_key
+from plot_eval.progress import Progress
 from plot_eval.registry import SCORERS
 
 
@@ -17,8 +18,8 @@ class QualityScorer:
 
     chunk_size = 32
 
-    def __init__(self, scorers: dict[str, Any], cache: ResultCache, context):
-        self.cache = cache
+    def __init__(self, scorers: dict[str, Any], cache: ResultCache, context, *, progress: bool = False):
+        self.cache, self.progress = cache, progress
         self._scorers = {name: SCORERS.get(name).component(s, context) for name, s in scorers.items()}
         self._ids: dict[str, Any] = {}
 
@@ -30,10 +31,13 @@ class QualityScorer:
             self._ids[name] = [name, self._scorers[name].identity()]
         return self._ids[name]
 
-    def score(self, prompts: list[str], responses: list[str]) -> list[dict[str, dict[str, float]]]:
+    def score(
+        self, prompts: list[str], responses: list[str], label: str = ""
+    ) -> list[dict[str, dict[str, float]]]:
         """Per response: {"fluency": {perplexity, distinct_2, ...}, "coherence": {...}} for the suite's scorers.
 
-        Missing scores are computed in chunks of `chunk_size` and cached after each chunk."""
+        Missing scores are computed in chunks of `chunk_size` and cached after each chunk; `label` (e.g. the
+        role) names them in the progress output."""
         if len(prompts) != len(responses):
             raise ValueError(f"prompts ({len(prompts)}) and responses ({len(responses)}) differ in length")
         merged: list[dict[str, dict[str, float]]] = [{} for _ in prompts]
@@ -42,6 +46,8 @@ class QualityScorer:
             keys = [cache_key("score", identity, p, r) for p, r in zip(prompts, responses, strict=True)]
             values = [self.cache.get(key, "score") for key in keys]
             missing = [i for i, value in enumerate(values) if value is None]
+            bar = Progress("score", len(values), f"{name} {label}".strip(), enabled=self.progress)
+            bar.update(len(values) - len(missing))  # cached: done already
             for start in range(0, len(missing), self.chunk_size):
                 chunk = missing[start : start + self.chunk_size]
                 computed = scorer.score([prompts[i] for i in chunk], [responses[i] for i in chunk])
@@ -49,6 +55,8 @@ class QualityScorer:
                     clean = {k: None if v is None else float(v) for k, v in row.items()}
                     self.cache.put(keys[i], "score", clean)
                     values[i] = clean
+                bar.update(len(chunk))
+            bar.close()
             for row, value in zip(merged, values, strict=True):
                 row[name] = value
         return merged

@@ -1,4 +1,5 @@
-"""Sources stage: one loader per public data file, each registered by name in `plot_eval.registry.SOURCES`.
+"""Sources stage: one loader per public data file, each registered by name in `plot_eval.registry.SOURCES`,
+and `file` (eval/sources/file.py) for any JSON / JSONL / CSV / Parquet file mapped by its options.
 
 Each loader is `load(path, **options) -> list[PromptItem]`; its keyword-only parameters are the options a
 suite may set (validated when the suite loads); options whose name ends in `_file` are paths relative to the

@@ -34,22 +34,11 @@ class PromptItem:
     """1-based row of the data file this prompt came from (for error messages), when the loader knows it."""
 
 
-def item_id(subpreference: str, set_name: str, source_id: str) -> str:
-    """The stable id of one prompt of a suite: ``<subpreference>/<set>/<source id>``.
-
-    `source_id` is the loader's `PromptItem.id` (e.g. ``gsm8k:12``, ``vicuna:3``, ``HumanEval/0``), unique
-    within a set; a suite's set names are unique within a subpreference, so the triple is unique in a suite.
-    It is what `plot-eval prompts` writes and what a responses file (`--responses`) must use; it depends on
-    the data file and the suite's names, not on templates or limits, so it stays the same across runs.
-    """
-    return f"{subpreference}/{set_name}/{source_id}"
-
-
 def user_prompt(item_id: str, text: str, *, row: int | None = None, **reference: Any) -> PromptItem:
     return PromptItem(id=item_id, messages=({"role": "user", "content": text},), reference=reference, row=row)
 
 
-def _open_text(path: Path):
+def open_text(path: Path):
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8", newline="")
@@ -57,7 +46,7 @@ def _open_text(path: Path):
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (1-based row number, object) for each non-blank line; bad JSON raises SourceRowError."""
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for row_no, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -72,7 +61,7 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
     """Yield (1-based data row number, row dict); a missing header column raises SourceRowError."""
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle)
         missing = [name for name in required if name not in (reader.fieldnames or [])]
         if missing:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -46,7 +47,10 @@ def test_cli_run_then_compare(
     tmp_path, mini_suite, tiny_model_dir, second_model_dir, results_factory, capsys
 ):
     assert _run(mini_suite, tiny_model_dir, second_model_dir, tmp_path / "dpo", tiny_model_dir) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert not re.search(r"^\[(generate|judge|score|lm-eval)\]", captured.err, flags=re.M)  # --quiet
+    assert "Loading weights" not in captured.err  # nor transformers' own bars
     assert "helpfulness" in printed and "math" in printed and "results.json" in printed
     assert (tmp_path / "dpo" / "report.md").is_file() and (tmp_path / "dpo" / "cache.jsonl").is_file()
     results_factory(tmp_path / "dpo_plot")  # a second finished run (synthetic: 0.625 everywhere)
@@ -55,6 +59,32 @@ def test_cli_run_then_compare(
     assert table.startswith("| metric | dpo | dpo_plot |")
     assert "| winrate/helpfulness |" in table and "| winrate/math/gsm8k |" in table
     assert "| winrate/code | - | 0.6250 |" in table  # only the second run has the code subpreference
+
+
+@pytest.mark.slow
+def test_cli_run_prints_progress_of_every_stage_when_not_a_terminal(
+    tmp_path, mini_suite, tiny_model_dir, second_model_dir, capsys
+):
+    """stderr is captured (not a terminal): each stage prints `[stage] label done/total` lines reaching its
+    total: generation per model, judging per set, scoring per scorer and model."""
+    from plot_eval.suite import load_suite
+
+    raw = yaml.safe_load(mini_suite.read_text())
+    raw["scorers"] = {"fluency": {"model": str(tiny_model_dir)}}
+    mini_suite.write_text(yaml.safe_dump(raw))
+    argv = ["run", "--config", str(mini_suite), "--model", str(tiny_model_dir), "--baseline",
+            str(second_model_dir), "--output-dir", str(tmp_path / "o"), "--judge-model", str(tiny_model_dir),
+            "--limit", "1", "--no-tracking"]  # fmt: skip
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    sets = [f"{sub.name}/{s.name}" for sub in load_suite(mini_suite).subpreferences for s in sub.sets]
+    total = len(sets)  # --limit 1: one prompt per set
+    expected = [f"[generate] {role} {total}/{total} | " for role in ("model", "baseline")]
+    expected += [f"[judge] {name} 1/1 | " for name in sets]
+    expected += [f"[score] fluency {role} {total}/{total} | " for role in ("model", "baseline")]
+    lines = err.splitlines()
+    assert [e for e in expected if not any(line.startswith(e) for line in lines)] == []
+    assert f"[generate] model 0/{total} | 0:00:00 elapsed" in err  # a start line before the first batch
 
 
 def test_cli_clear_errors(tmp_path, mini_suite, tiny_model_dir, capsys):
@@ -96,3 +126,15 @@ def test_cli_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--help"])
     assert exit_info.value.code == 0 and "compare" in capsys.readouterr().out
+
+
+def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
+    from plot_eval.cli import winrate_lines
+
+    results, _, _ = synthetic_run
+    results["subpreferences"]["helpfulness"]["winrate"] = {
+        "mean": 0.6, "ci_low": 0.45, "ci_high": 0.75, "n": 40, "ties": 3, "invalid": 0
+    }  # fmt: skip
+    lines = {line.split()[0]: line for line in winrate_lines(results)[2:] if not line.startswith(" ")}
+    assert lines["helpfulness"].endswith("  40")
+    assert lines["math"].endswith("  4  (interval degenerate: n=4 < 10)")

@@ -1,6 +1,6 @@
 """`plot-eval run` on responses generated elsewhere and on a served endpoint, called in-process.
 
-Ids come from the pipeline's own `plan_ids` (what `plot-eval prompts` writes). The verdicts are hand-derived:
+Ids come from `plot-eval prompts` itself. The verdicts are hand-derived:
 an empty response is a non-answer and loses to any answer without asking the judge; the gsm8k gold of the
 first sample row is 70000, so "The answer is 70000." is correct and "The answer is 5." is not."""
 
@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from plot_eval.cli import main
-from plot_eval.runner import _plan, plan_ids
+from plot_eval.sources.plan import plan_suite
 from plot_eval.suite import load_suite
 
 REPO = Path(__file__).resolve().parents[2]
@@ -35,10 +35,16 @@ def suite_file(tmp_path):
     return path
 
 
+def _prompt_ids(suite_file: Path, tmp_path: Path) -> list[str]:
+    """The ids `plot-eval prompts` writes for the suite at --limit 1."""
+    out = tmp_path / "prompts.jsonl"
+    assert main(["prompts", "--config", str(suite_file), "--out", str(out), "--limit", "1"]) == 0
+    return [json.loads(line)["id"] for line in out.read_text().splitlines()]
+
+
 @pytest.fixture
-def ids(suite_file):
-    suite = load_suite(suite_file)
-    return plan_ids(_plan(suite, suite.resolve_data_root(), 1))
+def ids(suite_file, tmp_path):
+    return _prompt_ids(suite_file, tmp_path)
 
 
 def _write(path: Path, responses: dict[str, str]) -> Path:
@@ -211,8 +217,9 @@ def test_every_quick_suite_judge_end_to_end_from_files(tmp_path, tiny_model_dir,
     raw.update(data_root=str(SAMPLES), lm_eval={"tasks": []}, scorers={})
     (suite_file := tmp_path / "suite.yaml").write_text(yaml.safe_dump(raw))
     suite = load_suite(suite_file)
-    plan = _plan(suite, suite.resolve_data_root(), 1)
-    pairs = {i: _pair_for(s.name, s.judge) for i, (_, s, *_) in zip(plan_ids(plan), plan, strict=True)}
+    plan = plan_suite(suite, suite.resolve_data_root(), 1)
+    assert [prompt.id for prompt in plan] == _prompt_ids(suite_file, tmp_path)
+    pairs = {prompt.id: _pair_for(prompt.prompt_set.name, prompt.prompt_set.judge) for prompt in plan}
     model = _write(tmp_path / "model.jsonl", {i: pair[0] for i, pair in pairs.items()})
     base = _write(tmp_path / "base.jsonl", {i: pair[1] for i, pair in pairs.items()})
     chat_server.reply = _verdict_for_model

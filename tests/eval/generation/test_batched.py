@@ -128,3 +128,17 @@ def test_rejects_non_chat_prompts(tiny):
     model, tokenizer = tiny
     with pytest.raises(ValueError, match="prompts"):
         generate(model, tokenizer, ["plain string"], progress=False)
+
+
+def test_progress_lines_count_every_prompt_when_not_a_terminal(tiny, capsys):
+    model, tokenizer = tiny
+    generate(model, tokenizer, PROMPTS, max_new_tokens=2, batch_size=2, progress_label="model")
+    counts = [line.split(" | ")[0] for line in capsys.readouterr().err.splitlines()]
+    assert counts == [
+        "[generate] model 0/5",
+        "[generate] model 2/5",
+        "[generate] model 4/5",
+        "[generate] model 5/5",
+    ]
+    generate(model, tokenizer, PROMPTS, max_new_tokens=2, batch_size=2, progress=False)
+    assert capsys.readouterr().err == ""

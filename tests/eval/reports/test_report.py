@@ -24,3 +24,20 @@ def test_report_without_quality_scores(synthetic_run):
     results = {k: v for k, v in results.items() if k not in ("fluency", "coherence", "lm_eval")}
     text = render_markdown(results)
     assert "## Win rate per subpreference" in text and "lm-eval" not in text
+
+
+def test_report_names_both_models_and_says_which_intervals_are_degenerate(synthetic_run):
+    """Synthetic sets have 4 samples each (n=4 < 10); perplexity varies over all samples (a real interval),
+    distinct_2 is constant (zero width)."""
+    results, samples, _ = synthetic_run
+    results["subpreferences"]["helpfulness"]["winrate"] = {
+        "mean": 0.6, "ci_low": 0.45, "ci_high": 0.75, "n": 40, "ties": 3, "invalid": 0
+    }  # fmt: skip
+    text = render_markdown(results)
+    assert "**model-a (aaaaaaaa) vs base (bbbbbbbb)**" in text.splitlines()[2]
+    assert "fewer than 10 samples or has zero width" in text
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
+    assert rows["helpfulness"].endswith("| 0.600 [0.450, 0.750] (n=40) |")  # precise: no mark
+    assert "(n=4; degenerate interval: n=4 < 10)" in rows["math"]
+    assert f"(n={len(samples)}; degenerate interval: zero width)" in rows["fluency/distinct_2"]
+    assert "degenerate" not in rows["fluency/perplexity"]

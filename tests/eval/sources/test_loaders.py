@@ -27,6 +27,7 @@ SAMPLE_SOURCES = {
     "mbpp": ("mbpp/mbpp.jsonl", {"split": "test"}, 8),
     "harmbench": ("redteam/harmbench_behaviors_text_test.csv", {}, 9),  # the copyright row is skipped
     "advbench": ("redteam/advbench_behaviors.csv", {}, 8),
+    "file": ("redteam/advbench_behaviors.csv", {"prompt_field": "Behavior", "id_field": "BehaviorID"}, 8),
 }
 
 

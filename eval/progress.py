@@ -1,0 +1,141 @@
+"""Progress of the long stages of a run (generation, judging, scoring, lm-eval): a bar or plain lines.
+
+On a terminal (the stream, stderr by default, is a tty) a stage shows a tqdm bar. In a log file or CI, where
+a bar shows nothing useful, it prints a line when it starts, at every tenth of the way, at least every
+`every_s` seconds while items finish, and always at the end, flushed as they come::
+
+    [judge] math/gsm8k 12/40 | 0:00:31 elapsed | ETA 0:01:12
+
+Judging, scoring and lm-eval count cached items as done; generation counts the prompts it generates (a
+run whose responses are all cached shows no generation). `enabled=False` (`plot-eval run --quiet`,
+`evaluate(progress=False)`) prints nothing, and `quiet_libraries` turns off transformers' own bars
+(weight loading) for that time.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TextIO, TypeVar
+
+T = TypeVar("T")
+
+
+def _clock(seconds: float) -> str:
+    return str(timedelta(seconds=round(seconds)))
+
+
+class Progress:
+    """Counts the items of one stage (`stage`, e.g. "judge", and a `label`, e.g. the set) out of `total`."""
+
+    def __init__(
+        self,
+        stage: str,
+        total: int,
+        label: str = "",
+        *,
+        enabled: bool = True,
+        stream: TextIO | None = None,
+        every_s: float = 30.0,
+    ) -> None:
+        if total < 0:
+            raise ValueError(f"total must be >= 0, got {total}")
+        self.stage, self.total, self.label, self.every_s = stage, total, label, every_s
+        self.done = 0
+        self._stream = stream or sys.stderr
+        self._enabled = enabled and total > 0
+        self._start = self._last_line = time.monotonic()
+        self._next_tenth = 1
+        self._bar = None
+        if self._enabled and getattr(self._stream, "isatty", lambda: False)():
+            from tqdm.auto import tqdm
+
+            desc = f"{stage} {label}".strip()
+            self._bar = tqdm(total=total, desc=desc, file=self._stream)
+        elif self._enabled:
+            self._line()
+
+    def line(self) -> str:
+        """`[stage] label done/total | H:MM:SS elapsed | ETA H:MM:SS` (no ETA before the first item)."""
+        elapsed = time.monotonic() - self._start
+        head = f"[{self.stage}] {self.label} " if self.label else f"[{self.stage}] "
+        parts = [f"{head}{self.done}/{self.total}", f"{_clock(elapsed)} elapsed"]
+        if self.done:
+            parts.append(f"ETA {_clock(elapsed / self.done * (self.total - self.done))}")
+        return " | ".join(parts)
+
+    def _line(self) -> None:
+        print(self.line(), file=self._stream, flush=True)
+        self._last_line = time.monotonic()
+
+    def update(self, n: int = 1) -> None:
+        """`n` more items finished."""
+        self.done = min(self.done + n, self.total)
+        if not self._enabled:
+            return
+        if self._bar is not None:
+            self._bar.update(n)
+            return
+        tenth_reached = self.done * 10 >= self._next_tenth * self.total
+        while self._next_tenth * self.total <= self.done * 10:
+            self._next_tenth += 1
+        overdue = time.monotonic() - self._last_line >= self.every_s
+        if tenth_reached or overdue or self.done == self.total:
+            self._line()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def progress_by_group(
+    items: list[T],
+    stage: str,
+    group_of: Callable[[T], str],
+    *,
+    enabled: bool = True,
+    stream: TextIO | None = None,
+) -> Iterator[T]:
+    """Yield `items` in order, counting them in one Progress per run of consecutive items of a group
+    (e.g. the prompts of one set), so each group reaches its own total."""
+    runs: list[tuple[str, int]] = []
+    for item in items:
+        group = group_of(item)
+        if runs and runs[-1][0] == group:
+            runs[-1] = (group, runs[-1][1] + 1)
+        else:
+            runs.append((group, 1))
+    position = 0
+    for group, count in runs:
+        with Progress(stage, count, group, enabled=enabled, stream=stream) as bar:
+            for item in items[position : position + count]:
+                yield item
+                bar.update()
+        position += count
+
+
+@contextmanager
+def quiet_libraries(quiet: bool) -> Iterator[None]:
+    """While `quiet`, the progress bars of transformers and huggingface_hub are off; restored afterwards."""
+    if not quiet:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

@@ -1,0 +1,70 @@
+"""`plot-eval prompts`: every prompt a suite evaluates, as JSONL, for generating responses elsewhere.
+
+One JSON object per line, in suite order (the order `plot-eval run` evaluates them)::
+
+    {"id": "math/gsm8k/gsm8k:3", "subpreference": "math", "set": "gsm8k", "item_id": "gsm8k:3",
+     "messages": [{"role": "user", "content": "..."}], "prompt": "...", "answer": "18"}
+
+- `id`: `plot_eval.sources.plan.sample_id` (``<subpreference>/<set>/<item id>``), the id of the sample in
+  `samples.jsonl` too; a responses file answers it with ``{"id": ..., "response": ...}``.
+- `messages`: the chat the model is sent (set template and system turn applied); `prompt`: its last user
+  turn (the text to send to a completion API).
+- `answer`: the reference answer (`reference["gold"]`), only when the source has one.
+
+Every prompt's reference is checked by its set's judge first, as `run` does before generating (a gold answer
+the judge cannot read is an error naming the set, file and row). The file is written atomically (a reader
+never sees half of it; a failure leaves the previous file).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from plot_eval.judges.base import JudgeContext
+from plot_eval.judges.engine import VerdictEngine
+from plot_eval.models.handle import ModelPool
+from plot_eval.reports.results import atomic_write_text
+from plot_eval.runner import check_plan
+from plot_eval.sources.plan import PlannedPrompt, plan_suite
+from plot_eval.suite import load_suite
+
+
+def prompt_record(planned: PlannedPrompt) -> dict[str, Any]:
+    """The JSON object of one planned prompt (schema in the module docstring)."""
+    record = {
+        "id": planned.id,
+        "subpreference": planned.subpreference,
+        "set": planned.prompt_set.name,
+        "item_id": planned.item.id,
+        "messages": planned.messages,
+        "prompt": planned.messages[-1]["content"],
+    }
+    if isinstance(planned.item.reference.get("gold"), str):
+        record["answer"] = planned.item.reference["gold"]
+    return record
+
+
+def export_prompts(
+    config: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    data_root: str | os.PathLike | None = None,
+    limit: int | None = None,
+) -> int:
+    """Write every prompt of suite `config` (after set limits and `limit`) to `out`; returns the count."""
+    if limit is not None and limit < 1:
+        raise ValueError(f"--limit must be a positive integer, got {limit}")
+    suite = load_suite(config)
+    root = suite.resolve_data_root(data_root)
+    plan = plan_suite(suite, root, limit)
+    check_plan(plan, VerdictEngine(suite.judges, None, JudgeContext(ModelPool())), root)  # as `run` does
+    duplicates = sorted(i for i, n in Counter(p.id for p in plan).items() if n > 1)
+    if duplicates:  # sample_id is unique when each source's ids are: guard it anyway
+        raise ValueError(f"{config}: prompts share ids {duplicates[:10]}")
+    text = "".join(json.dumps(prompt_record(p), ensure_ascii=False) + "\n" for p in plan)
+    atomic_write_text(Path(out), text)
+    return len(plan)
