@@ -55,7 +55,7 @@ for step in "${PLAN[@]}"; do total=$(( total + $(echo "$step" | cut -d'|' -f2) )
 load=$(cut -d' ' -f1 /proc/loadavg)
 {
   echo "run_pending.sh $(date -u +%Y-%m-%dT%H:%M:%SZ), smoke=$SMOKE, threads=$THREADS, git $(git rev-parse --short HEAD)"
-  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs"
+  echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg), $(getconf _NPROCESSORS_ONLN) CPUs"
   $PY -c "import platform, torch, transformers, lightning, trl; print(f'python {platform.python_version()}, torch {torch.__version__}, transformers {transformers.__version__}, lightning {lightning.__version__}, trl {trl.__version__}')"
   echo "estimated total: $(( total / 60 )) min $(( total % 60 )) s"
   for step in "${PLAN[@]}"; do echo "  $(echo "$step" | cut -d'|' -f1): ~$(echo "$step" | cut -d'|' -f2) s"; done
