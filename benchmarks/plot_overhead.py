@@ -15,7 +15,9 @@ all of them alike; the table gives the median over ``--steps`` rounds:
 * ``dpo+plot(sinkhorn)``: CompositeLoss([dpo, plot]) with ``variant=sinkhorn``, K = ``--top-k``,
   including the reference top-K extraction;
 * ``dpo+plot(fused)``: CompositeLoss([dpo, plot]) through the fused head (``PLOTModule(fused_head=True)``):
-  log-probs and the dirac cost from the final hidden states, policy and reference, no (B, T, V) logits.
+  log-probs and the dirac cost from the final hidden states, policy and reference, no (B, T, V) logits;
+* ``dpo+sinkhorn(fused)``: the sinkhorn variant through the fused head (policy and reference top-K from
+  the head's chunks).
 
 Timings are refused (not printed) when ``benchmarks/machine_load.py`` finds the machine loaded: a 1-minute
 load average above ``--max-load`` at start, or other processes using CPU during the measured steps. The
@@ -49,8 +51,8 @@ import transformers
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine_load import LoadProbe  # noqa: E402
 
-from plot_lightning.forward import AlignedBatch, ReferenceOutputs
-from plot_lightning.heads.preference import fused_preference_forward, fused_reference_logps
+from plot_lightning.forward import AlignedBatch
+from plot_lightning.heads.preference import fused_preference_forward, fused_reference_outputs
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.logprobs import sequence_logps, split_pairs
 from plot_lightning.losses.plot_cost import normalise_embedding
@@ -126,6 +128,11 @@ def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[C
         ),
         Config("dpo+plot(sinkhorn)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], sinkhorn_args)),
         Config("dpo+plot(fused)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], plot_args), fused=True),
+        Config(
+            "dpo+sinkhorn(fused)",
+            CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], sinkhorn_args),
+            fused=True,
+        ),
     ]
     for config in configs:
         config.composite.to(device)
@@ -198,7 +205,7 @@ def _fused_loss(config: Config, policy, reference, batch):
     there are no model logits."""
     input_ids, targets, mask = batch
     aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
-    ref = ReferenceOutputs(logps=fused_reference_logps(reference, aligned))
+    ref = fused_reference_outputs(reference, aligned, config.composite.reference_topk_k)
     total, _ = config.composite(fused_preference_forward(policy, aligned, ref, config.composite))
     return total, None
 

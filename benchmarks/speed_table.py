@@ -20,7 +20,8 @@ SCRIPT = Path(__file__).with_name("vs_trl.py")
 def run_child(args, config: str, shape: str) -> dict:
     command = [sys.executable, str(SCRIPT), "one", "--config", config, "--shape", shape]
     command += ["--model", args.model, "--steps", str(args.steps), "--lr", str(args.lr)]
-    command += ["--threads", str(args.threads), "--work-dir", args.work_dir]
+    command += ["--threads", str(args.threads), "--work-dir", args.work_dir, "--warmup", str(args.warmup)]
+    command += ["--random-layers", str(args.random_layers)]
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": str(args.threads)}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
@@ -54,6 +55,6 @@ def print_speed_table(results: dict[tuple[str, str], list[dict]], quiet: bool, r
             peak_ratio = f"{peak / base[2]:7.3f}" if base else f"{'-':>7s}"
             print(f"{shape:>8s} {config:>9s} {rate_cells} {peak:9.0f} {peak_ratio}")
     print(
-        "tokens/s: all 2 x pairs x seq-len tokens of a step / median step time (first step of each run left out);"
+        "tokens/s: all 2 x pairs x seq-len tokens of a step / median step time (--warmup first steps left out);"
     )
     print("peak MB: the process's peak RSS (ru_maxrss), model loading included; each run in its own process.")

@@ -174,7 +174,9 @@ def one(args) -> None:
     torch.set_num_threads(args.threads)
     pairs, seq_len = (int(v) for v in args.shape.split("x"))
     settings = settings_from(args)
-    model_spec = resolve_model(args.model, args.work_dir)
+    if args.steps <= args.warmup:
+        raise SystemExit(f"--steps {args.steps} must exceed --warmup {args.warmup} (no timed step left)")
+    model_spec = resolve_model(args.model, args.work_dir, args.random_layers)
     vocab = load_tokenizer(model_spec).__len__() if args.model != "random-128k" else 128256
     examples = synthetic_examples(pairs, seq_len, vocab, args.steps)
     settings["pairs"] = pairs
@@ -189,7 +191,7 @@ def one(args) -> None:
     else:
         recorder = run_ours(model_spec, examples, 0, settings, args.config)
         starts, ends = recorder.starts, recorder.ends
-    steps = [end - start for start, end in zip(starts, ends, strict=True)][1:]  # the first step warms up
+    steps = [end - start for start, end in zip(starts, ends, strict=True)][args.warmup :]  # warm-up left out
     result = {
         "config": args.config,
         "shape": args.shape,
@@ -201,15 +203,15 @@ def one(args) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def resolve_model(name: str, work_dir: str) -> str:
+def resolve_model(name: str, work_dir: str, layers: int = 30) -> str:
     if name != "random-128k":
         return name
-    folder = Path(work_dir) / "smollm2-shape-v128256"
+    folder = Path(work_dir) / ("smollm2-shape-v128256" + ("" if layers == 30 else f"-l{layers}"))
     if not (folder / "config.json").exists():
         import transformers
 
         config = transformers.LlamaConfig(
-            vocab_size=128256, hidden_size=576, intermediate_size=1536, num_hidden_layers=30,
+            vocab_size=128256, hidden_size=576, intermediate_size=1536, num_hidden_layers=layers,
             num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True,
             max_position_embeddings=2048, rope_theta=100000.0, rms_norm_eps=1e-5,
         )  # fmt: skip
@@ -225,10 +227,18 @@ def speed(args) -> int:
     probe = LoadProbe(max_load=args.max_load)
     print(versions())
     print(probe.describe())
-    resolve_model(args.model, args.work_dir)
+    resolve_model(args.model, args.work_dir, args.random_layers)
+    configs = tuple(args.configs.split(","))
+    unknown = sorted(set(configs) - set(CONFIGS))
+    if unknown:
+        raise SystemExit(f"--configs: unknown {unknown}; choose from {CONFIGS}")
+    print(
+        f"settings: model {args.model}, shapes {args.shapes}, configs {configs}, rounds {args.rounds}, steps "
+        f"{args.steps} ({args.warmup} warm-up), threads {args.threads}, lr {args.lr}, fp32, synthetic ids seed 1"
+    )
     results: dict[tuple[str, str], list[dict]] = {}
     for round_index in range(args.rounds):
-        order = CONFIGS if round_index % 2 == 0 else tuple(reversed(CONFIGS))  # alternate the order
+        order = configs if round_index % 2 == 0 else tuple(reversed(configs))  # alternate the order
         for shape in args.shapes.split(","):
             for config in order:
                 result = probe.measure(lambda c=config, s=shape: run_child(args, c, s))
@@ -252,12 +262,17 @@ def main() -> None:
         p.add_argument("--lr", type=float, default=5e-6)
         p.add_argument("--threads", type=int, default=torch.get_num_threads())
         p.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "plot-vs-trl"))
+        p.add_argument("--warmup", type=int, default=1, help="first steps left out of the timing")
+        p.add_argument(
+            "--random-layers", type=int, default=30, help="decoder layers of random-128k (smoke: 1)"
+        )
     sub.choices["correctness"].add_argument("--data", default="sample:demo")
     sub.choices["correctness"].add_argument("--max-length", type=int, default=512)
     sub.choices["correctness"].add_argument("--config", choices=("dpo", "fused_dpo"), default="dpo")
     sub.choices["speed"].add_argument("--shapes", default="2x256,4x1024")
     sub.choices["speed"].add_argument("--rounds", type=int, default=3)
     sub.choices["speed"].add_argument("--max-load", type=float, default=0.5)
+    sub.choices["speed"].add_argument("--configs", default=",".join(CONFIGS), help=f"subset of {CONFIGS}")
     sub.choices["one"].add_argument("--config", choices=CONFIGS, required=True)
     sub.choices["one"].add_argument("--shape", required=True)
     args = parser.parse_args()

@@ -36,7 +36,7 @@ from plot_lightning.forward import (
 from plot_lightning.heads.preference import (
     check_fused_support,
     fused_preference_forward,
-    fused_reference_logps,
+    fused_reference_outputs,
 )
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
@@ -86,10 +86,11 @@ class PLOTModule(pl.LightningModule):
         disable_dropout: set every dropout probability of the policy (and so of the reference copy) to 0, as
             TRL's ``disable_dropout``; False keeps the model's dropout in the policy's training forward. The
             reference always runs in eval mode (no dropout), including ``reference="lora_disabled"``.
-        fused_head: compute the log-probs and the PLOT dirac cost from the final hidden states in chunks of
-            ``fused_chunk_size`` tokens (``plot_lightning.heads``), never building the (B, T, V) logits of
-            the policy or the reference; same losses and gradients. Needs a plain linear lm_head and no
-            loss that reads the full logits (PLOT sinkhorn is not supported yet). Default false until the
+        fused_head: compute the log-probs and the PLOT dirac cost (or the sinkhorn support: policy and
+            reference top-K) from the final hidden states in chunks of ``fused_chunk_size`` tokens
+            (``plot_lightning.heads``), never building the (B, T, V) logits of the policy or the reference;
+            same losses and gradients. Needs a plain linear lm_head and no other loss that reads the full
+            logits (ORPO with nll "prompt_and_response" is refused). Default false until the
             idle-machine benchmark (docs/benchmarks.md) shows it both leaner and not slower.
         fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
         on_nonfinite_grad: "stop" (raise before a step with a NaN/inf gradient is applied) or "skip" (drop that
@@ -241,8 +242,8 @@ class PLOTModule(pl.LightningModule):
             chunk = self.hparams.fused_chunk_size
             if self.hparams.reference == "lora_disabled":
                 with self.policy.disable_adapter(), eval_mode(self.policy):
-                    return ReferenceOutputs(logps=fused_reference_logps(self.policy, aligned, chunk))
-            return ReferenceOutputs(logps=fused_reference_logps(self.reference, aligned, chunk))
+                    return fused_reference_outputs(self.policy, aligned, top_k, chunk)
+            return fused_reference_outputs(self.reference, aligned, top_k, chunk)
         with torch.no_grad():
             if self.hparams.reference == "lora_disabled":
                 # The policy is in train mode: without eval mode its dropout would make the reference random.

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from plot_lightning.losses.plot_cost import COST_KINDS, normalise_embedding
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
-from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost
+from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost, support_transport_cost
 from plot_lightning.losses.precision import fp32_math
 from plot_lightning.losses.types import LossOutput, PreferenceForward
 from plot_lightning.tensor_checks import (
@@ -235,10 +235,8 @@ class PLOTLoss(nn.Module):
         return self.unit_embedding
 
     def _cost(self, logits: Tensor | None, labels: Tensor, mask: Tensor, variant: str, side) -> Tensor:
-        if logits is None and side.token_costs is not None and variant == "dirac":
-            return _mean_token_cost(side.token_costs, mask)  # the fused head computed W_t already
         if logits is None:
-            raise ValueError("PLOTLoss needs policy logits: the batch side has logits=None")
+            return self._fused_cost(variant, side)
         ids, logps = (side.ref_topk_ids, side.ref_topk_logps) if variant == "sinkhorn" else (None, None)
         return plot_transport_cost(
             logits,
@@ -251,6 +249,29 @@ class PLOTLoss(nn.Module):
             ref_topk_logps=logps,
             **self.options,
         )
+
+    def _fused_cost(self, variant: str, side) -> Tensor:
+        """The cost from what the fused head (``plot_lightning.heads``) computed instead of the logits."""
+        if variant == "dirac" and side.token_costs is not None:
+            return _mean_token_cost(side.token_costs, side.mask)  # the fused head computed W_t already
+        if variant == "sinkhorn" and side.support_logps is not None:
+            if side.ref_topk_ids is None or side.ref_topk_logps is None:
+                raise ValueError(
+                    "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' from the reference"
+                )
+            options = {key: self.options[key] for key in ("top_k", "epsilon", "max_iter", "lam", "debias")}
+            return support_transport_cost(
+                side.support_logps,
+                side.support_ids,
+                side.labels,
+                as_bool_mask("mask", side.mask),
+                self._embedding_on(side.support_logps.device),
+                side.ref_topk_ids,
+                side.ref_topk_logps,
+                cost=self.cost,
+                **options,
+            )
+        raise ValueError(f"PLOTLoss ({variant}) needs policy logits: the batch side has logits=None")
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         """``LossOutput(loss (B,), metrics {"chosen_cost", ["rejected_cost"]})``: batch means, detached.

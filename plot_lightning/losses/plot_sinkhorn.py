@@ -78,20 +78,25 @@ def _validate(logits, labels, mask, unit_embedding, ref_ids, ref_logps, top_k, l
         raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
 
 
-def _support(policy_logits: Tensor, labels: Tensor, ref_ids: Tensor, top_k: int):
-    """Slot ids ``(M, 2K+1)``, ``first (M, 2K+1)`` (each slot's first slot with the same id), ``unique``."""
-    policy_ids = policy_logits.detach().topk(top_k, dim=-1).indices  # (M, K)
-    ids = torch.cat([policy_ids, ref_ids, labels.unsqueeze(-1)], dim=-1)  # (M, L)
+def support_slots(policy_ids: Tensor, ref_ids: Tensor, labels: Tensor) -> Tensor:
+    """Slot ids ``(..., 2K+1)``: policy top-K ``(..., K)``, reference top-K ``(..., K)``, label ``(...)``.
+
+    The one definition of the slot layout, shared with the fused head (``plot_lightning.heads``).
+    """
+    return torch.cat([policy_ids, ref_ids, labels.unsqueeze(-1)], dim=-1)
+
+
+def _first_slots(ids: Tensor) -> tuple[Tensor, Tensor]:
+    """``first (M, L)`` (each slot's first slot with the same id) and ``unique (M, L)`` bool."""
     same = ids.unsqueeze(-1) == ids.unsqueeze(-2)  # (M, L, L)
     first = same.to(torch.uint8).argmax(dim=-1)  # (M, L): argmax returns the first True
     slots = torch.arange(ids.shape[-1], device=ids.device)
-    return ids, first, first == slots
+    return first, first == slots
 
 
-def _policy_masses(policy_logits: Tensor, ids: Tensor, unique: Tensor) -> Tensor:
+def _policy_masses(support_logps: Tensor, unique: Tensor) -> Tensor:
     """``(M, L+1)``: policy mass on each unique slot (0 on duplicates), then the tail mass."""
-    log_norm = torch.logsumexp(policy_logits, dim=-1, keepdim=True)  # (M, 1)
-    on_support = torch.exp(policy_logits.gather(-1, ids) - log_norm) * unique  # (M, L)
+    on_support = torch.exp(support_logps) * unique  # (M, L)
     tail = (1.0 - on_support.sum(-1, keepdim=True)).clamp_min(0.0)  # (M, 1)
     return torch.cat([on_support, tail], dim=-1)
 
@@ -157,10 +162,77 @@ def sinkhorn_transport_cost(
     dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
     policy_logits = logits[mask].to(dtype)  # (M, V): masked positions only
     check_finite("logits", policy_logits)
-    ref_logps = ref_topk_logps[mask].to(dtype)  # (M, K)
+    policy_ids = (
+        policy_logits.detach().topk(top_k, dim=-1).indices
+    )  # (M, K): the support is not differentiated
+    ids = support_slots(policy_ids, ref_topk_ids[mask], labels[mask])  # (M, L)
+    # Gradients reach the logits through these L log-probs only (their log-softmax includes the whole row).
+    support_logps = policy_logits.gather(-1, ids) - torch.logsumexp(policy_logits, dim=-1, keepdim=True)
+    return _mean_transport(
+        support_logps, ids, ref_topk_logps[mask], mask, unit_embedding, cost, lam, epsilon, max_iter, debias
+    )
+
+
+@fp32_math
+def support_transport_cost(
+    support_logps: Tensor,
+    support_ids: Tensor,
+    labels: Tensor,
+    mask: Tensor,
+    unit_embedding: Tensor,
+    ref_topk_ids: Tensor,
+    ref_topk_logps: Tensor,
+    *,
+    top_k: int = 32,
+    epsilon: float = 0.05,
+    max_iter: int = DEFAULT_MAX_ITER,
+    lam: float = 0.3,
+    debias: bool = False,
+    cost: str = "cosine",
+) -> Tensor:
+    """:func:`sinkhorn_transport_cost` from the policy's log-probs on the support slots, not from the logits.
+
+    For the fused head (``plot_lightning.heads``), which computes the support inside its chunks of tokens.
+
+    Args:
+        support_logps: ``(B, T, 2K+1)`` fp32 policy log-probs of ``support_ids`` (differentiable).
+        support_ids: ``(B, T, 2K+1)`` long, :func:`support_slots` of the policy top-K, ``ref_topk_ids`` and
+            ``labels`` (checked under ``mask``).
+        labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps, and the settings: as
+            :func:`sinkhorn_transport_cost`.
+    """
+    batch, length = mask.shape
+    slots = 2 * top_k + 1
+    check_shape("support_logps", support_logps, (batch, length, slots))
+    check_shape("support_ids", support_ids, (batch, length, slots))
+    check_shape("ref_topk_ids", ref_topk_ids, (batch, length, top_k))
+    check_shape("ref_topk_logps", ref_topk_logps, (batch, length, top_k))
+    if mask.dtype != torch.bool:
+        raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
+    check_mask_nonempty("mask", mask)
+    ids = support_ids[mask]  # (M, L)
+    if not (torch.equal(ids[:, top_k:-1], ref_topk_ids[mask]) and torch.equal(ids[:, -1], labels[mask])):
+        raise ValueError(
+            f"'support_ids' (shape {tuple(support_ids.shape)}) must hold [policy top-K, 'ref_topk_ids', "
+            "'labels'] on the masked tokens (support_slots)"
+        )
+    dtype = torch.float64 if support_logps.dtype == torch.float64 else torch.float32
+    logps = support_logps[mask].to(dtype)
+    check_finite("support_logps", logps)
+    return _mean_transport(
+        logps, ids, ref_topk_logps[mask], mask, unit_embedding, cost, lam, epsilon, max_iter, debias
+    )
+
+
+def _mean_transport(
+    support_logps, ids, ref_logps, mask, unit_embedding, cost, lam, epsilon, max_iter, debias
+):
+    """``(B,)`` mean over ``mask (B, T)`` of the per-token costs of the ``M`` masked tokens ``(M, L)``."""
+    dtype = support_logps.dtype
+    ref_logps = ref_logps.to(dtype)  # (M, K)
     check_finite("ref_topk_logps", ref_logps)
-    ids, first, unique = _support(policy_logits, labels[mask], ref_topk_ids[mask], top_k)
-    policy = _policy_masses(policy_logits, ids, unique)  # (M, L+1)
+    first, unique = _first_slots(ids)
+    policy = _policy_masses(support_logps, unique)  # (M, L+1)
     target = _target_masses(ref_logps, first, lam)  # (M, L+1)
     ground_cost = _support_cost(unit_embedding.to(dtype), ids, cost)  # (M, L+1, L+1)
     with warnings.catch_warnings(record=True) as caught:
@@ -183,7 +255,7 @@ def sinkhorn_transport_cost(
             f"PLOT sinkhorn: Sinkhorn did not converge within max_iter={max_iter} at epsilon={epsilon}; "
             "the loss uses the unconverged plan (raise max_iter or epsilon to silence this)",
             SinkhornConvergenceWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     example = mask.nonzero()[:, 0]  # (M,) row of each masked token
     totals = per_token.new_zeros(mask.shape[0]).index_add(0, example, per_token)

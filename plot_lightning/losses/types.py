@@ -27,6 +27,9 @@ class SequenceSide:
         token_costs: ``(B, T)`` fp32 PLOT dirac costs per token (0 off the mask), from the fused head
             (``fused_head=True``), which gives no ``logits``.
         logit_means: ``(B, T)`` fp32 mean logit over the vocabulary per token, detached (fused head).
+        support_logps: ``(B, T, 2K+1)`` fp32 policy log-probs on the PLOT sinkhorn support slots
+            (``plot_sinkhorn.support_slots``), from the fused head (differentiable).
+        support_ids: ``(B, T, 2K+1)`` long ids of those slots (fused head).
     """
 
     labels: Tensor
@@ -40,6 +43,8 @@ class SequenceSide:
     sequence_mask: Tensor | None = None
     token_costs: Tensor | None = None
     logit_means: Tensor | None = None
+    support_logps: Tensor | None = None
+    support_ids: Tensor | None = None
 
     @property
     def lengths(self) -> Tensor:

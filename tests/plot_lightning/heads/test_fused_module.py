@@ -1,6 +1,7 @@
 """PLOTModule(fused_head=True) against the unfused module on real collated tiny batches: the same loss
 terms (1e-5), TRL metrics and parameter gradients (1e-4 relative), tied and untied output embeddings, LoRA
-with the adapters-disabled reference, bf16 weights (fp32 math), and a clear error where it cannot apply."""
+with the adapters-disabled reference, bf16 weights (fp32 math), for the PLOT dirac and sinkhorn variants
+(sinkhorn: policy and reference top-K from the head's chunks), and a clear error where it cannot apply."""
 
 from __future__ import annotations
 
@@ -80,39 +81,64 @@ def compare(batch, value_tol: float = 1e-5, grad_tol: float = 1e-4, **kwargs) ->
     return plain_values
 
 
-def test_tied_dpo_plot(batch) -> None:
-    values = compare(batch, losses=["dpo", "plot"], weights=[1.0, 0.5])
+VARIANTS = ["dirac", "sinkhorn"]
+
+
+def plot_args(variant: str, **extra) -> dict:
+    """``loss_args`` of the PLOT term; sinkhorn with a looser epsilon so that it converges in few steps."""
+    settings = {"variant": variant, **extra}
+    if variant == "sinkhorn":
+        settings.update(top_k=8, epsilon=0.1, max_iter=300)
+    return {"plot": settings}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_tied_dpo_plot(batch, variant) -> None:
+    values = compare(batch, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=plot_args(variant))
     assert values["loss/dpo"] != pytest.approx(
         0.6931, abs=1e-3
     )  # the policy really differs from the reference
     assert {"logits/chosen", "logits/rejected", "rewards/margins", "plot/chosen_cost"} <= set(values)
 
 
-def test_untied_with_rejected_push_and_l2(batch, untied) -> None:
-    args = {"plot": {"gamma": 1.0, "margin": 1.5, "cost": "l2"}}
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_untied_with_rejected_push_and_l2(batch, untied, variant) -> None:
+    args = plot_args(variant, gamma=1.0, margin=1.5, cost="l2")
     values = compare(batch, model=untied, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=args)
     assert "plot/rejected_cost" in values
 
 
-def test_lora_with_adapters_disabled_reference(batch) -> None:
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_lora_with_adapters_disabled_reference(batch, variant) -> None:
     lora = LoraSettings(r=4, target_modules=["q_proj", "v_proj"])
     compare(
-        batch, losses=["dpo", "sft", "plot"], weights=[1.0, 0.3, 0.5], lora=lora, reference="lora_disabled"
+        batch,
+        losses=["dpo", "sft", "plot"],
+        weights=[1.0, 0.3, 0.5],
+        lora=lora,
+        reference="lora_disabled",
+        loss_args=plot_args(variant),
     )
 
 
-def test_bf16_weights_agree_within_bf16_logit_rounding(batch) -> None:
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_bf16_weights_agree_within_bf16_logit_rounding(batch, variant) -> None:
     """bf16 weights: the unfused path rounds the logits to bf16 before its fp32 log-softmax, the fused head
     multiplies the bf16 hidden states and weight in fp32 (its fp32 math on bf16 inputs is tested exactly in
     test_fused_head.py), so the two agree to bf16 logit rounding (2^-8 relative), not to 1e-5."""
-    compare(batch, 2e-3, 2e-2, losses=["dpo", "plot"], weights=[1.0, 0.5], model_dtype="bfloat16")
+    args = plot_args(variant)
+    compare(
+        batch, 2e-3, 2e-2, losses=["dpo", "plot"], weights=[1.0, 0.5], model_dtype="bfloat16", loss_args=args
+    )
 
 
 def test_unsupported_combinations_are_refused() -> None:
-    with pytest.raises(ValueError, match="sinkhorn"):
-        PLOTModule(
-            fused_head=True, losses=["plot"], weights=[1.0], loss_args={"plot": {"variant": "sinkhorn"}}
-        )
+    """PLOT sinkhorn used to be refused here and is now supported; what still needs the full logits (ORPO's
+    prompt-and-response NLL, an adapter on the lm_head) gives an error that says what to change."""
+    PLOTModule(fused_head=True, losses=["plot"], weights=[1.0], loss_args={"plot": {"variant": "sinkhorn"}})
+    with pytest.raises(ValueError, match="loss 'orpo' needs the full"):
+        PLOTModule(fused_head=True, losses=["orpo"], weights=[1.0])
+    PLOTModule(fused_head=True, losses=["orpo"], weights=[1.0], loss_args={"orpo": {"nll": "response"}})
     lora_head = LoraSettings(r=2, target_modules=["q_proj", "lm_head"])
     module = PLOTModule(fused_head=True, losses=["sft"], weights=[1.0], lora=lora_head)
     module.configure_model()
@@ -154,12 +180,17 @@ class LargestAllocation(TorchDispatchMode):
         return out
 
 
-def test_fused_step_never_builds_full_logits(batch) -> None:
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_fused_step_never_builds_full_logits(batch, variant) -> None:
     """The whole fused step (policy + reference forward, losses, backward) never creates a tensor of even half
-    the (N, T-1, V) logits' size; the unfused step does (its logits and their gradient)."""
+    the (N, T-1, V) logits' size; the unfused step does (its logits and their gradient). Sinkhorn with K = 4:
+    its per-token (2K+2)^2 transport problems must stay below the tiny model's V = 384 for this bound."""
     sizes = {}
+    args = {"plot": {"variant": variant, "top_k": 4, "epsilon": 0.1}}
     for fused in (True, False):
-        module = PLOTModule(fused_head=fused, fused_chunk_size=7, losses=["dpo", "plot"], weights=[1.0, 0.5])
+        module = PLOTModule(
+            fused_head=fused, fused_chunk_size=7, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=args
+        )
         module.configure_model()
         aligned = align_batch(batch)
         with LargestAllocation() as counter:

@@ -1,7 +1,7 @@
 """Train the tiny model for a few steps with one strategy on CPU and write what the tests compare to JSON.
 
     python train_strategy.py --strategy {single,ddp,fsdp1,fsdp2} --data pairs.jsonl --out result.json \
-        [--losses dpo,plot --weights 1,0.1 --steps 3 --global-batch 4 --fused-head]
+        [--losses dpo,plot --weights 1,0.1 --steps 3 --global-batch 4 --fused-head --plot-variant sinkhorn]
 
 Run it as a fresh process with a clean environment (no MASTER_*, RANK, LOCAL_RANK, WORLD_SIZE, LT_*, PL_*):
 Lightning's launcher starts rank 1 by re-running this same command line. Rank 0 writes ``--out``:
@@ -132,6 +132,13 @@ class Probe(pl.Callback):
         return result
 
 
+def plot_args(variant: str) -> dict:
+    """PLOT settings; sinkhorn with K = 8 and epsilon 0.1 so that it converges on the tiny model."""
+    if variant == "sinkhorn":
+        return {"plot": {"variant": "sinkhorn", "top_k": 8, "epsilon": 0.1, "max_iter": 300}}
+    return {"plot": {"variant": variant}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategy", choices=sorted(STRATEGIES), required=True)
@@ -144,6 +151,7 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--lr", type=float, default=0.5, help="SGD learning rate")
     parser.add_argument("--fused-head", action="store_true", help="PLOTModule(fused_head=True)")
+    parser.add_argument("--plot-variant", default="dirac", help="loss_args.plot.variant (with a plot loss)")
     args = parser.parse_args()
 
     devices = 1 if args.strategy == "single" else 2
@@ -155,6 +163,7 @@ def main() -> None:
         weights=[float(w) for w in args.weights.split(",")],
         fused_head=args.fused_head,
         fused_chunk_size=16,
+        loss_args=plot_args(args.plot_variant) if "plot" in args.losses.split(",") else {},
         # SGD, not Adam: Adam's first step is ~lr * sign(grad), which turns float noise into large differences.
         optimizer=lambda params: torch.optim.SGD(params, lr=lr),
     )

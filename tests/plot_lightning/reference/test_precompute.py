@@ -56,6 +56,17 @@ if HAS_SINKHORN:
             id="dpo+plot_sinkhorn",
         )
     )
+    CONFIGS.append(
+        pytest.param(
+            {
+                "losses": ["dpo", "plot"],
+                "weights": [1.0, 0.5],
+                "loss_args": {"plot": {"variant": "sinkhorn", "top_k": 8, "epsilon": 0.1}},
+                "fused_head": True,  # the cached top-K feeds the fused head's support
+            },
+            id="dpo+plot_sinkhorn_fused",
+        )
+    )
 
 
 @pytest.mark.slow

@@ -1,0 +1,59 @@
+"""Input checks of :func:`plot_lightning.heads.fused_head.fused_head` (shapes, options, id ranges)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from plot_lightning.losses.plot_cost import COST_KINDS
+from plot_lightning.tensor_checks import check_labels_in_range, check_shape
+
+
+def check_fused_inputs(
+    hidden, weight, bias, targets, mask, unit_embedding, cost_rows: range, cost, chunk
+) -> None:
+    """ValueError naming the argument for bad shapes, dtypes, options or target ids."""
+    check_shape("hidden", hidden, (None, None, None))
+    rows, length, width = hidden.shape
+    check_shape("weight", weight, (None, width))
+    if bias is not None:
+        check_shape("bias", bias, (weight.shape[0],))
+    check_shape("targets", targets, (rows, length))
+    check_shape("mask", mask, (rows, length))
+    if mask.dtype != torch.bool:
+        raise ValueError(f"'mask' (shape {tuple(mask.shape)}) must be bool, got {mask.dtype}")
+    if unit_embedding is None and len(cost_rows):
+        raise ValueError(f"'cost_rows' = {cost_rows} needs a 'unit_embedding' (V, d)")
+    if unit_embedding is not None:
+        check_shape("unit_embedding", unit_embedding, (weight.shape[0], None))
+    if cost_rows.step != 1 or not 0 <= cost_rows.start <= cost_rows.stop <= rows:
+        raise ValueError(f"'cost_rows' must be a contiguous range within [0, {rows}], got {cost_rows}")
+    if cost not in COST_KINDS:
+        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+    if chunk < 1:
+        raise ValueError(f"'chunk' must be >= 1, got {chunk}")
+    vocab = weight.shape[0]
+    picked = targets[mask]
+    if picked.numel() and (int(picked.min()) < 0 or int(picked.max()) >= vocab):
+        raise ValueError(
+            f"'targets' (shape {tuple(targets.shape)}) hold ids outside [0, {vocab}) under 'mask'"
+        )
+
+
+def check_support_inputs(
+    targets: Tensor, mask: Tensor, vocab: int, support_rows: int, top_k: int, extra_ids
+) -> None:
+    """ValueError for support settings: rows in ``[0, N]``, ``top_k`` in ``[0, V]``, ``extra_ids (N, T, E)``."""
+    rows, length = targets.shape
+    if not 0 <= support_rows <= rows:
+        raise ValueError(f"'support_rows' must lie in [0, {rows}], got {support_rows}")
+    if not (isinstance(top_k, int) and 0 <= top_k <= vocab):
+        raise ValueError(f"'top_k' must be an integer in [0, {vocab}], got {top_k!r}")
+    if extra_ids is None:
+        return
+    check_shape("extra_ids", extra_ids, (rows, length, None))
+    if extra_ids.is_floating_point():
+        raise ValueError(f"'extra_ids' (shape {tuple(extra_ids.shape)}) must be integer ids")
+    support_mask = mask.clone()
+    support_mask[support_rows:] = False
+    check_labels_in_range("extra_ids", extra_ids, vocab, support_mask)
