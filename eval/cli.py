@@ -106,13 +106,19 @@ def winrate_lines(results: dict[str, Any]) -> list[str]:
     """Plain-text summary: one line per subpreference and per ASR set; degenerate intervals are marked."""
     from plot_eval.reports.reading import degenerate_reason
 
-    lines = [f"{'subpreference':<14} {'win rate':>8}  95% CI          n", "-" * 44]
+    lines = [
+        f"{'subpreference':<14} {'win rate':>8}  95% CI            n  ties  invalid  LC win rate",
+        "-" * 70,
+    ]
     for name, sub in results["subpreferences"].items():
-        ci = sub.get("winrate")
+        ci, lc = sub.get("winrate"), sub.get("lc_winrate") or {}
         if ci and "mean" in ci:
             reason = degenerate_reason(ci)
+            lc_text = f"{lc['mean']:.3f}" if lc.get("mean") is not None else "n/a"
             lines.append(
-                f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']}"
+                f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']:>4}  "
+                f"{ci['ties']:>4}  {ci['invalid']:>7}  {lc_text}"
+                + (f" ({lc['flag']})" if lc.get("flag") else "")
                 + (f"  (interval degenerate: {reason})" if reason else "")
             )
         for set_name, summary in sub["sets"].items():

@@ -9,7 +9,19 @@ from typing import Any
 
 from plot_eval.reports.results import flat_metrics, load_results
 
-_MAIN_PREFIXES = ("winrate/", "asr/", "accuracy/", "fluency/", "coherence/", "lm_eval/", "baseline/")
+_MAIN_PREFIXES = (
+    "winrate/",
+    "lc_winrate/",
+    "n/",
+    "ties/",
+    "invalid/",
+    "asr/",
+    "accuracy/",
+    "fluency/",
+    "coherence/",
+    "lm_eval/",
+    "baseline/",
+)
 
 
 def run_label(path: str | os.PathLike, results: dict[str, Any]) -> str:
