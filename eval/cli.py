@@ -2,12 +2,14 @@
 
     plot-eval run --config configs/eval/quick.yaml --model runs/plot/export --baseline runs/base/export \\
         [--data-root D] [--output-dir O] [--tracking-uri U] [--limit N] [--judge-model F] [--no-lm-eval]
-    plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U]
+    plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U] [--unpaired]
     plot-eval prompts --config configs/eval/quick.yaml --out prompts.jsonl [--data-root D] [--limit N]
 
 `run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
 command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
-table. `compare` prints the metrics of several runs side by side and can log the comparison to MLflow.
+table. `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
+(B - A, per subpreference and set, on the same prompts) of each later run against the first, and can log
+the comparison to MLflow.
 `prompts` writes every prompt `run` would evaluate, with its id, as JSONL (eval/reports/prompts.py).
 """
 
@@ -58,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--tracking-uri", default=None)
     compare.add_argument("--experiment", default="plot-eval")
     compare.add_argument("--plain", action="store_true", help="aligned text instead of markdown")
+    compare.add_argument(
+        "--unpaired", action="store_true", help="skip the paired bootstrap of each run against the first"
+    )
     _prompts_parser(sub)
     return parser
 
@@ -186,16 +191,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from plot_eval.reports.compare import comparison_table, render_table
+    from plot_eval.reports.compare import comparison_table, paired_comparisons, render_paired, render_table
 
     table = comparison_table(args.runs)
-    text = render_table(table, markdown=not args.plain)
-    print(text, end="")
+    print(render_table(table, markdown=not args.plain), end="")
+    paired = [] if args.unpaired or len(args.runs) < 2 else paired_comparisons(args.runs)
+    paired_text = "".join("\n" + render_paired(comparison) for comparison in paired)
+    print(paired_text, end="")
     if args.log:
         from plot_eval.reports.tracking import log_comparison
 
         info = log_comparison(
-            table, render_table(table), tracking_uri=args.tracking_uri, experiment=args.experiment
+            table,
+            render_table(table) + paired_text,
+            tracking_uri=args.tracking_uri,
+            experiment=args.experiment,
+            paired=paired,
         )
         print(f"mlflow: {info['tracking_uri']} run {info['run_id']}")
     return 0
