@@ -105,7 +105,7 @@ def paired_comparisons(paths: list[str | os.PathLike]) -> list[dict[str, Any]]:
 def _paired_rows(comparison: dict[str, Any]):
     for sub, block in comparison["subpreferences"].items():
         if block["pooled"] is not None:
-            yield sub, block["pooled"]
+            yield f"{sub} (pooled)", block["pooled"]
         for set_name, difference in block["sets"].items():
             yield f"{sub}/{set_name}", difference
 
@@ -146,7 +146,8 @@ def paired_metrics(comparison: dict[str, Any]) -> dict[str, float]:
     """MLflow names `paired/<B>_minus_<A>/<diff|ci_low|ci_high|n|invalid_pairs>/<sub>[/<set>]`."""
     prefix = f"paired/{comparison['b']}_minus_{comparison['a']}"
     metrics = {}
-    for name, d in _paired_rows(comparison):
+    for row, d in _paired_rows(comparison):
+        name = row.removesuffix(" (pooled)")
         for key, stat in (("mean", "diff"), ("ci_low", "ci_low"), ("ci_high", "ci_high"), ("n", "n")):
             if d.get(key) is not None:
                 metrics[f"{prefix}/{stat}/{name}"] = float(d[key])

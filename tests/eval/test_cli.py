@@ -54,7 +54,10 @@ def test_cli_run_then_compare(
     assert "helpfulness" in printed and "math" in printed and "results.json" in printed
     assert (tmp_path / "dpo" / "report.md").is_file() and (tmp_path / "dpo" / "cache.jsonl").is_file()
     results_factory(tmp_path / "dpo_plot")  # a second finished run (synthetic: 0.625 everywhere)
-    assert main(["compare", str(tmp_path / "dpo"), str(tmp_path / "dpo_plot" / "results.json")]) == 0
+    compare = ["compare", str(tmp_path / "dpo"), str(tmp_path / "dpo_plot" / "results.json")]
+    assert main(compare) == 2  # a real baseline and a synthetic one: no paired difference
+    assert "baselines differ" in capsys.readouterr().err
+    assert main([*compare, "--unpaired"]) == 0
     table = capsys.readouterr().out
     assert table.startswith("| metric | dpo | dpo_plot |")
     assert "| winrate/helpfulness |" in table and "| winrate/math/gsm8k |" in table
