@@ -48,11 +48,15 @@ def test_compare_paired_difference_b_minus_a(tmp_path, results_factory, capsys):
     assert "| n/math/gsm8k | 4.0000 | 4.0000 |" in out and "| ties/math/gsm8k | 1.0000 | 1.0000 |" in out
 
 
-def test_compare_identical_runs_flag_the_zero_width_interval(tmp_path, results_factory, capsys):
+def test_compare_identical_runs_flag_the_zero_width_interval_and_more_runs_pair_with_the_first(
+    tmp_path, results_factory, capsys
+):
     a, b = _run(results_factory, tmp_path / "a"), _run(results_factory, tmp_path / "b")
-    assert main(["compare", str(a), str(b)]) == 0
+    c = _run(results_factory, tmp_path / "c", lambda win: 0.0)
+    assert main(["compare", str(a), str(b), str(c)]) == 0  # each later run against the first
     out = capsys.readouterr().out
     assert "| math/gsm8k | 0.625 | 0.625 | +0.000 [+0.000, +0.000] (degenerate: every paired" in out
+    assert "## Paired difference c minus a" in out and "| math/gsm8k | 0.625 | 0.000 | -0.625 [" in out
 
 
 def test_compare_log_writes_the_paired_result_to_mlflow(tmp_path, results_factory, capsys):
