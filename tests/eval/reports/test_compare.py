@@ -72,6 +72,12 @@ def test_compare_log_writes_the_paired_result_to_mlflow(tmp_path, results_factor
     assert metrics["paired/b_minus_a/diff/math/gsm8k"] == pytest.approx(0.25)
     assert metrics["paired/b_minus_a/n/helpfulness"] == 8 and metrics["b/winrate/math/gsm8k"] == 0.875
     assert (
+        metrics["a/n/math/gsm8k"] == 4
+        and metrics["a/ties/math/gsm8k"] == 1
+        and metrics["a/invalid/math"] == 0
+    )
+    assert metrics["b/lc_winrate/math/gsm8k"] == pytest.approx(0.875)  # equal lengths: LC = raw
+    assert (
         metrics["paired/b_minus_a/ci_low/math/gsm8k"]
         <= 0.25
         <= metrics["paired/b_minus_a/ci_high/math/gsm8k"]
