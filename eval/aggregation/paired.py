@@ -1,6 +1,7 @@
 """Paired comparison of two evaluations (A, B) of the same prompts against the same baseline.
 
-A sample is identified by (subpreference, set, prompt_id), the key the pipeline writes to samples.jsonl.
+A sample is identified by its id ``<subpreference>/<set>/<item id>``, the key the pipeline writes to
+samples.jsonl.
 For each prompt both runs judged validly, the paired difference is d_i = win_B,i - win_A,i in
 {-1, -0.5, 0, 0.5, 1}; its mean is the difference of the two win rates on those prompts (B minus A), and its
 CI is the percentile bootstrap of that mean resampling prompts (`bootstrap_ci`), so each resample keeps a
@@ -27,16 +28,18 @@ class PairingError(ValueError):
     """The two runs cannot be paired (different baselines or prompts); the message says what differs."""
 
 
-def sample_key(sample: dict[str, Any]) -> tuple[str, str, str]:
-    return sample["subpreference"], sample["set"], str(sample["prompt_id"])
+def sample_key(sample: dict[str, Any]) -> str:
+    """The sample's `id`, ``<subpreference>/<set>/<item id>`` (built from those fields for files written
+    before samples carried it)."""
+    return sample.get("id") or f"{sample['subpreference']}/{sample['set']}/{sample['prompt_id']}"
 
 
-def _index(samples: list[dict[str, Any]], label: str) -> dict[tuple[str, str, str], dict[str, Any]]:
-    index: dict[tuple[str, str, str], dict[str, Any]] = {}
+def _index(samples: list[dict[str, Any]], label: str) -> dict[str, dict[str, Any]]:
+    index: dict[str, dict[str, Any]] = {}
     for sample in samples:
         key = sample_key(sample)
         if key in index:
-            raise PairingError(f"{label}: prompt {'/'.join(key)} appears twice in samples.jsonl")
+            raise PairingError(f"{label}: prompt {key} appears twice in samples.jsonl")
         index[key] = sample
     return index
 
@@ -44,7 +47,7 @@ def _index(samples: list[dict[str, Any]], label: str) -> dict[tuple[str, str, st
 def _shown(keys) -> str:
     keys = sorted(keys)
     more = f" and {len(keys) - _SHOWN} more" if len(keys) > _SHOWN else ""
-    return ", ".join("/".join(key) for key in keys[:_SHOWN]) + more
+    return ", ".join(keys[:_SHOWN]) + more
 
 
 def check_same_baseline(

@@ -123,7 +123,7 @@ def render_paired(comparison: dict[str, Any]) -> str:
     lines = [
         f"## Paired difference {b} minus {a} (B - A > 0: {b} wins more often against the baseline)",
         "",
-        f"{comparison['n_prompts']} prompts matched by (subpreference, set, prompt id); 95% paired bootstrap "
+        f"{comparison['n_prompts']} prompts matched by id (subpreference/set/item id); 95% paired bootstrap "
         "CI resampling prompts; n = pairs where both verdicts are valid."
         + (
             f" Warning: the baseline response differs on {comparison['baseline_responses_differ']} prompts."

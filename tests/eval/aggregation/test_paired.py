@@ -132,3 +132,15 @@ def test_paired_counts_prompts_where_the_baseline_response_differs():
     b = _samples([1, 0, 1])
     b[2]["baseline_response"] = "resampled"
     assert _compare(_samples([1, 0, 1]), b)["baseline_responses_differ"] == 1
+
+
+def test_paired_matches_by_the_sample_id_the_pipeline_writes():
+    """Samples carry `id` = <subpreference>/<set>/<item id> (sources/plan.py); older files are keyed the same."""
+    new, old = _samples([1, 0]), _samples([0, 0])
+    for sample in new:
+        sample["id"] = f"{sample['subpreference']}/{sample['set']}/{sample['prompt_id']}"
+    pairs = pair_samples(old, new, LABELS)
+    assert [(a["prompt_id"], b["prompt_id"]) for a, b in pairs] == [("p0", "p0"), ("p1", "p1")]
+    new[0]["id"] = "math/s/renamed"
+    with pytest.raises(PairingError, match="1 of a's 2 prompts are not in b, 1 of b's 2 not in a"):
+        pair_samples(old, new, LABELS)
