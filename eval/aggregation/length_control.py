@@ -14,11 +14,13 @@ maximised by Newton's method (2x2 Hessian, closed-form solve, step halving when 
 batched over bootstrap resamples.
 
 Degenerate cases are flagged, never NaN:
-- every valid verdict the same (all wins or all losses): the MLE is at infinity; LC = raw (its limit).
+- every valid verdict the same (`all_same_verdict`): all wins or all losses put the MLE at infinity (LC = raw
+  is its limit); all ties give LC = 0.5 = raw (b = 0), also where x is constant and a alone is unidentified.
 - s = 0 (every length difference equal, e.g. equal lengths): x is constant and collinear with the intercept;
   LC = raw.
 - the length difference separates wins from losses (every prompt with win mass has x >= every prompt with
-  loss mass, or <=): the MLE does not exist and LC is undefined (None). Exact check in one dimension.
+  loss mass, or <=): the MLE does not exist and LC is undefined (None). Exact check in one dimension; it
+  also catches a bootstrap resample whose x is one nonzero constant (a and b not identified).
 """
 
 from __future__ import annotations
@@ -105,7 +107,7 @@ def lc_winrates(features: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Te
     """LC win rate per row of x, y (R, n) -> (values (R,), flag per row). A value is NaN exactly where its
     flag is "separable" or "not_converged" (callers report those as undefined, with the flag)."""
     raw = targets.mean(dim=1)
-    same = (targets == targets[:, :1]).all(dim=1) & ((targets[:, 0] == 0) | (targets[:, 0] == 1))
+    same = (targets == targets[:, :1]).all(dim=1)  # nothing for the length to explain: LC = raw
     flat = (features == 0).all(dim=1) & ~same  # equal lengths everywhere: nothing to control for
     split = separable(features, targets) & ~same & ~flat
     regular = ~(same | flat | split)
