@@ -139,5 +139,9 @@ def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
         "mean": 0.6, "ci_low": 0.45, "ci_high": 0.75, "n": 40, "ties": 3, "invalid": 0
     }  # fmt: skip
     lines = {line.split()[0]: line for line in winrate_lines(results)[2:] if not line.startswith(" ")}
-    assert lines["helpfulness"].endswith("  40")
-    assert lines["math"].endswith("  4  (interval degenerate: n=4 < 10)")
+    # columns: win rate, CI, n, ties, invalid, LC win rate (equal-length synthetic responses: LC = raw)
+    assert lines["helpfulness"].split()[1:] == [
+        "0.600", "[0.450,", "0.750]", "40", "3", "0", "0.625", "(zero_length_spread)"
+    ]  # fmt: skip
+    assert "   4     1        0  0.625 (zero_length_spread)" in lines["math"]
+    assert lines["math"].endswith("(interval degenerate: n=4 < 10)")
