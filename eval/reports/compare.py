@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from plot_eval.reports.reading import degenerate_reason
 from plot_eval.reports.results import SAMPLES_FILE, flat_metrics, load_results, load_samples
 
 _MAIN_PREFIXES = (
@@ -114,7 +115,10 @@ def _fmt_difference(d: dict[str, Any]) -> str:
     if d["mean"] is None:
         return "n/a (no pair with two valid verdicts)"
     text = f"{d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]"
-    return text + (" (degenerate: every paired difference is equal)" if d["degenerate"] else "")
+    reason = degenerate_reason(d)  # the report's rule: n < 10 or zero width
+    notes = [reason] if reason and reason != "zero width" else []
+    notes += ["zero width: every paired difference is equal"] if d["degenerate"] else []
+    return text + (f" (degenerate interval: {', '.join(notes)})" if notes else "")
 
 
 def render_paired(comparison: dict[str, Any]) -> str:

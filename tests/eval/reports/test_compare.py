@@ -44,7 +44,7 @@ def test_compare_paired_difference_b_minus_a(tmp_path, results_factory, capsys):
     assert f"{4 * QUICK_SETS} prompts matched" in out
     assert "| math/gsm8k | 0.625 | 0.875 | +0.250 [" in out
     row = next(line for line in out.splitlines() if line.startswith("| helpfulness (pooled) |"))
-    assert row.endswith("| 8 | 0 |") and "degenerate" not in row
+    assert row.endswith("(degenerate interval: n=8 < 10) | 8 | 0 |")  # few prompts; not zero width
     assert "| n/math/gsm8k | 4.0000 | 4.0000 |" in out and "| ties/math/gsm8k | 1.0000 | 1.0000 |" in out
 
 
@@ -55,7 +55,10 @@ def test_compare_identical_runs_flag_the_zero_width_interval_and_more_runs_pair_
     c = _run(results_factory, tmp_path / "c", lambda win: 0.0)
     assert main(["compare", str(a), str(b), str(c)]) == 0  # each later run against the first
     out = capsys.readouterr().out
-    assert "| math/gsm8k | 0.625 | 0.625 | +0.000 [+0.000, +0.000] (degenerate: every paired" in out
+    assert (
+        "| math/gsm8k | 0.625 | 0.625 | +0.000 [+0.000, +0.000] (degenerate interval: n=4 < 10, zero width: every paired difference is equal)"
+        in out
+    )
     assert "## Paired difference c minus a" in out and "| math/gsm8k | 0.625 | 0.000 | -0.625 [" in out
 
 
@@ -107,3 +110,32 @@ def test_compare_refuses_other_prompts_and_other_baselines(tmp_path, results_fac
     (c / "samples.jsonl").unlink()
     assert main(["compare", str(a), str(c)]) == 2
     assert "samples.jsonl: missing; a paired compare needs" in capsys.readouterr().err
+
+
+def test_render_paired_marks_only_degenerate_intervals():
+    """20 prompts, d = ten 1s and ten 0s: a real interval (no mark); 3 prompts: n < 10 is marked."""
+    from plot_eval.aggregation.paired import paired_comparison
+    from plot_eval.reports.compare import render_paired
+    from plot_eval.suite import ScoringSettings
+
+    def samples(wins):
+        return [
+            {"subpreference": "math", "set": "s", "metric": "winrate", "judge": "j", "prompt_id": str(i),
+             "prompt": f"q{i}", "win": w}
+            for i, w in enumerate(wins)
+        ]  # fmt: skip
+
+    results = {"models": {"baseline": {"name": "base", "fingerprint": "b" * 64}}}
+    many = paired_comparison(
+        results, samples([0.0] * 20), results, samples([1.0] * 10 + [0.0] * 10), ("a", "b"), ScoringSettings()
+    )
+    row = next(line for line in render_paired(many).splitlines() if line.startswith("| math/s |"))
+    assert (
+        row.startswith("| math/s | 0.000 | 0.500 | +0.500 [")
+        and "degenerate" not in row
+        and row.endswith("| 20 | 0 |")
+    )
+    few = paired_comparison(
+        results, samples([0, 1, 0]), results, samples([1, 1, 0]), ("a", "b"), ScoringSettings()
+    )
+    assert "(degenerate interval: n=3 < 10) | 3 | 0 |" in render_paired(few)
