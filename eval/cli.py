@@ -1,15 +1,17 @@
 """`plot-eval` (also `python -m plot_eval`): run an evaluation suite, or compare finished runs.
 
-    plot-eval run --config configs/eval/quick.yaml --model runs/plot/export --baseline runs/base/export \\
+    plot-eval run --config configs/eval/quick.yaml --model runs/dpo_plot/export --baseline BASE_FOLDER \\
         [--data-root D] [--output-dir O] [--tracking-uri U] [--limit N] [--judge-model F] [--no-lm-eval]
     plot-eval run --config SUITE --responses model.jsonl --baseline-responses base.jsonl   (judge files)
-    plot-eval run --config SUITE --model-endpoint URL --model-name NAME --baseline runs/base/export
-    plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U]
+    plot-eval run --config SUITE --model-endpoint URL --model-name NAME --baseline BASE_FOLDER
+    plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U] [--unpaired]
     plot-eval prompts --config configs/eval/quick.yaml --out prompts.jsonl [--data-root D] [--limit N]
 
 `run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
 command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
-table. `compare` prints the metrics of several runs side by side and can log the comparison to MLflow.
+table. `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
+(B - A, per subpreference and set, on the same prompts) of each later run against the first, and can log
+the comparison to MLflow.
 `prompts` writes every prompt `run` would evaluate, with its id, as JSONL (eval/reports/prompts.py).
 """
 
@@ -104,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--tracking-uri", default=None)
     compare.add_argument("--experiment", default="plot-eval")
     compare.add_argument("--plain", action="store_true", help="aligned text instead of markdown")
+    compare.add_argument(
+        "--unpaired", action="store_true", help="skip the paired bootstrap of each run against the first"
+    )
     _prompts_parser(sub)
     return parser
 
@@ -154,13 +159,19 @@ def winrate_lines(results: dict[str, Any]) -> list[str]:
     """Plain-text summary: one line per subpreference and per ASR set; degenerate intervals are marked."""
     from plot_eval.reports.reading import degenerate_reason
 
-    lines = [f"{'subpreference':<14} {'win rate':>8}  95% CI          n", "-" * 44]
+    lines = [
+        f"{'subpreference':<14} {'win rate':>8}  95% CI            n  ties  invalid  LC win rate",
+        "-" * 70,
+    ]
     for name, sub in results["subpreferences"].items():
-        ci = sub.get("winrate")
+        ci, lc = sub.get("winrate"), sub.get("lc_winrate") or {}
         if ci and "mean" in ci:
             reason = degenerate_reason(ci)
+            lc_text = f"{lc['mean']:.3f}" if lc.get("mean") is not None else "n/a"
             lines.append(
-                f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']}"
+                f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']:>4}  "
+                f"{ci['ties']:>4}  {ci['invalid']:>7}  {lc_text}"
+                + (f" ({lc['flag']})" if lc.get("flag") else "")
                 + (f"  (interval degenerate: {reason})" if reason else "")
             )
         for set_name, summary in sub["sets"].items():
@@ -230,16 +241,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from plot_eval.reports.compare import comparison_table, render_table
+    from plot_eval.reports.compare import comparison_table, paired_comparisons, render_paired, render_table
 
     table = comparison_table(args.runs)
-    text = render_table(table, markdown=not args.plain)
-    print(text, end="")
+    print(render_table(table, markdown=not args.plain), end="")
+    paired = [] if args.unpaired or len(args.runs) < 2 else paired_comparisons(args.runs)
+    paired_text = "".join("\n" + render_paired(comparison) for comparison in paired)
+    print(paired_text, end="")
     if args.log:
         from plot_eval.reports.tracking import log_comparison
 
         info = log_comparison(
-            table, render_table(table), tracking_uri=args.tracking_uri, experiment=args.experiment
+            table,
+            render_table(table) + paired_text,
+            tracking_uri=args.tracking_uri,
+            experiment=args.experiment,
+            paired=paired,
         )
         print(f"mlflow: {info['tracking_uri']} run {info['run_id']}")
     return 0

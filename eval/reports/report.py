@@ -28,14 +28,45 @@ def _fmt(ci: dict[str, float] | None, digits: int = 3) -> str:
     return text + (f", {ci['invalid']} invalid" if ci.get("invalid") else "")
 
 
+def _fmt_winrate(ci: dict[str, Any] | None) -> str:
+    """Win rate with its CI and always n (valid verdicts), ties and invalid verdicts."""
+    if not ci:
+        return "n/a"
+    head = f"{ci['mean']:.3f} [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}] " if "mean" in ci else "n/a "
+    reason = degenerate_reason(ci)
+    mark = f"; degenerate interval: {reason}" if reason else ""
+    return head + f"(n={ci['n']}, ties={ci['ties']}, invalid={ci['invalid']}{mark})"
+
+
+def _fmt_lc(lc: dict[str, Any] | None) -> str:
+    """Length-controlled win rate [CI] with its flag, then mean lengths model / baseline in words."""
+    if not lc:
+        return "n/a | n/a"
+    if lc["mean"] is None:
+        value = f"undefined ({lc['flag']})"
+    else:
+        ci = "" if lc["ci_low"] is None else f" [{lc['ci_low']:.3f}, {lc['ci_high']:.3f}]"
+        reason = degenerate_reason(lc) if lc["ci_low"] is not None else None
+        notes = [note for note in (lc["flag"], reason and f"degenerate interval: {reason}") if note]
+        value = f"{lc['mean']:.3f}{ci}" + (f" ({'; '.join(notes)})" if notes else "")
+        if lc.get("undefined_resamples"):
+            value += f", {lc['undefined_resamples']} resamples without a finite fit"
+    lengths = lc["lengths"]
+    return f"{value} | {lengths['model_mean']:.1f} / {lengths['baseline_mean']:.1f}"
+
+
 def _winrate_table(results: dict[str, Any]) -> list[str]:
     lines = [
-        "| subpreference | category | paper names it | win rate vs baseline [95% CI] |",
-        "|---|---|---|---|",
+        "| subpreference | category | paper names it | win rate vs baseline [95% CI] "
+        "| length-controlled [95% CI] | words model / baseline |",
+        "|---|---|---|---|---|---|",
     ]
     for name, sub in results["subpreferences"].items():
         named = "yes" if sub["paper_named"] else "no (this project's choice)"
-        lines.append(f"| {name} | {sub['category']} | {named} | {_fmt(sub.get('winrate'))} |")
+        lines.append(
+            f"| {name} | {sub['category']} | {named} | {_fmt_winrate(sub.get('winrate'))} "
+            f"| {_fmt_lc(sub.get('lc_winrate'))} |"
+        )
     return lines
 
 
@@ -47,7 +78,10 @@ _LABELS = {
 
 
 def _set_table(results: dict[str, Any]) -> list[str]:
-    lines = ["| subpreference / set | metric | win rate | model | baseline |", "|---|---|---|---|---|"]
+    lines = [
+        "| subpreference / set | metric | win rate | length-controlled | words model / baseline | model | baseline |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for name, sub in results["subpreferences"].items():
         for set_name, summary in sub["sets"].items():
             metric = summary["metric"]
@@ -56,11 +90,12 @@ def _set_table(results: dict[str, Any]) -> list[str]:
             baseline = summary.get(f"baseline_{metric}") if outcome else None
             label = _LABELS.get(metric, "pairwise judge")
             lines.append(
-                f"| {name} / {set_name} | {label} | {_fmt(summary['winrate'])} | {_fmt(model)} | {_fmt(baseline)} |"
+                f"| {name} / {set_name} | {label} | {_fmt_winrate(summary['winrate'])} "
+                f"| {_fmt_lc(summary.get('lc_winrate'))} | {_fmt(model)} | {_fmt(baseline)} |"
             )
             if "non_answer" in summary:
                 lines.append(
-                    f"| {name} / {set_name} | non-answers (empty / degenerate) | | "
+                    f"| {name} / {set_name} | non-answers (empty / degenerate) | | | | "
                     f"{_fmt(summary['non_answer'])} | {_fmt(summary['baseline_non_answer'])} |"
                 )
     return lines
@@ -101,8 +136,10 @@ def render_markdown(results: dict[str, Any], charts: list[str] | None = None) ->
         f"- baseline: `{models['baseline']['name']}` (sha256 {models['baseline']['fingerprint'][:12]})",
         f"- finished: {results.get('finished_at', 'n/a')}; seeds: {results.get('seeds')}",
         "- win rate: share of prompts where the model's response is preferred over the baseline's (ties = 0.5);"
-        " 0.5 = parity. Intervals are 95% bootstrap CIs.",
+        " 0.5 = parity. Intervals are 95% bootstrap CIs. n = valid verdicts; invalid verdicts are not counted.",
         f"- {DEGENERATE_RULE}",
+        "- length-controlled: the win rate a logistic model of the verdict on tanh(length difference / its std)"
+        " predicts at equal lengths (AlpacaEval 2); lengths in whitespace-separated words.",
         "",
         "## Win rate per subpreference",
         "",

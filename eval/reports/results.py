@@ -83,20 +83,36 @@ def load_samples(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
+def winrate_metrics(path: str, summary: dict[str, Any]) -> dict[str, float]:
+    """The metrics of one win rate (a subpreference's or a set's `summary`), named `<name>/<path>`:
+    winrate (mean), n (valid verdicts), ties, invalid (verdicts not counted), lc_winrate (length-controlled,
+    when defined), length_words and baseline/length_words (mean response length in words)."""
+    winrate, lc = summary.get("winrate"), summary.get("lc_winrate")
+    if not winrate:
+        return {}
+    metrics = {f"{key}/{path}": float(winrate[key]) for key in ("n", "ties", "invalid")}
+    if "mean" in winrate:
+        metrics[f"winrate/{path}"] = winrate["mean"]
+    if lc and lc["mean"] is not None:
+        metrics[f"lc_winrate/{path}"] = lc["mean"]
+    if lc:
+        metrics[f"length_words/{path}"] = lc["lengths"]["model_mean"]
+        metrics[f"baseline/length_words/{path}"] = lc["lengths"]["baseline_mean"]
+    return metrics
+
+
 def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """MLflow-style metric names -> values: winrate/<sub>[/<set>], accuracy/<sub>/<set>, asr/<sub>/<set>,
+    """MLflow-style metric names -> values: winrate/<sub>[/<set>] with n, ties, invalid, lc_winrate and
+    length_words next to it (`winrate_metrics`), accuracy/<sub>/<set>, asr/<sub>/<set>,
     refusal/..., non_answer/..., over_refusal/<sub>/<set>, fluency/..., lm_eval/<task>/<m>.
 
     Baseline values carry a `baseline/` prefix (e.g. baseline/asr/<sub>/<set>, baseline/fluency/perplexity).
     """
     metrics: dict[str, float] = {}
     for sub_name, sub in results["subpreferences"].items():
-        if sub.get("winrate") and "mean" in sub["winrate"]:
-            metrics[f"winrate/{sub_name}"] = sub["winrate"]["mean"]
+        metrics.update(winrate_metrics(sub_name, sub))
         for set_name, summary in sub["sets"].items():
-            if "mean" in summary["winrate"]:
-                metrics[f"winrate/{sub_name}/{set_name}"] = summary["winrate"]["mean"]
-            metrics[f"invalid/{sub_name}/{set_name}"] = summary["winrate"]["invalid"]
+            metrics.update(winrate_metrics(f"{sub_name}/{set_name}", summary))
             for key in _SET_METRICS:
                 for name, prefix in ((key, ""), (f"baseline_{key}", "baseline/")):
                     if name in summary:

@@ -16,6 +16,7 @@ from typing import Any
 
 from mlflow.tracking import MlflowClient
 
+from plot_eval.reports.compare import paired_metrics
 from plot_eval.reports.results import RESULTS_FILE, flat_metrics
 
 DEFAULT_EXPERIMENT = "plot-eval"
@@ -101,8 +102,11 @@ def log_comparison(
     *,
     tracking_uri: str | None = None,
     experiment: str = DEFAULT_EXPERIMENT,
+    paired: list[dict[str, Any]] | None = None,
 ) -> dict[str, str]:
-    """Log a `plot-eval compare` table: metrics `<label>/<metric>` and the markdown as compare.md."""
+    """Log a `plot-eval compare` table: metrics `<label>/<metric>`, the markdown as compare.md, and each
+    paired comparison as metrics `paired/<B>_minus_<A>/...` plus paired.json."""
+
     uri = tracking_uri or default_tracking_uri()
     client = MlflowClient(tracking_uri=uri)
     experiment_id = _experiment_id(client, uri, experiment)
@@ -112,6 +116,11 @@ def log_comparison(
             for key, value in metrics.items():
                 if value is not None:
                     client.log_metric(run_id, f"{label}/{key}", float(value))
+        for comparison in paired or []:
+            for key, value in paired_metrics(comparison).items():
+                client.log_metric(run_id, key, value)
+        if paired:
+            client.log_dict(run_id, paired, "paired.json")
         client.log_text(run_id, markdown, "compare.md")
     finally:
         client.set_terminated(run_id)

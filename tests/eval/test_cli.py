@@ -54,7 +54,10 @@ def test_cli_run_then_compare(
     assert "helpfulness" in printed and "math" in printed and "results.json" in printed
     assert (tmp_path / "dpo" / "report.md").is_file() and (tmp_path / "dpo" / "cache.jsonl").is_file()
     results_factory(tmp_path / "dpo_plot")  # a second finished run (synthetic: 0.625 everywhere)
-    assert main(["compare", str(tmp_path / "dpo"), str(tmp_path / "dpo_plot" / "results.json")]) == 0
+    compare = ["compare", str(tmp_path / "dpo"), str(tmp_path / "dpo_plot" / "results.json")]
+    assert main(compare) == 2  # a real baseline and a synthetic one: no paired difference
+    assert "baselines differ" in capsys.readouterr().err
+    assert main([*compare, "--unpaired"]) == 0
     table = capsys.readouterr().out
     assert table.startswith("| metric | dpo | dpo_plot |")
     assert "| winrate/helpfulness |" in table and "| winrate/math/gsm8k |" in table
@@ -136,5 +139,9 @@ def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
         "mean": 0.6, "ci_low": 0.45, "ci_high": 0.75, "n": 40, "ties": 3, "invalid": 0
     }  # fmt: skip
     lines = {line.split()[0]: line for line in winrate_lines(results)[2:] if not line.startswith(" ")}
-    assert lines["helpfulness"].endswith("  40")
-    assert lines["math"].endswith("  4  (interval degenerate: n=4 < 10)")
+    # columns: win rate, CI, n, ties, invalid, LC win rate (equal-length synthetic responses: LC = raw)
+    assert lines["helpfulness"].split()[1:] == [
+        "0.600", "[0.450,", "0.750]", "40", "3", "0", "0.625", "(zero_length_spread)"
+    ]  # fmt: skip
+    assert "   4     1        0  0.625 (zero_length_spread)" in lines["math"]
+    assert lines["math"].endswith("(interval degenerate: n=4 < 10)")

@@ -160,3 +160,23 @@ def test_results_scores_drop_undefined_values():
     rows = [{"perplexity": 10.0}, {"perplexity": None}, {"perplexity": float("nan")}, {"perplexity": 20.0}]
     summary = summarize_scores(rows, SCORING)["perplexity"]
     assert summary["mean"] == 15.0 and summary["n"] == 2 and summary["dropped"] == 2
+
+
+def _with_lengths(win, model_words, baseline_words):
+    return {"win": win, "model_response": "w " * model_words, "baseline_response": "w " * baseline_words}
+
+
+def test_results_lc_winrate_per_set_and_pooled_per_subpreference():
+    """Set a: model 10 words longer on 8 prompts (wins 1,1,1,1,1,.5,.5,0), set b: 10 shorter on 2 (wins .5, 0)
+    and one invalid verdict. Each set alone has one constant length difference, so its std is 0:
+    LC = raw, flagged. Pooled: the two-point design of
+    test_length_control, LC = sigmoid((logit .75 + logit .25) / 2) = 0.5 while the raw pooled rate is 0.65."""
+    set_a = [_with_lengths(w, 20, 10) for w in (1, 1, 1, 1, 1, 0.5, 0.5, 0)]
+    set_b = [_with_lengths(w, 10, 20) for w in (0.5, 0, None)]
+    summary = summarize_subpreference({"a": set_a, "b": set_b}, {"a": "winrate", "b": "winrate"}, SCORING)
+    assert summary["winrate"]["mean"] == pytest.approx(0.65) and summary["winrate"]["invalid"] == 1
+    assert summary["lc_winrate"]["mean"] == pytest.approx(0.5, abs=1e-9) and summary["lc_winrate"]["n"] == 10
+    assert summary["lc_winrate"]["lengths"]["model_mean"] == 18.0
+    set_a_lc = summary["sets"]["a"]["lc_winrate"]
+    assert set_a_lc["mean"] == pytest.approx(0.75) and set_a_lc["flag"] == "zero_length_spread"
+    assert summarize_set([{"win": None}], "winrate", SCORING)["lc_winrate"] is None

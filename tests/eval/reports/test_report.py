@@ -10,6 +10,8 @@ def test_report_markdown_and_charts(synthetic_run):
     written = write_report(results, output_dir)
     text = written["report"].read_text()
     assert "| helpfulness | human_values | yes | 0.625 [" in text
+    assert "(n=8, ties=2, invalid=0; degenerate interval: n=8 < 10) | 0.625 [" in text
+    assert "(zero_length_spread; degenerate interval: n=8 < 10) | 2.0 / 2.0 |" in text
     assert "| harmlessness | human_values | no (this project's choice) |" in text
     assert "| harmlessness / harmbench | attack success rate |" in text
     assert "| fluency/perplexity | 11.500 [" in text and "plot_gsm8k / exact_match_final_number" in text
@@ -37,7 +39,7 @@ def test_report_names_both_models_and_says_which_intervals_are_degenerate(synthe
     assert "**model-a (aaaaaaaa) vs base (bbbbbbbb)**" in text.splitlines()[2]
     assert "fewer than 10 samples or has zero width" in text
     rows = {line.split(" | ")[0].lstrip("| "): line for line in text.splitlines() if line.startswith("| ")}
-    assert rows["helpfulness"].endswith("| 0.600 [0.450, 0.750] (n=40) |")  # precise: no mark
-    assert "(n=4; degenerate interval: n=4 < 10)" in rows["math"]
+    assert "| 0.600 [0.450, 0.750] (n=40, ties=3, invalid=0) |" in rows["helpfulness"]  # precise: no mark
+    assert "(n=4, ties=1, invalid=0; degenerate interval: n=4 < 10)" in rows["math"]
     assert f"(n={len(samples)}; degenerate interval: zero width)" in rows["fluency/distinct_2"]
     assert "degenerate" not in rows["fluency/perplexity"]

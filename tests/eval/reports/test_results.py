@@ -30,6 +30,18 @@ def test_results_round_trip_and_flat_metric_names(synthetic_run):
     assert not any("," in name for name in metrics)
 
 
+def test_results_every_winrate_reports_n_ties_invalid_and_lc(synthetic_run):
+    """Each set of the synthetic run has wins (1, 1, 0.5, 0) and responses of 2 words on both sides: n = 4,
+    1 tie, 0 invalid; equal lengths -> LC = raw = 0.625. Helpfulness pools its two sets: n = 8, 2 ties."""
+    results, _, _ = synthetic_run
+    metrics = flat_metrics(results)
+    for path, n in (("helpfulness", 8), ("helpfulness/hh_helpful", 4), ("math/gsm8k", 4)):
+        assert metrics[f"n/{path}"] == n and metrics[f"ties/{path}"] == n / 4
+        assert metrics[f"invalid/{path}"] == 0 and metrics[f"lc_winrate/{path}"] == pytest.approx(0.625)
+        assert metrics[f"length_words/{path}"] == 2.0 and metrics[f"baseline/length_words/{path}"] == 2.0
+    assert results["subpreferences"]["math"]["sets"]["gsm8k"]["lc_winrate"]["flag"] == "zero_length_spread"
+
+
 def test_results_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     target = tmp_path / "results.json"
     atomic_write_text(target, "old")
