@@ -172,7 +172,8 @@ class PLOTModule(pl.LightningModule):
         if hp.get("disable_dropout", True):
             disable_dropout(policy)
         # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
-        self.loss.set_embedding(policy.get_output_embeddings().weight.detach().clone().float())
+        # No copy here: normalise_embedding writes a new fp32 tensor (each copy is V x d: ~250 MB at V=128k).
+        self.loss.set_embedding(policy.get_output_embeddings().weight.detach())
         if self.uses_reference and hp.reference == "copy":
             self.reference = frozen_copy(policy)
         if self.uses_reference and hp.reference == "precomputed":

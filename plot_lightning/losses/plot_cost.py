@@ -18,13 +18,15 @@ COST_KINDS = ("cosine", "l2")
 def normalise_embedding(weight: Tensor) -> Tensor:
     """Detached copy of ``weight (V, d)`` with L2-normalised rows, fp32 (fp64 if given fp64).
 
+    The result is always a new tensor (``normalize`` writes its output), never a view of ``weight``: a later
+    in-place update of the weight (an optimizer step, FSDP resharding) cannot change it.
     A zero row stays zero (its cosine cost to everything is then 1) instead of becoming NaN.
     """
     check_shape("weight", weight, (None, None))
     check_finite("weight", weight)
     dtype = torch.float64 if weight.dtype == torch.float64 else torch.float32
     rows = weight.detach().to(dtype)
-    return torch.nn.functional.normalize(rows, p=2.0, dim=-1, eps=1e-12).clone()
+    return torch.nn.functional.normalize(rows, p=2.0, dim=-1, eps=1e-12)
 
 
 def pairwise_token_cost(unit_embedding: Tensor, ids_a: Tensor, ids_b: Tensor, kind: str = "cosine") -> Tensor:

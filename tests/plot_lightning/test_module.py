@@ -82,9 +82,11 @@ def test_ot_embedding_is_a_frozen_copy_outside_buffers_and_state() -> None:
     assert module.loss.terms["plot"].unit_embedding.dtype == torch.float32
     weight = module.policy.get_output_embeddings().weight.detach().float()
     torch.testing.assert_close(embedding, torch.nn.functional.normalize(weight, dim=-1), atol=1e-2, rtol=0)
+    before = embedding.clone()
     with torch.no_grad():
         module.policy.get_output_embeddings().weight.add_(1.0)  # training the policy does not move it
     assert module.loss.terms["plot"].unit_embedding is embedding
+    torch.testing.assert_close(embedding, before, rtol=0, atol=0)  # a copy, not a view of the weight
 
 
 def test_warmup_scheduler_is_stepped_per_step() -> None:

@@ -100,3 +100,16 @@ def test_pairwise_cost_rejects_bad_input():
         pairwise_token_cost(unit, ids.view(2, 1), ids.view(1, 2))
     with pytest.raises(ValueError, match="'unit_embedding'"):
         pairwise_token_cost(unit[0], ids, ids)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
+def test_normalised_embedding_is_a_new_tensor_never_a_view(dtype) -> None:
+    """The module passes the live weight without copying it: the unit rows must not share its storage, so an
+    in-place update of the weight (an optimizer step) leaves them as they were."""
+    weight = WEIGHT.to(dtype).clone()
+    unit = normalise_embedding(weight)
+    assert unit.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+    assert unit.untyped_storage().data_ptr() != weight.untyped_storage().data_ptr()
+    before = unit.clone()
+    weight.mul_(-3.0).add_(1.0)
+    torch.testing.assert_close(unit, before, rtol=0, atol=0)
