@@ -3,9 +3,10 @@
 Example (also what `plot-eval run` calls)::
 
     from plot_eval import evaluate
-    results = evaluate("runs/dpo_plot/export", "runs/base/export", "configs/eval/quick.yaml",
+    results = evaluate("runs/dpo_plot/export", "<base model folder>", "configs/eval/quick.yaml",
                        output_dir="eval-out/dpo_plot")
-    print(results["subpreferences"]["helpfulness"]["winrate"])   # {mean, ci_low, ci_high, n}
+    print(results["subpreferences"]["helpfulness"]["winrate"])   # {mean, ci_low, ci_high, n, ties, invalid}
+    print(results["subpreferences"]["helpfulness"]["lc_winrate"])  # length-controlled, with mean lengths
 
 Steps: load every prompt set of the suite -> generate for model and baseline (cached) -> verdicts per
 sample (cached) -> fluency / coherence scores (cached) -> lm-eval tasks (cached) -> aggregate with bootstrap
