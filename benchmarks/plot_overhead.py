@@ -14,6 +14,8 @@ all of them alike; the table gives the median over ``--steps`` rounds:
 * ``dpo+dirac(naive)``: plain autograd ``sum(softmax(z) * C[y])`` (keeps p and C for backward);
 * ``dpo+plot(sinkhorn)``: CompositeLoss([dpo, plot]) with ``variant=sinkhorn``, K = ``--top-k``,
   including the reference top-K extraction;
+* ``dpo(fused)``: CompositeLoss([dpo]) through the fused head: the base for the fused PLOT rows:
+  their overhead is their ratio to it, as ``dpo`` is for the unfused rows;
 * ``dpo+plot(fused)``: CompositeLoss([dpo, plot]) through the fused head (``PLOTModule(fused_head=True)``):
   log-probs and the dirac cost from the final hidden states, policy and reference, no (B, T, V) logits;
 * ``dpo+sinkhorn(fused)``: the sinkhorn variant through the fused head (policy and reference top-K from
@@ -127,6 +129,7 @@ def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[C
             lambda z, y, m: naive_dirac(z, y, m, unit_embedding),
         ),
         Config("dpo+plot(sinkhorn)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], sinkhorn_args)),
+        Config("dpo(fused)", CompositeLoss(["dpo"], [1.0]), fused=True),  # the base of the fused PLOT rows
         Config("dpo+plot(fused)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], plot_args), fused=True),
         Config(
             "dpo+sinkhorn(fused)",

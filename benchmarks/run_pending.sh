@@ -3,7 +3,7 @@
 # folder (paste the tables into docs/benchmarks.md). Run it on an IDLE machine: it refuses to start when the
 # 1-minute load average is above 0.5 (each script also refuses to print timings taken under load).
 #
-#   bash benchmarks/run_pending.sh                      # the real plan, ~37 min on the 2-core CPU machine
+#   bash benchmarks/run_pending.sh                      # the real plan, ~39 min on the 2-core CPU machine
 #   bash benchmarks/run_pending.sh --smoke              # tiny model, 1 step, threads 1: checks the plan runs
 #   bash benchmarks/run_pending.sh --out DIR --threads 2
 #
@@ -30,13 +30,14 @@ PY=.venv/bin/python
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 mkdir -p "$OUT"
 
-# name | estimated seconds | command (the real plan)
+# name | estimated seconds | command (the real plan), most decisive first: the PLOT overhead claim, then ours
+# vs TRL at both shapes, so that a run cut short still answers the main questions
 PLAN=(
+  "04-plot_overhead-2x256|300|$PY benchmarks/plot_overhead.py --pairs 2 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo(fused),dpo+plot(fused),dpo+sinkhorn(fused)"
   "01-vs_trl-smollm2-2x256|450|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256 --configs trl,dpo,dpo_plot,fused --rounds 2 --steps 2 --warmup 1 --threads $THREADS"
   "02-vs_trl-smollm2-4x1024|720|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 4x1024 --configs trl,fused --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
+  "05-plot_overhead-4x256|420|$PY benchmarks/plot_overhead.py --pairs 4 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo(fused),dpo+plot(fused)"
   "03-vs_trl-random128k-2x256|170|$PY benchmarks/vs_trl.py speed --model random-128k --shapes 2x256 --configs trl,fused --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
-  "04-plot_overhead-2x256|250|$PY benchmarks/plot_overhead.py --pairs 2 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo+plot(fused),dpo+sinkhorn(fused)"
-  "05-plot_overhead-4x256|350|$PY benchmarks/plot_overhead.py --pairs 4 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo+plot(fused)"
   "06-length_grouping-smollm2|320|$PY benchmarks/length_grouping.py --model smollm2-135m-instruct --pairs 12 --batch-size 4 --max-length 256 --rounds 2 --threads $THREADS"
 )
 if [ "$SMOKE" = 1 ]; then
@@ -44,7 +45,7 @@ if [ "$SMOKE" = 1 ]; then
     "01-vs_trl-tiny-1x32|60|$PY benchmarks/vs_trl.py speed --model tiny --shapes 1x32 --configs trl,dpo,dpo_plot,fused --rounds 1 --steps 1 --warmup 0 --threads 1 --max-load 1000"
     "02-vs_trl-tiny-1x64|40|$PY benchmarks/vs_trl.py speed --model tiny --shapes 1x64 --configs trl,fused --rounds 1 --steps 1 --warmup 0 --threads 1 --max-load 1000"
     "03-vs_trl-random128k-1layer-1x16|90|$PY benchmarks/vs_trl.py speed --model random-128k --random-layers 1 --shapes 1x16 --configs trl,fused --rounds 1 --steps 1 --warmup 0 --threads 1 --max-load 1000"
-    "04-plot_overhead-smoke|30|$PY benchmarks/plot_overhead.py --pairs 1 --seq-len 16 --layers 1 --vocab 2048 --steps 1 --warmup-rounds 0 --threads 1 --only dpo+plot(dirac),dpo+plot(fused),dpo+sinkhorn(fused)"
+    "04-plot_overhead-smoke|30|$PY benchmarks/plot_overhead.py --pairs 1 --seq-len 16 --layers 1 --vocab 2048 --steps 1 --warmup-rounds 0 --threads 1 --only dpo+plot(dirac),dpo(fused),dpo+plot(fused),dpo+sinkhorn(fused)"
     "05-plot_overhead-smoke-2pairs|30|$PY benchmarks/plot_overhead.py --pairs 2 --seq-len 16 --layers 1 --vocab 2048 --steps 1 --warmup-rounds 0 --threads 1 --only dpo+plot(dirac),dpo+plot(fused)"
     "06-length_grouping-tiny|40|$PY benchmarks/length_grouping.py --model tiny --pairs 8 --batch-size 4 --max-length 128 --rounds 1 --threads 1"
   )
