@@ -18,6 +18,7 @@ from plot_lightning.experiment.diagnostic_report import diagnostic_chart, diagno
 from plot_lightning.experiment.grid import Cell
 from plot_lightning.experiment.methods import METHODS
 from plot_lightning.experiment.runner import cell_state, flat_metrics
+from plot_lightning.experiment.seed_check import seed_warning
 from plot_lightning.experiment.statistics import paired_difference, t_interval
 
 INTERVAL_NOTE = "mean over seeds [95% Student-t interval] (n seeds); NaN interval with one seed"
@@ -144,7 +145,7 @@ def collect(config: ExperimentConfig, cells: list[Cell], tracker=None) -> Path:
     out = Path(config.out_dir) / "results"
     (out / "charts").mkdir(parents=True, exist_ok=True)
     records = finished_records(config, cells)
-    header = f"<!-- {len(records)}/{len(cells)} cells finished -->\n"
+    header = f"<!-- {len(records)}/{len(cells)} cells finished -->\n" + seed_warning(records)
     (out / "table.md").write_text(header + _table(records, config) + "\n", encoding="utf-8")
     (out / "paired.md").write_text(header + _paired(records, config) + "\n", encoding="utf-8")
     _cells_csv(records, out / "cells.csv")

@@ -92,6 +92,10 @@ def _training_for(base: dict[str, Any], method: str, seed: int, h: dict[str, flo
     model = METHODS[method].build(h)
     optimizer = base.get("model", {}).get("optimizer") or {"class_path": "torch.optim.AdamW", "init_args": {}}
     optimizer = deep_merge(optimizer, {"init_args": {"lr": h["lr"]}})
+    # The cell's seed owns every source of randomness: the global seed (LoRA init, sampling) AND the data
+    # module's shuffle seed, which has its own generator and ignores seed_everything (exact resume).
+    # Without it every seed trained on the same batch order and reproduced the same run.
+    data = {**data, "seed": seed}
     training = deep_merge(base, {"seed_everything": seed, "model": {"optimizer": optimizer}, "data": data})
     training["model"].update(model)  # losses, weights and loss_args replace the base's, never merge with them
     return training

@@ -185,7 +185,7 @@ def test_real_harmbench_csv_matches_its_own_loader(data_file):
     assert [(i.id, i.messages[0]["content"].strip()) for i in generic] == [
         (i.id, i.messages[0]["content"]) for i in own
     ]
-    assert len(generic) > 100
+    assert generic  # the committed sample (a clone without ../shared) or the full file: same check
 
 
 def test_real_gsm8k_jsonl_with_question_and_answer(data_file):

@@ -54,6 +54,24 @@ def test_tables_and_charts_from_finished_cells(tiny_experiment):
     assert (high - low) / 2 == pytest.approx(T_975_2 * 0.057735 / math.sqrt(3), rel=1e-2)
     assert (out / "charts" / "sensitivity_logic_alpha.png").stat().st_size > 0
     assert "heldout/all/pref_accuracy" in (out / "cells.csv").read_text(encoding="utf-8")
+    assert "seeds did not vary" not in table  # the seeds differ here
+
+
+def test_seeds_that_reproduce_one_run_are_flagged_in_table_and_paired(tiny_experiment):
+    """Every seed with the same held-out results: zero-width intervals by construction, said in both files
+    and naming the group; a group whose seeds differ is not named."""
+    experiment = load_experiment(tiny_experiment(seeds=[0, 1, 2]))
+    config = experiment.config
+    for cell in experiment.cells:
+        _finish(config, cell, 0.5 if cell.method == "dpo" else 0.5 + 0.1 * cell.seed)
+    out = collect(config, experiment.cells)
+    for name in ("table.md", "paired.md"):
+        text = (out / name).read_text(encoding="utf-8")
+        assert "the seeds did not vary the results" in text
+        flagged = re.search(r"In 1 group\(s\) \(([^)]*)\)", text).group(1)
+        assert flagged.endswith("/dpo") and "dpo_plot" not in flagged
+    (dpo, _) = _row((out / "table.md").read_text(encoding="utf-8"), "heldout/all/pref_accuracy")
+    assert dpo == "0.5 [0.5, 0.5] (n=3)"
 
 
 def test_progress_eta_is_the_mean_cell_time_times_the_cells_left():

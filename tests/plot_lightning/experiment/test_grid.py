@@ -58,3 +58,21 @@ def test_config_errors_name_the_file_and_key(tiny_experiment):
         load_experiment_config(tiny_experiment(metrics={"heldout": 3}))
     with pytest.raises(ExperimentConfigError, match="key 'sweeps': 'gamma' is not sweepable"):
         load_experiment_config(tiny_experiment(sweeps={"gamma": [1.0]}))
+
+
+def test_the_cell_seed_owns_the_data_order(tiny_experiment):
+    """The data module shuffles with its own generator (seeded by data.seed, not by seed_everything, for an
+    exact resume). A cpu_small run where only seed_everything changed trained every seed on the same batch
+    order and reproduced the same run three times; each cell's seed must reach data.seed too."""
+    import torch
+
+    from plot_lightning.data.resumable_loader import ShuffleSampler
+
+    cells = [c for c in _cells(tiny_experiment(seeds=[0, 1, 2])) if c.method == "dpo"]
+    assert [c.training["data"]["seed"] for c in cells] == [c.seed for c in cells] == [0, 1, 2]
+    assert [c.training["seed_everything"] for c in cells] == [0, 1, 2]
+    orders = {
+        tuple(ShuffleSampler(range(64), generator=torch.Generator().manual_seed(c.training["data"]["seed"])))
+        for c in cells
+    }
+    assert len(orders) == 3  # three different batch orders
