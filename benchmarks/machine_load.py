@@ -64,16 +64,20 @@ class LoadProbe:
         return result
 
     def verdict(self) -> tuple[bool, str]:
-        """``(quiet, reason)``: quiet only if the start load and every interval's foreign cores are low."""
+        """``(quiet, reason)``: quiet only if the start load and every interval's foreign cores are low. A
+        refusal names every failed check and always gives the foreign cores measured, so a reader can tell a
+        load average left over from our own previous work (foreign cores ~0) from a machine really shared."""
         load = self.start_load[0]
-        if load > self.max_load:
-            return False, f"load average {load:.2f} at start > {self.max_load} (other processes running)"
         worst = max((i.foreign_cores for i in self.intervals), default=0.0)
+        failed = []
+        if load > self.max_load:
+            failed.append(f"load average {load:.2f} at start > {self.max_load}")
         if worst > self.max_foreign:
-            return (
-                False,
-                f"other processes used {worst:.2f} cores during a measurement (> {self.max_foreign})",
+            failed.append(
+                f"other processes used {worst:.2f} cores during a measurement (> {self.max_foreign})"
             )
+        if failed:
+            return False, "; ".join(failed) + f" (at most {worst:.2f} foreign cores during the measurements)"
         return True, f"quiet: load average {load:.2f} at start, at most {worst:.2f} foreign cores"
 
     def describe(self) -> str:
