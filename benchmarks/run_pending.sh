@@ -3,7 +3,7 @@
 # folder (paste the tables into docs/benchmarks.md). Run it on an IDLE machine: it refuses to start when the
 # 1-minute load average is above 0.5 (each script also refuses to print timings taken under load).
 #
-#   bash benchmarks/run_pending.sh                      # the real plan, ~39 min on the 2-core CPU machine
+#   bash benchmarks/run_pending.sh                      # the real plan, ~48 min on the 2-core CPU machine
 #   bash benchmarks/run_pending.sh --smoke              # tiny model, 1 step, threads 1: checks the plan runs
 #   bash benchmarks/run_pending.sh --out DIR --threads 2
 #
@@ -66,10 +66,22 @@ if [ "$SMOKE" = 0 ] && awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
   exit 1
 fi
 
+# Each script refuses timings when the 1-minute load average is above 0.5 at its start, and a step leaves
+# ~2 behind it: without this wait every step after the first was refused (2026-12-01). ~1.5 min per step.
+settle() {
+  [ "$SMOKE" = 1 ] && return 0
+  local waited=0
+  while awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN { exit !(l > 0.4) }' && [ "$waited" -lt 300 ]; do
+    sleep 5; waited=$(( waited + 5 ))
+  done
+  echo "   settled ${waited} s: load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/plan.txt"
+}
+
 failed=0
 for step in "${PLAN[@]}"; do
   name=$(echo "$step" | cut -d'|' -f1)
   command=$(echo "$step" | cut -d'|' -f3-)
+  settle
   start=$(date +%s)
   echo "== $name: $command" | tee -a "$OUT/plan.txt"
   # shellcheck disable=SC2086  # the command is a plain word list (no quoting inside)
