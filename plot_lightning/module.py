@@ -95,6 +95,8 @@ class PLOTModule(pl.LightningModule):
         fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
         on_nonfinite_grad: "stop" (raise before a step with a NaN/inf gradient is applied) or "skip" (drop that
             step and count it in ``train/nonfinite_grad_steps``). Non-finite weights are never checkpointed.
+        max_consecutive_skips: with "skip", how many non-finite steps in a row are dropped before the run
+            raises as diverged (a healthy step resets the count).
 
     Checkpoints hold the policy, not the frozen reference of ``reference="copy"``: a resume rebuilds it from
     ``model`` (sharded FSDP checkpoints keep it). They also hold the RNG states for an exact resume.
@@ -119,6 +121,7 @@ class PLOTModule(pl.LightningModule):
         fused_head: bool = False,
         fused_chunk_size: int = 512,
         on_nonfinite_grad: str = "stop",
+        max_consecutive_skips: int = 10,
     ) -> None:
         super().__init__()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
@@ -146,7 +149,7 @@ class PLOTModule(pl.LightningModule):
         self.stage_metrics: StageMetrics | None = None
         self._caches: dict[str, ReferenceCache] = {}
         self._fingerprint: dict | None = None
-        NonFiniteGuard(on_nonfinite_grad)  # validates the choice early
+        NonFiniteGuard(on_nonfinite_grad, max_consecutive_skips)  # validates the choice early
 
     # ----------------------------------------------------------------------------------------- building
     @property
@@ -337,7 +340,8 @@ class PLOTModule(pl.LightningModule):
     # ----------------------------------------------------------------------------------------- checkpoints
     @override
     def configure_callbacks(self) -> list[pl.Callback]:
-        return [NonFiniteGuard(self.hparams.on_nonfinite_grad), RNGStateCallback()]
+        hp = self.hparams
+        return [NonFiniteGuard(hp.on_nonfinite_grad, hp.get("max_consecutive_skips", 10)), RNGStateCallback()]
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:

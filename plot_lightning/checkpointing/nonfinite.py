@@ -4,7 +4,9 @@
   decision is taken over all processes, so every rank skips or stops together (FSDP shards see different
   parts). ``on_nonfinite_grad="stop"`` raises ``FloatingPointError`` naming the step, with the weights still
   the last healthy ones; ``"skip"`` drops the gradients (the optimizer then leaves every parameter and its
-  state untouched), counts the step and logs the count as ``train/nonfinite_grad_steps``. Under fp16 loss
+  state untouched), counts the step and logs the count as ``train/nonfinite_grad_steps``; after
+  ``max_consecutive_skips`` non-finite steps in a row it raises all the same (a diverged run would otherwise
+  skip every remaining step and end "successfully" with nothing learned). Under fp16 loss
   scaling (``16-mixed``) the GradScaler already skips overflowing steps: gradients are left to it.
 - Before any checkpoint is written, the weights are checked: a non-finite weight raises instead of saving, so
   it can neither overwrite ``last.ckpt`` nor make ``ModelCheckpoint`` delete the previous healthy checkpoint.
@@ -42,13 +44,23 @@ class NonFiniteGuard(pl.Callback):
 
     Args:
         on_nonfinite_grad: "stop" (raise before the step is applied) or "skip" (drop the step and count it).
+        max_consecutive_skips: with "skip", the number of non-finite steps in a row that still count as
+            transient; one more raises (>= 1). A healthy step resets the run of skips.
     """
 
-    def __init__(self, on_nonfinite_grad: str = "stop") -> None:
+    def __init__(self, on_nonfinite_grad: str = "stop", max_consecutive_skips: int = 10) -> None:
         if on_nonfinite_grad not in ACTIONS:
             raise ValueError(f"'on_nonfinite_grad' must be one of {ACTIONS}, got {on_nonfinite_grad!r}")
+        if isinstance(max_consecutive_skips, bool) or not isinstance(max_consecutive_skips, int):
+            raise ValueError(
+                f"'max_consecutive_skips' must be an integer >= 1, got {max_consecutive_skips!r}"
+            )
+        if max_consecutive_skips < 1:
+            raise ValueError(f"'max_consecutive_skips' must be >= 1, got {max_consecutive_skips}")
         self.action = on_nonfinite_grad
+        self.max_consecutive_skips = max_consecutive_skips
         self.skipped_steps = 0
+        self.consecutive_skips = 0
 
     @property
     @override
@@ -64,6 +76,7 @@ class NonFiniteGuard(pl.Callback):
         params = [(name, p) for name, p in pl_module.named_parameters() if p.grad is not None]
         bad = nonfinite_names((name, p.grad) for name, p in params)
         if not _any_rank(trainer, bool(bad)):
+            self.consecutive_skips = 0
             return
         for _, parameter in params:
             parameter.grad = None  # the update is never applied: weights and optimizer state stay healthy
@@ -73,7 +86,15 @@ class NonFiniteGuard(pl.Callback):
                 f"{where}; stopped before the optimizer step, so the weights and the checkpoints are the last "
                 "healthy ones (lower the learning rate, clip gradients, or set on_nonfinite_grad='skip')"
             )
+        if self.consecutive_skips == self.max_consecutive_skips:
+            raise FloatingPointError(
+                f"{where}: {self.consecutive_skips + 1} non-finite steps in a row, more than "
+                f"max_consecutive_skips={self.max_consecutive_skips} (on_nonfinite_grad='skip'): the run has "
+                "diverged; stopped before the optimizer step, so the weights and the checkpoints are the last "
+                "healthy ones"
+            )
         self.skipped_steps += 1
+        self.consecutive_skips += 1
         pl_module.log("train/nonfinite_grad_steps", float(self.skipped_steps), on_step=True, on_epoch=False)
 
     @override
@@ -89,11 +110,12 @@ class NonFiniteGuard(pl.Callback):
 
     @override
     def state_dict(self) -> dict[str, Any]:
-        return {"skipped_steps": self.skipped_steps}
+        return {"skipped_steps": self.skipped_steps, "consecutive_skips": self.consecutive_skips}
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.skipped_steps = int(state_dict.get("skipped_steps", 0))
+        self.consecutive_skips = int(state_dict.get("consecutive_skips", 0))
 
 
 def _named_weights(module: nn.Module):

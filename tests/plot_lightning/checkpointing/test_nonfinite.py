@@ -34,16 +34,18 @@ def _data(tmp_path) -> str:
     return str(tmp_path / "pairs.jsonl")
 
 
-def _run(tmp_path, quiet_trainer, action: str, steps: set[int], lr: float = 1e-3):
+def _run(
+    tmp_path, quiet_trainer, action: str, steps: set[int], lr: float = 1e-3, max_steps: int = 3, **options
+):
     module = PLOTModule(
         model="tiny", losses=["dpo"], weights=[1.0], on_nonfinite_grad=action,
-        optimizer=lambda p: torch.optim.AdamW(p, lr=lr),
+        optimizer=lambda p: torch.optim.AdamW(p, lr=lr), **options,
     )  # fmt: skip
     checkpoint = pl.callbacks.ModelCheckpoint(
         dirpath=tmp_path / "ckpt", every_n_train_steps=1, save_last=True
     )
     trainer = quiet_trainer(
-        max_steps=3, callbacks=[PoisonGradient(steps), checkpoint], enable_checkpointing=True,
+        max_steps=max_steps, callbacks=[PoisonGradient(steps), checkpoint], enable_checkpointing=True,
         plugins=[AtomicCheckpointIO()],
     )  # fmt: skip
     datamodule = PreferenceDataModule(_data(tmp_path), tokenizer="tiny", batch_size=2, shuffle=False)
@@ -86,7 +88,39 @@ def test_skip_counts_the_step_and_leaves_weights_untouched(tmp_path, quiet_train
     assert guard.skipped_steps == 1 and trainer.global_step == 3 and _finite(module)
     assert float(trainer.callback_metrics["train/nonfinite_grad_steps"]) == 1.0
     saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
-    assert saved["callbacks"]["NonFiniteGuard"] == {"skipped_steps": 1}
+    assert saved["callbacks"]["NonFiniteGuard"] == {"skipped_steps": 1, "consecutive_skips": 0}
+
+
+def test_skip_stops_a_diverged_run_after_max_consecutive_skips(tmp_path, quiet_trainer) -> None:
+    """Every step non-finite from step 1 on: two are skipped, the third in a row raises before its update,
+    and the last checkpoint is the healthy step-1 one (a diverged run never ends "successfully")."""
+    module, trainer, datamodule = _run(
+        tmp_path, quiet_trainer, "skip", {1, 2, 3, 4, 5}, max_steps=6, max_consecutive_skips=2
+    )
+    with pytest.raises(FloatingPointError, match="step 3: non-finite .* 3 non-finite steps in a row, more than "
+                       "max_consecutive_skips=2"):  # fmt: skip
+        trainer.fit(module, datamodule=datamodule)
+    guard = next(c for c in trainer.callbacks if isinstance(c, NonFiniteGuard))
+    assert guard.skipped_steps == 2 and guard.consecutive_skips == 2 and _finite(module)
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert saved["global_step"] == 3 and saved["callbacks"]["NonFiniteGuard"]["consecutive_skips"] == 2
+
+
+def test_a_healthy_step_resets_the_run_of_skips(tmp_path, quiet_trainer) -> None:
+    module, trainer, datamodule = _run(
+        tmp_path, quiet_trainer, "skip", {0, 2, 4}, max_steps=6, max_consecutive_skips=1
+    )
+    trainer.fit(module, datamodule=datamodule)  # never two in a row: every one is skipped, none raises
+    guard = next(c for c in trainer.callbacks if isinstance(c, NonFiniteGuard))
+    assert guard.skipped_steps == 3 and guard.consecutive_skips == 0 and trainer.global_step == 6
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True])
+def test_max_consecutive_skips_must_be_a_positive_integer(bad) -> None:
+    with pytest.raises(ValueError, match="max_consecutive_skips"):
+        PLOTModule(
+            model="tiny", losses=["dpo"], weights=[1.0], on_nonfinite_grad="skip", max_consecutive_skips=bad
+        )
 
 
 def test_non_finite_weights_are_never_saved(tmp_path, quiet_trainer) -> None:
