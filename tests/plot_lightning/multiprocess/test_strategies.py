@@ -81,16 +81,22 @@ def test_fused_head_two_processes_match_unfused_one(strategy: str, single: dict,
     assert result["policy"] == pytest.approx(single["policy"], rel=1e-5, abs=1e-4)
 
 
+@pytest.fixture(scope="module")
+def single_sinkhorn(tmp_path_factory) -> dict:
+    return run_strategy("single", tmp_path_factory.mktemp("single_sinkhorn"), "--plot-variant", "sinkhorn")
+
+
 @pytest.mark.slow
 @pytest.mark.multiprocess
-def test_fused_sinkhorn_fsdp1_matches_unfused_single(tmp_path_factory) -> None:
-    """PLOT sinkhorn through the fused head under FSDP1 (the strategy where the lm_head weight is a flat
-    shard outside the forward) on 2 processes = the unfused sinkhorn on one: the policy and reference top-K
+@pytest.mark.parametrize("strategy", ["fsdp1", "fsdp2"])
+def test_fused_sinkhorn_sharded_matches_unfused_single(
+    strategy: str, single_sinkhorn: dict, tmp_path
+) -> None:
+    """PLOT sinkhorn through the fused head on 2 processes, with the lm_head weight a shard outside the forward
+    (FSDP1: a flat parameter; FSDP2: a DTensor) = the unfused sinkhorn on one: the policy and reference top-K
     are taken inside the head's chunks from the gathered weight (same losses, same policy after 3 steps)."""
-    single = run_strategy("single", tmp_path_factory.mktemp("single_sinkhorn"), "--plot-variant", "sinkhorn")
-    result = run_strategy(
-        "fsdp1", tmp_path_factory.mktemp("fsdp1_sinkhorn"), "--fused-head", "--plot-variant", "sinkhorn"
-    )
+    single = single_sinkhorn
+    result = run_strategy(strategy, tmp_path, "--fused-head", "--plot-variant", "sinkhorn")
     assert result["losses"] == pytest.approx(single["losses"], rel=1e-4, abs=1e-5)
     assert result["reference"] == pytest.approx(result["initial"], rel=1e-9, abs=1e-9)
     assert result["policy"] != pytest.approx(result["initial"], rel=1e-6)
