@@ -7,6 +7,7 @@ import time
 
 import lightning.pytorch as pl
 import torch
+from step_memory import start_step_window
 from torch.utils.data import DataLoader
 
 from plot_lightning.data.collate import PreferenceCollator
@@ -17,15 +18,22 @@ METRICS = TRL_METRICS  # the TRL-named metrics the module logs as train/<name>
 
 
 class StepRecorder(pl.Callback):
-    """Per step: the batch's ``input_ids``, the total loss, ``train/<metric>`` values and step times."""
+    """Per step: the batch's ``input_ids``, the total loss, ``train/<metric>`` values and step times; the first
+    step's start opens the step-memory window (:mod:`step_memory`)."""
 
     def __init__(self) -> None:
         self.seen_input_ids: list[torch.Tensor] = []
         self.step_records: list[dict[str, float]] = []
         self.starts: list[float] = []
         self.ends: list[float] = []
+        self.checkpointing: bool | None = None
+        self.fused_adamw: bool | None = None
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if not self.starts:
+            start_step_window()
+            self.checkpointing = bool(pl_module.policy.is_gradient_checkpointing)  # what actually ran
+            self.fused_adamw = bool(trainer.optimizers[0].defaults.get("fused"))
         self.starts.append(time.perf_counter())
         self.seen_input_ids.append(batch["input_ids"].detach().cpu().clone())
 
@@ -51,7 +59,8 @@ CONFIGS = {
 
 
 def run_ours(model_spec: str, examples: list[dict], pad_id: int, settings: dict, config: str) -> StepRecorder:
-    """Train ``settings["steps"]`` steps of ``config`` (see :data:`CONFIGS`; PLOT weight ``plot_weight``)."""
+    """Train ``settings["steps"]`` steps of ``config`` (see :data:`CONFIGS`; PLOT weight ``plot_weight``), with
+    the decoder layers' activations recomputed in backward when ``settings["gradient_checkpointing"]``."""
     with_plot, fused = CONFIGS[config]
     losses, weights = (["dpo", "plot"], [1.0, settings["plot_weight"]]) if with_plot else (["dpo"], [1.0])
     lr = settings["lr"]
@@ -62,9 +71,10 @@ def run_ours(model_spec: str, examples: list[dict], pad_id: int, settings: dict,
         loss_args={"dpo": {"beta": settings["beta"]}},
         metrics_beta=settings["beta"],
         optimizer=lambda params: torch.optim.AdamW(
-            params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0
-        ),
+            params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=settings["fused_adamw"]
+        ),  # TRL's default optim is "adamw_torch_fused" (transformers, torch >= 2.8): the same kernel
         fused_head=fused,
+        gradient_checkpointing=settings["gradient_checkpointing"],
     )
     loader = DataLoader(
         examples, batch_size=settings["pairs"], shuffle=False, collate_fn=PreferenceCollator(pad_id)

@@ -3,15 +3,16 @@
 # folder (paste the tables into docs/benchmarks.md). Run it on an IDLE machine: it refuses to start when the
 # 1-minute load average is above 0.5 (each script also refuses to print timings taken under load).
 #
-#   bash benchmarks/run_pending.sh                      # the real plan, ~48 min on the 2-core CPU machine
+#   bash benchmarks/run_pending.sh                      # the real plan, ~45 min on the 2-core CPU machine
 #   bash benchmarks/run_pending.sh --smoke              # tiny model, 1 step, threads 1: checks the plan runs
 #   bash benchmarks/run_pending.sh --out DIR --threads 2
 #
 # Estimates (seconds, 2 threads, idle): one SmolLM2-135M fp32 DPO step at 2 pairs x 256 tokens = 17.8 s
 # (README "CPU threads", measured idle); other shapes scaled by the analytic step FLOPs of
 # benchmarks/plot_overhead_counts.py (4x1024: 11.1 / 1.17 TFLOP = 9.5x, so ~170 s; 4x256: 2x; V = 128,256
-# at 2x256: ~1.3x); +10% for PLOT; ~20 s to start each process (imports, model load). Every vs_trl.py run
-# is its own process (its peak RSS is that configuration's alone): processes x (start + steps x step).
+# at 2x256: ~1.3x); +10% for PLOT, +30% for gradient checkpointing (one more forward); ~20 s to start each
+# process (imports, model load). Every vs_trl.py run is its own process (its peak RSS is that configuration's
+# alone): processes x (start + steps x step).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,19 +31,20 @@ PY=.venv/bin/python
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS="$THREADS" MKL_NUM_THREADS="$THREADS"
 mkdir -p "$OUT"
 
-# name | estimated seconds | command (the real plan), most decisive first: the PLOT overhead claim, then ours
-# vs TRL at both shapes, so that a run cut short still answers the main questions
+# name | estimated seconds | command (the real plan), most decisive first: ours vs TRL at 4 x 1024 with gradient
+# checkpointing on in both (TRL's DPOConfig default), then both settings at 2 x 256, the 128k vocabulary, then
+# the PLOT overhead claim, so that a run cut short still answers the main questions
 PLAN=(
-  "04-plot_overhead-2x256|300|$PY benchmarks/plot_overhead.py --pairs 2 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo(fused),dpo+plot(fused),dpo+sinkhorn(fused)"
-  "01-vs_trl-smollm2-2x256|450|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256 --configs trl,dpo,dpo_plot,fused --rounds 2 --steps 2 --warmup 1 --threads $THREADS"
-  "02-vs_trl-smollm2-4x1024|720|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 4x1024 --configs trl,fused --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
-  "05-plot_overhead-4x256|420|$PY benchmarks/plot_overhead.py --pairs 4 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo(fused),dpo+plot(fused)"
-  "03-vs_trl-random128k-2x256|170|$PY benchmarks/vs_trl.py speed --model random-128k --shapes 2x256 --configs trl,fused --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
+  "01-vs_trl-smollm2-4x1024|900|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 4x1024 --configs trl,fused --checkpointing on --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
+  "02-vs_trl-smollm2-2x256|450|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256 --configs trl,dpo,fused --checkpointing off,on --rounds 1 --steps 3 --warmup 1 --threads $THREADS"
+  "03-vs_trl-random128k-2x256|300|$PY benchmarks/vs_trl.py speed --model random-128k --shapes 2x256 --configs trl,fused --checkpointing on --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
+  "04-plot_overhead-4x256|420|$PY benchmarks/plot_overhead.py --pairs 4 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo(fused),dpo+plot(fused)"
+  "05-plot_overhead-2x256|300|$PY benchmarks/plot_overhead.py --pairs 2 --seq-len 256 --steps 2 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo(fused),dpo+plot(fused),dpo+sinkhorn(fused)"
   "06-length_grouping-smollm2|320|$PY benchmarks/length_grouping.py --model smollm2-135m-instruct --pairs 12 --batch-size 4 --max-length 256 --rounds 2 --threads $THREADS"
 )
 if [ "$SMOKE" = 1 ]; then
   PLAN=(
-    "01-vs_trl-tiny-1x32|60|$PY benchmarks/vs_trl.py speed --model tiny --shapes 1x32 --configs trl,dpo,dpo_plot,fused --rounds 1 --steps 1 --warmup 0 --threads 1 --max-load 1000"
+    "01-vs_trl-tiny-1x32|90|$PY benchmarks/vs_trl.py speed --model tiny --shapes 1x32 --configs trl,dpo,dpo_plot,fused --checkpointing off,on --rounds 1 --steps 1 --warmup 0 --threads 1 --max-load 1000"
     "02-vs_trl-tiny-1x64|40|$PY benchmarks/vs_trl.py speed --model tiny --shapes 1x64 --configs trl,fused --rounds 1 --steps 1 --warmup 0 --threads 1 --max-load 1000"
     "03-vs_trl-random128k-1layer-1x16|90|$PY benchmarks/vs_trl.py speed --model random-128k --random-layers 1 --shapes 1x16 --configs trl,fused --rounds 1 --steps 1 --warmup 0 --threads 1 --max-load 1000"
     "04-plot_overhead-smoke|30|$PY benchmarks/plot_overhead.py --pairs 1 --seq-len 16 --layers 1 --vocab 2048 --steps 1 --warmup-rounds 0 --threads 1 --only dpo+plot(dirac),dpo(fused),dpo+plot(fused),dpo+sinkhorn(fused)"

@@ -17,8 +17,9 @@ from pathlib import Path
 SCRIPT = Path(__file__).with_name("vs_trl.py")
 
 
-def run_child(args, config: str, shape: str) -> dict:
+def run_child(args, config: str, shape: str, checkpointing: str) -> dict:
     command = [sys.executable, str(SCRIPT), "one", "--config", config, "--shape", shape]
+    command += ["--checkpointing", checkpointing]
     command += ["--model", args.model, "--steps", str(args.steps), "--lr", str(args.lr)]
     command += ["--threads", str(args.threads), "--work-dir", args.work_dir, "--warmup", str(args.warmup)]
     command += ["--random-layers", str(args.random_layers)]
@@ -31,30 +32,44 @@ def run_child(args, config: str, shape: str) -> dict:
     return json.loads(lines[-1][len("RESULT ") :])
 
 
-def _summary(runs: list[dict]) -> tuple[float, float, float]:
-    """Median step seconds, median tokens/s and the largest peak RSS (MB) over the runs."""
+def _summary(runs: list[dict]) -> tuple[float, float, float, float]:
+    """Median step seconds, median tokens/s, the largest peak RSS and the largest step peak (MB) over the runs."""
     step = statistics.median(statistics.median(run["step_s"]) for run in runs)
-    return step, runs[0]["tokens_per_step"] / step, max(run["peak_rss_mb"] for run in runs)
+    peak, step_peak = max(run["peak_rss_mb"] for run in runs), max(run["step_peak_mb"] for run in runs)
+    return step, runs[0]["tokens_per_step"] / step, peak, step_peak
 
 
-def print_speed_table(results: dict[tuple[str, str], list[dict]], quiet: bool, reason: str) -> None:
-    """Per shape and configuration: tokens/s and peak memory, absolute and as a ratio to TRL's DPO."""
+def _ratio(value: float, base: tuple | None, index: int) -> str:
+    return f"{value / base[index]:7.3f}" if base else f"{'-':>7s}"
+
+
+def print_speed_table(results: dict[tuple[str, str, str], list[dict]], quiet: bool, reason: str) -> None:
+    """Per shape, checkpointing setting and configuration: tokens/s, peak RSS and step peak, absolute and as a
+    ratio to TRL's DPO at the same shape and the same checkpointing setting."""
     print(f"\nmachine: {reason}")
     if not quiet:
         print("TIMINGS REFUSED: the machine was loaded; only peak memory is reported below.")
-    print(f"{'shape':>8s} {'config':>9s} {'tokens/s':>10s} {'x TRL':>7s} {'peak MB':>9s} {'x TRL':>7s}")
-    for shape in dict.fromkeys(shape for shape, _ in results):
-        base = _summary(results[(shape, "trl")]) if (shape, "trl") in results else None
-        for (row_shape, config), runs in results.items():
-            if row_shape != shape:
+    header = f"{'shape':>8s} {'ckpt':>4s} {'config':>9s} {'tokens/s':>10s} {'x TRL':>7s}"
+    print(header + f" {'peak MB':>9s} {'x TRL':>7s} {'step MB':>9s} {'x TRL':>7s}")
+    for shape, recompute in dict.fromkeys((shape, recompute) for shape, recompute, _ in results):
+        trl = results.get((shape, recompute, "trl"))
+        base = _summary(trl) if trl else None
+        for (row_shape, row_recompute, config), runs in results.items():
+            if (row_shape, row_recompute) != (shape, recompute):
                 continue
-            _, rate, peak = _summary(runs)
-            rate_cells = (
-                f"{rate:10.1f} {rate / base[1]:7.3f}" if quiet and base else f"{'refused':>10s} {'-':>7s}"
+            _, rate, peak, step_peak = _summary(runs)
+            rate_cells = f"{rate:10.1f} {_ratio(rate, base, 1)}" if quiet else f"{'refused':>10s} {'-':>7s}"
+            print(
+                f"{shape:>8s} {recompute:>4s} {config:>9s} {rate_cells} {peak:9.0f} {_ratio(peak, base, 2)}"
+                f" {step_peak:9.0f} {_ratio(step_peak, base, 3)}"
             )
-            peak_ratio = f"{peak / base[2]:7.3f}" if base else f"{'-':>7s}"
-            print(f"{shape:>8s} {config:>9s} {rate_cells} {peak:9.0f} {peak_ratio}")
     print(
         "tokens/s: all 2 x pairs x seq-len tokens of a step / median step time (--warmup first steps left out);"
     )
     print("peak MB: the process's peak RSS (ru_maxrss), model loading included; each run in its own process.")
+    print(
+        "step MB: the peak RSS from the first step's start to the end (VmHWM reset there): loading left out."
+    )
+    print(
+        "ckpt: gradient checkpointing (decoder activations recomputed in backward), the same in both libraries."
+    )

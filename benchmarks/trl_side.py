@@ -9,6 +9,7 @@ Note (read from trl/trainer/dpo_trainer.py and trl/kernels/chunked_logprob.py, 1
 calls the model with ``fused_lm_head=True``: a chunked log-prob head (tiles of 4,096 tokens x 32,768 vocab
 entries, backward recomputes the tiles), so TRL does not build the full (B, T, V) logits either. Without
 Triton (CPU) it scores every position, prompt and padding included; ours scores response tokens only.
+DPOConfig also defaults ``gradient_checkpointing`` to True; :func:`run_trl` always sets it from the settings.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import time
 
 import torch
+from step_memory import start_step_window
 from torch.utils.data import SequentialSampler
 
 
@@ -28,8 +30,13 @@ def pre_tokenized_trainer_class():
         def __init__(self) -> None:
             self.starts: list[float] = []
             self.ends: list[float] = []
+            self.fused_adamw: bool | None = None
 
         def on_step_begin(self, args, state, control, **kwargs):
+            if not self.starts:
+                start_step_window()
+                optimizer = kwargs["optimizer"]
+                self.fused_adamw = bool(getattr(optimizer, "optimizer", optimizer).defaults.get("fused"))
             self.starts.append(time.perf_counter())
 
         def on_step_end(self, args, state, control, **kwargs):
@@ -82,7 +89,11 @@ def trl_rows(examples: list[dict]) -> list[dict]:
 
 
 def run_trl(model, tokenizer, rows: list[dict], settings: dict, output_dir: str):
-    """Train ``settings["steps"]`` DPO steps; returns the trainer (records, seen batches, clock)."""
+    """Train ``settings["steps"]`` DPO steps; returns the trainer (records, seen batches, clock).
+
+    ``gradient_checkpointing`` is always passed: DPOConfig defaults it to True (unlike TrainingArguments), so
+    leaving it out would compare TRL recomputing activations against ours storing them.
+    """
     import datasets
     from trl import DPOConfig
 
@@ -113,6 +124,7 @@ def run_trl(model, tokenizer, rows: list[dict], settings: dict, output_dir: str)
         fp16=False,
         dataloader_num_workers=0,
         precompute_ref_log_probs=False,
+        gradient_checkpointing=settings["gradient_checkpointing"],
     )
     trainer_class = pre_tokenized_trainer_class()
     reference = settings.get("reference_model")

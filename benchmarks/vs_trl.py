@@ -2,12 +2,14 @@
 
 How to run (CPU, fp32; TRL is in the dev extra):
 
-    # correctness: same model, same tokenised pairs in the same order (asserted), same AdamW/lr/seed/batch,
+    # correctness: same model, same tokenised pairs in the same order (asserted), same AdamW (the fused kernel,
+    # TRL's default; asserted in each speed process with the checkpointing setting)/lr/seed/batch,
     # dropout off, N steps; per-step loss and TRL metrics within the stated tolerance, step 0 = ln 2 in both
     .venv/bin/python benchmarks/vs_trl.py correctness --model tiny --steps 4 --pairs 2
     .venv/bin/python benchmarks/vs_trl.py correctness --model smollm2-135m-instruct --steps 10 --pairs 2
 
-    # speed + memory (idle machine only: timings are refused under load), each run in its own process
+    # speed + memory (idle machine only: timings are refused under load), each run in its own process, with
+    # gradient checkpointing off and on in both libraries (TRL's DPOConfig defaults it to on: always set here)
     .venv/bin/python benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256,4x1024 --rounds 3
     .venv/bin/python benchmarks/vs_trl.py speed --model random-128k --shapes 2x256,4x1024 --rounds 3
 
@@ -52,6 +54,8 @@ def settings_from(args) -> dict:
         "seed": 0,
         "device": "cpu",
         "plot_weight": 0.1,
+        "gradient_checkpointing": getattr(args, "checkpointing", "off") == "on",
+        "fused_adamw": True,  # TRL's default optim on torch >= 2.8 ("adamw_torch_fused"); ours is given the same
     }
 
 
@@ -171,6 +175,8 @@ def one(args) -> None:
     import resource
     import time
 
+    from step_memory import step_peak_mb
+
     torch.set_num_threads(args.threads)
     pairs, seq_len = (int(v) for v in args.shape.split("x"))
     settings = settings_from(args)
@@ -188,9 +194,20 @@ def one(args) -> None:
                 load_causal_lm(model_spec), load_tokenizer(model_spec), trl_rows(examples), settings, out
             )
             starts, ends = recorder.clock.starts, recorder.clock.ends
+            checkpointing = bool(recorder.model.is_gradient_checkpointing)
+            fused_adamw = recorder.clock.fused_adamw
     else:
         recorder = run_ours(model_spec, examples, 0, settings, args.config)
         starts, ends = recorder.starts, recorder.ends
+        checkpointing, fused_adamw = recorder.checkpointing, recorder.fused_adamw
+    if checkpointing != settings["gradient_checkpointing"]:
+        raise SystemExit(
+            f"{args.config}: asked checkpointing {args.checkpointing}, the model ran {checkpointing}"
+        )
+    if fused_adamw != settings["fused_adamw"]:
+        raise SystemExit(
+            f"{args.config}: the optimizer ran fused={fused_adamw}, not {settings['fused_adamw']}"
+        )
     steps = [end - start for start, end in zip(starts, ends, strict=True)][args.warmup :]  # warm-up left out
     result = {
         "config": args.config,
@@ -199,6 +216,8 @@ def one(args) -> None:
         "step_s": steps,
         "cpu_s_total": time.process_time() - cpu_start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "step_peak_mb": step_peak_mb(),  # since the first step began (see step_memory)
+        "checkpointing": args.checkpointing,
     }
     print("RESULT " + json.dumps(result), flush=True)
 
@@ -236,16 +255,24 @@ def speed(args) -> int:
         f"settings: model {args.model}, shapes {args.shapes}, configs {configs}, rounds {args.rounds}, steps "
         f"{args.steps} ({args.warmup} warm-up), threads {args.threads}, lr {args.lr}, fp32, synthetic ids seed 1"
     )
-    results: dict[tuple[str, str], list[dict]] = {}
+    checkpointing = args.checkpointing.split(",")
+    if set(checkpointing) - {"off", "on"}:
+        raise SystemExit(f"--checkpointing: {args.checkpointing!r}; give off, on or off,on")
+    results: dict[tuple[str, str, str], list[dict]] = {}
     for round_index in range(args.rounds):
         order = configs if round_index % 2 == 0 else tuple(reversed(configs))  # alternate the order
         for shape in args.shapes.split(","):
-            for config in order:
-                result = probe.measure(lambda c=config, s=shape: run_child(args, c, s))
-                results.setdefault((shape, config), []).append(result)
-                print(
-                    f"  round {round_index} {shape} {config}: peak {result['peak_rss_mb']:.0f} MB", flush=True
-                )
+            for recompute in checkpointing:
+                for config in order:
+                    result = probe.measure(lambda c=config, s=shape, r=recompute: run_child(args, c, s, r))
+                    results.setdefault((shape, recompute, config), []).append(result)
+                    steps = " ".join(f"{value:.2f}" for value in result["step_s"])
+                    print(
+                        f"  round {round_index} {shape} checkpointing {recompute} {config}: step s [{steps}] "
+                        f"(raw, valid only if the verdict below is quiet), peak {result['peak_rss_mb']:.0f} MB, "
+                        f"step peak {result['step_peak_mb']:.0f} MB",
+                        flush=True,
+                    )
     quiet, reason = probe.verdict()
     print_speed_table(results, quiet, reason)
     return 0
@@ -275,6 +302,12 @@ def main() -> None:
     sub.choices["speed"].add_argument("--configs", default=",".join(CONFIGS), help=f"subset of {CONFIGS}")
     sub.choices["one"].add_argument("--config", choices=CONFIGS, required=True)
     sub.choices["one"].add_argument("--shape", required=True)
+    sub.choices["one"].add_argument("--checkpointing", choices=("off", "on"), default="off")
+    sub.choices["speed"].add_argument(
+        "--checkpointing",
+        default="off,on",
+        help="gradient checkpointing in both libraries: off, on or off,on",
+    )
     args = parser.parse_args()
     if args.command == "correctness":
         raise SystemExit(correctness(args))

@@ -1,0 +1,28 @@
+"""Peak resident memory of the training steps alone, loading left out (Linux ``/proc``).
+
+``ru_maxrss`` is the whole process's peak, model loading included: two libraries that load the same weights
+differently (a second ``from_pretrained`` against a deep copy) then differ by a transient that training never
+sees again. :func:`start_step_window` resets the kernel's high-water mark (``VmHWM``) at the start of the first
+step (writing ``5`` to ``/proc/self/clear_refs``), so :func:`step_peak_mb` read at the end is the peak over the
+steps: weights, gradients, optimizer state and each step's activations and buffers.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_STATUS, _CLEAR = Path("/proc/self/status"), Path("/proc/self/clear_refs")
+
+
+def start_step_window() -> None:
+    """Reset ``VmHWM`` to the current RSS (call once, at the start of the first training step)."""
+    _CLEAR.write_text("5")
+
+
+def step_peak_mb() -> float:
+    """``VmHWM`` in MB: the peak RSS since :func:`start_step_window` (or since the process began)."""
+    match = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
+    if match is None:
+        raise RuntimeError(f"no VmHWM line in {_STATUS}")
+    return int(match.group(1)) / 1024
