@@ -6,6 +6,7 @@
 #   bash benchmarks/run_pending.sh                      # the real plan, ~45 min on the 2-core CPU machine
 #   bash benchmarks/run_pending.sh --smoke              # tiny model, 1 step, threads 1: checks the plan runs
 #   bash benchmarks/run_pending.sh --out DIR --threads 2
+#   bash benchmarks/run_pending.sh --only 04,05        # just the steps whose names start with 04 or 05
 #
 # Estimates (seconds, 2 threads, idle): one SmolLM2-135M fp32 DPO step at 2 pairs x 256 tokens = 17.8 s
 # (README "CPU threads", measured idle); other shapes scaled by the analytic step FLOPs of
@@ -19,12 +20,14 @@ cd "$(dirname "$0")/.."
 SMOKE=0
 THREADS=2
 OUT="outputs/benchmarks/$(date -u +%Y%m%dT%H%M%SZ)"
+ONLY=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1; THREADS=1; shift ;;
     --threads) THREADS="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
-    *) echo "unknown option $1 (use --smoke, --threads N, --out DIR)" >&2; exit 2 ;;
+    --only) ONLY="$2"; shift 2 ;;
+    *) echo "unknown option $1 (use --smoke, --threads N, --out DIR, --only 01,04)" >&2; exit 2 ;;
   esac
 done
 PY=.venv/bin/python
@@ -53,6 +56,16 @@ if [ "$SMOKE" = 1 ]; then
   )
 fi
 
+if [ -n "$ONLY" ]; then
+  KEPT=()
+  for step in "${PLAN[@]}"; do
+    for prefix in ${ONLY//,/ }; do
+      case "$step" in "$prefix"*) KEPT+=("$step") ;; esac
+    done
+  done
+  [ "${#KEPT[@]}" -gt 0 ] || { echo "--only $ONLY: no step name starts with that" >&2; exit 2; }
+  PLAN=("${KEPT[@]}")
+fi
 total=0
 for step in "${PLAN[@]}"; do total=$(( total + $(echo "$step" | cut -d'|' -f2) )); done
 load=$(cut -d' ' -f1 /proc/loadavg)
@@ -69,11 +82,13 @@ if [ "$SMOKE" = 0 ] && awk -v l="$load" 'BEGIN { exit !(l > 0.5) }'; then
 fi
 
 # Each script refuses timings when the 1-minute load average is above 0.5 at its start, and a step leaves
-# ~2 behind it: without this wait every step after the first was refused (2026-12-01). ~1.5 min per step.
+# ~2 behind it: without this wait every step after the first was refused (2026-12-01). It waits for 0.3, not
+# 0.5: the script's own start (imports, model load) adds ~0.1 before it reads the load (a step settled at
+# 0.40 was refused at 0.54). ~2 min per step.
 settle() {
   [ "$SMOKE" = 1 ] && return 0
   local waited=0
-  while awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN { exit !(l > 0.4) }' && [ "$waited" -lt 300 ]; do
+  while awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN { exit !(l > 0.3) }' && [ "$waited" -lt 420 ]; do
     sleep 5; waited=$(( waited + 5 ))
   done
   echo "   settled ${waited} s: load average $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/plan.txt"
