@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import time
@@ -53,6 +52,7 @@ import transformers
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine_load import LoadProbe  # noqa: E402
+from step_memory import resident_mb, start_step_window, step_peak_mb  # noqa: E402
 
 from plot_lightning.forward import AlignedBatch
 from plot_lightning.heads.preference import fused_preference_forward, fused_reference_outputs
@@ -220,25 +220,19 @@ class PeakMemory:
     def __init__(self, device: torch.device):
         self.cuda = device.type == "cuda"
 
-    @staticmethod
-    def _status(field: str) -> float:
-        with open("/proc/self/status") as status:
-            return int(re.search(rf"{field}:\s+(\d+)", status.read()).group(1)) / 1024
-
     def reset(self) -> float:
         if self.cuda:
             torch.cuda.synchronize()
             torch.cuda.reset_peak_memory_stats()
             return torch.cuda.memory_allocated() / 2**20
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        return self._status("VmRSS")
+        start_step_window()
+        return resident_mb()
 
     def peak(self) -> float:
         if self.cuda:
             torch.cuda.synchronize()
             return torch.cuda.max_memory_allocated() / 2**20
-        return self._status("VmHWM")
+        return step_peak_mb()
 
 
 def measure(configs, policy, reference, optimiser, batch, steps, warmup_rounds, device) -> dict[str, list]:

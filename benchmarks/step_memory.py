@@ -20,9 +20,18 @@ def start_step_window() -> None:
     _CLEAR.write_text("5")
 
 
+def _status_mb(field: str) -> float:
+    match = re.search(rf"{field}:\s+(\d+) kB", _STATUS.read_text())
+    if match is None:
+        raise RuntimeError(f"no {field} line in {_STATUS}")
+    return int(match.group(1)) / 1024
+
+
 def step_peak_mb() -> float:
     """``VmHWM`` in MB: the peak RSS since :func:`start_step_window` (or since the process began)."""
-    match = re.search(r"VmHWM:\s+(\d+) kB", _STATUS.read_text())
-    if match is None:
-        raise RuntimeError(f"no VmHWM line in {_STATUS}")
-    return int(match.group(1)) / 1024
+    return _status_mb("VmHWM")
+
+
+def resident_mb() -> float:
+    """``VmRSS`` in MB: the resident memory now."""
+    return _status_mb("VmRSS")

@@ -341,7 +341,7 @@ class PLOTModule(pl.LightningModule):
     @override
     def configure_callbacks(self) -> list[pl.Callback]:
         hp = self.hparams
-        return [NonFiniteGuard(hp.on_nonfinite_grad, hp.get("max_consecutive_skips", 10)), RNGStateCallback()]
+        return [NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips), RNGStateCallback()]
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:
