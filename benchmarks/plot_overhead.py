@@ -54,14 +54,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from machine_load import LoadProbe  # noqa: E402
 from step_memory import resident_mb, start_step_window, step_peak_mb  # noqa: E402
 
-from plot_lightning.forward import AlignedBatch
-from plot_lightning.heads.preference import fused_preference_forward, fused_reference_outputs
+from plot_lightning.forward import AlignedBatch, causal_logits, model_logits, reference_outputs_from_logits
+from plot_lightning.heads.preference import (
+    fused_preference_forward,
+    fused_reference_outputs,
+    logits_preference_forward,
+)
 from plot_lightning.losses.composite import CompositeLoss
-from plot_lightning.losses.logprobs import sequence_logps, split_pairs
 from plot_lightning.losses.plot_cost import normalise_embedding
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
-from plot_lightning.losses.plot_sinkhorn import reference_topk
-from plot_lightning.losses.types import PreferenceForward, SequenceSide
 
 PLOT_WEIGHT = 0.1
 
@@ -180,28 +181,21 @@ def train_step(config: Config, policy, reference, optimiser, batch, memory=None)
 
 
 def _loss(config: Config, policy, reference, batch):
+    """The unfused step as ``PLOTModule(fused_head=False)`` runs it: the reference's log-probs (and top-K)
+    from its logits, then the logits head (log-probs and the dirac cost in one function)."""
     input_ids, targets, mask = batch
-    model_logits = policy(input_ids=input_ids).logits  # (2B, T, V)
-    logits = model_logits[:, :-1]  # (2B, T-1, V), a strided view
+    aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
     with torch.no_grad():
-        ref_logits = reference(input_ids=input_ids).logits[:, :-1]
-        ref_logps = sequence_logps(ref_logits, targets, mask)
-        k = config.composite.reference_topk_k
-        topk = reference_topk(split_pairs(ref_logits)[0], k) if k else (None, None)
-        del ref_logits
-    logps = sequence_logps(logits, targets, mask)
-    sides = []
-    for half, (z, y, m, lp, rlp) in enumerate(
-        zip(*(split_pairs(t) for t in (logits, targets, mask, logps, ref_logps)), strict=True)
-    ):
-        ids, topk_logps = topk if half == 0 else (None, None)
-        sides.append(
-            SequenceSide(y, m, lp, logits=z, ref_logps=rlp, ref_topk_ids=ids, ref_topk_logps=topk_logps)
+        ref = reference_outputs_from_logits(
+            causal_logits(reference, aligned), aligned, config.composite.reference_topk_k
         )
-    total, _ = config.composite(PreferenceForward(chosen=sides[0], rejected=sides[1]))
+    logits = model_logits(policy, aligned)  # (2B, T, V)
+    forward = logits_preference_forward(logits, aligned, ref, config.composite)
+    total, _ = config.composite(forward)
     if config.extra is not None:
-        total = total + PLOT_WEIGHT * config.extra(sides[0].logits, sides[0].labels, sides[0].mask).mean()
-    return total, model_logits
+        chosen = forward.chosen
+        total = total + PLOT_WEIGHT * config.extra(chosen.logits, chosen.labels, chosen.mask).mean()
+    return total, logits
 
 
 def _fused_loss(config: Config, policy, reference, batch):

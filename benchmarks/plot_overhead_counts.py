@@ -12,7 +12,8 @@ What is counted, for one step on ``2 x pairs`` rows of ``seq-len`` tokens (the f
   ``2 x parameters x tokens`` per forward plus attention, and PLOT's extra products: the cost-row product
   ``2 N_c d V`` (N_c chosen response tokens) once in the unfused kernel's forward (its backward reuses the
   stored rows) and twice in the fused head (forward and the recomputing backward);
-* counted on the head alone (from the policy's final hidden states to the loss gradients, forward and
+* counted on the head alone (the unfused rows through ``heads.logits_head``, as the module runs them; the
+  "separate" rows compose ``token_logps`` and the dirac kernel as the module did before, for comparison) (from the policy's final hidden states to the loss gradients, forward and
   backward), by a ``TorchDispatchMode`` that sees every aten op: the number of ops, the bytes of every
   newly allocated result, the number of allocations of at least one ``(pairs x tokens, V)`` fp32 block
   (the chosen half's logits size), and ``FlopCounterMode``'s FLOPs (matrix products). The model body is
@@ -29,6 +30,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from plot_lightning.heads.fused_head import fused_head
+from plot_lightning.heads.logits_head import logits_head
 from plot_lightning.losses.logprobs import token_logps
 from plot_lightning.losses.plot_cost import normalise_embedding
 from plot_lightning.losses.plot_dirac import dirac_token_costs
@@ -53,18 +55,22 @@ def plot_flops(pairs: int, seq_len: int, shape: dict, fused: bool) -> float:
 
 
 def head_inputs(pairs: int, seq_len: int, shape: dict):
+    """Final hidden states ``(2B, seq_len, d)`` at every position (as the model's lm_head sees them), the
+    output embedding, aligned targets / mask ``(2B, seq_len - 1)`` and the unit cost embedding."""
     gen = torch.Generator().manual_seed(0)
-    rows, length, vocab, width = 2 * pairs, seq_len - 1, shape["vocab"], shape["width"]
-    hidden = (torch.randn(rows, length, width, generator=gen) * 0.5).requires_grad_()
+    rows, vocab, width = 2 * pairs, shape["vocab"], shape["width"]
+    hidden = (torch.randn(rows, seq_len, width, generator=gen) * 0.5).requires_grad_()
     weight = (torch.randn(vocab, width, generator=gen) * 0.05).requires_grad_()
-    targets = torch.randint(0, vocab, (rows, length), generator=gen)
-    mask = torch.zeros(rows, length, dtype=torch.bool)
+    targets = torch.randint(0, vocab, (rows, seq_len - 1), generator=gen)
+    mask = torch.zeros(rows, seq_len - 1, dtype=torch.bool)
     mask[:, seq_len // 4 :] = True
     return hidden, weight, targets, mask, normalise_embedding(weight.detach())
 
 
-def unfused_step(hidden, weight, targets, mask, embedding, with_plot: bool) -> None:
-    logits = hidden @ weight.T  # (2B, T, V): what the model's lm_head returns
+def separate_step(hidden, weight, targets, mask, embedding, with_plot: bool) -> None:
+    """The unfused step before the logits head: ``token_logps`` on ``z[:, :-1]`` and the dirac kernel on its
+    chosen half, each with its own gradient through autograd."""
+    logits = (hidden @ weight.T)[:, :-1]  # (2B, T-1, V) view of what the model's lm_head returns
     total = token_logps(logits, targets, mask).sum()
     if with_plot:
         half = logits.shape[0] // 2
@@ -73,10 +79,26 @@ def unfused_step(hidden, weight, targets, mask, embedding, with_plot: bool) -> N
     total.backward()
 
 
+def unfused_step(hidden, weight, targets, mask, embedding, with_plot: bool) -> None:
+    """The unfused step as the module runs it: the logits head (log-probs and dirac costs in one function)."""
+    logits = hidden @ weight.T  # (2B, T, V): what the model's lm_head returns
+    half = logits.shape[0] // 2
+    cost_rows = range(half) if with_plot else range(0)
+    logps, costs = logits_head(logits, targets, mask, unit_embedding=embedding, cost_rows=cost_rows)
+    total = logps.sum() + (0.1 * costs.sum() if with_plot else 0.0)
+    total.backward()
+
+
 def fused_step(hidden, weight, targets, mask, embedding, with_plot: bool) -> None:
     half = hidden.shape[0] // 2
     outputs = fused_head(
-        hidden, weight, None, targets, mask, unit_embedding=embedding, cost_rows=half if with_plot else 0
+        hidden[:, :-1],
+        weight,
+        None,
+        targets,
+        mask,
+        unit_embedding=embedding,
+        cost_rows=half if with_plot else 0,
     )
     (outputs.logps.sum() + 0.1 * outputs.costs.sum()).backward()
 
@@ -143,6 +165,8 @@ def main() -> None:
     print(f"\nhead only (hidden states -> loss gradients); 'big' = allocations >= {block / 2**20:.0f} MB")
     print(f"{'config':28s} {'allocated MB':>13s} {'big allocs':>11s} {'aten ops':>9s} {'GFLOP':>9s}")
     for name, step, with_plot in (
+        ("separate dpo (before)", separate_step, False),
+        ("separate dpo+plot (before)", separate_step, True),
         ("unfused dpo", unfused_step, False),
         ("unfused dpo+plot(dirac)", unfused_step, True),
         ("fused dpo", fused_step, False),

@@ -77,17 +77,30 @@ def align_batch(batch: Mapping[str, Tensor]) -> AlignedBatch:
     return AlignedBatch(input_ids, attention_mask, targets.masked_fill(~mask, 0), mask, has_rejected)
 
 
+def model_logits(model: nn.Module, aligned: AlignedBatch) -> Tensor:
+    """``(N, T, V)`` logits of ``model`` at every position (one forward over all rows), in the model's dtype,
+    not shifted: position ``t < T-1`` predicts ``aligned.targets[:, t]``."""
+    output = model(input_ids=aligned.input_ids, attention_mask=aligned.attention_mask, use_cache=False)
+    return output.logits
+
+
 def causal_logits(model: nn.Module, aligned: AlignedBatch) -> Tensor:
     """``(N, T-1, V)`` next-token logits of ``model`` (one forward over all rows), in the model's dtype."""
-    output = model(input_ids=aligned.input_ids, attention_mask=aligned.attention_mask, use_cache=False)
-    return output.logits[:, :-1]
+    return model_logits(model, aligned)[:, :-1]
 
 
 def _rows(tensor: Tensor | None, rows: slice) -> Tensor | None:
     return None if tensor is None else tensor[rows]
 
 
-def _side(rows: slice, logits: Tensor, aligned: AlignedBatch, logps: Tensor, ref: ReferenceOutputs | None):
+def _side(
+    rows: slice,
+    logits: Tensor,
+    aligned: AlignedBatch,
+    logps: Tensor,
+    ref: ReferenceOutputs | None,
+    token_costs: Tensor | None,
+):
     ref = ref if ref is not None else ReferenceOutputs(logps=None)  # type: ignore[arg-type]
     return SequenceSide(
         labels=aligned.targets[rows],
@@ -99,26 +112,38 @@ def _side(rows: slice, logits: Tensor, aligned: AlignedBatch, logps: Tensor, ref
         ref_topk_logps=_rows(ref.topk_logps, rows),
         sequence_labels=aligned.input_ids[rows, 1:],
         sequence_mask=aligned.attention_mask[rows, 1:].bool(),
+        token_costs=_rows(token_costs, rows),
     )
 
 
 def preference_forward(
-    logits: Tensor, aligned: AlignedBatch, reference: ReferenceOutputs | None = None
+    logits: Tensor,
+    aligned: AlignedBatch,
+    reference: ReferenceOutputs | None = None,
+    *,
+    logps: Tensor | None = None,
+    token_costs: Tensor | None = None,
+    cost_rows: range = range(0),
 ) -> PreferenceForward:
     """Build the losses' input from the policy's aligned ``logits (N, T-1, V)`` and the reference outputs.
 
-    Policy log-probs are computed once over all ``N`` rows in fp32 and split into chosen/rejected halves.
+    Policy log-probs are computed once over all ``N`` rows in fp32 and split into chosen/rejected halves,
+    unless given: ``logps (N,)`` summed log-probs, and ``token_costs (N, T-1)`` PLOT dirac costs of the rows
+    ``cost_rows`` (both from ``heads.logits_head``), which the sides in ``cost_rows`` then carry.
     """
-    logps = sequence_logps(logits, aligned.targets, aligned.mask)  # (N,) fp32
+    if logps is None:
+        logps = sequence_logps(logits, aligned.targets, aligned.mask)  # (N,) fp32
     rows = logits.shape[0]
+
+    def side(part: slice) -> SequenceSide:
+        costs = token_costs if cost_rows.start <= part.start and part.stop <= cost_rows.stop else None
+        return _side(part, logits, aligned, logps, reference, costs)
+
     if not aligned.has_rejected:
-        return PreferenceForward(chosen=_side(slice(0, rows), logits, aligned, logps, reference))
+        return PreferenceForward(chosen=side(slice(0, rows)))
     split_pairs(logps)  # validates the even split
     half = rows // 2
-    return PreferenceForward(
-        chosen=_side(slice(0, half), logits, aligned, logps, reference),
-        rejected=_side(slice(half, rows), logits, aligned, logps, reference),
-    )
+    return PreferenceForward(chosen=side(slice(0, half)), rejected=side(slice(half, rows)))
 
 
 @torch.no_grad()

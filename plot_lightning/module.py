@@ -29,7 +29,7 @@ from plot_lightning.forward import (
     ReferenceOutputs,
     align_batch,
     causal_logits,
-    preference_forward,
+    model_logits,
     reference_outputs_from_logits,
     select_examples,
 )
@@ -37,6 +37,7 @@ from plot_lightning.heads.preference import (
     check_fused_support,
     fused_preference_forward,
     fused_reference_outputs,
+    logits_preference_forward,
 )
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
@@ -284,7 +285,7 @@ class PLOTModule(pl.LightningModule):
         if self.hparams.fused_head:
             chunk = self.hparams.fused_chunk_size
             return fused_preference_forward(self.policy, aligned, reference, self.loss, chunk)
-        return preference_forward(causal_logits(self.policy, aligned), aligned, reference)
+        return logits_preference_forward(model_logits(self.policy, aligned), aligned, reference, self.loss)
 
     def _log_stage(self, stage: str, values: dict[str, Tensor], batch_size: int) -> None:
         on_step = stage == "train"

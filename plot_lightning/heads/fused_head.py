@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from plot_lightning.heads.fused_checks import check_fused_inputs, check_support_inputs
-from plot_lightning.losses.plot_dirac import _cost_rows
+from plot_lightning.losses.plot_dirac import dirac_rows
 
 DEFAULT_CHUNK = 512  # tokens per chunk: 512 x 49,152 vocab x 4 bytes = 100 MB per (chunk, V) fp32 block
 
@@ -102,10 +102,9 @@ class FusedHeadFunction(torch.autograd.Function):
                     support_logps[rows] = logits.gather(1, support_ids[rows]) - lse[rows, None]
                 if with_cost:
                     probs = logits.sub_(lse[rows, None]).exp_()  # in place: the logits are not needed again
-                    cost_rows = _cost_rows(embedding, targets[rows], layout.cost)  # (n, V)
-                    costs[rows] = torch.bmm(probs.unsqueeze(1), cost_rows.unsqueeze(2)).view(-1)
+                    costs[rows] = dirac_rows(probs, embedding, targets[rows], layout.cost, grad_rows=False)[0]
                 del logits
-        ctx.save_for_backward(hidden, weight, bias, targets, embedding, lse, costs, support_ids)
+        ctx.save_for_backward(hidden, weight, bias, targets, embedding, lse, support_ids)
         ctx.layout, ctx.chunk, ctx.dtype = layout, chunk, dtype
         ctx.mark_non_differentiable(support_ids)
         return logps, costs, support_logps, support_ids
@@ -113,7 +112,7 @@ class FusedHeadFunction(torch.autograd.Function):
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad_logps, grad_costs, grad_support, _grad_ids):
-        hidden, weight, bias, targets, embedding, lse, costs, support_ids = ctx.saved_tensors
+        hidden, weight, bias, targets, embedding, lse, support_ids = ctx.saved_tensors
         dtype, layout = ctx.dtype, ctx.layout
         want_hidden, want_weight, want_bias = ctx.needs_input_grad[:3]
         with torch.autocast(device_type=hidden.device.type, enabled=False):
@@ -128,9 +127,8 @@ class FusedHeadFunction(torch.autograd.Function):
             for rows, with_cost, with_support in layout.chunks(hidden.shape[0], ctx.chunk):
                 h = hidden[rows].to(dtype)  # (n, d)
                 dz = _chunk_logits(h, weight_c, bias_c).sub_(lse[rows, None]).exp_()  # p (n, V)
-                if with_cost:
-                    cost_rows = _cost_rows(embedding, targets[rows], layout.cost)  # (n, V)
-                    cost_rows.sub_(costs[rows, None]).mul_(dz).mul_(g_cost[rows, None])  # g_c p (C - W)
+                if with_cost:  # p (C - W) (n, V), from the recomputed cost row
+                    cost_grad = dirac_rows(dz, embedding, targets[rows], layout.cost, grad_rows=True)[1]
                 scale = g_logp[rows]  # (n,) total upstream weight on log-probs of this row
                 with_support = with_support and g_support is not None
                 if with_support:
@@ -139,8 +137,8 @@ class FusedHeadFunction(torch.autograd.Function):
                 if with_support:
                     dz.scatter_add_(1, support_ids[rows], g_support[rows])  # duplicate ids add up
                 if with_cost:
-                    dz.add_(cost_rows)
-                    del cost_rows
+                    dz.addcmul_(cost_grad, g_cost[rows, None])  # + g_c p (C - W)
+                    del cost_grad
                 if want_hidden:
                     grad_hidden[rows] = (dz @ weight_c).to(hidden.dtype)
                 if want_weight:

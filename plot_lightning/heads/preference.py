@@ -1,11 +1,15 @@
-"""The preference step through the fused head (``PLOTModule(fused_head=True)``): policy log-probs, PLOT dirac
-costs or the PLOT sinkhorn support, and the reference's log-probs (and top-K), without any ``(N, T, V)`` logits.
+"""The preference step's policy side, from a head: the logits head (the unfused path: the model's full logits,
+log-probs and PLOT dirac costs in one function) or the fused head (``PLOTModule(fused_head=True)``: policy
+log-probs, PLOT dirac costs or the PLOT sinkhorn support, and the reference's log-probs (and top-K), without
+any ``(N, T, V)`` logits).
 
-The losses receive the same :class:`PreferenceForward` as from the unfused path except that ``logits`` is
-None; PLOT reads the per-token dirac costs (``token_costs``) or the policy's log-probs on the sinkhorn support
-(``support_logps``, ``support_ids``), and the ``logits/*`` metrics read ``logit_means``.
+Through the fused head the losses receive the same :class:`PreferenceForward` as from the unfused path
+except that ``logits`` is None; PLOT reads the per-token dirac costs (``token_costs``) or the policy's
+log-probs on the sinkhorn support (``support_logps``, ``support_ids``), and the ``logits/*`` metrics read
+``logit_means``. Through the logits head the sides carry the logits and, on the rows PLOT's dirac term reads,
+``token_costs``.
 
-Memory: ``O(chunk x V)`` inside the head (one chunk's logits at a time); what leaves it is per token,
+Memory (fused): ``O(chunk x V)`` inside the head (one chunk's logits at a time); what leaves it is per token,
 ``O(N x T x (3 + L))`` floats with ``L = 2K + 1`` support slots for sinkhorn (``O(N x T x K)`` for the
 reference's top-K), never ``O(N x T x V)``.
 """
@@ -17,9 +21,11 @@ import math
 import torch
 from torch import Tensor, nn
 
-from plot_lightning.forward import AlignedBatch, ReferenceOutputs
+from plot_lightning.forward import AlignedBatch, ReferenceOutputs, preference_forward
 from plot_lightning.heads.fused_head import DEFAULT_CHUNK, fused_head
+from plot_lightning.heads.logits_head import logits_head
 from plot_lightning.heads.routing import routed_head
+from plot_lightning.losses.logprobs import DEFAULT_CHUNK as LOGITS_CHUNK
 from plot_lightning.losses.types import PreferenceForward, SequenceSide
 
 FUSED_PLOT_VARIANTS = ("dirac", "sinkhorn")
@@ -80,22 +86,64 @@ def fused_reference_outputs(
     return ReferenceOutputs(logps=logps, topk_ids=side["ids"], topk_logps=topk_logps)
 
 
-def _plot_settings(loss: nn.Module, pairs: int, rows: int) -> dict:
-    """Keyword arguments of ``fused_head`` for the composite's PLOT term (no PLOT: log-probs only).
-
-    dirac: costs on the chosen rows (all rows with the rejected push). sinkhorn: the support on the chosen
-    rows, dirac costs on the rejected rows only with the push (its term is dirac, see ``PLOTLoss``).
-    """
+def _plot_term(loss: nn.Module) -> nn.Module | None:
     plot = loss.terms["plot"] if "plot" in loss.terms else None
+    if plot is not None and plot.unit_embedding is None:
+        raise RuntimeError("PLOTLoss.set_embedding(weight) must be called before the first forward")
+    return plot
+
+
+def _dirac_rows(plot: nn.Module, pairs: int, rows: int) -> range:
+    """The rows whose PLOT dirac cost the loss reads: dirac, the chosen rows (all rows with the rejected
+    push); sinkhorn, the rejected rows only with the push (its term is dirac, see ``PLOTLoss``)."""
+    if plot.variant == "dirac":
+        return range(rows if plot.requires_rejected else pairs)
+    return range(pairs, rows) if plot.requires_rejected else range(0)
+
+
+def _plot_settings(loss: nn.Module, pairs: int, rows: int) -> dict:
+    """Keyword arguments of ``fused_head`` for the composite's PLOT term (no PLOT: log-probs only): the dirac
+    cost rows (:func:`_dirac_rows`) and, for sinkhorn, the support on the chosen rows."""
+    plot = _plot_term(loss)
     if plot is None:
         return {}
-    if plot.unit_embedding is None:
-        raise RuntimeError("PLOTLoss.set_embedding(weight) must be called before the first forward")
-    settings = {"unit_embedding": plot.unit_embedding, "cost": plot.cost}
+    settings = {
+        "unit_embedding": plot.unit_embedding,
+        "cost": plot.cost,
+        "cost_rows": _dirac_rows(plot, pairs, rows),
+    }
     if plot.variant == "dirac":
-        return {**settings, "cost_rows": rows if plot.requires_rejected else pairs}
-    pushed = range(pairs, rows) if plot.requires_rejected else range(0)
-    return {**settings, "cost_rows": pushed, "support_rows": pairs, "top_k": plot.reference_topk_k}
+        return settings
+    return {**settings, "support_rows": pairs, "top_k": plot.reference_topk_k}
+
+
+def logits_preference_forward(
+    logits: Tensor,
+    aligned: AlignedBatch,
+    reference: ReferenceOutputs | None,
+    loss: nn.Module,
+    chunk: int = LOGITS_CHUNK,
+) -> PreferenceForward:
+    """The unfused step's losses' input from the policy's full ``logits (N, T, V)`` (``forward.model_logits``):
+    log-probs and the PLOT dirac costs of the rows the loss reads in one function (``logits_head``), so
+    that backward writes one logits gradient; the sides still carry the aligned logits for the losses that
+    read them (sinkhorn, ORPO, ...)."""
+    rows = aligned.input_ids.shape[0]
+    pairs = rows // 2 if aligned.has_rejected else rows
+    plot = _plot_term(loss)
+    cost_rows = range(0) if plot is None else _dirac_rows(plot, pairs, rows)
+    settings = {} if not cost_rows else {"unit_embedding": plot.unit_embedding, "cost": plot.cost}
+    token_logps, token_costs = logits_head(
+        logits, aligned.targets, aligned.mask, cost_rows=cost_rows, chunk=chunk, **settings
+    )
+    return preference_forward(
+        logits[:, :-1],
+        aligned,
+        reference,
+        logps=token_logps.sum(dim=-1),
+        token_costs=token_costs,
+        cost_rows=cost_rows,
+    )
 
 
 def _side(

@@ -27,7 +27,7 @@ def _compute_dtype(logits: Tensor) -> torch.dtype:
     return torch.float64 if logits.dtype == torch.float64 else torch.float32
 
 
-def _blocks(batch: int, length: int, chunk: int):
+def position_blocks(batch: int, length: int, chunk: int):
     """``(rows, positions)`` slices covering ``(batch, length)`` with about ``chunk`` positions each."""
     if length >= chunk:
         for row in range(batch):
@@ -51,7 +51,7 @@ class _TargetLogProb(torch.autograd.Function):
         dtype = _compute_dtype(logits)
         batch, length, _ = logits.shape
         target_logps = torch.empty(batch, length, dtype=dtype, device=logits.device)
-        for block in _blocks(batch, length, chunk):
+        for block in position_blocks(batch, length, chunk):
             log_probs = torch.log_softmax(logits[block].to(dtype), dim=-1)  # freed after the gather
             target_logps[block] = log_probs.gather(-1, labels[block].unsqueeze(-1)).squeeze(-1)
         ctx.save_for_backward(logits, labels)
@@ -63,7 +63,7 @@ class _TargetLogProb(torch.autograd.Function):
     def backward(ctx, grad_out: Tensor) -> tuple[Tensor, None, None]:
         logits, labels = ctx.saved_tensors
         grad = torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)
-        for block in _blocks(logits.shape[0], logits.shape[1], ctx.chunk):
+        for block in position_blocks(logits.shape[0], logits.shape[1], ctx.chunk):
             weight = grad_out[block].unsqueeze(-1).to(ctx.dtype)
             probs = torch.softmax(logits[block].to(ctx.dtype), dim=-1).mul_(-weight)
             grad[block] = probs.scatter_add_(-1, labels[block].unsqueeze(-1), weight)

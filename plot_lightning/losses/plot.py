@@ -235,8 +235,8 @@ class PLOTLoss(nn.Module):
         return self.unit_embedding
 
     def _cost(self, logits: Tensor | None, labels: Tensor, mask: Tensor, variant: str, side) -> Tensor:
-        if logits is None:
-            return self._fused_cost(variant, side)
+        if logits is None or (variant == "dirac" and side.token_costs is not None):
+            return self._head_cost(variant, side)
         ids, logps = (side.ref_topk_ids, side.ref_topk_logps) if variant == "sinkhorn" else (None, None)
         return plot_transport_cost(
             logits,
@@ -250,10 +250,10 @@ class PLOTLoss(nn.Module):
             **self.options,
         )
 
-    def _fused_cost(self, variant: str, side) -> Tensor:
-        """The cost from what the fused head (``plot_lightning.heads``) computed instead of the logits."""
+    def _head_cost(self, variant: str, side) -> Tensor:
+        """The cost from what a head (``plot_lightning.heads``: logits or fused) computed with the log-probs."""
         if variant == "dirac" and side.token_costs is not None:
-            return _mean_token_cost(side.token_costs, side.mask)  # the fused head computed W_t already
+            return _mean_token_cost(side.token_costs, side.mask)  # the head computed W_t already
         if variant == "sinkhorn" and side.support_logps is not None:
             if side.ref_topk_ids is None or side.ref_topk_logps is None:
                 raise ValueError(

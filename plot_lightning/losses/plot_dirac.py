@@ -6,8 +6,9 @@ mass goes to ``y_t``), so the distance is exact and linear in ``p_t``::
     W_t = sum_v p_t(v) C(v, y_t),            dW_t / dz_t(v) = p_t(v) (C(v, y_t) - W_t)
 
 with ``C`` the cosine (``1 - ê_v · ê_y``) or L2 (``||ê_v - ê_y|| = sqrt(2 - 2 ê_v · ê_y)``) cost between
-unit embedding rows, the same convention as :mod:`plot_lightning.losses.plot_cost` (cosine clamped to
-``[0, 2]``, exactly 0 for ``v = y``).
+unit embedding rows, the same convention as :mod:`plot_lightning.losses.plot_cost` (cosine in ``[0, 2]`` up
+to rounding, ``W_t`` clamped to ``[0, 2]``, exactly 0 for ``v = y``). :func:`dirac_rows` is the per-chunk
+math, shared with the logits head (``plot_lightning.heads.logits_head``) and the fused head.
 
 Memory. Only masked (response) positions are touched, ``chunk_size`` tokens at a time, so the forward holds
 at most two ``(chunk_size, V)`` compute-dtype temporaries besides what it keeps for backward; no second
@@ -39,14 +40,57 @@ def _compute_dtype(logits: Tensor) -> torch.dtype:
     return torch.float64 if logits.dtype == torch.float64 else torch.float32
 
 
-def _cost_rows(unit_embedding: Tensor, targets: Tensor, cost: str, out: Tensor | None = None) -> Tensor:
-    """``(n, V)`` cost from every vocabulary token to each of ``targets (n,)``, written into ``out``."""
-    similarity = torch.mm(unit_embedding[targets], unit_embedding.T, out=out)  # (n, V)
-    cost_rows = similarity.neg_().add_(1.0).clamp_(0.0, 2.0)  # cosine 1 - ê_v·ê_y, in place
+def dirac_cost_rows(unit_embedding: Tensor, targets: Tensor, cost: str, out: Tensor | None = None) -> Tensor:
+    """``(n, V)`` cost from every vocabulary token to each of ``targets (n,)``, written into ``out``.
+
+    Cosine: ``1 - ê_y · ê_v``, one product into ``out`` (of the negated target rows, so that ``-S`` comes out
+    of the product and one in-place pass makes the cost) and the exact 0 at ``v = y``. For unit rows the
+    similarity lies in ``[-1, 1]`` up to rounding (about 1e-7 in fp32), so the cost lies in ``[0, 2]`` up to
+    that rounding; the per-token ``W`` is clamped to ``[0, 2]`` (:func:`dirac_rows`). L2 clamps first, since
+    ``sqrt`` of a rounding-negative value would be NaN.
+    """
+    cost_rows = torch.mm(unit_embedding[targets].neg(), unit_embedding.T, out=out).add_(1.0)  # (n, V) 1 - S
+    if cost == "l2":
+        cost_rows.clamp_(min=0.0)
     cost_rows.scatter_(1, targets.unsqueeze(1), 0.0)  # rounding leaves ~1e-7 at v = y; the cost is 0
     if cost == "l2":
         cost_rows.mul_(2.0).sqrt_()  # ||ê_v - ê_y|| = sqrt(2 - 2 ê_v·ê_y)
     return cost_rows
+
+
+def dirac_from_cost_rows(
+    probs: Tensor, cost_rows: Tensor, *, grad_rows: bool
+) -> tuple[Tensor, Tensor | None]:
+    """``W (n,) = sum_v p_v C(v, y)`` in ``[0, 2]`` and, with ``grad_rows``, ``dW / dz = p (C - W) (n, V)``, made
+    in place in ``cost_rows`` (``(n, V)``, from :func:`dirac_cost_rows`); ``probs (n, V)`` softmax rows."""
+    transport = torch.bmm(probs.unsqueeze(1), cost_rows.unsqueeze(2)).view(-1)  # (n,) sum_v p C
+    if not grad_rows:
+        return transport.clamp_(0.0, 2.0), None
+    grads = cost_rows.sub_(transport.unsqueeze(1)).mul_(probs)  # p (C - W), in place
+    return transport.clamp_(0.0, 2.0), grads
+
+
+def dirac_rows(
+    probs: Tensor,
+    unit_embedding: Tensor,
+    targets: Tensor,
+    cost: str,
+    *,
+    grad_rows: bool,
+    out: Tensor | None = None,
+) -> tuple[Tensor, Tensor | None]:
+    """Exact dirac cost of each row of ``probs`` and, with ``grad_rows``, its gradient rows w.r.t. the logits.
+
+    Args: ``probs (n, V)`` softmax rows in the compute dtype, ``unit_embedding (V, d)`` unit rows in the same
+    dtype, ``targets (n,)`` long, ``cost`` as :data:`COST_KINDS`; ``out (n, V)`` an optional buffer for the
+    cost rows (the gradient rows are made in it in place).
+    Returns ``(W (n,) in [0, 2], p (C - W) (n, V) or None)``: the cost ``W = sum_v p_v C(v, y)`` and
+    ``dW / dz = p (C - W)``. One ``(n, d) @ (d, V)`` product and four passes over ``(n, V)``. The product
+    reads the whole ``(V, d)`` embedding whatever ``n``, so one call per chunk of tokens, not per few rows.
+    """
+    return dirac_from_cost_rows(
+        probs, dirac_cost_rows(unit_embedding, targets, cost, out=out), grad_rows=grad_rows
+    )
 
 
 def _chunk_cost(
@@ -55,19 +99,18 @@ def _chunk_cost(
     targets: Tensor,
     unit_embedding: Tensor,
     cost: str,
+    *,
+    grad_rows: bool,
     out: Tensor | None = None,
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Probabilities ``p (n, V)``, cost rows ``C (n, V)`` and ``W (n,)`` for the positions ``rows``."""
+) -> tuple[Tensor, Tensor | None]:
+    """``W (n,)`` and (with ``grad_rows``) ``p (C - W) (n, V)`` for the positions ``rows`` of ``logits``."""
     probs = logits[rows].to(_compute_dtype(logits))  # (n, V); indexing copies, so in-place ops are safe
     if not bool(torch.isfinite(probs).all()):
         raise ValueError(
             f"'logits' (shape {tuple(logits.shape)}, dtype {logits.dtype}) holds NaN or infinite values "
             "at masked (response) positions"
         )
-    probs = _softmax_(probs)
-    cost_rows = _cost_rows(unit_embedding, targets, cost, out=out)
-    transport = torch.bmm(probs.unsqueeze(1), cost_rows.unsqueeze(2)).view(-1)  # (n,) sum_v p C
-    return probs, cost_rows, transport
+    return dirac_rows(_softmax_(probs), unit_embedding, targets, cost, grad_rows=grad_rows, out=out)
 
 
 def _softmax_(values: Tensor) -> Tensor:
@@ -98,17 +141,21 @@ class DiracTransportCost(torch.autograd.Function):
             part = slice(start, start + chunk_size)
             # Write the cost row straight into the kept gradient buffer when the dtypes allow it.
             out = grads[part] if store and grads.dtype == dtype else None
-            probs, cost_rows, transport[part] = _chunk_cost(
-                logits, (batch_idx[part], time_idx[part]), targets[part], embedding, cost, out=out
+            transport[part], rows = _chunk_cost(
+                logits,
+                (batch_idx[part], time_idx[part]),
+                targets[part],
+                embedding,
+                cost,
+                grad_rows=store,
+                out=out,
             )
-            if store:
-                cost_rows.sub_(transport[part].unsqueeze(1)).mul_(probs)  # p (C - W), in place
-                if out is None:
-                    grads[part].copy_(cost_rows)
+            if store and out is None:
+                grads[part].copy_(rows)
         ctx.chunk_size, ctx.cost, ctx.recompute = chunk_size, cost, recompute
         ctx.logits_meta = (logits.shape, logits.dtype, logits.device)
         if recompute:
-            ctx.save_for_backward(batch_idx, time_idx, targets, transport, embedding, logits)
+            ctx.save_for_backward(batch_idx, time_idx, targets, embedding, logits)
         else:
             ctx.save_for_backward(batch_idx, time_idx, grads)
         return transport
@@ -132,11 +179,11 @@ class DiracTransportCost(torch.autograd.Function):
 
 def _recomputed_grad_rows(ctx, part: slice) -> Tensor:
     """``p (C - W)`` for one chunk, recomputed from the saved logits (``recompute=True``)."""
-    batch_idx, time_idx, targets, transport, embedding, logits = ctx.saved_tensors
-    probs, cost_rows, _ = _chunk_cost(
-        logits, (batch_idx[part], time_idx[part]), targets[part], embedding, ctx.cost
+    batch_idx, time_idx, targets, embedding, logits = ctx.saved_tensors
+    _, rows = _chunk_cost(
+        logits, (batch_idx[part], time_idx[part]), targets[part], embedding, ctx.cost, grad_rows=True
     )
-    return cost_rows.sub_(transport[part].unsqueeze(1)).mul_(probs)
+    return rows
 
 
 @fp32_math
