@@ -19,6 +19,7 @@ from dataclasses import asdict
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
+from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, SingleDeviceStrategy
 from torch import Tensor
 from typing_extensions import override
 
@@ -58,6 +59,7 @@ from plot_lightning.stage_metrics import StageMetrics
 from plot_lightning.strategies.fsdp2 import fully_shard_model
 
 REFERENCE_MODES = ("copy", "lora_disabled", "precomputed")
+FP32_WEIGHT_PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")  # precisions that keep fp32 weights
 SPLITS = {"train": "train", "val": "val"}
 
 
@@ -98,6 +100,10 @@ class PLOTModule(pl.LightningModule):
             step and count it in ``train/nonfinite_grad_steps``). Non-finite weights are never checkpointed.
         max_consecutive_skips: with "skip", how many non-finite steps in a row are dropped before the run
             raises as diverged (a healthy step resets the count).
+        share_cost_embedding: let PLOT's cost read the frozen reference copy's output embedding (plus a
+            vector of row norms) instead of keeping its own normalised fp32 copy (V x d: 295 MB at
+            V = 128,256), where that is safe: ``reference="copy"``, fp32 weights, a single device or DDP, and
+            a Trainer precision that keeps fp32 weights (32-true or *-mixed). Elsewhere, or False: the copy.
 
     Checkpoints hold the policy, not the frozen reference of ``reference="copy"``: a resume rebuilds it from
     ``model`` (sharded FSDP checkpoints keep it). They also hold the RNG states for an exact resume.
@@ -123,6 +129,7 @@ class PLOTModule(pl.LightningModule):
         fused_chunk_size: int = 512,
         on_nonfinite_grad: str = "stop",
         max_consecutive_skips: int = 10,
+        share_cost_embedding: bool = True,
     ) -> None:
         super().__init__()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
@@ -180,6 +187,8 @@ class PLOTModule(pl.LightningModule):
         self.loss.set_embedding(policy.get_output_embeddings().weight.detach())
         if self.uses_reference and hp.reference == "copy":
             self.reference = frozen_copy(policy)
+            if self._shares_cost_embedding():  # the reference's lm_head is the start embedding, frozen
+                self.loss.terms["plot"].share_embedding(self.reference.get_output_embeddings().weight)
         if self.uses_reference and hp.reference == "precomputed":
             self._prepare_cache(policy)
         if hp.lora is not None:
@@ -195,6 +204,22 @@ class PLOTModule(pl.LightningModule):
             for model in (self.reference, self.policy):
                 if model is not None:
                     fully_shard_model(model, self.device_mesh)
+
+    def _shares_cost_embedding(self) -> bool:
+        """Whether PLOT's cost can read the reference's output embedding (see ``share_cost_embedding``): no
+        precision plugin will cast it and no strategy will shard it."""
+        if not self.hparams.get("share_cost_embedding", True) or "plot" not in self.loss.terms:
+            return False
+        if self.reference.get_output_embeddings().weight.dtype != torch.float32:
+            return False
+        trainer = self._trainer
+        if trainer is None:  # used outside a Trainer: nothing will cast or shard it behind our back
+            return True
+        strategy = trainer.strategy  # DeepSpeed is a DDPStrategy that shards and casts: excluded
+        plain = isinstance(strategy, (SingleDeviceStrategy, DDPStrategy)) and not isinstance(
+            strategy, DeepSpeedStrategy
+        )
+        return plain and str(trainer.precision) in FP32_WEIGHT_PRECISIONS
 
     def _prepare_cache(self, policy: torch.nn.Module) -> None:
         hp = self.hparams

@@ -1,12 +1,15 @@
 """Overhead accounting in every run: ``OverheadMonitor`` logs, per training step, ``perf/step_s``,
 ``perf/tokens_per_s`` (non-padding tokens), ``perf/padding_fraction``, ``perf/peak_memory_mb`` and, for runs with PLOT,
-``perf/plot_share`` (the share of the step spent in the PLOT loss term's forward, timed with a device
-synchronisation on GPU); on GPU also ``perf/mfu``.
+``perf/plot_share`` (the share of the step spent on PLOT's own work, :mod:`plot_lightning.section_timer`);
+on GPU also ``perf/mfu``.
 
 So the paper's "+2.67% training time" claim can be checked from a user's own MLflow runs: compare
 ``perf/tokens_per_s`` of a DPO run and a DPO+PLOT run, and read ``perf/plot_share``. ``plot_share`` counts
-the PLOT term's own computation; its backward and, with ``fused_head: true``, the cost computed inside the
-fused head are part of the step but not of this share (compare tokens/s for the whole overhead).
+the PLOT term's forward and the PLOT-only work inside the heads: the dirac costs and their gradient (logits
+head and fused head) and the fused head's sinkhorn support. Not in it: backward through the PLOT term's own
+kernels when no head computed the cost (sinkhorn on the unfused path), the reference's top-K, and any
+slow-down PLOT causes elsewhere (memory traffic, allocator state); compare tokens/s for the whole overhead.
+CPU sections are timed with ``perf_counter``, CUDA ones with events read after the step's synchronisation.
 
 Peak memory: ``torch.cuda.max_memory_allocated`` since the step started on GPU; on CPU the process's peak
 resident set so far (``ru_maxrss``, monotone). MFU: ``8 x parameters x tokens / step_s / peak`` (policy
@@ -40,33 +43,21 @@ class OverheadMonitor(pl.Callback):
     def __init__(self, peak_tflops: float | None = None) -> None:
         self.peak_tflops = peak_tflops
         self._start = 0.0
-        self._plot_s = 0.0
-        self._plot_start = 0.0
-        self._hooked = False
+        self._timer = None  # the PLOT term's SectionTimer, when the loss has one
         self._parameters = 0
 
     def setup(self, trainer, pl_module, stage: str) -> None:
         terms = getattr(getattr(pl_module, "loss", None), "terms", {})
-        if "plot" in terms and not self._hooked:
-            terms["plot"].register_forward_pre_hook(lambda module, args: self._plot_begin(pl_module))
-            terms["plot"].register_forward_hook(lambda module, args, output: self._plot_end(pl_module))
-            self._hooked = True
-
-    def _plot_begin(self, pl_module) -> None:
-        if pl_module.training:
-            _sync(pl_module.device)
-            self._plot_start = time.perf_counter()
-
-    def _plot_end(self, pl_module) -> None:
-        if pl_module.training:
-            _sync(pl_module.device)
-            self._plot_s += time.perf_counter() - self._plot_start
+        if "plot" in terms:
+            self._timer = terms["plot"].timer
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if pl_module.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(pl_module.device)
         _sync(pl_module.device)
-        self._plot_s, self._start = 0.0, time.perf_counter()
+        if self._timer is not None:
+            self._timer.begin_step()
+        self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         _sync(pl_module.device)
@@ -75,8 +66,8 @@ class OverheadMonitor(pl.Callback):
         values = {"perf/step_s": step_s, "perf/tokens_per_s": tokens / max(step_s, 1e-9)}
         values["perf/padding_fraction"] = 1.0 - tokens / batch["attention_mask"].numel()
         values["perf/peak_memory_mb"] = self._peak_memory_mb(pl_module.device)
-        if self._hooked:
-            values["perf/plot_share"] = self._plot_s / max(step_s, 1e-9)
+        if self._timer is not None:
+            values["perf/plot_share"] = self._timer.end_step() / max(step_s, 1e-9)
         mfu = self._mfu(pl_module, tokens, step_s)
         if mfu is not None:
             values["perf/mfu"] = mfu

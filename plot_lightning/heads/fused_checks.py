@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.plot_cost import COST_KINDS
+from plot_lightning.losses.plot_cost import COST_KINDS, check_cost_embedding
 from plot_lightning.tensor_checks import check_labels_in_range, check_shape
 
 
@@ -25,7 +25,7 @@ def check_fused_inputs(
     if unit_embedding is None and len(cost_rows):
         raise ValueError(f"'cost_rows' = {cost_rows} needs a 'unit_embedding' (V, d)")
     if unit_embedding is not None:
-        check_shape("unit_embedding", unit_embedding, (weight.shape[0], None))
+        check_cost_embedding("unit_embedding", unit_embedding, weight.shape[0])
     if cost_rows.step != 1 or not 0 <= cost_rows.start <= cost_rows.stop <= rows:
         raise ValueError(f"'cost_rows' must be a contiguous range within [0, {rows}], got {cost_rows}")
     if cost not in COST_KINDS:

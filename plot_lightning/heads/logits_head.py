@@ -27,9 +27,10 @@ import torch
 from torch import Tensor
 
 from plot_lightning.losses.logprobs import DEFAULT_CHUNK, position_blocks
-from plot_lightning.losses.plot_cost import COST_KINDS
+from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, as_cost_embedding, check_cost_embedding
 from plot_lightning.losses.plot_dirac import dirac_cost_rows, dirac_from_cost_rows
 from plot_lightning.losses.precision import fp32_math
+from plot_lightning.section_timer import NO_TIMER, SectionTimer
 from plot_lightning.tensor_checks import check_labels_in_range, check_shape
 
 
@@ -39,15 +40,17 @@ def _compute_dtype(logits: Tensor) -> torch.dtype:
 
 class LogitsHeadFunction(torch.autograd.Function):
     """``forward(logits (N,T,V), targets (N,T-1), cost_mask (N,T-1) bool, unit_embedding (V,d)|None, cost,
-    chunk, keep_grad) -> (logps (N,T-1), costs (M,))``: ``logps`` at every position (meaningful where masked),
+    chunk, keep_grad, timer) -> (logps (N,T-1), costs (M,))``: ``logps`` at every position (meaningful where masked),
     ``costs`` at the ``M`` True positions of ``cost_mask`` in row-major order."""
 
     @staticmethod
-    def forward(ctx, logits, targets, cost_mask, unit_embedding, cost, chunk, keep_grad):
+    def forward(ctx, logits, targets, cost_mask, unit_embedding, cost, chunk, keep_grad, timer):
         dtype = _compute_dtype(logits)
         batch, length = targets.shape
         aligned = logits[:, :-1]  # (N, T-1, V) strided view, never copied whole
-        embedding = None if unit_embedding is None else unit_embedding.to(dtype)
+        embedding = (
+            None if unit_embedding is None else as_cost_embedding(unit_embedding).to(logits.device, dtype)
+        )
         count = int(cost_mask.sum()) if embedding is not None else 0
         store = keep_grad and count > 0
         grad_rows = logits.new_empty((count, logits.shape[-1])) if store else None  # (M, V) p (C - W)
@@ -61,8 +64,11 @@ class LogitsHeadFunction(torch.autograd.Function):
             picked = cost_mask[block]
             if count and bool(picked.any()):
                 # blocks run in row-major order, and so do the cost tokens: they fill rows [offset, offset + n)
-                offset = _block_costs(log_probs, labels, picked, embedding, cost, costs, grad_rows, offset)
-        ctx.chunk, ctx.dtype, ctx.store = chunk, dtype, store
+                with timer.section(logits.device):
+                    offset = _block_costs(
+                        log_probs, labels, picked, embedding, cost, costs, grad_rows, offset
+                    )
+        ctx.chunk, ctx.dtype, ctx.store, ctx.timer = chunk, dtype, store, timer
         ctx.save_for_backward(logits, targets, cost_mask, grad_rows if store else None)
         return logps, costs
 
@@ -87,10 +93,11 @@ class LogitsHeadFunction(torch.autograd.Function):
             n = int(picked.sum()) if ctx.store else 0
             if n and grad_costs is not None:
                 part = slice(offset, offset + n)
-                _add_cost_grads(block_grad, picked, grad_rows[part], grad_costs[part])
+                with ctx.timer.section(logits.device):
+                    _add_cost_grads(block_grad, picked, grad_rows[part], grad_costs[part])
             offset += n
             aligned_grad[block] = block_grad
-        return grad, None, None, None, None, None, None
+        return grad, None, None, None, None, None, None, None
 
 
 _TEMP_ELEMENTS = 2**21  # elements per (rows, V) temporary: 8 MB fp32, below glibc's mmap threshold
@@ -149,10 +156,11 @@ def logits_head(
     targets: Tensor,
     mask: Tensor,
     *,
-    unit_embedding: Tensor | None = None,
+    unit_embedding: Tensor | CostEmbedding | None = None,
     cost_rows: range = range(0),
     cost: str = "cosine",
     chunk: int = DEFAULT_CHUNK,
+    timer: SectionTimer = NO_TIMER,
 ) -> tuple[Tensor, Tensor | None]:
     """Per-token log-probs of ``targets`` and PLOT dirac costs from the model's full logits.
 
@@ -166,6 +174,8 @@ def logits_head(
         cost_rows: the rows that get a PLOT dirac cost (e.g. ``range(0, B)``: the chosen half).
         cost: ``"cosine"`` or ``"l2"``, as :mod:`plot_lightning.losses.plot_dirac`.
         chunk: positions per fp32 block (as ``token_logps``).
+        timer: times the PLOT-only work (the costs in forward, their gradient in backward) for
+            ``perf/plot_share`` (:mod:`plot_lightning.section_timer`).
 
     Returns:
         ``(logps (N, T-1), costs (N, T-1) or None)``: fp32 (fp64 for fp64 logits), 0 where ``mask`` is False
@@ -193,7 +203,7 @@ def logits_head(
             raise ValueError(f"'cost_rows' must be a contiguous range within [0, {rows}), got {cost_rows}")
         if unit_embedding is None:
             raise ValueError("'unit_embedding' is needed when 'cost_rows' is not empty")
-        check_shape("unit_embedding", unit_embedding, (vocab, None))
+        check_cost_embedding("unit_embedding", unit_embedding, vocab)
     check_labels_in_range("targets", targets, vocab, mask)
     safe_targets = targets.masked_fill(~mask, 0).long()
     cost_mask = torch.zeros_like(mask)
@@ -201,7 +211,7 @@ def logits_head(
         cost_mask[cost_rows.start : cost_rows.stop] = mask[cost_rows.start : cost_rows.stop]
     keep_grad = torch.is_grad_enabled() and logits.requires_grad
     logps, costs = LogitsHeadFunction.apply(
-        logits, safe_targets, cost_mask, unit_embedding if with_cost else None, cost, chunk, keep_grad
+        logits, safe_targets, cost_mask, unit_embedding if with_cost else None, cost, chunk, keep_grad, timer
     )
     selected = logps.detach()[mask]
     if not bool(torch.isfinite(selected).all()):

@@ -111,6 +111,7 @@ def _plot_settings(loss: nn.Module, pairs: int, rows: int) -> dict:
         "unit_embedding": plot.unit_embedding,
         "cost": plot.cost,
         "cost_rows": _dirac_rows(plot, pairs, rows),
+        "timer": plot.timer,
     }
     if plot.variant == "dirac":
         return settings
@@ -132,7 +133,11 @@ def logits_preference_forward(
     pairs = rows // 2 if aligned.has_rejected else rows
     plot = _plot_term(loss)
     cost_rows = range(0) if plot is None else _dirac_rows(plot, pairs, rows)
-    settings = {} if not cost_rows else {"unit_embedding": plot.unit_embedding, "cost": plot.cost}
+    settings = (
+        {}
+        if not cost_rows
+        else {"unit_embedding": plot.unit_embedding, "cost": plot.cost, "timer": plot.timer}
+    )
     token_logps, token_costs = logits_head(
         logits, aligned.targets, aligned.mask, cost_rows=cost_rows, chunk=chunk, **settings
     )

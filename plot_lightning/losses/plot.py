@@ -18,11 +18,17 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from plot_lightning.losses.plot_cost import COST_KINDS, normalise_embedding
+from plot_lightning.losses.plot_cost import (
+    COST_KINDS,
+    CostEmbedding,
+    check_cost_embedding,
+    normalise_embedding,
+)
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
 from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost, support_transport_cost
 from plot_lightning.losses.precision import fp32_math
 from plot_lightning.losses.types import LossOutput, PreferenceForward
+from plot_lightning.section_timer import SectionTimer
 from plot_lightning.tensor_checks import (
     as_bool_mask,
     check_finite,
@@ -72,7 +78,7 @@ def _mean_token_cost(token_costs: Tensor, mask: Tensor) -> Tensor:
 VARIANTS: dict[str, Callable[..., Tensor]] = {"dirac": _dirac, "sinkhorn": _sinkhorn}
 
 
-def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor) -> Tensor:
+def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor | CostEmbedding) -> Tensor:
     """Validate the inputs; return ``mask`` as bool."""
     check_shape("logits", logits, (None, None, None))
     if not logits.is_floating_point():
@@ -82,8 +88,9 @@ def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tenso
     batch, length, vocab = logits.shape
     check_shape("labels", labels, (batch, length))
     check_shape("mask", mask, (batch, length))
-    check_shape("embedding", embedding, (vocab, None))
-    check_unit_rows("embedding", embedding)
+    check_cost_embedding("embedding", embedding, vocab)
+    if not isinstance(embedding, CostEmbedding):  # a CostEmbedding reads unit rows by construction
+        check_unit_rows("embedding", embedding)
     mask = as_bool_mask("mask", mask)
     check_mask_nonempty("mask", mask)
     check_labels_in_range("labels", labels, vocab, mask)
@@ -95,7 +102,7 @@ def plot_transport_cost(
     logits: Tensor,
     labels: Tensor,
     mask: Tensor,
-    embedding: Tensor,
+    embedding: Tensor | CostEmbedding,
     *,
     variant: str = "dirac",
     cost: str = "cosine",
@@ -207,7 +214,9 @@ class PLOTLoss(nn.Module):
         # A plain attribute, not a buffer: precision plugins (bf16-true), FSDP mixed precision (buffer_dtype)
         # and DDP's per-forward buffer broadcast act on module buffers only; the cost embedding must stay
         # the fp32 copy taken at start and never travel between processes. It follows the logits' device.
-        self.unit_embedding: Tensor | None = None
+        self.unit_embedding: Tensor | CostEmbedding | None = None
+        # PLOT's work inside the heads and this forward, for ``perf/plot_share`` (``OverheadMonitor``).
+        self.timer = SectionTimer()
 
     @property
     def requires_rejected(self) -> bool:
@@ -228,8 +237,15 @@ class PLOTLoss(nn.Module):
         """Store a detached, row-normalised fp32 copy of ``weight (V, d)`` (a plain attribute, see __init__)."""
         self.unit_embedding = normalise_embedding(weight).to(torch.float32)
 
-    def _embedding_on(self, device: torch.device) -> Tensor:
-        """The fp32 unit embedding on ``device`` (moved once; module ``.to()`` does not see it)."""
+    def share_embedding(self, weight: Tensor) -> None:
+        """Read the cost from ``weight (V, d)`` itself (frozen, fp32, e.g. the reference model's output
+        embedding, equal to the policy's at the start) and its row norms, instead of a ``V x d`` copy
+        (``plot_cost.CostEmbedding.shared``). Replaces what :meth:`set_embedding` stored."""
+        self.unit_embedding = CostEmbedding.shared(weight)
+
+    def _embedding_on(self, device: torch.device) -> Tensor | CostEmbedding:
+        """The fp32 unit embedding on ``device`` (moved once; module ``.to()`` does not see it); a shared one
+        lives where its module put it."""
         if self.unit_embedding.device != device:
             self.unit_embedding = self.unit_embedding.to(device)
         return self.unit_embedding
@@ -280,6 +296,10 @@ class PLOTLoss(nn.Module):
         """
         if self.unit_embedding is None:
             raise RuntimeError("PLOTLoss.set_embedding(weight) must be called before the first forward")
+        with self.timer.section(batch.chosen.labels.device):
+            return self._forward(batch)
+
+    def _forward(self, batch: PreferenceForward) -> LossOutput:
         chosen = batch.chosen
         chosen_cost = self._cost(chosen.logits, chosen.labels, chosen.mask, self.variant, chosen)
         metrics = {"chosen_cost": chosen_cost.detach().mean()}

@@ -32,7 +32,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.plot_cost import COST_KINDS
+from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, as_cost_embedding
 from plot_lightning.losses.precision import fp32_math
 
 
@@ -40,7 +40,9 @@ def _compute_dtype(logits: Tensor) -> torch.dtype:
     return torch.float64 if logits.dtype == torch.float64 else torch.float32
 
 
-def dirac_cost_rows(unit_embedding: Tensor, targets: Tensor, cost: str, out: Tensor | None = None) -> Tensor:
+def dirac_cost_rows(
+    unit_embedding: Tensor | CostEmbedding, targets: Tensor, cost: str, out: Tensor | None = None
+) -> Tensor:
     """``(n, V)`` cost from every vocabulary token to each of ``targets (n,)``, written into ``out``.
 
     Cosine: ``1 - ê_y · ê_v``, one product into ``out`` (of the negated target rows, so that ``-S`` comes out
@@ -49,7 +51,9 @@ def dirac_cost_rows(unit_embedding: Tensor, targets: Tensor, cost: str, out: Ten
     that rounding; the per-token ``W`` is clamped to ``[0, 2]`` (:func:`dirac_rows`). L2 clamps first, since
     ``sqrt`` of a rounding-negative value would be NaN.
     """
-    cost_rows = torch.mm(unit_embedding[targets].neg(), unit_embedding.T, out=out).add_(1.0)  # (n, V) 1 - S
+    cost_rows = (
+        as_cost_embedding(unit_embedding).negated_similarity(targets, out=out).add_(1.0)
+    )  # (n, V) 1 - S
     if cost == "l2":
         cost_rows.clamp_(min=0.0)
     cost_rows.scatter_(1, targets.unsqueeze(1), 0.0)  # rounding leaves ~1e-7 at v = y; the cost is 0
@@ -72,7 +76,7 @@ def dirac_from_cost_rows(
 
 def dirac_rows(
     probs: Tensor,
-    unit_embedding: Tensor,
+    unit_embedding: Tensor | CostEmbedding,
     targets: Tensor,
     cost: str,
     *,
@@ -97,7 +101,7 @@ def _chunk_cost(
     logits: Tensor,
     rows: tuple[Tensor, Tensor],
     targets: Tensor,
-    unit_embedding: Tensor,
+    unit_embedding: Tensor | CostEmbedding,
     cost: str,
     *,
     grad_rows: bool,
@@ -132,7 +136,7 @@ class DiracTransportCost(torch.autograd.Function):
         ctx, logits, batch_idx, time_idx, targets, unit_embedding, cost, chunk_size, recompute, keep_grad
     ):
         dtype = _compute_dtype(logits)
-        embedding = unit_embedding.to(dtype)
+        embedding = as_cost_embedding(unit_embedding).to(logits.device, dtype)
         count = targets.shape[0]
         store = keep_grad and not recompute
         grads = logits.new_empty((count, logits.shape[-1])) if store else None  # (N, V), logits dtype
@@ -155,7 +159,8 @@ class DiracTransportCost(torch.autograd.Function):
         ctx.chunk_size, ctx.cost, ctx.recompute = chunk_size, cost, recompute
         ctx.logits_meta = (logits.shape, logits.dtype, logits.device)
         if recompute:
-            ctx.save_for_backward(batch_idx, time_idx, targets, embedding, logits)
+            ctx.embedding = embedding  # frozen; not a tensor autograd could version-check
+            ctx.save_for_backward(batch_idx, time_idx, targets, logits)
         else:
             ctx.save_for_backward(batch_idx, time_idx, grads)
         return transport
@@ -179,7 +184,8 @@ class DiracTransportCost(torch.autograd.Function):
 
 def _recomputed_grad_rows(ctx, part: slice) -> Tensor:
     """``p (C - W)`` for one chunk, recomputed from the saved logits (``recompute=True``)."""
-    batch_idx, time_idx, targets, embedding, logits = ctx.saved_tensors
+    batch_idx, time_idx, targets, logits = ctx.saved_tensors
+    embedding = ctx.embedding
     _, rows = _chunk_cost(
         logits, (batch_idx[part], time_idx[part]), targets[part], embedding, ctx.cost, grad_rows=True
     )
@@ -191,7 +197,7 @@ def dirac_token_costs(
     logits: Tensor,
     labels: Tensor,
     mask: Tensor,
-    unit_embedding: Tensor,
+    unit_embedding: Tensor | CostEmbedding,
     *,
     cost: str = "cosine",
     chunk_size: int = 1024,
@@ -222,7 +228,7 @@ def dirac_transport_cost(
     logits: Tensor,
     labels: Tensor,
     mask: Tensor,
-    unit_embedding: Tensor,
+    unit_embedding: Tensor | CostEmbedding,
     *,
     cost: str = "cosine",
     chunk_size: int = 1024,

@@ -34,7 +34,13 @@ import warnings
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.plot_cost import COST_KINDS, pairwise_token_cost
+from plot_lightning.losses.plot_cost import (
+    COST_KINDS,
+    CostEmbedding,
+    as_cost_embedding,
+    check_cost_embedding,
+    pairwise_token_cost,
+)
 from plot_lightning.losses.precision import fp32_math
 from plot_lightning.ot.sinkhorn import SinkhornConvergenceWarning, sinkhorn_cost
 from plot_lightning.tensor_checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
@@ -66,7 +72,7 @@ def _validate(logits, labels, mask, unit_embedding, ref_ids, ref_logps, top_k, l
         raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
     check_mask_nonempty("mask", mask)
     check_labels_in_range("labels", labels, vocab, mask)
-    check_shape("unit_embedding", unit_embedding, (vocab, None))
+    check_cost_embedding("unit_embedding", unit_embedding, vocab)
     if not (isinstance(top_k, int) and 1 <= top_k <= vocab):
         raise ValueError(f"'top_k' must be an integer in [1, {vocab}], got {top_k!r}")
     check_shape("ref_topk_ids", ref_ids, (batch, length, top_k))
@@ -111,7 +117,7 @@ def _target_masses(ref_logps: Tensor, first: Tensor, lam: float) -> Tensor:
     return torch.cat([merged, torch.zeros_like(merged[:, :1])], dim=-1)
 
 
-def _support_cost(unit_embedding: Tensor, ids: Tensor, kind: str) -> Tensor:
+def _support_cost(unit_embedding: CostEmbedding, ids: Tensor, kind: str) -> Tensor:
     """``(M, L+1, L+1)``: token costs on the slots, cost 1 between the rest atom and any slot."""
     token_cost = pairwise_token_cost(unit_embedding, ids, ids, kind=kind)  # (M, L, L)
     return torch.nn.functional.pad(token_cost, (0, 1, 0, 1), value=1.0).diagonal_scatter(
@@ -234,7 +240,7 @@ def _mean_transport(
     first, unique = _first_slots(ids)
     policy = _policy_masses(support_logps, unique)  # (M, L+1)
     target = _target_masses(ref_logps, first, lam)  # (M, L+1)
-    ground_cost = _support_cost(unit_embedding.to(dtype), ids, cost)  # (M, L+1, L+1)
+    ground_cost = _support_cost(as_cost_embedding(unit_embedding).to(dtype=dtype), ids, cost)  # (M, L+1, L+1)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", SinkhornConvergenceWarning)
         per_token = sinkhorn_cost(

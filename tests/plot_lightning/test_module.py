@@ -10,6 +10,8 @@ import pytest
 import torch
 
 from plot_lightning.data.datamodule import PreferenceDataModule
+from plot_lightning.forward import align_batch
+from plot_lightning.losses.plot_cost import CostEmbedding, normalise_embedding
 from plot_lightning.module import PLOTModule
 
 SUBPREFERENCES = ["helpfulness", "math"]
@@ -72,7 +74,7 @@ def test_configure_model_is_idempotent_and_reference_frozen(pairs) -> None:
 
 def test_ot_embedding_is_a_frozen_copy_outside_buffers_and_state() -> None:
     """Not a buffer: precision plugins, FSDP buffer_dtype and DDP's buffer broadcast never see it."""
-    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1], share_cost_embedding=False)
     module.configure_model()
     embedding = module.loss.terms["plot"].unit_embedding
     assert embedding.dtype == torch.float32
@@ -221,3 +223,59 @@ def test_logged_rewards_follow_the_loss_beta(pairs, quiet_trainer) -> None:
         module, datamodule=datamodule(pairs), verbose=False
     )
     assert old["val/rewards/margins"] == pytest.approx(forward_margin / 5, rel=1e-5)
+
+
+def test_ot_cost_reads_the_reference_embedding_instead_of_a_copy() -> None:
+    """With a frozen fp32 reference copy the cost embedding is the reference's lm_head weight itself plus
+    inverse norms (no V x d copy), equal to the normalised copy; the policy training does not move it."""
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
+    module.configure_model()
+    shared = module.loss.terms["plot"].unit_embedding
+    assert isinstance(shared, CostEmbedding) and shared.is_shared
+    reference_weight = module.reference.get_output_embeddings().weight
+    assert shared.weight is reference_weight
+    assert not any(tensor is shared.weight for tensor in module.policy.parameters())
+    weight = module.policy.get_output_embeddings().weight.detach()
+    torch.testing.assert_close(shared.unit_rows(), normalise_embedding(weight), rtol=0, atol=1e-6)
+    with torch.no_grad():
+        module.policy.get_output_embeddings().weight.add_(1.0)  # a policy step
+    torch.testing.assert_close(shared.unit_rows(), normalise_embedding(weight - 1.0), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "reason"),
+    [
+        ({"share_cost_embedding": False}, "switched off"),
+        ({"model_dtype": "bfloat16"}, "bf16 weights"),
+        ({"losses": ["sft", "plot"], "weights": [1.0, 0.1]}, "no reference"),
+    ],
+)
+def test_ot_cost_keeps_its_copy_where_sharing_is_not_safe(kwargs, reason) -> None:
+    module = PLOTModule(model="tiny", **{"losses": ["dpo", "plot"], "weights": [1.0, 0.1], **kwargs})
+    module.configure_model()
+    embedding = module.loss.terms["plot"].unit_embedding
+    assert isinstance(embedding, torch.Tensor) and embedding.dtype == torch.float32, reason
+
+
+@pytest.mark.parametrize(
+    ("precision", "shared"), [("32-true", True), ("bf16-mixed", True), ("bf16-true", False)]
+)
+def test_ot_cost_sharing_follows_the_trainer_precision(precision, shared, pairs, quiet_trainer) -> None:
+    """bf16-true casts the reference after configure_model: PLOT then keeps its fp32 copy."""
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
+    quiet_trainer(max_steps=1, precision=precision).fit(module, datamodule=datamodule(pairs))
+    embedding = module.loss.terms["plot"].unit_embedding
+    assert isinstance(embedding, CostEmbedding) == shared
+    if not shared:
+        assert embedding.dtype == torch.float32
+
+
+def test_a_shared_cost_embedding_cast_behind_the_trainer_is_refused(pairs) -> None:
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
+    module.configure_model()
+    module.to(torch.bfloat16)  # outside a Trainer's precision plugin
+    data = datamodule(pairs)
+    data.setup("fit")
+    aligned = align_batch(next(iter(data.train_dataloader())))
+    with pytest.raises(RuntimeError, match="share_cost_embedding=False"):
+        module._policy_forward(aligned, None)

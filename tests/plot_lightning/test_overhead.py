@@ -47,3 +47,6 @@ def test_perf_metrics_every_step(losses, data, quiet_trainer) -> None:
             assert 0.0 < step["perf/plot_share"] < 1.0
         else:
             assert "perf/plot_share" not in step
+    if "plot" in losses:
+        # the share covers PLOT's work inside the logits head (forward and backward), not only the loss term
+        assert module.loss.terms["plot"].timer.sections >= 3

@@ -17,6 +17,7 @@ from plot_lightning.losses.plot_sinkhorn import (
     sinkhorn_transport_cost,
     support_transport_cost,
 )
+from plot_lightning.section_timer import NO_TIMER
 
 
 def problem(rows=4, length=7, width=8, vocab=50, dtype=torch.float32, bias=True, seed=0):
@@ -103,7 +104,7 @@ def test_gradcheck_fp64() -> None:
 
     def function(h, w, b):
         logps, costs, support_logps, _ = FusedHeadFunction.apply(
-            h, w, b, ids, embedding.double(), extra, layout, 2
+            h, w, b, ids, embedding.double(), extra, layout, 2, NO_TIMER
         )
         return logps, costs, support_logps
 

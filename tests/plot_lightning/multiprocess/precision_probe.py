@@ -22,6 +22,7 @@ import torch
 from lightning.pytorch.strategies import DDPStrategy, ModelParallelStrategy
 
 from plot_lightning.data.datamodule import PreferenceDataModule
+from plot_lightning.losses.plot_cost import CostEmbedding
 from plot_lightning.models.loading import load_causal_lm
 from plot_lightning.module import PLOTModule
 from plot_lightning.strategies.cpu_fsdp import CPUFSDPStrategy
@@ -67,7 +68,9 @@ class Recorder:
         logps, cost = fp32_reference(batch.chosen, self.unit_embedding)
         rejected_logps, _ = fp32_reference(batch.rejected, self.unit_embedding)
         logps_found = torch.cat([batch.chosen.logps, batch.rejected.logps])
-        embedding = term.unit_embedding
+        embedding = term.unit_embedding  # a shared CostEmbedding (the reference's lm_head) or the fp32 copy
+        if isinstance(embedding, CostEmbedding):
+            embedding = embedding.unit_rows()
         self.rows.append(
             {
                 "cost": errors(output.loss, cost),
