@@ -38,7 +38,7 @@ mkdir -p "$OUT"
 # checkpointing on in both (TRL's DPOConfig default), then both settings at 2 x 256, the 128k vocabulary, then
 # the PLOT overhead claim, so that a run cut short still answers the main questions
 PLAN=(
-  "01-vs_trl-smollm2-4x1024|900|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 4x1024 --configs trl,fused --checkpointing on --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
+  "01-vs_trl-smollm2-4x1024|1300|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 4x1024 --configs trl,fused --checkpointing on --rounds 2 --steps 2 --warmup 1 --threads $THREADS"
   "02-vs_trl-smollm2-2x256|650|$PY benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256 --configs trl,fused --checkpointing off,on --rounds 2 --steps 2 --warmup 1 --threads $THREADS"
   "03-vs_trl-random128k-2x256|300|$PY benchmarks/vs_trl.py speed --model random-128k --shapes 2x256 --configs trl,fused --checkpointing on --rounds 1 --steps 2 --warmup 1 --threads $THREADS"
   "04-plot_overhead-4x256|720|$PY benchmarks/plot_overhead.py --pairs 4 --seq-len 256 --steps 4 --warmup-rounds 1 --threads $THREADS --only dpo+plot(dirac),dpo(fused),dpo+plot(fused)"
