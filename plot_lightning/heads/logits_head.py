@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from plot_lightning.losses.logprobs import DEFAULT_CHUNK, position_blocks
+from plot_lightning.losses.logprobs import DEFAULT_CHUNK, masked_logps, position_blocks
 from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, as_cost_embedding, check_cost_embedding
 from plot_lightning.losses.plot_dirac import dirac_cost_rows, dirac_from_cost_rows
 from plot_lightning.losses.precision import fp32_math
@@ -213,14 +213,7 @@ def logits_head(
     logps, costs = LogitsHeadFunction.apply(
         logits, safe_targets, cost_mask, unit_embedding if with_cost else None, cost, chunk, keep_grad, timer
     )
-    selected = logps.detach()[mask]
-    if not bool(torch.isfinite(selected).all()):
-        bad = int((~torch.isfinite(selected)).sum())
-        raise ValueError(
-            f"'logits' (shape {tuple(logits.shape)}) give {bad} non-finite log-prob(s) on masked-in "
-            "tokens (NaN/inf logits, or -inf on a target token)"
-        )
-    logps = logps.masked_fill(~mask, 0.0)
+    logps = masked_logps(logps, mask, logits.shape)
     if not with_cost:
         return logps, None
     token_costs = logps.new_zeros(mask.shape).index_put(cost_mask.nonzero(as_tuple=True), costs)

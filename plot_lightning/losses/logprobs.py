@@ -94,11 +94,16 @@ def token_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, chunk: int = DE
     check_labels_in_range("labels", labels, vocab, mask)
     safe_labels = labels.masked_fill(~mask, 0).long()
     per_token = _TargetLogProb.apply(logits, safe_labels, chunk)  # (B, T); no copy of the logits
+    return masked_logps(per_token, mask, logits.shape)
+
+
+def masked_logps(per_token: Tensor, mask: Tensor, logits_shape: torch.Size) -> Tensor:
+    """``per_token (B, T)`` with 0 where ``mask`` is False; ValueError if a masked-in entry is not finite."""
     selected = per_token.detach()[mask]
     if not bool(torch.isfinite(selected).all()):
         bad = int((~torch.isfinite(selected)).sum())
         raise ValueError(
-            f"'logits' (shape {tuple(logits.shape)}) give {bad} non-finite log-prob(s) on masked-in "
+            f"'logits' (shape {tuple(logits_shape)}) give {bad} non-finite log-prob(s) on masked-in "
             "tokens (NaN/inf logits, or -inf on a target token)"
         )
     return per_token.masked_fill(~mask, 0.0)
