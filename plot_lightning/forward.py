@@ -1,4 +1,4 @@
-"""From a collated batch to the aligned tensors the losses take (see CONTRACTS "Token alignment").
+"""From a collated batch to the aligned tensors the losses take (the README's "Token alignment").
 
 A batch holds ``input_ids``, ``attention_mask`` and ``labels``, each ``(N, T)``, labels = input ids with -100
 on prompt and padding (not shifted). For pair data ``N = 2B``: rows ``[0, B)`` chosen, ``[B, 2B)`` rejected.

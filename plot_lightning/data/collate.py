@@ -1,4 +1,4 @@
-"""Collate tokenised examples into right-padded batches (see CONTRACTS.md, "Data batches")."""
+"""Collate tokenised examples into right-padded batches; the batch layout is in ``PreferenceCollator``."""
 
 from __future__ import annotations
 

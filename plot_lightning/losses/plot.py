@@ -1,5 +1,5 @@
 """PLOT loss: token-level optimal transport from the policy's next-token distributions to the preferred
-tokens, with a ground cost from a frozen copy of the token embeddings (see ../shared/PLOT-NOTES.md).
+tokens, with a ground cost from a frozen copy of the token embeddings (the README's "What PLOT is here").
 
 ``plot_transport_cost`` validates its inputs and dispatches on ``variant``:
 

@@ -1,5 +1,5 @@
 r"""PLOT, ``sinkhorn`` variant: entropic OT between the policy's next-token distribution and a target
-anchored to the frozen reference, on a small per-token support (see ../shared/PLOT-NOTES.md).
+anchored to the frozen reference, on a small per-token support (the README's "What PLOT is here").
 
 At a response position with policy ``p = softmax(z)``, target token ``y`` and reference top-K ``R``:
 

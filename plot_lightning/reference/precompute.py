@@ -66,7 +66,7 @@ def build_reference_cache(
 
     Args:
         model: the reference causal LM (left in its original train/eval mode afterwards).
-        loaders: ``{split: batches}`` of collated batches (see CONTRACTS "Data batches"), every example once.
+        loaders: ``{split: batches}`` of collated batches (``PreferenceCollator``'s layout), every example once.
         cache_dir: folder for ``reference-<split>.safetensors``.
         top_k: reference top-K per response token to store (0: summed log-probs only).
         fingerprint: from :func:`expected_fingerprint`.
