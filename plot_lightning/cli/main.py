@@ -84,6 +84,12 @@ def _diagnose_command(argv: list[str]) -> None:
     diagnose_command(argv)
 
 
+def _arithmetic_data_command(argv: list[str]) -> None:
+    from plot_lightning.experiment.arithmetic_command import arithmetic_data_command
+
+    arithmetic_data_command(argv)
+
+
 def _tracking_command(argv: list[str]) -> None:
     from plot_lightning.tracking.sync import sync_run
 
@@ -112,6 +118,7 @@ _COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "demo": _demo_command,
     "experiment": _experiment_command,
     "diagnose": _diagnose_command,
+    "arithmetic-data": _arithmetic_data_command,
     "tracking": _tracking_command,
 }
 

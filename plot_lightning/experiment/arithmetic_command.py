@@ -1,0 +1,75 @@
+"""``plot-lightning arithmetic-data``: the arithmetic experiment's pilot and data (see :mod:`.arithmetic_prepare`).
+
+    plot-lightning arithmetic-data --out data/arithmetic            # SmolLM2-135M-Instruct, default settings
+    plot-lightning arithmetic-data --model tiny --out /tmp/a --band 0 1 --train-prompts 8   # the test-sized run
+
+Exit 3 with one line when the pilot finds no candidate operation inside the band.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from plot_lightning.experiment.arithmetic_prepare import ArithmeticSettings, PilotStop, prepare_arithmetic
+
+DEFAULTS = ArithmeticSettings()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="plot-lightning arithmetic-data", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--model", default="smollm2-135m-instruct", help="model spec (a folder, or a known name)"
+    )
+    parser.add_argument("--out", required=True, help="folder for pilot.json, train/validation/heldout.jsonl")
+    parser.add_argument(
+        "--candidates", nargs="+", default=list(DEFAULTS.candidates), help="operations to pilot"
+    )
+    parser.add_argument("--operation", default=None, help="use this operation whatever the pilot finds")
+    parser.add_argument(
+        "--band", nargs=2, type=float, default=list(DEFAULTS.band), help="accepted pilot accuracy"
+    )
+    for name in (
+        "pilot_prompts",
+        "train_prompts",
+        "validation_prompts",
+        "heldout_prompts",
+        "samples",
+        "seed",
+    ):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(DEFAULTS, name))
+    parser.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
+    parser.add_argument("--max-new-tokens", type=int, default=DEFAULTS.max_new_tokens)
+    return parser
+
+
+def arithmetic_data_command(argv: list[str]) -> None:
+    from plot_lightning.models.loading import load_causal_lm, load_tokenizer
+
+    args = _parser().parse_args(argv)
+    settings = ArithmeticSettings(
+        candidates=tuple(args.candidates),
+        operation=args.operation,
+        band=tuple(args.band),
+        pilot_prompts=args.pilot_prompts,
+        train_prompts=args.train_prompts,
+        validation_prompts=args.validation_prompts,
+        heldout_prompts=args.heldout_prompts,
+        samples=args.samples,
+        seed=args.seed,
+        temperature=args.temperature,
+        max_new_tokens=args.max_new_tokens,
+    )
+    model, tokenizer = load_causal_lm(args.model), load_tokenizer(args.model)
+    try:
+        summary = prepare_arithmetic(model, tokenizer, settings, args.out)
+    except PilotStop as stop:
+        print(f"plot-lightning arithmetic-data: {stop}", file=sys.stderr)
+        raise SystemExit(3) from None
+    print(
+        f"{summary['operation']}: {summary['train']['pairs']} training pairs from {summary['train']['prompts']} "
+        f"prompts, {summary['validation']['pairs']} validation pairs, {summary['heldout']['prompts']} held-out "
+        f"prompts -> {args.out}"
+    )
