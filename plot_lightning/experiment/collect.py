@@ -1,6 +1,7 @@
 """Build the experiment's results from whatever cells are finished: tables, paired differences, charts.
 
-Writes ``<out>/results/``: ``cells.csv`` (one row per cell and metric), ``table.md`` (per category, each metric
+Writes ``<out>/results/``: ``cells.csv`` (one row per cell and metric), ``heldout_items.jsonl`` (one row per cell
+and held-out pair: the per-pair sums of :mod:`.heldout_metrics`), ``table.md`` (per category, each metric
 per method: mean over seeds [95% t-interval] (n)), ``paired.md`` (X+PLOT - X paired by seed, for every method
 with a base), ``charts/sensitivity_<category>_<param>.png``, ``diagnostic.md`` and ``charts/diagnostic_*.png``.
 """
@@ -8,6 +9,7 @@ with a base), ``charts/sensitivity_<category>_<param>.png``, ``diagnostic.md`` a
 from __future__ import annotations
 
 import csv
+import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,21 @@ def _cells_csv(records, path: Path) -> None:
                 writer.writerow([r["name"], r["category"], r["method"], r["seed"], sweep, metric, value])
 
 
+def _items_jsonl(records, path: Path) -> None:
+    """One line per cell and held-out pair: the per-pair sums every held-out metric is pooled from."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for r in records:
+            sweep = f"{r['sweep'][0]}={r['sweep'][1]}" if r["sweep"] else ""
+            for item in r.get("heldout_items", []):
+                cell = {
+                    "cell": r["name"],
+                    "category": r["category"],
+                    "method": r["method"],
+                    "seed": r["seed"],
+                }
+                handle.write(json.dumps({**cell, "sweep": sweep, **item}, sort_keys=True) + "\n")
+
+
 def collect(config: ExperimentConfig, cells: list[Cell], tracker=None) -> Path:
     """Write the results folder from the finished cells (any subset); log it to the parent run; return it."""
     out = Path(config.out_dir) / "results"
@@ -149,6 +166,7 @@ def collect(config: ExperimentConfig, cells: list[Cell], tracker=None) -> Path:
     (out / "table.md").write_text(header + _table(records, config) + "\n", encoding="utf-8")
     (out / "paired.md").write_text(header + _paired(records, config) + "\n", encoding="utf-8")
     _cells_csv(records, out / "cells.csv")
+    _items_jsonl(records, out / "heldout_items.jsonl")
     _sensitivity(records, config, out / "charts")
     _diagnostic(records, config, out)
     print(f"[experiment] collected {len(records)}/{len(cells)} finished cells into {out}", flush=True)

@@ -7,7 +7,9 @@
 - ``chosen_ppl``: per-token perplexity of the chosen responses under the policy; ``chosen_ppl_change``: minus
   the reference's perplexity (negative: the policy finds the preferred responses more likely).
 
-The group ``all`` pools every pair. Rows are tokenized with the training data settings (chat template,
+The group ``all`` pools every pair. ``heldout_items`` gives the per-pair sums these metrics are built from
+(one dict per pair that fits, in record order), so every interval can be recomputed over items; the
+metrics are :func:`summarize` of them. Rows are tokenized with the training data settings (chat template,
 ``max_length``, ``max_prompt_length``). Logits and log-probs are fp32.
 """
 
@@ -101,21 +103,42 @@ def _finish(sums: dict[str, float]) -> dict[str, float]:
     }
 
 
-def heldout_metrics(policy, reference, tokenizer, records, *, beta: float, batch_size: int, max_length: int,
-                    max_prompt_length: int | None) -> dict[str, dict[str, float]]:  # fmt: skip
-    """``{subpreference | "all": {metric: value}}`` over ``records`` (normalised preference rows)."""
+def heldout_items(policy, reference, tokenizer, records, *, beta: float, batch_size: int, max_length: int,
+                  max_prompt_length: int | None) -> list[dict[str, Any]]:  # fmt: skip
+    """Per pair that fits: ``{"item", "source_id", "subpreference", <SUMS>}`` (item: its index in ``records``)."""
     policy.eval()
     reference.eval()
+    positions = {id(record): index for index, record in enumerate(records)}
     encoded = encode_pairs(records, tokenizer, max_length, max_prompt_length)
     if not encoded:
         raise ValueError("no held-out pair fits max_length: nothing to measure")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(SUMS, 0.0))
+    items = []
     for start in range(0, len(encoded), batch_size):
-        items = encoded[start : start + batch_size]
-        sums = _batch_sums(policy, reference, _collate(items, pad_id), beta)
-        for row, (record, _, _) in enumerate(items):
-            for group in ("all", record.get("subpreference") or "none"):
-                for key in SUMS:
-                    totals[group][key] += float(sums[key][row])
+        chunk = encoded[start : start + batch_size]
+        sums = _batch_sums(policy, reference, _collate(chunk, pad_id), beta)
+        for row, (record, _, _) in enumerate(chunk):
+            items.append(
+                {
+                    "item": positions[id(record)],
+                    "source_id": record.get("source_id"),
+                    "subpreference": record.get("subpreference") or "none",
+                    **{key: float(sums[key][row]) for key in SUMS},
+                }
+            )
+    return items
+
+
+def summarize(items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """``{subpreference | "all": {metric: value}}`` pooled from per-pair sums."""
+    totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(SUMS, 0.0))
+    for item in items:
+        for group in ("all", item["subpreference"]):
+            for key in SUMS:
+                totals[group][key] += item[key]
     return {group: _finish(values) for group, values in sorted(totals.items())}
+
+
+def heldout_metrics(policy, reference, tokenizer, records, **settings: Any) -> dict[str, dict[str, float]]:
+    """``{subpreference | "all": {metric: value}}`` over ``records`` (normalised preference rows)."""
+    return summarize(heldout_items(policy, reference, tokenizer, records, **settings))

@@ -22,9 +22,10 @@ def load_heldout_records(files: list[str], limit: int) -> list[dict[str, Any]]:
 
 
 def measure_cell(cell: Cell, export: Path, config: ExperimentConfig) -> dict[str, Any]:
-    """``{"heldout": {group: metrics}, "diagnostic": [...]}`` of the exported policy vs its reference."""
+    """``{"heldout": {group: metrics}, "heldout_items": [per pair], "diagnostic": [...]}`` of the exported
+    policy vs its reference."""
     from plot_lightning.experiment.diagnose import diagnose_models
-    from plot_lightning.experiment.heldout_metrics import heldout_metrics
+    from plot_lightning.experiment.heldout_metrics import heldout_items, summarize
     from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
     spec = str(cell.training["model"].get("model", "tiny"))
@@ -38,11 +39,14 @@ def measure_cell(cell: Cell, export: Path, config: ExperimentConfig) -> dict[str
     settings = config.metrics
     records = load_heldout_records(cell.heldout_files, settings.heldout_pairs)
     beta = config.defaults.get("beta", DEFAULT_HYPERPARAMETERS["beta"])  # one beta: margins comparable
-    heldout = heldout_metrics(
+    items = heldout_items(
         policy, reference, tokenizer, records, beta=beta, batch_size=settings.batch_size, **lengths
     )
     diagnostic = diagnose_models(
         {cell.method: policy}, reference, tokenizer, records,
         n_prompts=settings.diagnostic_prompts, top_k=settings.diagnostic_top_k, **lengths,
     )  # fmt: skip
-    return {"heldout": heldout, "diagnostic": diagnostic, "implicit_reward_beta": beta}
+    return {
+        "heldout": summarize(items), "heldout_items": items, "diagnostic": diagnostic,
+        "implicit_reward_beta": beta,
+    }  # fmt: skip

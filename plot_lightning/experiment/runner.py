@@ -104,6 +104,7 @@ def run_cell(
     measured, evaluated = state.read("measured"), state.read("evaluated")
     record = {
         **cell_record(cell), "heldout": measured["heldout"], "diagnostic": measured["diagnostic"],
+        "heldout_items": measured.get("heldout_items", []),
         "eval": evaluated["metrics"], "cost": summarize_cost(state.root / "cost"),
     }  # fmt: skip
     state.mark("done", record)

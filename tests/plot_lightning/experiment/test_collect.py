@@ -6,6 +6,7 @@ so that every interval can be derived by hand.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -20,8 +21,9 @@ T_975_2 = 4.302653  # Student t quantile, 2 degrees of freedom
 
 
 def _finish(config, cell, accuracy: float) -> None:
+    items = [{"item": 0, "source_id": "a", "subpreference": "math", "correct": accuracy}]
     record = {**cell_record(cell), "heldout": {"all": {"pref_accuracy": accuracy}}, "diagnostic": [],
-              "eval": {}, "cost": {}}  # fmt: skip
+              "heldout_items": items, "eval": {}, "cost": {}}  # fmt: skip
     cell_state(config, cell).mark("done", record)
 
 
@@ -55,6 +57,12 @@ def test_tables_and_charts_from_finished_cells(tiny_experiment):
     assert (out / "charts" / "sensitivity_logic_alpha.png").stat().st_size > 0
     assert "heldout/all/pref_accuracy" in (out / "cells.csv").read_text(encoding="utf-8")
     assert "seeds did not vary" not in table  # the seeds differ here
+    lines = [
+        json.loads(line) for line in (out / "heldout_items.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
+    assert len(lines) == 8  # one item per finished cell, each tagged with its cell
+    dpo = {line["seed"]: line["correct"] for line in lines if not line["sweep"] and line["method"] == "dpo"}
+    assert dpo == pytest.approx({0: 0.5, 1: 0.6, 2: 0.7})
 
 
 def test_seeds_that_reproduce_one_run_are_flagged_in_table_and_paired(tiny_experiment):

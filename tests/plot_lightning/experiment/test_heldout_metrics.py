@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from plot_lightning.experiment.heldout_metrics import encode_pairs, heldout_metrics
+from plot_lightning.experiment.heldout_metrics import encode_pairs, heldout_items, heldout_metrics, summarize
 from plot_lightning.experiment.measure_stage import load_heldout_records
 from plot_lightning.models.tiny import tiny_model
 
@@ -48,3 +48,22 @@ def test_margins_and_accuracy_match_a_direct_computation(tiny_tokenizer, records
     assert metrics["reward_margin"] == pytest.approx(sum(margins) / len(margins), rel=1e-4, abs=1e-6)
     assert metrics["pref_accuracy"] == pytest.approx(sum(m > 0 for m in margins) / len(margins))
     assert metrics["kl_per_token"] > 0.0
+
+
+@torch.no_grad()
+def test_items_are_the_metrics_before_pooling(tiny_tokenizer, records):
+    """One item per pair that fits, in record order, whose margins are the direct per-pair computation; the
+    pooled metrics are exactly their sums (so any interval over items can be recomputed from the items)."""
+    policy, reference = tiny_model(len(tiny_tokenizer), seed=1), tiny_model(len(tiny_tokenizer), seed=0)
+    items = heldout_items(policy, reference, tiny_tokenizer, records, **SETTINGS)
+    encoded = encode_pairs(records, tiny_tokenizer, 96, 48)
+    assert [item["item"] for item in items] == list(range(len(encoded)))
+    for item, (_, chosen, rejected) in zip(items, encoded, strict=True):
+        reward = [0.1 * (_logp(policy, side) - _logp(reference, side)) for side in (chosen, rejected)]
+        assert item["margin"] == pytest.approx(reward[0] - reward[1], rel=1e-4, abs=1e-6)
+        assert item["correct"] == float(reward[0] > reward[1]) and item["pairs"] == 1.0
+    pooled = summarize(items)["all"]
+    assert pooled == heldout_metrics(policy, reference, tiny_tokenizer, records, **SETTINGS)["all"]
+    assert pooled["kl_per_token"] == pytest.approx(
+        sum(i["kl"] for i in items) / sum(i["tokens"] for i in items)
+    )
