@@ -156,8 +156,9 @@ def evaluate(
     context = JudgeContext(ModelPool())
     check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
     handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
+    known = [prompt.id for prompt in plan_suite(suite, root)] if limit else None  # the suite before --limit
     for handle in handles.values():
-        handle.check([prompt.id for prompt in plan])  # a responses file that does not match fails before work
+        handle.check([prompt.id for prompt in plan], known)  # a mismatched responses file fails before work
     with quiet_libraries(not progress):
         samples, lm_eval, cache_stats = _collect(
             suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context

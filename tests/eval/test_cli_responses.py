@@ -123,7 +123,7 @@ def test_missing_unknown_ids_and_bad_lines_are_clear_errors(
         )
         == 2
     )
-    assert f"{base}: row 2: field 'response': must be a string, got missing" in capsys.readouterr().err
+    assert f"{base}: line 2: field 'response': must be a string, got missing" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -245,3 +245,27 @@ def test_default_output_dir_of_a_served_model_hashes_url_and_name():
     assert first == default_output_dir("quick", "org/ckpt:v1", endpoint="http://h:8000/v1")
     assert first != default_output_dir("quick", "org/ckpt:v1", endpoint="http://other:8000/v1")
     assert first != default_output_dir("quick", "org/ckpt:v2", endpoint="http://h:8000/v1")
+
+
+def test_limit_judges_the_first_planned_prompts_of_a_file_answering_every_prompt(tmp_path, capsys):
+    """Issue 19: a responses file answering every prompt of the suite failed under --limit (its other
+    answers were "unknown ids"); it judges the first N planned. An id outside the suite stays an error."""
+    raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
+    raw["subpreferences"] = [s for s in raw["subpreferences"] if s["name"] == "math"]
+    raw.update(data_root=str(SAMPLES), scorers={}, lm_eval={"tasks": []})
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "prompts.jsonl"
+    assert main(["prompts", "--config", str(suite), "--out", str(out)]) == 0
+    every = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert len(every) > 1 and every[0] == "math/gsm8k/gsm8k:1"
+    model = _write(tmp_path / "m.jsonl", {i: RIGHT if i == every[0] else WRONG for i in every})
+    base = _write(tmp_path / "b.jsonl", dict.fromkeys(every, WRONG))
+    argv = ["run", "--config", str(suite), "--responses", str(model), "--baseline-responses", str(base),
+            "--limit", "1", "--no-tracking", "--quiet", "--output-dir", str(tmp_path / "o")]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    samples = [json.loads(line) for line in (tmp_path / "o" / "samples.jsonl").read_text().splitlines()]
+    assert [(s["id"], s["model_ok"], s["baseline_ok"]) for s in samples] == [(every[0], True, False)]
+    _write(model, {**dict.fromkeys(every, WRONG), "math/gsm8k/nope": "x"})
+    assert main(argv) == 2
+    assert "unknown ids 1: ['math/gsm8k/nope']" in capsys.readouterr().err
