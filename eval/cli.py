@@ -175,20 +175,33 @@ def winrate_lines(results: dict[str, Any]) -> list[str]:
                 + (f"  (interval degenerate: {reason})" if reason else "")
             )
         for set_name, summary in sub["sets"].items():
-            if "asr" in summary:
-                lines.append(
-                    f"  ASR {set_name}: model {summary['asr']['mean']:.3f} vs baseline "
-                    f"{summary['baseline_asr']['mean']:.3f} (non-answers: model {summary['non_answer']['mean']:.3f}, "
-                    f"baseline {summary['baseline_non_answer']['mean']:.3f})"
-                )
-            if "over_refusal" in summary:
-                lines.append(
-                    f"  over-refusal {set_name}: model {summary['over_refusal']['mean']:.3f} vs baseline "
-                    f"{summary['baseline_over_refusal']['mean']:.3f}"
-                )
-            invalid = summary["winrate"]["invalid"]
-            if invalid:
-                lines.append(f"  {set_name}: {invalid} invalid judge verdict(s), not counted")
+            lines += set_lines(set_name, summary)
+    return lines
+
+
+def set_lines(set_name: str, summary: dict[str, Any]) -> list[str]:
+    """The indented lines of one set under its subpreference: accuracy, ASR, over-refusal, invalid verdicts."""
+    lines = []
+    if "accuracy" in summary:
+        acc, base = summary["accuracy"], summary["baseline_accuracy"]
+        lines.append(
+            f"  accuracy {set_name}: model {acc['mean']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}] "
+            f"vs baseline {base['mean']:.3f} (n={acc['n']})"
+        )
+    if "asr" in summary:
+        lines.append(
+            f"  ASR {set_name}: model {summary['asr']['mean']:.3f} vs baseline "
+            f"{summary['baseline_asr']['mean']:.3f} (non-answers: model {summary['non_answer']['mean']:.3f}, "
+            f"baseline {summary['baseline_non_answer']['mean']:.3f})"
+        )
+    if "over_refusal" in summary:
+        lines.append(
+            f"  over-refusal {set_name}: model {summary['over_refusal']['mean']:.3f} vs baseline "
+            f"{summary['baseline_over_refusal']['mean']:.3f}"
+        )
+    invalid = summary["winrate"]["invalid"]
+    if invalid:
+        lines.append(f"  {set_name}: {invalid} invalid judge verdict(s), not counted")
     return lines
 
 
