@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from plot_eval.aggregation.summary import summarize_run
 from plot_eval.generation.cache import ResultCache
 from plot_eval.generation.sides import as_side
-from plot_eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmatic_win
+from plot_eval.judges.base import GOOD_LABEL, METRICS, UNJUDGED, JudgeContext, programmatic_win
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
 from plot_eval.models.handle import ModelInput, ModelPool
@@ -76,6 +76,16 @@ def check_plan(plan, engine: VerdictEngine, data_root: Path) -> None:
             raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
 
 
+def attach_judge_accuracy(results: dict[str, Any], suite: Suite, engine: VerdictEngine) -> None:
+    """Every outcome set's summary gets `judge_accuracy`: its judge's measured accuracy (`validation()`), or
+    None when the judge has not been measured, so the metric is never read without it."""
+    for sub in suite.subpreferences:
+        sets = results["subpreferences"][sub.name]["sets"]
+        for prompt_set in sub.sets:
+            if prompt_set.name in sets and METRICS[prompt_set.metric] == "outcome":
+                sets[prompt_set.name]["judge_accuracy"] = engine.judge(prompt_set.judge).validation()
+
+
 def _sample(
     sub: str, prompt_set: PromptSet, item: PromptItem, messages, responses, verdicts
 ) -> dict[str, Any]:
@@ -102,8 +112,9 @@ def _judge(engine: VerdictEngine, prompt_set: PromptSet, item: PromptItem, model
     model = engine.outcome(prompt_set.judge, item, model_resp)
     baseline = engine.outcome(prompt_set.judge, item, base_resp)
     model_ok, baseline_ok = model["label"] == good, baseline["label"] == good
+    unjudged = UNJUDGED in (model["label"], baseline["label"])  # an invalid verdict, never a win or a loss
     return {
-        "win": programmatic_win(model_ok, baseline_ok),
+        "win": None if unjudged else programmatic_win(model_ok, baseline_ok),
         "model_ok": model_ok,
         "baseline_ok": baseline_ok,
         "model_outcome": model,
@@ -154,7 +165,8 @@ def evaluate(
     plan = plan_suite(suite, root, limit)
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     context = JudgeContext(ModelPool())
-    check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
+    judges = VerdictEngine(suite.judges, None, context)
+    check_plan(plan, judges, root)  # before any generation
     handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
     known = [prompt.id for prompt in plan_suite(suite, root)] if limit else None  # the suite before --limit
     for handle in handles.values():
@@ -164,6 +176,7 @@ def evaluate(
             suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
         )
     results = summarize_run(suite, samples, lm_eval)
+    attach_judge_accuracy(results, suite, judges)
     results.update(
         schema_version=RESULTS_SCHEMA_VERSION,
         models={role: handle.describe() for role, handle in handles.items()},

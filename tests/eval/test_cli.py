@@ -132,7 +132,7 @@ def test_cli_help(capsys):
 
 
 def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
-    from plot_eval.cli import winrate_lines
+    from plot_eval.reports.console import winrate_lines
 
     results, _, _ = synthetic_run
     results["subpreferences"]["helpfulness"]["winrate"] = {
@@ -150,7 +150,7 @@ def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
 def test_winrate_lines_show_every_accuracy_set(synthetic_run):
     """Issue 19: the printed table showed only win rates; accuracy sets (math, code) were left out. In the
     synthetic run the model is right on 3 of 4 samples (0.750), the baseline on 2 of 4 (0.500)."""
-    from plot_eval.cli import winrate_lines
+    from plot_eval.reports.console import winrate_lines
 
     results, _, _ = synthetic_run
     lines = [line.strip() for line in winrate_lines(results)]
