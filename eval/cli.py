@@ -126,8 +126,12 @@ def _prompts_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_prompts(args: argparse.Namespace) -> int:
     from plot_eval.reports.prompts import export_prompts
 
-    count = export_prompts(args.config, args.out, data_root=args.data_root, limit=args.limit)
+    count, skipped = export_prompts(args.config, args.out, data_root=args.data_root, limit=args.limit)
     print(f"{count} prompts: {args.out}")
+    if skipped:
+        from plot_eval.reports.console import skipped_lines
+
+        print("\n".join(skipped_lines(skipped)))
     return 0
 
 

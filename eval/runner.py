@@ -65,15 +65,35 @@ def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, score
     return suite
 
 
-def check_plan(plan, engine: VerdictEngine, data_root: Path) -> None:
-    """Every prompt's reference must suit its judge; raises before any generation, naming set, file, row."""
-    for _, prompt_set, item, _ in plan:
+class PlanCheck:
+    """`usable` for `plan_suite`: every prompt's reference must suit its judge, checked before any generation.
+
+    A reference the judge cannot read raises, naming set, file and row, unless its set says
+    `unreadable: skip`: then the prompt is left out and listed in `skipped` ({set, id, row, file, reason})."""
+
+    def __init__(self, engine: VerdictEngine, data_root: Path):
+        self.engine, self.data_root = engine, Path(data_root)
+        self.skipped: list[dict[str, Any]] = []
+
+    def __call__(self, planned) -> bool:
+        _, prompt_set, item, _ = planned
         try:
-            engine.judge(prompt_set.judge).check(item)
+            self.engine.judge(prompt_set.judge).check(item)
+            return True
         except ValueError as err:
             row = f"row {item.row}" if item.row is not None else f"prompt {item.id!r}"
-            file = Path(data_root) / prompt_set.source.file
-            raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
+            file = self.data_root / prompt_set.source.file
+            if prompt_set.unreadable != "skip":
+                raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
+            entry = {"set": _set_label(planned), "id": item.id, "row": item.row, "file": str(file)}
+            self.skipped.append({**entry, "reason": str(err)})
+            return False
+
+
+def checked_plan(suite: Suite, root: Path, limit: int | None, engine: VerdictEngine):
+    """(plan, skipped rows): `plan_suite` with every reference checked by its judge (`PlanCheck`)."""
+    check = PlanCheck(engine, root)
+    return plan_suite(suite, root, limit, usable=check), check.skipped
 
 
 def attach_judge_accuracy(results: dict[str, Any], suite: Suite, engine: VerdictEngine) -> None:
@@ -162,11 +182,11 @@ def evaluate(
     root = suite.resolve_data_root(data_root)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    plan = plan_suite(suite, root, limit)
-    _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     context = JudgeContext(ModelPool())
-    judges = VerdictEngine(suite.judges, None, context)
-    check_plan(plan, judges, root)  # before any generation
+    judge_engine = VerdictEngine(suite.judges, None, context)
+    plan, skipped = checked_plan(suite, root, limit, judge_engine)  # before any generation
+    _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
+    _log(progress and bool(skipped), f"skipped {len(skipped)} unreadable row(s): see results.json 'skipped'")
     handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
     known = [prompt.id for prompt in plan_suite(suite, root)] if limit else None  # the suite before --limit
     for handle in handles.values():
@@ -176,12 +196,13 @@ def evaluate(
             suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
         )
     results = summarize_run(suite, samples, lm_eval)
-    attach_judge_accuracy(results, suite, judges)
+    attach_judge_accuracy(results, suite, judge_engine)
     results.update(
         schema_version=RESULTS_SCHEMA_VERSION,
         models={role: handle.describe() for role, handle in handles.items()},
         data_root=str(root),
         limit=limit,
+        skipped=skipped,
         versions=library_versions(),
         seeds={"generation": suite.generation.seed, "bootstrap": suite.scoring.seed},
         cache=cache_stats,

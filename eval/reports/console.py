@@ -28,6 +28,7 @@ def winrate_lines(results: dict[str, Any]) -> list[str]:
             )
         for set_name, summary in sub["sets"].items():
             lines += set_lines(set_name, summary)
+    lines += skipped_lines(results.get("skipped") or [])
     if any(
         "asr" in s or "over_refusal" in s
         for sub in results["subpreferences"].values()
@@ -100,4 +101,15 @@ def set_lines(set_name: str, summary: dict[str, Any]) -> list[str]:
     invalid = summary["winrate"]["invalid"]
     if invalid:
         lines.append(f"  {set_name}: {invalid} invalid judge verdict(s), not counted")
+    return lines
+
+
+def skipped_lines(skipped: list[dict[str, Any]]) -> list[str]:
+    """The rows left out as unreadable (sets with `unreadable: skip`): a count, then one line each."""
+    if not skipped:
+        return []
+    lines = [f"skipped {len(skipped)} unreadable row(s) (unreadable: skip):"]
+    for entry in skipped:
+        where = f"row {entry['row']}" if entry.get("row") is not None else f"prompt {entry['id']!r}"
+        lines.append(f"  {entry['set']}: {entry['file']}: {where}: {entry['reason']}")
     return lines

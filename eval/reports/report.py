@@ -142,6 +142,20 @@ def _lm_eval_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _skipped_section(skipped: list[dict[str, Any]]) -> list[str]:
+    if not skipped:
+        return []
+    lines = [
+        "",
+        f"## Skipped rows ({len(skipped)}, unreadable by their judge)",
+        "",
+        "| set | id | row | reason |",
+    ]
+    lines.append("|---|---|---|---|")
+    lines += [f"| {s['set']} | {s['id']} | {s.get('row')} | {s['reason']} |" for s in skipped]
+    return lines
+
+
 def _has_refusal_sets(results: dict[str, Any]) -> bool:
     sets = [s for sub in results["subpreferences"].values() for s in sub["sets"].values()]
     return any(s["metric"] in ("asr", "over_refusal") for s in sets)
@@ -172,6 +186,7 @@ def render_markdown(results: dict[str, Any], charts: list[str] | None = None) ->
         "",
         *_set_table(results),
         *(["", STRONGREJECT_NOTE + "."] if _has_refusal_sets(results) else []),
+        *_skipped_section(results.get("skipped") or []),
         "",
         "## Fluency and coherence",
         "",
