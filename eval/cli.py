@@ -211,9 +211,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from plot_eval.reports.compare import comparison_table, paired_comparisons, render_paired, render_table
+    from plot_eval.reports.console import STRONGREJECT_NOTE
 
     table = comparison_table(args.runs)
     print(render_table(table, markdown=not args.plain), end="")
+    names = {name for metrics in table.values() for name in metrics}
+    if any(name.startswith(("asr/", "over_refusal/")) for name in names):
+        print(f"({STRONGREJECT_NOTE}; judge_* rows: the judge's measured accuracy)")
     paired = [] if args.unpaired or len(args.runs) < 2 else paired_comparisons(args.runs)
     paired_text = "".join("\n" + render_paired(comparison) for comparison in paired)
     print(paired_text, end="")
