@@ -6,9 +6,10 @@ The gold answer (a LaTeX string such as ``\\frac{14}{3}``, ``3\\sqrt{13}``, ``6 
 - with math delimiters (``\\boxed{}``, ``$...$``, ``\\(...\\)``, ``\\[...\\]``): the way math-verify does;
 - without them, the text after the last "answer is / answer: / final answer:" up to the end of its sentence
   or line (a full stop ends it: ``The answer is 14/3.`` reads ``14/3``), else the last line after its last
-  ``=``, and that text is parsed as LaTeX as a whole (``The answer is 12\\pi`` reads 12*pi, never its
-  leading 12; words alone read as ``\\text{...}``). Only a response with neither falls back to
-  math-verify's own search.
+  ``=``, else the last line when it is an expression (no word but pi, sqrt, sin, ...); that text is parsed
+  as LaTeX as a whole (``The answer is 12\\pi`` reads 12*pi, never its leading 12; words alone read as
+  ``\\text{...}``). Only a response with none of these (a last line in prose) falls back to math-verify's
+  own search.
 An escaped dollar (``\\$32,\\!348``) is a currency sign, not a delimiter. Correct when math-verify finds the
 answers equivalent (``0.5`` = ``\\frac{1}{2}``, simplified expressions, the same interval, set, tuple or
 text) and, where the answer names a base (``52_8``), the bases agree. A gold answer that math-verify cannot
@@ -31,6 +32,8 @@ _SENTENCE_END = re.compile(r"\.(?=\s|$)|\n")
 _DECORATION = " \t*_`'\",;"  # never "!": a factorial
 _WORDS = re.compile(r"[A-Za-z][A-Za-z ]*")
 _BASE = re.compile(r"_\{?(\d+)\}?\s*$")
+_PLAIN_WORD = re.compile(r"(?<![\\A-Za-z])[A-Za-z]{2,}")
+_MATH_WORDS = {"pi", "sqrt", "sin", "cos", "tan", "log", "ln", "exp", "inf", "infty", "mod"}
 
 
 def _configs():
@@ -61,9 +64,12 @@ def plain_final_answer(response: str) -> str | None:
         tail = response[marks[-1].end() :]
     else:
         lines = [line for line in response.splitlines() if line.strip()]
-        if not lines or "=" not in lines[-1]:
+        if not lines:
             return None
-        tail = lines[-1].rsplit("=", 1)[1]
+        words = {word.lower() for word in _PLAIN_WORD.findall(lines[-1])}
+        if "=" not in lines[-1] and not words <= _MATH_WORDS:
+            return None  # a sentence without a marked answer: left to math-verify's own search
+        tail = lines[-1].rsplit("=", 1)[-1]
     answer = _SENTENCE_END.split(tail.strip(_DECORATION), maxsplit=1)[0].strip(_DECORATION)
     return answer or None
 

@@ -80,6 +80,10 @@ def test_a_plain_answer_is_not_its_leading_number(gold, response):
         ("\\$32,\\!348", "The answer is $32,348.", True),
         ("\\$32,\\!348", "The answer is \\$32,\\!349.", False),
         ("24", "4! = 24", True),
+        ("12", "12\\pi", False),  # no marker: a last line that is an expression is read whole
+        ("12", "Computing the area:\n12 pi", False),
+        ("1", "1+2i", False),
+        ("42", "Adding them gives 42 apples.", True),  # prose: math-verify's own search
     ],
 )
 def test_issue_19_shapes(gold, response, correct):
