@@ -188,9 +188,7 @@ def evaluate(
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     _log(progress and bool(skipped), f"skipped {len(skipped)} unreadable row(s): see results.json 'skipped'")
     handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
-    known = [prompt.id for prompt in plan_suite(suite, root)] if limit else None  # the suite before --limit
-    for handle in handles.values():
-        handle.check([prompt.id for prompt in plan], known)  # a mismatched responses file fails before work
+    _check_sides(handles, plan, suite, root, limit)
     with quiet_libraries(not progress):
         samples, lm_eval, cache_stats = _collect(
             suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
@@ -211,6 +209,14 @@ def evaluate(
         output_dir=str(output_dir),
     )
     return _write_and_track(results, samples, output_dir, track, tracking_uri, experiment, run_name, progress)
+
+
+def _check_sides(handles, plan, suite: Suite, root: Path, limit: int | None) -> None:
+    """A responses file that does not answer the plan fails before any work; under `limit`, its answers to
+    prompts of the suite that the limit leaves out are ignored."""
+    known = [prompt.id for prompt in plan_suite(suite, root)] if limit else None
+    for handle in handles.values():
+        handle.check([prompt.id for prompt in plan], known)
 
 
 def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context):
