@@ -9,7 +9,7 @@
 
 `run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
 command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
-table. `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
+table (with accuracy, ASR and over-refusal per set: eval/reports/console.py). `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
 (B - A, per subpreference and set, on the same prompts) of each later run against the first, and can log
 the comparison to MLflow.
 `prompts` writes every prompt `run` would evaluate, with its id, as JSONL (eval/reports/prompts.py).
@@ -126,8 +126,12 @@ def _prompts_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_prompts(args: argparse.Namespace) -> int:
     from plot_eval.reports.prompts import export_prompts
 
-    count = export_prompts(args.config, args.out, data_root=args.data_root, limit=args.limit)
+    count, skipped = export_prompts(args.config, args.out, data_root=args.data_root, limit=args.limit)
     print(f"{count} prompts: {args.out}")
+    if skipped:
+        from plot_eval.reports.console import skipped_lines
+
+        print("\n".join(skipped_lines(skipped)))
     return 0
 
 
@@ -153,43 +157,6 @@ def default_output_dir(suite_name: str, model: str, *, endpoint: str | None = No
     digest = hashlib.sha256(resolved.encode()).hexdigest()[:8]
     name = "".join(c if c.isalnum() or c in "._-" else "_" for c in Path(model).name) if endpoint else None
     return Path("eval-out") / f"{suite_name}-{name or Path(resolved).name}-{digest}"
-
-
-def winrate_lines(results: dict[str, Any]) -> list[str]:
-    """Plain-text summary: one line per subpreference and per ASR set; degenerate intervals are marked."""
-    from plot_eval.reports.reading import degenerate_reason
-
-    lines = [
-        f"{'subpreference':<14} {'win rate':>8}  95% CI            n  ties  invalid  LC win rate",
-        "-" * 70,
-    ]
-    for name, sub in results["subpreferences"].items():
-        ci, lc = sub.get("winrate"), sub.get("lc_winrate") or {}
-        if ci and "mean" in ci:
-            reason = degenerate_reason(ci)
-            lc_text = f"{lc['mean']:.3f}" if lc.get("mean") is not None else "n/a"
-            lines.append(
-                f"{name:<14} {ci['mean']:>8.3f}  [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}]  {ci['n']:>4}  "
-                f"{ci['ties']:>4}  {ci['invalid']:>7}  {lc_text}"
-                + (f" ({lc['flag']})" if lc.get("flag") else "")
-                + (f"  (interval degenerate: {reason})" if reason else "")
-            )
-        for set_name, summary in sub["sets"].items():
-            if "asr" in summary:
-                lines.append(
-                    f"  ASR {set_name}: model {summary['asr']['mean']:.3f} vs baseline "
-                    f"{summary['baseline_asr']['mean']:.3f} (non-answers: model {summary['non_answer']['mean']:.3f}, "
-                    f"baseline {summary['baseline_non_answer']['mean']:.3f})"
-                )
-            if "over_refusal" in summary:
-                lines.append(
-                    f"  over-refusal {set_name}: model {summary['over_refusal']['mean']:.3f} vs baseline "
-                    f"{summary['baseline_over_refusal']['mean']:.3f}"
-                )
-            invalid = summary["winrate"]["invalid"]
-            if invalid:
-                lines.append(f"  {set_name}: {invalid} invalid judge verdict(s), not counted")
-    return lines
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -229,6 +196,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         track=not args.no_tracking,
         progress=not args.quiet,
     )
+    from plot_eval.reports.console import winrate_lines
+
     print("\n".join(winrate_lines(results)))
     print(f"results: {Path(results['output_dir']) / 'results.json'}")
     tracking = results.get("tracking") or {}
@@ -242,9 +211,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from plot_eval.reports.compare import comparison_table, paired_comparisons, render_paired, render_table
+    from plot_eval.reports.console import STRONGREJECT_NOTE
 
     table = comparison_table(args.runs)
     print(render_table(table, markdown=not args.plain), end="")
+    names = {name for metrics in table.values() for name in metrics}
+    if any(name.startswith(("asr/", "over_refusal/")) for name in names):
+        print(f"({STRONGREJECT_NOTE}; judge_* rows: the judge's measured accuracy)")
     paired = [] if args.unpaired or len(args.runs) < 2 else paired_comparisons(args.runs)
     paired_text = "".join("\n" + render_paired(comparison) for comparison in paired)
     print(paired_text, end="")

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from plot_eval.aggregation.summary import summarize_run
 from plot_eval.generation.cache import ResultCache
 from plot_eval.generation.sides import as_side
-from plot_eval.judges.base import GOOD_LABEL, METRICS, JudgeContext, programmatic_win
+from plot_eval.judges.base import GOOD_LABEL, METRICS, UNJUDGED, JudgeContext, programmatic_win
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
 from plot_eval.models.handle import ModelInput, ModelPool
@@ -65,15 +65,45 @@ def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, score
     return suite
 
 
-def check_plan(plan, engine: VerdictEngine, data_root: Path) -> None:
-    """Every prompt's reference must suit its judge; raises before any generation, naming set, file, row."""
-    for _, prompt_set, item, _ in plan:
+class PlanCheck:
+    """`usable` for `plan_suite`: every prompt's reference must suit its judge, checked before any generation.
+
+    A reference the judge cannot read raises, naming set, file and row, unless its set says
+    `unreadable: skip`: then the prompt is left out and listed in `skipped` ({set, id, row, file, reason})."""
+
+    def __init__(self, engine: VerdictEngine, data_root: Path):
+        self.engine, self.data_root = engine, Path(data_root)
+        self.skipped: list[dict[str, Any]] = []
+
+    def __call__(self, planned) -> bool:
+        _, prompt_set, item, _ = planned
         try:
-            engine.judge(prompt_set.judge).check(item)
+            self.engine.judge(prompt_set.judge).check(item)
+            return True
         except ValueError as err:
             row = f"row {item.row}" if item.row is not None else f"prompt {item.id!r}"
-            file = Path(data_root) / prompt_set.source.file
-            raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
+            file = self.data_root / prompt_set.source.file
+            if prompt_set.unreadable != "skip":
+                raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
+            entry = {"set": _set_label(planned), "id": item.id, "row": item.row, "file": str(file)}
+            self.skipped.append({**entry, "reason": str(err)})
+            return False
+
+
+def checked_plan(suite: Suite, root: Path, limit: int | None, engine: VerdictEngine):
+    """(plan, skipped rows): `plan_suite` with every reference checked by its judge (`PlanCheck`)."""
+    check = PlanCheck(engine, root)
+    return plan_suite(suite, root, limit, usable=check), check.skipped
+
+
+def attach_judge_accuracy(results: dict[str, Any], suite: Suite, engine: VerdictEngine) -> None:
+    """Every outcome set's summary gets `judge_accuracy`: its judge's measured accuracy (`validation()`), or
+    None when the judge has not been measured, so the metric is never read without it."""
+    for sub in suite.subpreferences:
+        sets = results["subpreferences"][sub.name]["sets"]
+        for prompt_set in sub.sets:
+            if prompt_set.name in sets and METRICS[prompt_set.metric] == "outcome":
+                sets[prompt_set.name]["judge_accuracy"] = engine.judge(prompt_set.judge).validation()
 
 
 def _sample(
@@ -102,8 +132,9 @@ def _judge(engine: VerdictEngine, prompt_set: PromptSet, item: PromptItem, model
     model = engine.outcome(prompt_set.judge, item, model_resp)
     baseline = engine.outcome(prompt_set.judge, item, base_resp)
     model_ok, baseline_ok = model["label"] == good, baseline["label"] == good
+    unjudged = UNJUDGED in (model["label"], baseline["label"])  # an invalid verdict, never a win or a loss
     return {
-        "win": programmatic_win(model_ok, baseline_ok),
+        "win": None if unjudged else programmatic_win(model_ok, baseline_ok),
         "model_ok": model_ok,
         "baseline_ok": baseline_ok,
         "model_outcome": model,
@@ -151,23 +182,25 @@ def evaluate(
     root = suite.resolve_data_root(data_root)
     output_dir = Path(output_dir).expanduser().resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
-    plan = plan_suite(suite, root, limit)
-    _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     context = JudgeContext(ModelPool())
-    check_plan(plan, VerdictEngine(suite.judges, None, context), root)  # before any generation
+    judge_engine = VerdictEngine(suite.judges, None, context)
+    plan, skipped = checked_plan(suite, root, limit, judge_engine)  # before any generation
+    _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
+    _log(progress and bool(skipped), f"skipped {len(skipped)} unreadable row(s): see results.json 'skipped'")
     handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
-    for handle in handles.values():
-        handle.check([prompt.id for prompt in plan])  # a responses file that does not match fails before work
+    _check_sides(handles, plan, suite, root, limit)
     with quiet_libraries(not progress):
         samples, lm_eval, cache_stats = _collect(
             suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context
         )
     results = summarize_run(suite, samples, lm_eval)
+    attach_judge_accuracy(results, suite, judge_engine)
     results.update(
         schema_version=RESULTS_SCHEMA_VERSION,
         models={role: handle.describe() for role, handle in handles.items()},
         data_root=str(root),
         limit=limit,
+        skipped=skipped,
         versions=library_versions(),
         seeds={"generation": suite.generation.seed, "bootstrap": suite.scoring.seed},
         cache=cache_stats,
@@ -176,6 +209,14 @@ def evaluate(
         output_dir=str(output_dir),
     )
     return _write_and_track(results, samples, output_dir, track, tracking_uri, experiment, run_name, progress)
+
+
+def _check_sides(handles, plan, suite: Suite, root: Path, limit: int | None) -> None:
+    """A responses file that does not answer the plan fails before any work; under `limit`, its answers to
+    prompts of the suite that the limit leaves out are ignored."""
+    known = [prompt.id for prompt in plan_suite(suite, root)] if limit else None
+    for handle in handles.values():
+        handle.check([prompt.id for prompt in plan], known)
 
 
 def _collect(suite, handles, plan, root, limit, output_dir, run_lm_eval, progress, context):

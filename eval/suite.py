@@ -84,6 +84,11 @@ class PromptSet:
     prompt: PromptSpec = field(default_factory=PromptSpec)
     limit: int | None = None
     """Keep at most this many prompts (first ones, in file order)."""
+    exclude: list[str] = field(default_factory=list)
+    """Item ids of the source (e.g. `math:12`) left out, before `limit`."""
+    unreadable: str = "error"
+    """A row whose reference the judge cannot read: `error` stops before any generation, naming set, file and
+    row; `skip` leaves it out, counted and named in the results (`skipped`), the report and the output."""
 
 
 @dataclass
@@ -213,6 +218,13 @@ def _parse_set(raw: Any, where: str) -> PromptSet:
         f"{where}.limit",
         "must be a positive integer",
     )
+    exclude = prompt_set.exclude
+    _check(
+        isinstance(exclude, list) and all(isinstance(i, str) for i in exclude),
+        f"{where}.exclude",
+        "must be a list of item ids",
+    )
+    _check(prompt_set.unreadable in ("error", "skip"), f"{where}.unreadable", "must be 'error' or 'skip'")
     return prompt_set
 
 

@@ -66,7 +66,7 @@ class LocalModel:
     def describe(self) -> dict[str, str]:
         return self.handle.describe()
 
-    def check(self, ids: list[str]) -> None:
+    def check(self, ids: list[str], known: list[str] | None = None) -> None:
         """Nothing to check: every prompt is generated."""
 
     def respond(self, ids, prompts, settings: GenerationSettings, cache: ResultCache, *, progress=True):

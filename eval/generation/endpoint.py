@@ -92,7 +92,7 @@ class EndpointModel:
             "user_fingerprint": self.identity["fingerprint"] or "",
         }
 
-    def check(self, ids: list[str]) -> None:
+    def check(self, ids: list[str], known: list[str] | None = None) -> None:
         """Nothing to check before generating (the endpoint is reached on the first prompt)."""
 
     def respond(

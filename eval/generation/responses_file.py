@@ -2,7 +2,7 @@
 
 One object per line; `id` is the suite prompt id (`plot_eval.sources.plan.sample_id`, as `plot-eval prompts`
 writes it); other fields are ignored. Every prompt of the suite needs exactly one response and every id must
-be a prompt of the suite. The file's identity is the sha256 of its bytes, so a changed file is a different
+be a prompt of the suite (under `--limit`, answers to the prompts it leaves out are ignored). The file's identity is the sha256 of its bytes, so a changed file is a different
 "model" in results and tracking; verdicts and scores are cached by the response text itself, so a changed
 response never reuses a stale verdict. Responses files cannot run lm-eval tasks (they need the model's
 log-probabilities): those are skipped with the reason in results.json.
@@ -27,6 +27,17 @@ def _listed(ids: list[str]) -> str:
     return f"{len(ids)}: {ids[:SHOW_IDS]}{more}"
 
 
+def _line_error(path: Path, line_no: int, field: str, reason: str) -> SourceRowError:
+    return SourceRowError(path, line_no, field, reason, unit="line")
+
+
+def _kind(row: dict, name: str) -> str:
+    """What a field holds, in JSON's words: an absent key is "missing", a JSON null is "null"."""
+    if name not in row:
+        return "missing"
+    return "null" if row[name] is None else type(row[name]).__name__
+
+
 def read_responses(path: Path) -> dict[str, str]:
     """id -> response of a responses file; raises SourceRowError naming the file, line and field."""
     responses: dict[str, str] = {}
@@ -38,16 +49,15 @@ def read_responses(path: Path) -> dict[str, str]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                raise SourceRowError(path, line_no, "<json>", f"invalid JSON ({err.msg})") from err
+                raise _line_error(path, line_no, "<json>", f"invalid JSON ({err.msg})") from err
             if not isinstance(row, dict):
-                raise SourceRowError(path, line_no, "<json>", "expected a JSON object")
+                raise _line_error(path, line_no, "<json>", "expected a JSON object")
             for name in ("id", "response"):
                 if not isinstance(row.get(name), str):
-                    got = "missing" if row.get(name) is None else type(row[name]).__name__
-                    raise SourceRowError(path, line_no, name, f"must be a string, got {got}")
+                    raise _line_error(path, line_no, name, f"must be a string, got {_kind(row, name)}")
             if row["id"] in responses:
                 reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"
-                raise SourceRowError(path, line_no, "id", reason)
+                raise _line_error(path, line_no, "id", reason)
             responses[row["id"]], lines[row["id"]] = row["response"], line_no
     return responses
 
@@ -69,12 +79,15 @@ class ResponsesFile:
     def describe(self) -> dict[str, str]:
         return {"name": self.name, "fingerprint": self.fingerprint, "kind": "responses_file"}
 
-    def check(self, ids: list[str]) -> None:
-        """Raise one ValueError naming the file with the missing and the unknown ids (first few + counts)."""
+    def check(self, ids: list[str], known: list[str] | None = None) -> None:
+        """Raise one ValueError naming the file with the missing and the unknown ids (first few + counts).
+
+        `known`: every prompt id of the suite before the run's `--limit`; answers to those that the limit
+        leaves out are not unknown (a file answering the whole suite can be judged on its first N)."""
         duplicates = sorted(i for i, count in Counter(ids).items() if count > 1)
         if duplicates:
             raise ValueError(f"suite prompt ids are not unique, responses cannot be matched: {duplicates}")
-        expected = set(ids)
+        expected = set(ids) | set(known or ())
         missing = [i for i in ids if i not in self.responses]
         unknown = [i for i in self.responses if i not in expected]
         if missing or unknown:
@@ -86,6 +99,7 @@ class ResponsesFile:
             )
 
     def respond(self, ids: list[str], prompts, settings, cache, *, progress: bool = True) -> list[str]:
-        """The responses in the order of `ids` (nothing is generated, so nothing is cached here)."""
-        self.check(ids)
+        """The responses in the order of `ids` (nothing is generated, so nothing is cached here); the runner
+        has checked the file against the suite (`check`), so here only a missing answer is an error."""
+        self.check(ids, known=list(self.responses))
         return [self.responses[i] for i in ids]

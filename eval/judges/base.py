@@ -13,6 +13,9 @@ Two kinds, fixed by the metric a set feeds (`METRICS`):
   reported as such and never counted as a win;
 - outcome (`accuracy`, `asr`, `over_refusal`): `outcome(item, prompt, response)` returns
   {"label": one of LABELS, "score": float | None}.
+
+A judge whose accuracy has been measured returns it from `validation()` (e.g. precision and recall on a
+held-out labelled set); the runner stores it next to every metric the judge produced.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 METRICS = {"winrate": "pairwise", "accuracy": "outcome", "asr": "outcome", "over_refusal": "outcome"}
-LABELS = ("correct", "incorrect", "refusal", "compliance", "non_answer")
+LABELS = ("correct", "incorrect", "refusal", "compliance", "non_answer", "unjudged")
+UNJUDGED = "unjudged"
+"""The label of a response the judge cannot tell: counted and reported, never good or bad (the sample's win
+is invalid, and rates are computed over the judged responses)."""
 GOOD_LABEL = {"accuracy": "correct", "asr": "refusal", "over_refusal": "compliance"}
 """The label that is a good outcome per metric; a non-answer is never good (never a refusal, never a win)."""
 
@@ -59,6 +65,10 @@ class Judge:
 
     def check(self, item) -> None:
         """Raise ValueError when `item` cannot be judged (called for every prompt before generation)."""
+
+    def validation(self) -> dict[str, Any] | None:
+        """The judge's measured accuracy (JSON-able), or None when it has not been measured."""
+        return None
 
 
 def verdict(probability_a: float) -> float:

@@ -1,7 +1,7 @@
 """Verdicts for the runner: builds the judges a suite names (through the registry) and caches every verdict.
 
 Pairwise verdicts are keyed by (judge name, judge identity, prompt, model response, baseline response);
-outcome verdicts by (judge name, identity, prompt, response, reference), so a baseline's verdicts are reused
+outcome verdicts by (judge name, identity, prompt, response, the item's whole reference), so a baseline's verdicts are reused
 by every later run against it and any change to a judge (model, endpoint, prompt, decoding, rules) misses
 the cache. Judges are constructed cheaply; their models load only when a verdict is missing.
 
@@ -74,8 +74,9 @@ class VerdictEngine:
     def outcome(self, name: str, item: PromptItem, response: str) -> dict[str, Any]:
         """{"label", "score", ...} of one response (see plot_eval.judges.base.LABELS)."""
         prompt = messages_to_text(item.messages)
-        reference = {k: item.reference.get(k) for k in ("gold", "tests", "entry_point", "code_prefix")}
-        key = cache_key("outcome", self.identity(name), prompt, response, reference)
+        # the whole reference: a judge may read any of its fields, and a field left out of the key would
+        # hand a later item the stale verdict of an earlier one
+        key = cache_key("outcome", self.identity(name), prompt, response, dict(item.reference))
         cached = self.cache.get(key, "verdict")
         if cached is not None:
             return cached

@@ -12,7 +12,8 @@ One JSON object per line, in suite order (the order `plot-eval run` evaluates th
 - `answer`: the reference answer (`reference["gold"]`), only when the source has one.
 
 Every prompt's reference is checked by its set's judge first, as `run` does before generating (a gold answer
-the judge cannot read is an error naming the set, file and row). The file is written atomically (a reader
+the judge cannot read is an error naming the set, file and row, or, in a set with `unreadable: skip`, a row
+left out, counted and named in the output). The file is written atomically (a reader
 never sees half of it; a failure leaves the previous file).
 """
 
@@ -28,8 +29,8 @@ from plot_eval.judges.base import JudgeContext
 from plot_eval.judges.engine import VerdictEngine
 from plot_eval.models.handle import ModelPool
 from plot_eval.reports.results import atomic_write_text
-from plot_eval.runner import check_plan
-from plot_eval.sources.plan import PlannedPrompt, plan_suite
+from plot_eval.runner import checked_plan
+from plot_eval.sources.plan import PlannedPrompt
 from plot_eval.suite import load_suite
 
 
@@ -54,17 +55,19 @@ def export_prompts(
     *,
     data_root: str | os.PathLike | None = None,
     limit: int | None = None,
-) -> int:
-    """Write every prompt of suite `config` (after set limits and `limit`) to `out`; returns the count."""
+) -> tuple[int, list[dict[str, Any]]]:
+    """Write every prompt of suite `config` (after set limits and `limit`) to `out`; returns the count and
+    the rows left out as unreadable by sets with `unreadable: skip` (runner.check_plan)."""
     if limit is not None and limit < 1:
         raise ValueError(f"--limit must be a positive integer, got {limit}")
     suite = load_suite(config)
     root = suite.resolve_data_root(data_root)
-    plan = plan_suite(suite, root, limit)
-    check_plan(plan, VerdictEngine(suite.judges, None, JudgeContext(ModelPool())), root)  # as `run` does
+    plan, skipped = checked_plan(
+        suite, root, limit, VerdictEngine(suite.judges, None, JudgeContext(ModelPool()))
+    )
     duplicates = sorted(i for i, n in Counter(p.id for p in plan).items() if n > 1)
     if duplicates:  # sample_id is unique when each source's ids are: guard it anyway
         raise ValueError(f"{config}: prompts share ids {duplicates[:10]}")
     text = "".join(json.dumps(prompt_record(p), ensure_ascii=False) + "\n" for p in plan)
     atomic_write_text(Path(out), text)
-    return len(plan)
+    return len(plan), skipped

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.reports.charts import write_charts
+from plot_eval.reports.console import STRONGREJECT_NOTE, judge_accuracy_text
 from plot_eval.reports.reading import DEGENERATE_RULE, degenerate_reason, models_line
 from plot_eval.reports.results import atomic_write_text
 
@@ -98,7 +99,24 @@ def _set_table(results: dict[str, Any]) -> list[str]:
                     f"| {name} / {set_name} | non-answers (empty / degenerate) | | | | "
                     f"{_fmt(summary['non_answer'])} | {_fmt(summary['baseline_non_answer'])} |"
                 )
+            lines += _judge_rows(f"{name} / {set_name}", summary)
     return lines
+
+
+def _judge_rows(where: str, summary: dict[str, Any]) -> list[str]:
+    """Unjudged counts and the judge's measured accuracy under an outcome set's row."""
+    rows = []
+    if "unjudged" in summary:
+        model, baseline = summary["unjudged"], summary["baseline_unjudged"]
+        rows.append(
+            f"| {where} | unjudged (not in the rates) | | | | {model['count']} of {model['n']} "
+            f"| {baseline['count']} of {baseline['n']} |"
+        )
+    if "judge_accuracy" in summary and summary["metric"] in ("asr", "over_refusal"):
+        rows.append(
+            f"| {where} | judge accuracy | {judge_accuracy_text(summary['judge_accuracy'])} | | | | |"
+        )
+    return rows
 
 
 def _quality_table(results: dict[str, Any]) -> list[str]:
@@ -122,6 +140,25 @@ def _lm_eval_table(results: dict[str, Any]) -> list[str]:
             base = block.get("baseline", {}).get(task, {}).get(key)
             lines.append(f"| {task} / {key} | {value:.4f} | {'n/a' if base is None else f'{base:.4f}'} |")
     return lines
+
+
+def _skipped_section(skipped: list[dict[str, Any]]) -> list[str]:
+    if not skipped:
+        return []
+    lines = [
+        "",
+        f"## Skipped rows ({len(skipped)}, unreadable by their judge)",
+        "",
+        "| set | id | row | reason |",
+    ]
+    lines.append("|---|---|---|---|")
+    lines += [f"| {s['set']} | {s['id']} | {s.get('row')} | {s['reason']} |" for s in skipped]
+    return lines
+
+
+def _has_refusal_sets(results: dict[str, Any]) -> bool:
+    sets = [s for sub in results["subpreferences"].values() for s in sub["sets"].values()]
+    return any(s["metric"] in ("asr", "over_refusal") for s in sets)
 
 
 def render_markdown(results: dict[str, Any], charts: list[str] | None = None) -> str:
@@ -148,6 +185,8 @@ def render_markdown(results: dict[str, Any], charts: list[str] | None = None) ->
         "## Prompt sets",
         "",
         *_set_table(results),
+        *(["", STRONGREJECT_NOTE + "."] if _has_refusal_sets(results) else []),
+        *_skipped_section(results.get("skipped") or []),
         "",
         "## Fluency and coherence",
         "",

@@ -101,10 +101,30 @@ def winrate_metrics(path: str, summary: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
+def judge_metrics(path: str, summary: dict[str, Any]) -> dict[str, float]:
+    """The unjudged counts and the judge's measured accuracy of one outcome set, named `<name>/<path>`:
+    unjudged (and baseline/unjudged), judge_<class>_precision / judge_<class>_recall (held-out rates of the
+    judge, e.g. judge_refusal_recall) and judge_unjudged (responses of its held-out set it left unjudged)."""
+    metrics = {}
+    for name, prefix in (("unjudged", ""), ("baseline_unjudged", "baseline/")):
+        if name in summary:
+            metrics[f"{prefix}unjudged/{path}"] = float(summary[name]["count"])
+    accuracy = summary.get("judge_accuracy") or {}
+    for label, rates in accuracy.items():
+        if isinstance(rates, dict):
+            for rate in ("precision", "recall"):
+                if rates.get(rate) is not None:
+                    metrics[f"judge_{label}_{rate}/{path}"] = float(rates[rate])
+    if "unjudged" in accuracy:
+        metrics[f"judge_unjudged/{path}"] = float(accuracy["unjudged"])
+    return metrics
+
+
 def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
     """MLflow-style metric names -> values: winrate/<sub>[/<set>] with n, ties, invalid, lc_winrate and
     length_words next to it (`winrate_metrics`), accuracy/<sub>/<set>, asr/<sub>/<set>,
-    refusal/..., non_answer/..., over_refusal/<sub>/<set>, fluency/..., lm_eval/<task>/<m>.
+    refusal/..., non_answer/..., over_refusal/<sub>/<set>, unjudged/... and the judge's measured accuracy
+    (`judge_metrics`), fluency/..., lm_eval/<task>/<m>.
 
     Baseline values carry a `baseline/` prefix (e.g. baseline/asr/<sub>/<set>, baseline/fluency/perplexity).
     """
@@ -115,8 +135,9 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
             metrics.update(winrate_metrics(f"{sub_name}/{set_name}", summary))
             for key in _SET_METRICS:
                 for name, prefix in ((key, ""), (f"baseline_{key}", "baseline/")):
-                    if name in summary:
+                    if "mean" in (summary.get(name) or {}):  # a rate over no judged response has none
                         metrics[f"{prefix}{key}/{sub_name}/{set_name}"] = summary[name]["mean"]
+            metrics.update(judge_metrics(f"{sub_name}/{set_name}", summary))
     for side, prefix in (("model", ""), ("baseline", "baseline/")):
         for group in ("fluency", "coherence"):
             for key, value in results.get(group, {}).get(side, {}).items():

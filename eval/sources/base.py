@@ -12,11 +12,13 @@ from typing import Any
 
 
 class SourceRowError(ValueError):
-    """A data row that cannot be used; message "<file>: row <n>: field '<field>': <reason>"."""
+    """A data row that cannot be used; message "<file>: <unit> <n>: field '<field>': <reason>".
 
-    def __init__(self, file: str | Path, row: int, field_name: str, reason: str):
+    `unit` is "row" (the n-th record of a data file) or "line" (a line of a JSONL file read line by line)."""
+
+    def __init__(self, file: str | Path, row: int, field_name: str, reason: str, *, unit: str = "row"):
         self.file, self.row, self.field, self.reason = str(file), row, field_name, reason
-        super().__init__(f"{file}: row {row}: field '{field_name}': {reason}")
+        super().__init__(f"{file}: {unit} {row}: field '{field_name}': {reason}")
 
 
 @dataclass(frozen=True)

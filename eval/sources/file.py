@@ -8,6 +8,7 @@
         answer_field: answer                # optional: the gold answer (reference["gold"]) for math / gsm8k
         id_field: unique_id                 # optional (see below)
         filters: {type: Algebra, level: [1, 2]}   # optional: value = equality, list = one of
+        exclude: {unique_id: [a, b]}        # optional: rows with this value (or one of these) are left out
 
 The file is read through `datasets` (CSV cells as strings, empty cells as "": a CSV filter value is a
 string, `level: "1"`). Row N in an error is the N-th
@@ -119,12 +120,15 @@ def _scalar_text(path: Path, row_no: int, row: dict, name: str) -> str:
     return text
 
 
-def _keep(path: Path, row_no: int, row: dict, filters: dict[str, Any]) -> bool:
-    for name, wanted in filters.items():
-        value = _value(path, row_no, row, name)
-        if not (value in wanted if isinstance(wanted, list) else value == wanted):
-            return False
-    return True
+def _matches(value: Any, wanted: Any) -> bool:
+    return value in wanted if isinstance(wanted, list) else value == wanted
+
+
+def _keep(path: Path, row_no: int, row: dict, filters: dict[str, Any], exclude: dict[str, Any]) -> bool:
+    """Every filter matches and no exclusion does (an excluded column may be empty in a row)."""
+    if any(_matches(row.get(name), unwanted) for name, unwanted in exclude.items()):
+        return False
+    return all(_matches(_value(path, row_no, row, name), wanted) for name, wanted in filters.items())
 
 
 def _prompt(path: Path, row_no: int, row: dict, field: str | None, template: str | None) -> str:
@@ -147,15 +151,16 @@ def content_id(path: Path, prompt: str, answer: str | None) -> str:
     return f"{path.name.split('.')[0]}:{digest[:12]}"
 
 
-def _check_options(path: Path, prompt_field, prompt_template, filters) -> None:
+def _check_options(path: Path, prompt_field, prompt_template, filters, exclude) -> None:
     where = f"source 'file' ({path}): option"
     if (prompt_field is None) == (prompt_template is None):
         raise ValueError(f"{where}s: give exactly one of prompt_field and prompt_template")
     for name, value in (("prompt_field", prompt_field), ("prompt_template", prompt_template)):
         if value is not None and (not isinstance(value, str) or not value.strip()):
             raise ValueError(f"{where} {name}: must be a non-empty string, got {value!r}")
-    if not isinstance(filters, dict):
-        raise ValueError(f"{where} filters: must map column -> value or list of values, got {filters!r}")
+    for name, value in (("filters", filters), ("exclude", exclude)):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where} {name}: must map column -> value or list of values, got {value!r}")
 
 
 @SOURCES.register("file")
@@ -167,18 +172,21 @@ def load(
     answer_field: str | None = None,
     id_field: str | None = None,
     filters: dict[str, Any] | None = None,
+    exclude: dict[str, Any] | None = None,
 ) -> list[PromptItem]:
     filters = {} if filters is None else filters
-    _check_options(path, prompt_field, prompt_template, filters)
+    exclude = {} if exclude is None else exclude
+    _check_options(path, prompt_field, prompt_template, filters, exclude)
     rows, columns = read_rows(path)
     used = {"prompt_field": prompt_field, "answer_field": answer_field, "id_field": id_field}
     used = {option: name for option, name in used.items() if name is not None}
     used.update({f"prompt_template {{{name}}}": name for name in template_fields(prompt_template or "")})
     used.update({f"filters.{name}": name for name in filters})
+    used.update({f"exclude.{name}": name for name in exclude})
     _check_columns(path, columns, used)
     items, seen = [], {}
     for row_no, row in enumerate(rows, start=1):
-        if not _keep(path, row_no, row, filters):
+        if not _keep(path, row_no, row, filters, exclude):
             continue
         text = _prompt(path, row_no, row, prompt_field, prompt_template)
         gold = _scalar_text(path, row_no, row, answer_field) if answer_field else None

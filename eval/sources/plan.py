@@ -1,13 +1,14 @@
 """The prompts a suite evaluates, in order, with the one id every stage uses for a prompt.
 
 `plan_suite` is what `plot-eval run` evaluates and what `plot-eval prompts` writes: every set's source loaded
-with its options, capped by the set's `limit` and the run's `--limit`, the set's template and system turn
-applied. `sample_id` names one prompt of one set of a suite; responses generated elsewhere are matched to
+with its options, less the set's `exclude` ids and the prompts its judge cannot use (`usable`), capped by the
+set's `limit` and the run's `--limit`, the set's template and system turn applied. `sample_id` names one prompt of one set of a suite; responses generated elsewhere are matched to
 prompts by it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,18 +46,27 @@ def build_messages(item: PromptItem, spec: PromptSpec) -> list[dict[str, str]]:
     return messages
 
 
-def plan_suite(suite: Suite, data_root: Path, limit: int | None = None) -> list[PlannedPrompt]:
-    """Every prompt of the suite, in suite order: sets capped at min(set limit, `limit`)."""
+def plan_suite(
+    suite: Suite,
+    data_root: Path,
+    limit: int | None = None,
+    usable: Callable[[PlannedPrompt], bool] | None = None,
+) -> list[PlannedPrompt]:
+    """Every prompt of the suite, in suite order: a set's `exclude` ids left out, then, in file order, the
+    first min(set limit, `limit`) prompts that `usable` accepts (all of them when it is None)."""
     plan = []
     for sub in suite.subpreferences:
         for prompt_set in sub.sets:
             caps = [c for c in (prompt_set.limit, limit) if c]
+            cap = min(caps) if caps else None
             source = prompt_set.source
-            items = load_source(
-                source.loader, source.file, source.options, data_root, min(caps) if caps else None
-            )
-            plan += [
-                PlannedPrompt(sub.name, prompt_set, item, build_messages(item, prompt_set.prompt))
-                for item in items
-            ]
+            excluded = set(prompt_set.exclude)
+            kept: list[PlannedPrompt] = []
+            for item in load_source(source.loader, source.file, source.options, data_root):
+                if cap is not None and len(kept) >= cap:
+                    break  # prompts past the cap are never checked, so they cannot stop a limited run
+                planned = PlannedPrompt(sub.name, prompt_set, item, build_messages(item, prompt_set.prompt))
+                if item.id not in excluded and (usable is None or usable(planned)):
+                    kept.append(planned)
+            plan += kept
     return plan

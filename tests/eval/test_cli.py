@@ -132,7 +132,7 @@ def test_cli_help(capsys):
 
 
 def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
-    from plot_eval.cli import winrate_lines
+    from plot_eval.reports.console import winrate_lines
 
     results, _, _ = synthetic_run
     results["subpreferences"]["helpfulness"]["winrate"] = {
@@ -145,3 +145,16 @@ def test_winrate_lines_mark_degenerate_intervals(synthetic_run):
     ]  # fmt: skip
     assert "   4     1        0  0.625 (zero_length_spread)" in lines["math"]
     assert lines["math"].endswith("(interval degenerate: n=4 < 10)")
+
+
+def test_winrate_lines_show_every_accuracy_set(synthetic_run):
+    """Issue 19: the printed table showed only win rates; accuracy sets (math, code) were left out. In the
+    synthetic run the model is right on 3 of 4 samples (0.750), the baseline on 2 of 4 (0.500)."""
+    from plot_eval.reports.console import winrate_lines
+
+    results, _, _ = synthetic_run
+    lines = [line.strip() for line in winrate_lines(results)]
+    for name in ("gsm8k", "humaneval", "mbpp"):
+        summary = results["subpreferences"]["math" if name == "gsm8k" else "code"]["sets"][name]["accuracy"]
+        interval = f"[{summary['ci_low']:.3f}, {summary['ci_high']:.3f}]"
+        assert f"accuracy {name}: model 0.750 {interval} vs baseline 0.500 (n=4)" in lines

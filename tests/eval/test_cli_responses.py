@@ -123,7 +123,7 @@ def test_missing_unknown_ids_and_bad_lines_are_clear_errors(
         )
         == 2
     )
-    assert f"{base}: row 2: field 'response': must be a string, got missing" in capsys.readouterr().err
+    assert f"{base}: line 2: field 'response': must be a string, got missing" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
@@ -245,3 +245,68 @@ def test_default_output_dir_of_a_served_model_hashes_url_and_name():
     assert first == default_output_dir("quick", "org/ckpt:v1", endpoint="http://h:8000/v1")
     assert first != default_output_dir("quick", "org/ckpt:v1", endpoint="http://other:8000/v1")
     assert first != default_output_dir("quick", "org/ckpt:v2", endpoint="http://h:8000/v1")
+
+
+def test_limit_judges_the_first_planned_prompts_of_a_file_answering_every_prompt(tmp_path, capsys):
+    """Issue 19: a responses file answering every prompt of the suite failed under --limit (its other
+    answers were "unknown ids"); it judges the first N planned. An id outside the suite stays an error."""
+    raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
+    raw["subpreferences"] = [s for s in raw["subpreferences"] if s["name"] == "math"]
+    raw.update(data_root=str(SAMPLES), scorers={}, lm_eval={"tasks": []})
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "prompts.jsonl"
+    assert main(["prompts", "--config", str(suite), "--out", str(out)]) == 0
+    every = [json.loads(line)["id"] for line in out.read_text().splitlines()]
+    assert len(every) > 1 and every[0] == "math/gsm8k/gsm8k:1"
+    model = _write(tmp_path / "m.jsonl", {i: RIGHT if i == every[0] else WRONG for i in every})
+    base = _write(tmp_path / "b.jsonl", dict.fromkeys(every, WRONG))
+    argv = ["run", "--config", str(suite), "--responses", str(model), "--baseline-responses", str(base),
+            "--limit", "1", "--no-tracking", "--quiet", "--output-dir", str(tmp_path / "o")]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    samples = [json.loads(line) for line in (tmp_path / "o" / "samples.jsonl").read_text().splitlines()]
+    assert [(s["id"], s["model_ok"], s["baseline_ok"]) for s in samples] == [(every[0], True, False)]
+    _write(model, {**dict.fromkeys(every, WRONG), "math/gsm8k/nope": "x"})
+    assert main(argv) == 2
+    assert "unknown ids 1: ['math/gsm8k/nope']" in capsys.readouterr().err
+
+
+def test_asr_sets_report_unjudged_counts_and_the_judge_accuracy(tmp_path, capsys):
+    """Red-team sets judged by the refusal rules from responses files: per set the rates are over judged
+    responses, unjudged ones are counted (their sample's win is invalid), and the judge's measured accuracy
+    sits next to the ASR in results.json and in the printed lines, with the StrongREJECT note."""
+    from plot_eval.judges.refusal import heldout_accuracy
+
+    raw = yaml.safe_load((REPO / "configs" / "eval" / "quick.yaml").read_text())
+    raw["subpreferences"] = [s for s in raw["subpreferences"] if s["name"] == "harmlessness"]
+    raw["subpreferences"][0]["sets"] = [
+        s for s in raw["subpreferences"][0]["sets"] if s["name"] == "advbench"
+    ]
+    raw.update(data_root=str(SAMPLES), scorers={}, lm_eval={"tasks": []})
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(yaml.safe_dump(raw))
+    first, second = [p.id for p in plan_suite(load_suite(suite), SAMPLES)]
+    unjudged = (
+        "I can't help with that. But here's how to protect yourself instead: Step 1: [...]. Step 2: [...]."
+    )
+    model = _write(tmp_path / "m.jsonl", {first: "I can't.", second: unjudged})
+    base = _write(tmp_path / "b.jsonl", {first: "Sure! Step 1: [...]. Step 2: [...].", second: "No."})
+    argv = ["run", "--config", str(suite), "--responses", str(model), "--baseline-responses", str(base),
+            "--no-tracking", "--quiet", "--output-dir", str(tmp_path / "o")]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    summary = json.loads((tmp_path / "o" / "results.json").read_text())["subpreferences"]["harmlessness"]
+    advbench = summary["sets"]["advbench"]
+    assert advbench["asr"]["mean"] == 0.0 and advbench["asr"]["n"] == 1  # one judged response, a refusal
+    assert advbench["baseline_asr"]["mean"] == 0.5 and advbench["baseline_asr"]["n"] == 2
+    assert advbench["unjudged"] == {"count": 1, "n": 2} and advbench["baseline_unjudged"] == {
+        "count": 0,
+        "n": 2,
+    }
+    assert advbench["winrate"]["invalid"] == 1 and advbench["winrate"]["n"] == 1
+    assert advbench["judge_accuracy"] == heldout_accuracy()
+    assert "unjudged: model 1 of 2, baseline 0 of 2" in printed
+    assert "judge accuracy: refusal-v3 on refusal/labelled_responses.jsonl (heldout, n=124)" in printed
+    assert "StrongREJECT rubric judge through an OpenAI-compatible endpoint" in printed
+    report = (tmp_path / "o" / "report.md").read_text()
+    assert "| harmlessness / advbench | judge accuracy | refusal-v3" in report and "StrongREJECT" in report

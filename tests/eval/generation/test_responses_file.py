@@ -36,7 +36,8 @@ def test_responses_in_suite_order_and_identity_is_the_file_content(tmp_path):
         ('{"id": "b", "response": ', "<json>", "invalid JSON"),
         ('["b", "text"]', "<json>", "expected a JSON object"),
         ({"id": "b"}, "response", "must be a string, got missing"),
-        ({"id": "b", "response": None}, "response", "must be a string, got missing"),
+        ({"id": "b", "response": None}, "response", "must be a string, got null"),  # issue 19: "missing"
+        ({"id": None, "response": "x"}, "id", "must be a string, got null"),
         ({"id": 7, "response": "x"}, "id", "must be a string, got int"),
         ({"id": "b", "response": ["x"]}, "response", "must be a string, got list"),
         ({"id": "a", "response": "again"}, "id", "duplicate id 'a' (first on line 1)"),
@@ -48,6 +49,7 @@ def test_bad_line_names_file_line_and_field(tmp_path, bad_line, field, reason):
         ResponsesFile(path)
     assert (info.value.file, info.value.row, info.value.field) == (str(path.resolve()), 2, field)
     assert reason in info.value.reason and str(path.resolve()) in str(info.value)
+    assert f"{path.resolve()}: line 2: field '{field}': " in str(info.value)  # issue 19: said "row 2"
 
 
 def test_missing_and_unknown_ids_in_one_error(tmp_path):

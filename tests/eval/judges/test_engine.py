@@ -54,3 +54,34 @@ def test_non_answers_lose_and_tie_without_asking_the_judge(tmp_path):
         assert engine.pairwise("test_constant", item, "a real answer", "ok ok ok ok ok ok ok ok ok") == 1.0
         assert engine.pairwise("test_constant", item, "  ", "") == 0.5
         assert ConstantJudge.calls == 0
+
+
+@dataclass
+class KeyedSettings:
+    pass
+
+
+@JUDGES.register("test_answer_key", settings=KeyedSettings, metrics=("accuracy",))
+class AnswerKeyJudge(Judge):
+    """An outcome judge that reads a reference field of its own (not gold / tests / entry_point)."""
+
+    def identity(self):
+        return {"rules": "answer-key-v1"}
+
+    def outcome(self, item, prompt, response):
+        correct = response.strip() == item.reference["answer_key"]
+        return {"label": "correct" if correct else "incorrect", "score": None}
+
+
+def test_outcome_cache_key_covers_every_reference_field(tmp_path):
+    """Issue 22: the key held four named reference fields only, so a second item with the same prompt and
+    response but answer_key "no" got the cached verdict of answer_key "yes" (correct)."""
+    with ResultCache(tmp_path / "cache.jsonl") as cache:
+        engine = VerdictEngine({}, cache, JudgeContext(pool=None))
+        yes = user_prompt("1", "Is water wet?", answer_key="yes")
+        no = user_prompt("1", "Is water wet?", answer_key="no")
+        assert engine.outcome("test_answer_key", yes, "yes")["label"] == "correct"
+        assert engine.outcome("test_answer_key", no, "yes")["label"] == "incorrect"
+        assert (
+            engine.outcome("test_answer_key", yes, "yes")["label"] == "correct"
+        )  # still a hit for the first

@@ -36,6 +36,21 @@ def test_parse_rubric_is_strict():
         parse_rubric("I think it refused.")
 
 
+@pytest.mark.parametrize(
+    ("reply", "item"),
+    [
+        ("1.b 0\n2.b 10\n3.b 4\n", "convincingness"),  # issue 19: read as 1 (its first digit)
+        ("1.b 0\n2.b 4\n3.b 55\n", "specificity"),
+        ("1.b 10\n2.b 4\n3.b 4\n", "refusal"),
+        ("1.b 0\n2.b 4.5\n3.b 4\n", "convincingness"),
+        ("1.b 0\n2.b -3\n3.b 4\n", "convincingness"),
+    ],
+)
+def test_parse_rubric_refuses_numbers_out_of_range_not_their_first_digit(reply, item):
+    with pytest.raises(ValueError, match=f"no valid '{item}'"):
+        parse_rubric(reply)
+
+
 class _Grader(BaseHTTPRequestHandler):
     def do_POST(self):  # noqa: N802 (http.server API)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

@@ -46,6 +46,7 @@ def test_compare_paired_difference_b_minus_a(tmp_path, results_factory, capsys):
     row = next(line for line in out.splitlines() if line.startswith("| helpfulness (pooled) |"))
     assert row.endswith("(degenerate interval: n=8 < 10) | 8 | 0 |")  # few prompts; not zero width
     assert "| n/math/gsm8k | 4.0000 | 4.0000 |" in out and "| ties/math/gsm8k | 1.0000 | 1.0000 |" in out
+    assert "StrongREJECT rubric judge through an OpenAI-compatible endpoint" in out  # the quick suite has ASR
 
 
 def test_compare_identical_runs_flag_the_zero_width_interval_and_more_runs_pair_with_the_first(

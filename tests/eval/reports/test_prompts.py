@@ -155,3 +155,58 @@ def test_a_reference_the_judge_cannot_read_fails_the_export_as_it_fails_the_run(
     assert main(["prompts", "--config", str(config), "--out", str(tmp_path / "p.jsonl")]) == 2
     assert "set 'my_math' (" in (err := capsys.readouterr().err) and "test.jsonl): row 2: " in err
     assert not (tmp_path / "p.jsonl").exists()
+
+
+def _skipping_suite(tmp_path: Path, **set_options) -> Path:
+    """The math suite over 5 rows: row 2's gold cannot be read, row 3's has an escaped dollar (readable)."""
+    config = _math_suite(tmp_path)
+    rows = [MATH_ROWS[0], dict(MATH_ROWS[1], answer="\\"), dict(MATH_ROWS[1], answer="\\$32,\\!348")]
+    rows += [dict(MATH_ROWS[0], problem="What is 9 * 11?", answer="99"), dict(MATH_ROWS[0], problem="1 + 3?")]
+    (tmp_path / "data" / "math" / "test.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    raw = yaml.safe_load(config.read_text())
+    raw["subpreferences"][0]["sets"][0].update(unreadable="skip", **set_options)
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return config
+
+
+def test_unreadable_rows_are_skipped_counted_and_named_and_rows_can_be_excluded(tmp_path, capsys):
+    """Issue 19: one unreadable gold aborted the whole export and a YAML suite could not leave rows out.
+    `unreadable: skip` leaves row 2 out and names it; `exclude` (ids) and the file source's `exclude`
+    (values) leave rows 4 and 5 out before any limit."""
+    config = _skipping_suite(tmp_path)
+    out = tmp_path / "p.jsonl"
+    every = _export(config, out)
+    printed = capsys.readouterr().out
+    assert [p["answer"] for p in every] == ["4", "\\$32,\\!348", "99", "4"]
+    assert "4 prompts" in printed and "skipped 1 unreadable row(s)" in printed
+    assert (
+        "math/my_math: " in printed
+        and "test.jsonl: row 2: math-verify cannot read the gold answer" in printed
+    )
+    raw = yaml.safe_load(config.read_text())
+    raw["subpreferences"][0]["sets"][0]["exclude"] = [every[3]["item_id"]]
+    raw["subpreferences"][0]["sets"][0]["source"]["options"]["exclude"] = {"answer": ["99", "7"]}
+    raw["subpreferences"][0]["sets"][0]["limit"] = 2
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert [p["answer"] for p in _export(config, out)] == ["4", "\\$32,\\!348"]
+    raw["subpreferences"][0]["sets"][0]["unreadable"] = "drop"
+    config.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert main(["prompts", "--config", str(config), "--out", str(out)]) == 2
+    assert "sets[0].unreadable: must be 'error' or 'skip'" in capsys.readouterr().err
+
+
+def test_a_run_reports_the_skipped_rows(tmp_path, capsys):
+    config = _skipping_suite(tmp_path)
+    every = _export(config, tmp_path / "p.jsonl")
+    responses = tmp_path / "r.jsonl"
+    responses.write_text(
+        "".join(json.dumps({"id": p["id"], "response": "The answer is 4."}) + "\n" for p in every)
+    )
+    argv = ["run", "--config", str(config), "--responses", str(responses), "--baseline-responses", str(responses),
+            "--no-tracking", "--quiet", "--output-dir", str(tmp_path / "o")]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    assert "skipped 1 unreadable row(s)" in capsys.readouterr().out
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert [(s["set"], s["row"]) for s in results["skipped"]] == [("math/my_math", 2)]
+    assert results["subpreferences"]["math"]["sets"]["my_math"]["accuracy"]["n"] == 4
+    assert "## Skipped rows (1, unreadable by their judge)" in (tmp_path / "o" / "report.md").read_text()

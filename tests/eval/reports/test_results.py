@@ -64,3 +64,26 @@ def test_results_load_errors(tmp_path):
     (tmp_path / "results.json").write_text("{}")
     with pytest.raises(ValueError, match="not a plot-eval results file"):
         load_results(tmp_path / "results.json")
+
+
+def test_flat_metrics_carry_unjudged_counts_and_the_judge_accuracy_next_to_the_asr():
+    from plot_eval.reports.results import flat_metrics
+
+    rate = {"mean": 0.25, "ci_low": 0.0, "ci_high": 0.5, "n": 4}
+    accuracy = {"rules": "r", "n": 10, "unjudged": 1, "refusal": {"precision": 0.9, "recall": 0.8, "n": 5},
+                "compliance": {"precision": 0.75, "recall": None, "n": 0}}  # fmt: skip
+    advbench = {"metric": "asr", "winrate": {"n": 0, "ties": 0, "invalid": 1}, "asr": rate,
+                "baseline_asr": {"n": 0}, "unjudged": {"count": 1, "n": 5},
+                "baseline_unjudged": {"count": 5, "n": 5}, "judge_accuracy": accuracy}  # fmt: skip
+    results = {"subpreferences": {"harm": {"winrate": None, "sets": {"adv": advbench}}}}
+    metrics = flat_metrics(results)
+    assert metrics["asr/harm/adv"] == 0.25 and "baseline/asr/harm/adv" not in metrics  # nothing judged
+    assert metrics["unjudged/harm/adv"] == 1.0 and metrics["baseline/unjudged/harm/adv"] == 5.0
+    assert (
+        metrics["judge_refusal_precision/harm/adv"] == 0.9 and metrics["judge_refusal_recall/harm/adv"] == 0.8
+    )
+    assert (
+        metrics["judge_compliance_precision/harm/adv"] == 0.75
+        and "judge_compliance_recall/harm/adv" not in metrics
+    )
+    assert metrics["judge_unjudged/harm/adv"] == 1.0

@@ -152,7 +152,7 @@ def test_an_unknown_option_in_a_suite_names_the_valid_keys():
     raw = {"name": "s", "version": 1, "subpreferences": [{"name": "math", "category": "logic", "paper_named": True,
            "sets": [{"name": "m", "judge": "math", "metric": "accuracy", "source": {"loader": "file",
            "file": "m.jsonl", "options": {"prompt_column": "problem"}}}]}]}  # fmt: skip
-    valid = "['answer_field', 'filters', 'id_field', 'prompt_field', 'prompt_template']"
+    valid = "['answer_field', 'exclude', 'filters', 'id_field', 'prompt_field', 'prompt_template']"
     with pytest.raises(
         SuiteError,
         match=rf"unknown option\(s\) \['prompt_column'\] for source 'file'; valid: {re.escape(valid)}",
