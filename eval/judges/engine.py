@@ -74,7 +74,10 @@ class VerdictEngine:
     def outcome(self, name: str, item: PromptItem, response: str) -> dict[str, Any]:
         """{"label", "score", ...} of one response (see plot_eval.judges.base.LABELS)."""
         prompt = messages_to_text(item.messages)
-        reference = {k: item.reference.get(k) for k in ("gold", "tests", "entry_point", "code_prefix")}
+        reference = {
+            k: item.reference.get(k)
+            for k in ("gold", "tests", "entry_point", "code_prefix", "reference_solution")
+        }
         key = cache_key("outcome", self.identity(name), prompt, response, reference)
         cached = self.cache.get(key, "verdict")
         if cached is not None:
