@@ -1,11 +1,12 @@
 """Plain data as JSON: the only form in which values cross between the code under test and the verdict.
 
 Plain data is ``None``, ``bool``, ``int``, ``float`` (``nan`` and infinities included), ``str``, ``bytes``,
-``complex`` and ``list``, ``tuple``, ``set``, ``frozenset`` and ``dict`` of plain data. JSON keeps
-``None``, booleans, integers, floats (``1.0`` stays a float: ``repr`` round-trips every float exactly),
-strings and lists as they are; every other type is a one-key object naming it, e.g. ``(1, 2)`` is
-``{"tuple": [1, 2]}`` and ``{1: "a"}`` is ``{"dict": [[1, "a"]]}``. A JSON object is never anything else,
-so decoding can only build those built-in types: no value a program produced can carry its own ``__eq__``.
+``complex``, those types themselves (``int`` as a value), and ``list``, ``tuple``, ``set``, ``frozenset``
+and ``dict`` of plain data. JSON keeps ``None``, booleans, integers, floats (``1.0`` stays a float:
+``repr`` round-trips every float exactly), strings and lists as they are; every other type is a one-key
+object naming it, e.g. ``(1, 2)`` is ``{"tuple": [1, 2]}`` and ``{1: "a"}`` is ``{"dict": [[1, "a"]]}``.
+A JSON object is never anything else, so decoding can only build those built-in types: no value a
+program produced can carry its own ``__eq__``.
 
 ``encode`` runs next to untrusted code (it is only as honest as that code, and need not be more: what it
 writes is the program's claim about its outputs). ``decode`` is the trusted side; it rejects anything
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 MAX_DEPTH = 100  # nesting, both ways: deeper values are refused rather than risking the recursion limit
 _CONTAINERS = {"tuple": tuple, "set": set, "frozenset": frozenset}
+_TYPES = (type(None), bool, int, float, str, bytes, complex, list, tuple, set, frozenset, dict)
 
 
 class NotPlainDataError(ValueError):
@@ -37,6 +39,9 @@ def _encode_scalar(value):
         return {"bytes": bytes.hex(value)}
     if isinstance(value, complex):
         return {"complex": [complex.real.__get__(value), complex.imag.__get__(value)]}
+    for kind in _TYPES:
+        if value is kind:  # the type itself (MBPP 533: remove_datatype(values, int))
+            return {"type": kind.__name__}
     return NotImplemented
 
 
@@ -75,6 +80,10 @@ def _decode_tagged(document: dict, depth: int):
             return bytes.fromhex(body)
         except ValueError:
             raise NotPlainDataError("'bytes' holds hexadecimal digits") from None
+    if tag == "type":
+        for kind in _TYPES:
+            if body == kind.__name__:
+                return kind
     if tag == "complex" and isinstance(body, list) and len(body) == 2:
         if all(type(part) in (int, float) for part in body):
             return complex(*body)

@@ -10,16 +10,20 @@
   decide; a call that was not recorded (a test whose inputs depend on earlier outputs) is reported back,
   and the judge gets the answer's output for it in another round.
 
-An argument that is not plain data can only be a global of the tests (e.g. a tree the MBPP setup code
-builds); it is passed by name, and the ``outputs`` call runs that setup code first.
+An argument that is not plain data is passed as the tests name or build it: a global of the tests (e.g. a
+tree the MBPP setup code builds) by name, or the tests' expression for it (``[Pair(5, 24)]``, located by
+the call's position in the bytecode) as source; the ``outputs`` call evaluates it among the answer's
+definitions (so it may use no name the tests assign). Anything else is refused (never judged).
 """
 
 from __future__ import annotations
 
+import ast
 import builtins
 import json
 import linecache
 import random
+import sys
 
 import plain_data
 
@@ -47,20 +51,59 @@ def _module(source: str, filename: str) -> dict:
     return namespace
 
 
-def _encode_argument(value, namespace: dict) -> dict:
+def _assigned(tree: ast.AST) -> set[str]:
+    """Names the tests assign: an expression using one may mean different values at different calls."""
+    return {
+        node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+
+
+def _argument_source(caller, position: int | str) -> str | None:
+    """The tests' source of one argument of the call being made from frame ``caller`` (the call's exact
+    position comes from the bytecode), or None when it cannot stand alone: a name the tests assign or a
+    function's local in it, a starred argument, or a call not made by the tests' own code."""
+    code = caller.f_code
+    if code.co_filename != "tests.py":
+        return None
+    where = list(code.co_positions())[caller.f_lasti // 2]
+    tree = ast.parse("".join(linecache.getlines("tests.py")))
+    for node in ast.walk(tree):
+        span = (
+            (node.lineno, node.end_lineno, node.col_offset, node.end_col_offset)
+            if isinstance(node, ast.Call)
+            else None
+        )
+        if span != where:
+            continue
+        if any(isinstance(arg, ast.Starred) for arg in node.args) or any(
+            k.arg is None for k in node.keywords
+        ):
+            return None
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+        argument = node.args[position] if isinstance(position, int) else keywords[position]
+        names = {name.id for name in ast.walk(argument) if isinstance(name, ast.Name)}
+        return None if names & (_assigned(tree) | set(code.co_varnames)) else ast.unparse(argument)
+    return None
+
+
+def _encode_argument(value, namespace: dict, caller, position: int | str) -> dict:
+    """Plain data; else a global of the tests, by name; else the tests' expression that built it."""
     try:
         return {"value": plain_data.encode(value)}
     except (plain_data.NotPlainDataError, ValueError, RecursionError):
         for name, known in namespace.items():
             if known is value and not name.startswith("__"):
                 return {"global": name}
-        raise plain_data.NotPlainDataError(f"an argument of type {type(value).__name__!r}") from None
+        source = _argument_source(caller, position)
+        if source is None:
+            raise plain_data.NotPlainDataError(f"an argument of type {type(value).__name__!r}") from None
+        return {"expression": source}
 
 
-def _encode_call(args: tuple, kwargs: dict, namespace: dict) -> dict:
+def _encode_call(args: tuple, kwargs: dict, namespace: dict, caller) -> dict:
     return {
-        "args": [_encode_argument(value, namespace) for value in args],
-        "kwargs": [[name, _encode_argument(value, namespace)] for name, value in kwargs.items()],
+        "args": [_encode_argument(value, namespace, caller, index) for index, value in enumerate(args)],
+        "kwargs": [[name, _encode_argument(v, namespace, caller, name)] for name, v in kwargs.items()],
     }
 
 
@@ -83,7 +126,7 @@ def record(job: dict) -> dict:
 
     def recorder(*args, **kwargs):
         if depth[0] == 0:  # the tests' calls, not the reference's recursion through its own name
-            call = _encode_call(args, kwargs, namespace)  # before the call: it may mutate its arguments
+            call = _encode_call(args, kwargs, namespace, sys._getframe(1))  # before it mutates them
             calls.setdefault(call_key(call), call)
         depth[0] += 1
         try:
@@ -101,6 +144,8 @@ def record(job: dict) -> dict:
 def _argument(argument: dict, namespace: dict):
     if "global" in argument:
         return namespace[argument["global"]]
+    if "expression" in argument:  # built here, from the answer's own classes (e.g. MBPP 601's Pair)
+        return eval(argument["expression"], namespace)
     return plain_data.decode(argument["value"])
 
 
@@ -110,11 +155,19 @@ def _output(function, call: dict, namespace: dict) -> dict:
         kwargs = {name: _argument(argument, namespace) for name, argument in call["kwargs"]}
         value = function(*args, **kwargs)
     except BaseException as error:  # an exit inside a call is that call's outcome
-        return {"raised": type(error).__name__}
+        return {"raised": _built_in_base(type(error))}
     try:
         return {"value": plain_data.encode(value)}
     except (plain_data.NotPlainDataError, ValueError, RecursionError) as error:
         return {"unserialisable": str(error)[:200]}
+
+
+def _built_in_base(kind: type) -> str:
+    """The name of the nearest built-in class ``kind`` derives from: what ``except <name>`` catches."""
+    for base in kind.__mro__:
+        if getattr(builtins, base.__name__, None) is base:
+            return base.__name__
+    return "BaseException"
 
 
 def outputs(job: dict) -> dict:
@@ -150,7 +203,7 @@ def replay(job: dict) -> dict:
     answers = {call_key(call): outcome for call, outcome in zip(job["calls"], job["outputs"], strict=True)}
 
     def answer(*args, **kwargs):
-        call = _encode_call(args, kwargs, namespace)
+        call = _encode_call(args, kwargs, namespace, sys._getframe(1))
         if call_key(call) not in answers:
             raise _NewCall(call)
         return _returned(answers[call_key(call)])

@@ -22,8 +22,13 @@ _FRAME_WALK = """
 import os, sys
 frame = sys._getframe()
 while frame is not None:
-    if "token" in frame.f_locals and "verdict_fd" in frame.f_locals:
-        os.write(frame.f_locals["verdict_fd"], frame.f_locals["token"])
+    names = dict(frame.f_locals)
+    for name, fd in names.items():  # the harness's verdict or report descriptor, whatever its name
+        if name.endswith("_fd") and isinstance(fd, int) and isinstance(names.get("token"), bytes):
+            try:
+                os.write(fd, names["token"])
+            except OSError:
+                pass
     frame = frame.f_back
 """
 _STACK_WALK = """
@@ -38,8 +43,12 @@ import os, sys
 for frame in sys._current_frames().values():
     while frame is not None:
         names = frame.f_locals
-        if isinstance(names.get("token"), bytes) and isinstance(names.get("verdict_fd"), int):
-            os.write(names["verdict_fd"], names["token"])
+        for name, fd in list(names.items()):
+            if name.endswith("_fd") and isinstance(fd, int) and isinstance(names.get("token"), bytes):
+                try:
+                    os.write(fd, names["token"])
+                except OSError:
+                    pass
         frame = frame.f_back
 """
 _REPORT_FORGERY = """
