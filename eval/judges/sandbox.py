@@ -240,8 +240,9 @@ def run_python(
     code: str, *, timeout_s: float = 10.0, memory_mb: int = 1024, allow_unsandboxed: bool = False
 ) -> SandboxResult:
     """Run ``code`` as a ``__main__`` program in the sandbox; ``timeout_s`` wall seconds, ``memory_mb`` MiB
-    of address space. ``passed``: it ran to its end (``sys.exit`` included, an exit is not an end).
-    stdout/stderr are returned (first MiB of each)."""
+    for the call. ``passed``: it ran to its end (``sys.exit`` included, an exit is not an end), as the
+    harness in the program's own process reports it: a program that hunts for that report's token can
+    forge it, so no verdict rests on it. stdout/stderr are returned (first MiB of each)."""
     return _checked_run({"mode": "script", "program": code}, timeout_s, memory_mb, allow_unsandboxed)
 
 
