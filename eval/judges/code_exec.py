@@ -1,22 +1,44 @@
-"""Code correctness by execution (HumanEval / MBPP pass@1).
+"""Code correctness by execution (HumanEval / MBPP pass@1), with a verdict the code under test cannot reach.
 
-The sandbox (``plot_eval.judges.sandbox.run_tests``) runs the solution, then the benchmark's tests in the same
-namespace, then ``check(entry_point)`` when the tests define a HumanEval-style ``check``; the code passes
-only if its harness saw all of that finish (an early ``sys.exit(0)`` is a failure). The model's code is
-the first fenced block that defines ``entry_point`` (else the first fenced block, else the raw response).
-HumanEval models often write only the function body, or the whole function without the imports and helper
-functions of the prompt (HumanEval/10, 32, 38 and 50 call a helper the prompt defines), so when ``prompt``
-is given the solution is the prompt followed by the code: a body completes the prompt's function, a full
-definition replaces the prompt's stub and keeps its imports and helpers.
+Three sandbox calls (``plot_eval.judges.sandbox_calls``), only the second running the answer:
+
+1. record: the reference solution runs under the benchmark's tests; every call the tests make to the
+   function under test is recorded as plain data (``plot_eval.judges.plain_data``). Cached per problem.
+2. outputs: the answer's code runs and the function under test is called on those arguments; the process
+   sees neither the tests nor an expected value, and returns only plain data: each call's result (types
+   exact: a tuple stays a tuple, ``1.0`` a float; a subclass of ``int``/``str``/``list``/... becomes its
+   base type, so no ``__eq__`` of the answer's survives) or the name of the exception it raised.
+3. replay: the benchmark's tests run again, over the reference module's helpers, with the function under
+   test answering from step 2's outputs. The tests' own assertions and tolerances decide (HumanEval's
+   ``abs(candidate(x) - y) < 1e-6`` stays exactly that; floats cross as their exact ``repr``), with the
+   real built-ins: nothing the answer patched, raised or printed exists in that process.
+
+The judge validates the answer's report (its shape, and that every value decodes as plain data) before
+step 3; a missing or malformed report is a failure. Tests whose later inputs depend on earlier outputs
+ask for the missing calls and step 2 runs again (at most ``MAX_ROUNDS`` times). A problem whose tests call
+the function with an argument that is not plain data and not a global of the tests cannot be split like
+this: it is not judged (``judged=False``, never a pass). The answer's module is never asked to run the
+tests, so a test that checks a side effect on an argument (not the return value) is not supported.
+
+The model's code is the first fenced block that defines ``entry_point`` (else the first fenced block, else
+the raw response). HumanEval models often write only the function body, or the whole function without
+the imports and helpers of the prompt, so when ``prompt`` is given the solution is the prompt followed by
+the code: a body completes the prompt's function, a full definition replaces the prompt's stub.
 """
 
 from __future__ import annotations
 
+import ast
 import re
+from dataclasses import dataclass
 
-from plot_eval.judges.sandbox import run_tests
+from plot_eval.judges.plain_data import NotPlainDataError, decode
+from plot_eval.judges.sandbox import run_job
 
-RULES_VERSION = "sandbox-harness-2"  # in verdict cache keys: v1 dropped prompt helpers, trusted exit codes
+# in verdict cache keys: v1 dropped prompt helpers, v2 judged inside the answer's process
+RULES_VERSION = "record-outputs-replay-3"
+MAX_ROUNDS = 4
+_RECORDED: dict[tuple, list] = {}  # (reference, tests, entry point) -> the tests' calls
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 
 
@@ -64,24 +86,103 @@ def build_solution(response: str, entry_point: str, *, prompt: str = "") -> str:
     return _with_prompt(extract_code(response, entry_point), prompt, entry_point)
 
 
+@dataclass(frozen=True)
+class CodeVerdict:
+    passed: bool
+    judged: bool  # False: the problem could not be split into plain-data calls (never a pass)
+    reason: str  # why it did not pass ("" when it passed)
+
+
+def _setup(tests: str) -> str:
+    """The tests' top-level statements that build their globals: none holding an ``assert`` anywhere
+    (the answer's process must not see an expected value), and not ``check``."""
+    kept = [
+        statement
+        for statement in ast.parse(tests).body
+        if not any(isinstance(node, ast.Assert) for node in ast.walk(statement))
+        and not (isinstance(statement, ast.FunctionDef) and statement.name == "check")
+    ]
+    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+
+
+def _uses_globals(calls: list) -> bool:
+    arguments = [arg for call in calls for arg in call["args"] + [kwarg for _, kwarg in call["kwargs"]]]
+    return any("global" in argument for argument in arguments)
+
+
+def _valid_outputs(report: dict | None, count: int) -> list | str:
+    """The answer's outputs, checked to be ``count`` plain-data outcomes, or why they are not."""
+    outputs = (report or {}).get("outputs")
+    if not isinstance(outputs, list) or len(outputs) != count:
+        error = (report or {}).get("error", "no report (it exited, was killed or timed out)")
+        return f"the answer gave no outputs: {str(error)[:300]}"
+    for outcome in outputs:
+        if not isinstance(outcome, dict) or len(outcome) != 1:
+            return "malformed outputs"
+        ((kind, body),) = outcome.items()
+        if kind in ("raised", "unserialisable") and isinstance(body, str) and len(body) <= 300:
+            continue
+        try:
+            if kind != "value":
+                return "malformed outputs"
+            decode(body)
+        except (NotPlainDataError, RecursionError):
+            return "outputs that are not plain data"
+    return outputs
+
+
+def _recorded_calls(reference: str, tests: str, entry_point: str, limits: dict) -> list | str:
+    key = (reference, tests, entry_point)
+    if key not in _RECORDED:
+        job = {"mode": "record", "reference": reference, "tests": tests, "entry_point": entry_point}
+        report = run_job(job, **limits).report or {}
+        if not isinstance(report.get("calls"), list):
+            return f"the reference solution could not be recorded: {report.get('error', 'no report')}"
+        _RECORDED[key] = report["calls"]
+    return list(_RECORDED[key])
+
+
+def judge_code(
+    response: str, tests: str, entry_point: str, *, reference: str, prompt: str = "", **limits
+) -> CodeVerdict:
+    """Whether the code in ``response`` passes ``tests``, judged outside its process (see the module
+    docstring). ``reference``: a solution module that passes the tests. ``limits``: ``timeout_s``,
+    ``memory_mb`` and ``allow_unsandboxed`` of each sandbox call."""
+    calls = _recorded_calls(reference, tests, entry_point, limits)
+    if isinstance(calls, str):
+        return CodeVerdict(passed=False, judged=False, reason=calls)
+    solution = build_solution(response, entry_point, prompt=prompt)
+    for _ in range(MAX_ROUNDS):
+        setup = _setup(tests) if _uses_globals(calls) else ""
+        # the answer's process gets the arguments, never the tests or the reference
+        answer = {"mode": "outputs", "solution": solution, "setup": setup, "calls": calls}
+        outputs = _valid_outputs(run_job({**answer, "entry_point": entry_point}, **limits).report, len(calls))
+        if isinstance(outputs, str):
+            return CodeVerdict(passed=False, judged=True, reason=outputs)
+        replay = {"mode": "replay", "reference": reference, "tests": tests, "entry_point": entry_point}
+        replay.update(calls=calls, outputs=outputs)
+        report = run_job(replay, **limits).report or {}
+        if report.get("status") == "needs":
+            calls.append(report["call"])
+            continue
+        if report.get("status") in ("passed", "failed"):
+            return CodeVerdict(report["status"] == "passed", judged=True, reason=report.get("error", ""))
+        return CodeVerdict(passed=False, judged=False, reason=f"the replay failed: {str(report)[:300]}")
+    return CodeVerdict(passed=False, judged=False, reason=f"the tests asked for new calls {MAX_ROUNDS} times")
+
+
 def code_passes(
     response: str,
     tests: str,
     entry_point: str,
     *,
+    reference: str,
     prompt: str = "",
     timeout_s: float = 10.0,
     memory_mb: int = 1024,
     allow_unsandboxed: bool = False,
 ) -> bool:
-    """True when the code in ``response`` passes ``tests`` in the sandbox within the limits. Raises
+    """True when the code in ``response`` passes ``tests`` (``judge_code``). Raises
     ``SandboxUnavailableError`` where the sandbox cannot be set up, unless ``allow_unsandboxed``."""
-    solution = build_solution(response, entry_point, prompt=prompt)
-    return run_tests(
-        solution,
-        tests,
-        entry_point,
-        timeout_s=timeout_s,
-        memory_mb=memory_mb,
-        allow_unsandboxed=allow_unsandboxed,
-    ).passed
+    limits = {"timeout_s": timeout_s, "memory_mb": memory_mb, "allow_unsandboxed": allow_unsandboxed}
+    return judge_code(response, tests, entry_point, reference=reference, prompt=prompt, **limits).passed

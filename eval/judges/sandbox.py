@@ -1,11 +1,15 @@
 """Running untrusted Python (model-written code) in an isolated sandbox.
 
-Each call gets a fresh host folder; only its ``work`` subfolder is visible (and writable) inside. The
-program runs under bubblewrap (see ``plot_eval.judges.sandbox_bwrap``: no network, no host files beyond the
-system libraries and the Python install, read-only, no parent environment, own PID namespace) through
-``plot_eval.judges.sandbox_harness``, which sets resource limits (address space, CPU seconds, file size,
-processes) and reports a pass only once the whole program ran. A wall-clock timeout kills PID 1 of the
-namespace; the call returns only after the kernel has killed every process in it, so nothing outlives it.
+Each call gets a fresh host folder for its streams and report; inside, the only writable place is a
+fresh tmpfs of ``WRITE_LIMIT_BYTES``. The program runs under bubblewrap (see
+``plot_eval.judges.sandbox_bwrap``: no network, no host files beyond the system libraries and the Python
+install, read-only, no parent environment, own PID namespace) through ``plot_eval.judges.sandbox_harness``,
+which sets per-process limits (address space, CPU seconds, file size, processes) and runs the job. Limits on
+the whole call: memory (``memory_mb``, every process together, the tmpfs included) and ``PROCESS_LIMIT``
+processes through a fresh control group (``plot_eval.judges.sandbox_cgroup``) where one can be created,
+and bytes written (the tmpfs size, plus at most ``FILE_SIZE_LIMIT_BYTES`` for each of stdout, stderr and
+the report). A wall-clock timeout kills PID 1 of the namespace; the call returns only after the kernel
+has killed every process in it, so nothing outlives it.
 
 Where the sandbox cannot be set up (no bubblewrap, user namespaces disabled) every call raises
 ``SandboxUnavailableError`` unless the caller opts in with ``allow_unsandboxed=True``: then the program
@@ -25,21 +29,26 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from plot_eval.judges.sandbox_bwrap import HARNESS_DIR, NOBODY, bwrap_command, interpreter, missing_tool
+from plot_eval.judges import sandbox_cgroup
+from plot_eval.judges.sandbox_bwrap import HARNESS_DIR, bwrap_command, interpreter, missing_tool
 
 __all__ = [
     "SandboxResult",
     "SandboxUnavailableError",
     "isolation_problem",
     "require_isolation",
+    "run_job",
     "run_python",
-    "run_tests",
 ]
 
 _OUTPUT_LIMIT_BYTES = 1 << 20  # kept per stream
-_FILE_SIZE_LIMIT_BYTES = 64 << 20  # RLIMIT_FSIZE: stops a child flooding the disk
-_PROCESS_LIMIT = 256  # RLIMIT_NPROC, counted per user namespace: stops fork bombs
-_HARNESS = Path(__file__).resolve().with_name("sandbox_harness.py")  # run, never imported, by the judge
+FILE_SIZE_LIMIT_BYTES = 32 << 20  # RLIMIT_FSIZE: any one file, the streams and the report included
+WRITE_LIMIT_BYTES = 64 << 20  # the size of the call's tmpfs: all files it writes together
+PROCESS_LIMIT = 32  # processes of one call at once (its control group's pids.max)
+_NPROC_LIMIT = 256  # RLIMIT_NPROC, per user: the fork-bomb guard where no control group can be made
+_HERE = Path(__file__).resolve().parent
+# run, never imported, by the judge: the harness and the two files it imports
+_HARNESS_FILES = tuple(_HERE / name for name in ("sandbox_harness.py", "sandbox_calls.py", "plain_data.py"))
 
 
 class SandboxUnavailableError(RuntimeError):
@@ -48,13 +57,15 @@ class SandboxUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class SandboxResult:
-    passed: bool  # the harness confirmed that every statement ran (never inferred from an exit status)
+    passed: bool  # script: the harness saw the last statement run (never inferred from an exit status)
     returncode: int  # negative: killed by that signal; > 128 under bwrap: 128 + the signal
     stdout: str
     stderr: str
     timed_out: bool  # the wall-clock limit was hit and every process of the call killed
     killed: bool  # ended by a signal (timeout kill, CPU limit, file size limit, ...)
     isolated: bool  # ran inside the bubblewrap sandbox
+    call_limits: str  # "cgroup": memory and processes capped for the whole call; "per-process": rlimits only
+    report: dict | None = None  # record/outputs/replay jobs: the harness's JSON report, None if unreadable
 
 
 @functools.lru_cache(maxsize=1)
@@ -119,21 +130,28 @@ def _kill(process: subprocess.Popen, namespace_pidfd: int | None) -> None:
         pass  # already gone
 
 
-def _launch(job: dict, host: Path, isolated: bool, streams: tuple) -> tuple[subprocess.Popen, int | None]:
+def _launch(
+    job: dict, host: Path, isolated: bool, streams: tuple, group: sandbox_cgroup.CallGroup | None
+) -> tuple[subprocess.Popen, int | None]:
     """Start the harness: the process and, isolated, a pidfd of PID 1 of its namespace. The job reaches
     the harness only as an open descriptor of an already deleted file."""
-    job_file, verdict_file = host / "job.json", host / "verdict"
+    job_file, report_file = host / "job.json", host / "report"
     job_file.write_text(json.dumps(job))
     job_fd = os.open(job_file, os.O_RDONLY)
     job_file.unlink()
-    verdict_fd = os.open(verdict_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    report_fd = os.open(report_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     info_read, info_write = os.pipe() if isolated else (None, None)
     python, _ = interpreter()
-    harness = f"{HARNESS_DIR}/{_HARNESS.name}" if isolated else str(_HARNESS)
-    command = [python, "-I", harness, str(job_fd), str(verdict_fd)]
+    harness = _HARNESS_FILES[0]
+    command = [python, "-I", f"{HARNESS_DIR}/{harness.name}" if isolated else str(harness)]
+    command += [str(job_fd), str(report_fd)]
     if isolated:
-        command = bwrap_command(command, workdir=host / "work", harness=_HARNESS, info_fd=info_write)
-    fds = tuple(fd for fd in (job_fd, verdict_fd, info_write) if fd is not None)
+        command = bwrap_command(
+            command, harness_files=_HARNESS_FILES, write_limit=WRITE_LIMIT_BYTES, info_fd=info_write
+        )
+    if group is not None:
+        command = group.launcher() + command
+    fds = tuple(fd for fd in (job_fd, report_fd, info_write) if fd is not None)
     try:
         process = subprocess.Popen(
             command,
@@ -151,41 +169,64 @@ def _launch(job: dict, host: Path, isolated: bool, streams: tuple) -> tuple[subp
     return process, (_namespace_pidfd(info_read) if isolated else None)
 
 
+def _read_report(path: Path) -> dict | None:
+    """The harness's JSON report, or None when it is missing, too large or not one JSON object."""
+    with path.open("rb") as handle:
+        raw = handle.read(FILE_SIZE_LIMIT_BYTES + 1)
+    try:
+        report = json.loads(raw) if len(raw) <= FILE_SIZE_LIMIT_BYTES else None
+    except (ValueError, RecursionError):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _wait(process: subprocess.Popen, namespace_pidfd: int | None, timeout_s: float, isolated: bool) -> bool:
+    """Wait for the call to end, killing all of it at the wall-clock limit; whether the limit was hit."""
+    try:
+        process.wait(timeout=timeout_s)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    if timed_out or not isolated:  # an isolated call that ended has no process left
+        _kill(process, namespace_pidfd)
+    process.wait()
+    if namespace_pidfd is not None:
+        os.close(namespace_pidfd)
+    return timed_out
+
+
 def _run(job: dict, timeout_s: float, memory_mb: int, *, isolated: bool) -> SandboxResult:
     token = secrets.token_hex(16)
-    job = {**job, "token": token}
+    job = {**job, "token": token} if job["mode"] == "script" else dict(job)
     job["limits"] = {
         "memory_bytes": memory_mb << 20,
         "cpu_seconds": int(timeout_s) + 1,
-        "file_size_bytes": _FILE_SIZE_LIMIT_BYTES,
-        "processes": _PROCESS_LIMIT if isolated else None,  # outside a user namespace it counts all of root's
+        "file_size_bytes": FILE_SIZE_LIMIT_BYTES,
+        "processes": _NPROC_LIMIT if isolated else None,  # outside a user namespace it counts all of root's
     }
+    group = sandbox_cgroup.create(memory_mb << 20, PROCESS_LIMIT)
     with tempfile.TemporaryDirectory(prefix="plot-sandbox-", ignore_cleanup_errors=True) as folder:
         host = Path(folder)
-        (host / "work").mkdir()
-        if isolated and os.geteuid() == 0:
-            os.chown(host / "work", NOBODY, NOBODY)  # the program runs as the real nobody
-        with (host / "stdout").open("wb") as out, (host / "stderr").open("wb") as err:
-            process, namespace_pidfd = _launch(job, host, isolated, (out, err))
-            try:
-                process.wait(timeout=timeout_s)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                timed_out = True
-            if timed_out or not isolated:  # an isolated call that ended has no process left
-                _kill(process, namespace_pidfd)
-            returncode = process.wait()
-            if namespace_pidfd is not None:
-                os.close(namespace_pidfd)
-        passed = (host / "verdict").read_bytes() == token.encode() and not timed_out
+        (host / "work").mkdir()  # the working folder unsandboxed; under bwrap a tmpfs takes its place
+        try:
+            with (host / "stdout").open("wb") as out, (host / "stderr").open("wb") as err:
+                process, namespace_pidfd = _launch(job, host, isolated, (out, err), group)
+                timed_out = _wait(process, namespace_pidfd, timeout_s, isolated)
+        finally:
+            if group is not None:
+                group.remove()
+        returncode = process.returncode
+        script = job["mode"] == "script"
         return SandboxResult(
-            passed=passed,
+            passed=script and (host / "report").read_bytes() == token.encode() and not timed_out,
             returncode=returncode,
             stdout=_read(host / "stdout"),
             stderr=_read(host / "stderr"),
             timed_out=timed_out,
             killed=timed_out or returncode < 0 or (isolated and returncode > 128),
             isolated=isolated,
+            call_limits="cgroup" if group is not None else "per-process",
+            report=None if script or timed_out else _read_report(host / "report"),
         )
 
 
@@ -199,21 +240,17 @@ def run_python(
     code: str, *, timeout_s: float = 10.0, memory_mb: int = 1024, allow_unsandboxed: bool = False
 ) -> SandboxResult:
     """Run ``code`` as a ``__main__`` program in the sandbox; ``timeout_s`` wall seconds, ``memory_mb`` MiB
-    of address space. ``passed``: it ran to its end (``sys.exit`` included, an exit is not an end).
-    stdout/stderr are returned (first MiB of each)."""
+    for the call. ``passed``: it ran to its end (``sys.exit`` included, an exit is not an end), as the
+    harness in the program's own process reports it: a program that hunts for that report's token can
+    forge it, so no verdict rests on it. stdout/stderr are returned (first MiB of each)."""
     return _checked_run({"mode": "script", "program": code}, timeout_s, memory_mb, allow_unsandboxed)
 
 
-def run_tests(
-    solution: str,
-    tests: str,
-    entry_point: str,
-    *,
-    timeout_s: float = 10.0,
-    memory_mb: int = 1024,
-    allow_unsandboxed: bool = False,
+def run_job(
+    job: dict, *, timeout_s: float = 10.0, memory_mb: int = 1024, allow_unsandboxed: bool = False
 ) -> SandboxResult:
-    """Run ``solution`` (as module ``solution``, not ``__main__``), then ``tests`` in the same namespace,
-    then ``check(<entry_point>)`` if the tests define ``check``. ``passed``: all of it ran without error."""
-    job = {"mode": "tests", "solution": solution, "tests": tests, "entry_point": entry_point}
+    """Run one step of a code verdict (``mode``: ``record``, ``outputs`` or ``replay``; see
+    ``plot_eval.judges.sandbox_calls``); its JSON report is ``SandboxResult.report``."""
+    if job.get("mode") not in ("record", "outputs", "replay"):
+        raise ValueError(f"job mode must be record, outputs or replay, got {job.get('mode')!r}")
     return _checked_run(job, timeout_s, memory_mb, allow_unsandboxed)

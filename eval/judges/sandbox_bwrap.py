@@ -2,7 +2,8 @@
 
 Inside, the program sees a read-only root holding only the system libraries (``/usr`` and the merged-/usr
 links), the Python installation that runs it (read-only), ``/proc`` of its own PID namespace, a minimal
-read-only ``/dev`` and one writable folder, ``/sandbox`` (also ``/tmp``, ``HOME`` and the working directory). It
+read-only ``/dev`` and one writable folder, ``/sandbox`` (also ``/tmp``, ``HOME`` and the working directory): a
+fresh tmpfs whose size caps the bytes the call can write, gone with the call. It
 runs with no capabilities and ``no_new_privs`` in new PID, network, IPC, UTS, mount and cgroup
 namespaces: no host process, file, socket (TCP, UDP or Unix, abstract ones included) or environment
 variable is reachable. When the namespace's first process (bwrap's reaper, PID 1 inside) dies, the
@@ -53,7 +54,7 @@ def _ancestors(path: str) -> list[str]:
     return [str(parent) for parent in reversed(parents)]
 
 
-def _filesystem(python_roots: list[str], harness: Path, workdir: Path) -> list[str]:
+def _filesystem(python_roots: list[str], harness_files: tuple[Path, ...], write_limit: int) -> list[str]:
     argv = []
     for folder in _SYSTEM_DIRS:
         argv += ["--ro-bind", folder, folder]
@@ -67,14 +68,18 @@ def _filesystem(python_roots: list[str], harness: Path, workdir: Path) -> list[s
             argv += ["--perms", "0755", "--dir", parent]
         argv += ["--ro-bind", root, root]
     argv += ["--perms", "0755", "--dir", HARNESS_DIR]
-    argv += ["--ro-bind", str(harness), f"{HARNESS_DIR}/{harness.name}"]
+    for harness in harness_files:
+        argv += ["--ro-bind", str(harness), f"{HARNESS_DIR}/{harness.name}"]
     argv += ["--proc", "/proc", "--dev", "/dev"]
-    argv += ["--bind", str(workdir), WORKDIR, "--symlink", WORKDIR, "/tmp"]
+    argv += ["--perms", "01777", "--size", str(write_limit), "--tmpfs", WORKDIR, "--symlink", WORKDIR, "/tmp"]
     return argv + ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", WORKDIR]  # /sandbox: the only rw
 
 
-def bwrap_command(command: list[str], *, workdir: Path, harness: Path, info_fd: int) -> list[str]:
-    """``bwrap ... -- command``; ``info_fd`` receives bwrap's JSON with the host PID of PID 1 inside."""
+def bwrap_command(
+    command: list[str], *, harness_files: tuple[Path, ...], write_limit: int, info_fd: int
+) -> list[str]:
+    """``bwrap ... -- command``; ``harness_files`` are bound read-only into ``HARNESS_DIR``, ``/sandbox``
+    holds at most ``write_limit`` bytes; ``info_fd`` receives bwrap's JSON with the host PID of PID 1."""
     _, python_roots = interpreter()
     identity, prefix = _identity()
     lifetime = ["--die-with-parent", "--new-session"]
@@ -87,7 +92,7 @@ def bwrap_command(command: list[str], *, workdir: Path, harness: Path, info_fd: 
     }
     for name, value in variables.items():
         environment += ["--setenv", name, value]
-    filesystem = _filesystem(python_roots, harness, workdir)
+    filesystem = _filesystem(python_roots, harness_files, write_limit)
     info = ["--info-fd", str(info_fd)]
     return ["bwrap", *identity, *lifetime, *environment, *filesystem, *info, "--", *prefix, *command]
 

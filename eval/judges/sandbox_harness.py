@@ -1,16 +1,19 @@
-"""The program the sandbox runs: sets resource limits, runs untrusted code, reports a verdict.
+"""The program the sandbox runs: sets resource limits, then runs one job and reports on it.
 
-Run as ``python -I sandbox_harness.py JOB_FD VERDICT_FD`` inside the sandbox, never imported by the
-judge: it uses only the standard library. The job (a JSON document: the code, the limits and a one-time
-token) is read from JOB_FD, which is then closed, so untrusted code can read neither the tests nor the
-token from any file. The verdict is the token written to VERDICT_FD, and only after the last line of the
-program (``mode: script``) or of the tests and ``check(candidate)`` (``mode: tests``) ran without an
-exception. ``sys.exit(0)``, ``os._exit(0)``, a signal or a timeout before that point therefore never pass:
-the parent ignores exit statuses. Untrusted code runs with ``__name__ != "__main__"`` in ``tests`` mode,
-so a solution's ``if __name__ == "__main__": input()`` block does not run (stdin is /dev/null anyway).
+Run as ``python -I sandbox_harness.py JOB_FD REPORT_FD`` inside the sandbox, never imported by the judge:
+standard library only (and its neighbours ``sandbox_calls.py`` and ``plain_data.py``, bound next to it).
+The job (a JSON document) is read from JOB_FD, which is then closed. Two kinds of job:
 
-Limits to what this proves: code that deliberately searches this process's memory for the token could
-forge a pass; the namespaces around it still contain it.
+- ``script`` (``run_python``): runs a program as ``__main__`` and writes the job's one-time token to
+  REPORT_FD after its last line ran, so an early ``sys.exit(0)``, ``os._exit(0)``, signal or timeout is
+  not reported as a run to the end. The program shares this process, so a program that looks for the
+  token (walking the stack up to ``main``) can forge that report: it is a convenience for tests of the
+  sandbox itself, and no verdict is ever based on it.
+- ``record``, ``outputs``, ``replay`` (``sandbox_calls.py``): the steps of a code verdict; the JSON
+  report written to REPORT_FD is data the judge validates. Only ``outputs`` runs untrusted code, and its
+  report is nothing but that code's outputs: what it could forge there is its own answers, which is what
+  it is judged on. The verdict comes from ``replay``, a separate process with no untrusted code in it,
+  so this file's being readable inside the sandbox gives the code under test nothing to work with.
 """
 
 from __future__ import annotations
@@ -38,29 +41,14 @@ def _set_limits(limits: dict) -> None:
             resource.setrlimit(_LIMITS[name], (value, value))
 
 
+def _write_all(fd: int, data: bytes, write) -> None:
+    while data:
+        data = data[write(fd, data) :]
+
+
 def _execute(source: str, filename: str, namespace: dict) -> None:
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for tracebacks
     exec(compile(source, filename, "exec"), namespace)
-
-
-def _defined_by_tests(function) -> bool:
-    return getattr(getattr(function, "__code__", None), "co_filename", None) == "tests.py"
-
-
-def _run(job: dict) -> None:
-    """Returns only when every statement ran; raises (or never returns) otherwise."""
-    if job["mode"] == "script":
-        _execute(job["program"], "program.py", {"__name__": "__main__", "__builtins__": builtins})
-        return
-    namespace = {"__name__": "solution", "__builtins__": builtins}
-    _execute(job["solution"], "solution.py", namespace)
-    _execute(job["tests"], "tests.py", namespace)
-    check = namespace.get("check")
-    if callable(check) and _defined_by_tests(check):
-        entry_point = job["entry_point"]
-        if entry_point not in namespace:
-            raise NameError(f"the solution does not define {entry_point!r}")
-        check(namespace[entry_point])
 
 
 def _flush() -> None:
@@ -71,14 +59,35 @@ def _flush() -> None:
             pass
 
 
+def _run_calls(job: dict, report_fd: int) -> None:
+    """A step of a code verdict: its report, or the error that stopped it, as one JSON document."""
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # -I leaves this folder off sys.path
+    import sandbox_calls
+
+    write, exit_now, dumps = os.write, os._exit, json.dumps  # before untrusted code can replace them
+    try:
+        report = sandbox_calls.MODES[job["mode"]](job)
+    except BaseException as error:  # noqa: BLE001 - any failure of the step is reported, not raised
+        traceback.print_exc()
+        report = {"error": f"{type(error).__name__}: {error}"[:500]}
+    _flush()
+    try:
+        _write_all(report_fd, dumps(report).encode(), write)
+    except BaseException as error:  # noqa: BLE001 - e.g. an int too long to print
+        _write_all(report_fd, dumps({"error": f"unreportable: {type(error).__name__}"}).encode(), write)
+    exit_now(0)  # no atexit handlers or lingering threads of untrusted code run after the report
+
+
 def main() -> None:
-    job_fd, verdict_fd = int(sys.argv[1]), int(sys.argv[2])
+    job_fd, report_fd = int(sys.argv[1]), int(sys.argv[2])
     with os.fdopen(job_fd, "rb") as handle:
         job = json.load(handle)
+    _set_limits(job.pop("limits"))
+    if job["mode"] != "script":
+        _run_calls(job, report_fd)
     token, write, exit_now = job.pop("token").encode(), os.write, os._exit
-    _set_limits(job["limits"])
     try:
-        _run(job)
+        _execute(job["program"], "program.py", {"__name__": "__main__", "__builtins__": builtins})
     except SystemExit as stop:
         print(f"sandbox: the program exited early (SystemExit: {stop.code!r}); not a pass", file=sys.stderr)
         _flush()
@@ -88,8 +97,8 @@ def main() -> None:
         _flush()
         exit_now(1)
     _flush()
-    write(verdict_fd, token)
-    exit_now(0)  # no atexit handlers or lingering threads of untrusted code run after the verdict
+    write(report_fd, token)
+    exit_now(0)  # no atexit handlers or lingering threads of the program run after the report
 
 
 if __name__ == "__main__":

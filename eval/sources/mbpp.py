@@ -2,11 +2,14 @@
 
 Standard splits by task_id: prompt 1-10, test 11-510, validation 511-600, train 601-974.
 `exclude_names_file` (a Reflexion MBPP-py run, names `mbpp_<task_id>_<fn>`) drops the problems that also
-appear in the code preference pairs. The prompt states the function name and the first test.
+appear in the code preference pairs. The prompt states the function name and the first test. The function under test is the one the first
+test calls among those the reference solution (`code`) defines: not always its first `def` (helpers come
+first in some rows); `code` is the reference solution the code judge records the tests' calls with.
 """
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -27,6 +30,22 @@ def excluded_task_ids(path: Path) -> set[int]:
     return ids
 
 
+def _tested_function(path: Path, row_no: int, code: str, first_test: str) -> str:
+    defined = set(_DEF.findall(code))
+    if not defined:
+        raise SourceRowError(path, row_no, "code", "no 'def <name>(' in the reference solution")
+    try:
+        calls = [node for node in ast.walk(ast.parse(first_test)) if isinstance(node, ast.Call)]
+    except SyntaxError as error:
+        raise SourceRowError(
+            path, row_no, "test_list", f"the first test is not Python ({error.msg})"
+        ) from None
+    for call in calls:
+        if isinstance(call.func, ast.Name) and call.func.id in defined:
+            return call.func.id
+    raise SourceRowError(path, row_no, "test_list", f"the first test calls none of {sorted(defined)}")
+
+
 @SOURCES.register("mbpp")
 def load(path: Path, *, split: str = "test", exclude_names_file: Path | None = None) -> list[PromptItem]:
     if split not in SPLITS:
@@ -41,14 +60,17 @@ def load(path: Path, *, split: str = "test", exclude_names_file: Path | None = N
         tests = require(path, row_no, row, "test_list", list)
         if not tests or not all(isinstance(t, str) for t in tests):
             raise SourceRowError(path, row_no, "test_list", "expected a non-empty list of assert strings")
-        match = _DEF.search(require(path, row_no, row, "code"))
-        if match is None:
-            raise SourceRowError(path, row_no, "code", "no 'def <name>(' in the reference solution")
+        code = require(path, row_no, row, "code")
+        entry_point = _tested_function(path, row_no, code, tests[0])
         text = f"{require(path, row_no, row, 'text')}\nYour code should pass this test:\n{tests[0]}"
         setup = row.get("test_setup_code") or ""
         items.append(
             user_prompt(
-                f"mbpp:{task_id}", text, tests=setup + "\n" + "\n".join(tests), entry_point=match.group(1)
+                f"mbpp:{task_id}",
+                text,
+                tests=setup + "\n" + "\n".join(tests),
+                entry_point=entry_point,
+                reference_solution=code,
             )
         )
     return items

@@ -16,6 +16,7 @@ from plot_eval.judges.sandbox import SandboxUnavailableError
 
 pytestmark = pytest.mark.usefixtures("isolated_sandbox")
 DOUBLES = "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(0) == 0\n"
+DOUBLE = "def f(x):\n    return 2 * x\n"  # the reference solution of DOUBLES
 
 
 HUMANEVAL = Path(__file__).with_name("data") / "HumanEval.jsonl.gz"  # all 164 problems (see data/README.md)
@@ -44,7 +45,12 @@ def _signature(problem: dict) -> str:
 def _judge(problem: dict, response: str) -> bool:
     # a generous wall limit: the machine running the tests may be loaded (the CPU limit still applies)
     return code_passes(
-        response, problem["test"], problem["entry_point"], prompt=problem["prompt"], timeout_s=60
+        response,
+        problem["test"],
+        problem["entry_point"],
+        reference=problem["prompt"] + problem["canonical_solution"],
+        prompt=problem["prompt"],
+        timeout_s=60,
     )
 
 
@@ -94,42 +100,45 @@ def test_full_function_in_markdown_passes_and_broken_one_fails(humaneval):
 @pytest.mark.parametrize("exit_call", ["sys.exit(0)", "os._exit(0)", "raise SystemExit(0)"])
 def test_wrong_code_that_exits_before_the_tests_fails(exit_call):
     wrong = f"import os, sys\ndef f(x):\n    return 0\n{exit_call}\n"
-    assert not code_passes(wrong, DOUBLES, "f")
-    assert not code_passes(wrong, "assert f(2) == 4", "f")  # MBPP style
+    assert not code_passes(wrong, DOUBLES, "f", reference=DOUBLE)
+    assert not code_passes(wrong, "assert f(2) == 4", "f", reference=DOUBLE)  # MBPP style
 
 
 def test_right_code_with_input_in_a_main_block_passes():
     right = "def f(x):\n    return 2 * x\n\nif __name__ == '__main__':\n    print(f(int(input())))\n"
-    assert code_passes(right, DOUBLES, "f")
-    assert not code_passes(right.replace("2 * x", "x"), DOUBLES, "f")
+    assert code_passes(right, DOUBLES, "f", reference=DOUBLE)
+    assert not code_passes(right.replace("2 * x", "x"), DOUBLES, "f", reference=DOUBLE)
 
 
 def test_missing_entry_point_fails():
-    assert not code_passes("def g(x):\n    return 2 * x\n", DOUBLES, "f")
+    assert not code_passes("def g(x):\n    return 2 * x\n", DOUBLES, "f", reference=DOUBLE)
 
 
 def test_tests_define_check_not_the_solution():
     """A solution's own `check` is never what decides (the tests' check runs; MBPP tests have none)."""
     cheat = "def f(x):\n    return 0\ndef check(candidate):\n    pass\n"
-    assert not code_passes(cheat, DOUBLES, "f")
-    assert not code_passes(cheat, "assert f(2) == 4", "f")
+    assert not code_passes(cheat, DOUBLES, "f", reference=DOUBLE)
+    assert not code_passes(cheat, "assert f(2) == 4", "f", reference=DOUBLE)
 
 
 def test_mbpp_asserts():
     mbpp_tests = "assert f() == 1\nassert f() + 1 == 2"
-    assert code_passes("def f(): return 1", mbpp_tests, "f")
-    assert not code_passes("def f(): return 2", mbpp_tests, "f")
+    assert code_passes("def f(): return 1", mbpp_tests, "f", reference="def f(): return 1")
+    assert not code_passes("def f(): return 2", mbpp_tests, "f", reference="def f(): return 1")
 
 
 def test_infinite_loop_solution_fails_within_timeout():
-    assert not code_passes("def f():\n    while True: pass", "assert f() == 1", "f", timeout_s=1)
+    loop = "def f():\n    while True: pass"
+    assert not code_passes(loop, "assert f() == 1", "f", reference="def f(): return 1", timeout_s=1)
 
 
 def test_judge_refuses_without_isolation_unless_opted_in(monkeypatch):
     monkeypatch.setattr("plot_eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
     with pytest.raises(SandboxUnavailableError, match="user namespaces are disabled"):
-        code_passes("def f(x):\n    return 2 * x\n", DOUBLES, "f")
-    assert code_passes("def f(x):\n    return 2 * x\n", DOUBLES, "f", allow_unsandboxed=True)
+        code_passes("def f(x):\n    return 2 * x\n", DOUBLES, "f", reference=DOUBLE)
+    assert code_passes(
+        "def f(x):\n    return 2 * x\n", DOUBLES, "f", reference=DOUBLE, allow_unsandboxed=True
+    )
 
 
 def test_suite_setting_opts_in_and_changes_the_verdict_identity(monkeypatch, tmp_path):
@@ -143,7 +152,7 @@ def test_suite_setting_opts_in_and_changes_the_verdict_identity(monkeypatch, tmp
     from plot_eval.sources.base import user_prompt
 
     monkeypatch.setattr("plot_eval.judges.sandbox.isolation_problem", lambda: "user namespaces are disabled")
-    item = user_prompt("p0", "double x", tests=DOUBLES, entry_point="f")
+    item = user_prompt("p0", "double x", tests=DOUBLES, entry_point="f", reference_solution=DOUBLE)
     answer = "```python\ndef f(x):\n    return 2 * x\n```"
     engines = [
         VerdictEngine(

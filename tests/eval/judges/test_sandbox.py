@@ -218,7 +218,8 @@ def test_an_unprivileged_caller_gets_the_user_namespace_sandbox(tmp_path):
         (package / "plot_eval" / "judges").mkdir(parents=True)
         for name in ("__init__.py", "judges/__init__.py"):
             (package / "plot_eval" / name).touch()
-        for module in ("sandbox.py", "sandbox_bwrap.py", "sandbox_harness.py"):
+        modules = ("sandbox.py", "sandbox_bwrap.py", "sandbox_cgroup.py", "sandbox_harness.py")
+        for module in (*modules, "sandbox_calls.py", "plain_data.py"):
             shutil.copy(Path(sandbox.__file__).with_name(module), package / "plot_eval" / "judges" / module)
         for path in [package, *package.rglob("*")]:
             path.chmod(0o755)

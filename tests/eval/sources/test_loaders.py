@@ -161,3 +161,40 @@ def test_source_mbpp_excludes_reflexion_problems():
     excluded = {int(name.split("_")[1]) for name in names}
     assert kept and all(int(item.id.split(":")[1]) not in excluded for item in kept)
     assert len(kept) < 500
+
+
+def _mbpp_row(code: str, first_test: str) -> str:
+    row = {"text": "t", "code": code, "task_id": 11, "test_setup_code": "", "test_list": [first_test]}
+    return json.dumps(row) + "\n"
+
+
+def test_source_mbpp_tests_the_function_its_first_test_calls(tmp_path):
+    """MBPP 6: `code` defines is_Power_Of_Two (a helper) before differ_At_One_Bit_Pos, which the tests
+    call; the judge must replace the tested function, not the first `def`."""
+    code = "def is_Power_Of_Two(x):\n    return x and not (x & (x - 1))\ndef differ_At_One_Bit_Pos(a, b):\n    return is_Power_Of_Two(a ^ b)"
+    (tmp_path / "m.jsonl").write_text(_mbpp_row(code, "assert differ_At_One_Bit_Pos(13,9) == True"))
+    (item,) = load_source("mbpp", "m.jsonl", {"split": "test"}, tmp_path)
+    assert item.reference["entry_point"] == "differ_At_One_Bit_Pos"
+    assert item.reference["reference_solution"] == code
+    nested = _mbpp_row("def lobb_num(n, m):\n    return 35", "assert int(lobb_num(5, 3)) == 35")
+    (tmp_path / "n.jsonl").write_text(nested)
+    assert (
+        load_source("mbpp", "n.jsonl", {"split": "test"}, tmp_path)[0].reference["entry_point"] == "lobb_num"
+    )
+
+
+def test_source_mbpp_first_test_calling_no_defined_function_names_row_and_field(tmp_path):
+    (tmp_path / "m.jsonl").write_text(_mbpp_row("def f(x):\n    return x", "assert g(1) == 1"))
+    with pytest.raises(SourceRowError, match=r"m.jsonl: row 1: field 'test_list': the first test calls none"):
+        load_source("mbpp", "m.jsonl", {"split": "test"}, tmp_path)
+
+
+def test_source_humaneval_reference_solution_is_prompt_and_canonical_solution(tmp_path):
+    (item,) = load_source("humaneval", "humaneval/HumanEval.jsonl.gz", {}, SAMPLES)[:1]
+    with gzip.open(SAMPLES / "humaneval" / "HumanEval.jsonl.gz", "rt") as handle:
+        row = json.loads(handle.readline())
+    assert item.reference["reference_solution"] == row["prompt"] + row["canonical_solution"]
+    del row["canonical_solution"]
+    (tmp_path / "h.jsonl").write_text(json.dumps(row) + "\n")
+    with pytest.raises(SourceRowError, match=r"h.jsonl: row 1: field 'canonical_solution'"):
+        load_source("humaneval", "h.jsonl", {}, tmp_path)
