@@ -8,7 +8,8 @@ from lightning.pytorch.loggers import CSVLogger
 from mlflow.tracking import MlflowClient
 
 from plot_lightning.tracking import TrackingSettings, build_loggers, default_tracking_uri
-from plot_lightning.tracking.background import BackgroundMLflowLogger, read_run_record
+from plot_lightning.tracking.background import BackgroundMLflowLogger
+from plot_lightning.tracking.run_record import read_run_record
 from plot_lightning.tracking.sync import sync_run
 
 
@@ -75,7 +76,7 @@ def test_sync_adds_what_mlflow_missed_once_and_marks_a_dead_run_killed(tmp_path)
     mlflow_logger._queue.put(None)
     mlflow_logger._thread.join(timeout=120)
     version = csv_logger.log_dir
-    run_id = read_run_record(version)["run_id"]
+    run_id = read_run_record(version).run_id
     report = sync_run(version)
     client = MlflowClient(default_tracking_uri(tmp_path))
     history = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "train/loss"))
