@@ -31,7 +31,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from typing_extensions import override
 
 from plot_lightning.tracking.delivery import PARAMS_PER_CALL, deliver_params, run_tags
-from plot_lightning.tracking.run_record import RunRecord
+from plot_lightning.tracking.run_record import RUN_RECORD, RunRecord
 from plot_lightning.tracking.store import experiment_id, open_client, sqlite_lock_path
 
 _MLFLOW_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
@@ -92,7 +92,7 @@ class BackgroundMLflowLogger(Logger):
         self._record = RunRecord(
             uri, experiment, run_id, run_name, dict(self._tags), start_ms=int(time.time() * 1000)
         )
-        self._record_lock = threading.Lock()
+        self._record_lock, self._record_failed = threading.Lock(), False
         self._queue: queue.Queue = queue.Queue()
         self._ready, self._closing = threading.Event(), threading.Event()
         self.failures = 0  # calls that failed (each retried until delivered or the run ends)
@@ -176,9 +176,17 @@ class BackgroundMLflowLogger(Logger):
         self._save_record()
 
     def _save_record(self) -> None:
-        if self._record_dir is not None:
+        if self._record_dir is None:
+            return
+        try:
             with self._record_lock:
                 self._record.write(self._record_dir)
+        except OSError as error:  # e.g. a full disk: tracking never stops training; MLflow may still get it
+            if not self._record_failed:
+                self._record_failed = True
+                warnings.warn(
+                    f"cannot keep {RUN_RECORD} in {self._record_dir}: {error}", UserWarning, stacklevel=2
+                )
 
     @override
     def finalize(self, status: str) -> None:
