@@ -162,3 +162,15 @@ def test_a_missing_local_looking_path_never_goes_to_the_hub(tmp_path, monkeypatc
     with pytest.raises(DataSourceError, match=rf"^{re.escape(spec)}: no such data file") as caught:
         read_table(spec, BadRowLog("error"))
     assert isinstance(caught.value, FileNotFoundError) and "\n" not in str(caught.value)
+
+
+def test_a_hub_name_that_cannot_be_loaded_is_one_line(monkeypatch):
+    """A name in the hub's shape goes to the hub; its failure (here: the test session's datasets library is
+    offline, whatever the variables say now) is one DataError line naming the source, not a traceback."""
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    with pytest.raises(
+        DataSourceError, match=r"^someone/some-dataset: not a local file, and the Hugging Face"
+    ) as caught:
+        read_table("someone/some-dataset", BadRowLog("error"))
+    assert "\n" not in str(caught.value)
