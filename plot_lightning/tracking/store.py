@@ -13,6 +13,7 @@ a new folder). Imports only MLflow (no Lightning), so it is cheap to use anywher
 from __future__ import annotations
 
 import fcntl
+import functools
 import os
 import secrets
 import sqlite3
@@ -66,8 +67,8 @@ def store_state(db: Path) -> tuple[str, str]:
 
     Absent: no file, an empty file or no table. Half-built: leftover ``_alembic_tmp_*`` tables, no schema
     version, a file SQLite cannot read as a database, or a schema version older than this MLflow's in a store
-    without runs (creation stopped between migrations; a store with runs from an older MLflow is whole, and
-    MLflow itself says how to upgrade it)."""
+    without runs (creation stopped between migrations; a store with runs from an older MLflow is whole: MLflow
+    itself says how to upgrade it)."""
     if not db.is_file() or db.stat().st_size == 0:
         return "absent", ""
     try:
@@ -89,19 +90,24 @@ def store_state(db: Path) -> tuple[str, str]:
         if getattr(error, "sqlite_errorname", None) not in _BROKEN_FILE:
             raise
         return "half-built", f"not a readable SQLite database: {error}"
-    head = _schema_head()
-    if version is None or (version[0] != head and runs == 0):
-        found = version[0] if version else "none"
-        return "half-built", f"its schema stopped at version {found}, before {head}"
+    if version is None:
+        return "half-built", "its schema version is missing"
+    if runs == 0:
+        head, earlier = _schema_versions()
+        if version[0] in earlier:  # (a version this MLflow does not know is a newer MLflow's: left alone)
+            return "half-built", f"its schema stopped at version {version[0]}, before {head}"
     return "whole", ""
 
 
-def _schema_head() -> str:
-    """The schema version this MLflow creates (the head of its Alembic migrations)."""
+@functools.cache
+def _schema_versions() -> tuple[str, set[str]]:
+    """The schema version this MLflow creates (the head of its Alembic migrations) and the ones before it."""
     import mlflow.store.db_migrations as migrations
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(os.path.dirname(migrations.__file__)).get_current_head()
+    script = ScriptDirectory(os.path.dirname(migrations.__file__))
+    head = script.get_current_head()
+    return head, {revision.revision for revision in script.walk_revisions()} - {head}
 
 
 def _set_aside(db: Path, reason: str) -> None:
