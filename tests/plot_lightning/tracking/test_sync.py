@@ -114,3 +114,18 @@ def test_a_run_that_ended_normally_is_synced_finished_not_killed(small_disk) -> 
     report = sync_run(version)
     assert report.status_set == "FINISHED" == MlflowClient(uri).get_run(run_id).info.status
     assert _record(version)["status"] == "FINISHED"
+
+
+def test_a_folder_sync_cannot_use_is_one_line_and_exit_status_2(tmp_path, capsys) -> None:
+    from plot_lightning.cli.main import main
+
+    (tmp_path / "metrics.csv").write_text("step,train/loss\n0,1.0\n", encoding="utf-8")
+    for folder, cause in (
+        (tmp_path / "nothing", "no metrics.csv"),
+        (tmp_path, "no mlflow_run.json and no --uri"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["tracking", "sync", str(folder)])
+        err = capsys.readouterr().err
+        assert exit_info.value.code == 2 and err.count("\n") == 1
+        assert err.startswith(f"plot-lightning tracking: error: {folder}") and cause in err
