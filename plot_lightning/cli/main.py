@@ -91,13 +91,15 @@ def _arithmetic_data_command(argv: list[str]) -> None:
 
 
 def _tracking_command(argv: list[str]) -> None:
+    from plot_lightning.tracking.store import StoreError
     from plot_lightning.tracking.sync import sync_run
 
     parser = argparse.ArgumentParser(
         prog="plot-lightning tracking",
         description="Tracking maintenance. 'sync': deliver a finished run's CSV metrics (lightning_logs/version_N/"
-        "metrics.csv) to its MLflow run (from version_N/mlflow_run.json, else a new run), e.g. after the tracking "
-        "server was down; adds only what MLflow lacks and marks a run left RUNNING by a killed process KILLED.",
+        "metrics.csv) and its recorded name, tags, params and end state (version_N/mlflow_run.json) to its MLflow "
+        "run, creating the run if it was never created, e.g. after the tracking server was down; adds only what "
+        "MLflow lacks; a run left RUNNING gets its recorded end state, or KILLED if its process died.",
     )
     commands = parser.add_subparsers(dest="action", required=True)
     sync = commands.add_parser("sync", help="deliver a run's CSV metrics to MLflow")
@@ -105,7 +107,15 @@ def _tracking_command(argv: list[str]) -> None:
     sync.add_argument("--uri", default=None, help="MLflow tracking URI (default: the one in mlflow_run.json)")
     sync.add_argument("--experiment", default="plot-lightning", help="experiment of a new run (no record)")
     args = parser.parse_args(argv)
-    report = sync_run(args.version_dir, uri=args.uri, experiment=args.experiment)
+    try:
+        report = sync_run(args.version_dir, uri=args.uri, experiment=args.experiment)
+    except (
+        ValueError,
+        FileNotFoundError,
+        StoreError,
+    ) as error:  # the folder or the store: one line, not a traceback
+        print(f"plot-lightning tracking: error: {error}", file=sys.stderr)
+        sys.exit(2)
     status = f"; status set to {report.status_set}" if report.status_set else ""
     print(
         f"MLflow run {report.run_id}: {report.added} metric values added, {report.already_there} already there{status}"

@@ -2,7 +2,14 @@
 
 from plot_lightning.data.collate import PreferenceCollator
 from plot_lightning.data.datamodule import PreferenceDataModule
-from plot_lightning.data.errors import BadRowsError, DataError, DataFormatError, DataValidationError
+from plot_lightning.data.errors import (
+    BadRowsError,
+    DataError,
+    DataFormatError,
+    DataSourceError,
+    DataValidationError,
+    MissingDataError,
+)
 from plot_lightning.data.tokenize import ChatEncoder
 
 __all__ = [
@@ -10,7 +17,9 @@ __all__ = [
     "ChatEncoder",
     "DataError",
     "DataFormatError",
+    "DataSourceError",
     "DataValidationError",
+    "MissingDataError",
     "PreferenceCollator",
     "PreferenceDataModule",
 ]

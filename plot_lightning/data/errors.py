@@ -62,3 +62,11 @@ class BadRowsError(DataValidationError):
 
 class DataFormatError(DataError):
     """A file whose columns fit no format, or not the format the losses need."""
+
+
+class DataSourceError(DataError):
+    """A data source that cannot be read as data: a directory, an empty file, an unknown file type."""
+
+
+class MissingDataError(DataSourceError, FileNotFoundError):
+    """A data source that does not exist (a local path, a committed sample, or a hub dataset offline)."""

@@ -7,7 +7,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from plot_lightning.data.errors import DataFormatError, RowProblem
+from plot_lightning.data.errors import DataError, DataFormatError, DataSourceError, RowProblem
 from plot_lightning.data.formats import detect_format, normalise_row
 from plot_lightning.data.reading import read_table
 from plot_lightning.data.validation import BadRowLog
@@ -38,6 +38,8 @@ def load_records(
     kinds: dict[str, str] = {}
     for file in files:
         table = read_table(file, bad_rows)
+        if not table.rows:  # say so before the columns are read: "no columns" would hide the cause
+            raise _no_rows(file, bad_rows)
         if columns is not None:
             columns[file] = sorted(table.columns)
         kind = detect_format(table.columns, data_format, source=file)
@@ -59,6 +61,19 @@ def load_records(
             f"files mix SFT-only data {sorted(sft)} with preference pairs {sorted(set(kinds) - sft)}"
         )
     return records, bool(kinds) and not sft
+
+
+def _no_rows(file: str, bad_rows: BadRowLog) -> DataError:
+    """The error for a file that gave no row: it is empty, or every row is bad (all listed with "error")."""
+    problems = [problem for problem in bad_rows.rows if problem.file == file]
+    if not problems:
+        return DataSourceError(f"{file}: empty: no data rows")
+    bad_rows.raise_if_any()
+    first = problems[0]
+    return DataSourceError(
+        f"{file}: no usable row: all {len(problems)} rows are bad (row {first.row}: field '{first.field}': "
+        f"{first.reason}; and on_bad_row='skip' skipped them)"
+    )
 
 
 def split_validation(

@@ -44,14 +44,13 @@ class ExperimentTracker:
         self._guard("starting the parent run", self._start, params)
 
     def _start(self, params: dict[str, Any]) -> None:
-        from mlflow import MlflowClient
-
         from plot_lightning.tracking import server_reachable
+        from plot_lightning.tracking.store import open_client
 
         reachable, reason = server_reachable(self.uri, 5.0)
         if not reachable:
             raise ConnectionError(f"{self.uri} does not answer ({reason})")
-        self.client = MlflowClient(tracking_uri=self.uri)
+        self.client = open_client(self.uri)  # a local store: created whole, a half-built one set aside
         found = self.client.get_experiment_by_name(self.experiment)
         self.experiment_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
         runs = self.client.search_runs(

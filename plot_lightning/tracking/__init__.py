@@ -9,8 +9,10 @@ MLflow is written from a background thread (:mod:`plot_lightning.tracking.backgr
 that does not answer, answers 503 or dies mid-run never blocks a step or ends the run; what it missed is
 delivered when it is back, or later from the CSV log with ``plot-lightning tracking sync <version folder>``
 (:mod:`plot_lightning.tracking.sync`). Runs get distinct names, end FINISHED / FAILED / KILLED, and a resume
-(``--ckpt_path`` inside a version folder) continues the MLflow run recorded there (``mlflow_run.json``); the
-new version folder gets a ``resumed_from`` tag and file pointing at the checkpoint.
+(``--ckpt_path`` inside a version folder) continues the MLflow run recorded there (``mlflow_run.json``, which
+also keeps the run's params, tags and end state for sync); the new version folder gets a ``resumed_from`` tag
+and file pointing at the checkpoint. A local SQLite store is created all-or-nothing, and one left half-built
+(e.g. by a full disk) is set aside with a warning (:mod:`plot_lightning.tracking.store`).
 
 This package is the only part of ``plot_lightning`` that talks to MLflow.
 """
@@ -30,7 +32,8 @@ from typing import Any
 from lightning.pytorch.loggers import CSVLogger, Logger
 from lightning.pytorch.utilities import rank_zero_only
 
-from plot_lightning.tracking.background import BackgroundMLflowLogger, read_run_record
+from plot_lightning.tracking.background import BackgroundMLflowLogger
+from plot_lightning.tracking.run_record import read_run_record
 
 CSV_NAME = "lightning_logs"
 _PARAM_VALUE_LIMIT = 500
@@ -134,7 +137,7 @@ def build_loggers(
         run_name=settings.run_name or default_run_name(settings.experiment),
         artifact_location=artifacts,
         tags=tags,
-        run_id=record["run_id"] if record and record.get("uri") == uri else None,
+        run_id=record.run_id if record and record.uri == uri else None,
         flush_timeout_s=settings.flush_timeout_s,
     )
     mlflow_logger.record_run_in(csv_logger.log_dir)

@@ -9,12 +9,13 @@ in the CSV log, and ``plot-lightning tracking sync <version folder>`` delivers i
 
 Status: a run ends FINISHED, FAILED (an exception) or KILLED (Ctrl+C, SIGTERM); a resume reopens the run as
 RUNNING. Creating a local SQLite store takes a file lock, so runs starting together on a new folder do not
-race in MLflow's schema migration (:mod:`plot_lightning.tracking.store`).
+race in MLflow's schema migration, and is all-or-nothing (:mod:`plot_lightning.tracking.store`). Everything
+but metrics, and the end state, is also kept in the version folder's ``mlflow_run.json``
+(:mod:`plot_lightning.tracking.run_record`), from the start: sync completes the run from it and the CSV log.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import queue
 import sys
@@ -29,9 +30,10 @@ from lightning.pytorch.loggers.logger import Logger
 from lightning.pytorch.utilities import rank_zero_only
 from typing_extensions import override
 
+from plot_lightning.tracking.delivery import PARAMS_PER_CALL, deliver_params, run_tags
+from plot_lightning.tracking.run_record import RUN_RECORD, RunRecord
 from plot_lightning.tracking.store import experiment_id, open_client, sqlite_lock_path
 
-RUN_RECORD = "mlflow_run.json"
 _MLFLOW_DEFAULTS = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "10"}
 _MAX_BACKOFF_S = 15.0
 _LOCAL_FLUSH_S = 120.0
@@ -87,6 +89,10 @@ class BackgroundMLflowLogger(Logger):
             flush_timeout_s,
         )
         self._run_id, self._experiment_id, self._reopened = run_id, None, run_id is not None
+        self._record = RunRecord(
+            uri, experiment, run_id, run_name, dict(self._tags), start_ms=int(time.time() * 1000)
+        )
+        self._record_lock, self._record_failed = threading.Lock(), False
         self._queue: queue.Queue = queue.Queue()
         self._ready, self._closing = threading.Event(), threading.Event()
         self.failures = 0  # calls that failed (each retried until delivered or the run ends)
@@ -145,40 +151,50 @@ class BackgroundMLflowLogger(Logger):
         """Params in batches of 100 (MLflow's limit). In a reopened run (resume) a param already logged with
         another value becomes the tag ``resumed.<key>`` (MLflow never changes a param)."""
         entries = list(params.items())
-        for start in range(0, len(entries), 100):
-            self.submit(
-                lambda client, run, chunk=entries[start : start + 100]: self._deliver_params(
-                    client, run, chunk
-                )
-            )
-
-    def _deliver_params(self, client, run: str, chunk: list[tuple[str, str]]) -> None:
-        logged = client.get_run(run).data.params if self._reopened else {}
-        fresh = [(key, value) for key, value in chunk if key not in logged]
-        changed = {f"resumed.{key}": value for key, value in chunk if key in logged and logged[key] != value}
-        if fresh:
-            client.log_batch(run, params=_params(fresh))
-        if changed:
-            client.log_batch(run, tags=_run_tags(changed))
+        self._remember(self._record.params, dict(entries))
+        for start in range(0, len(entries), PARAMS_PER_CALL):
+            chunk = entries[start : start + PARAMS_PER_CALL]
+            self.submit(lambda client, run, chunk=chunk: deliver_params(client, run, chunk, self._reopened))
 
     def set_tags(self, tags: dict[str, str]) -> None:
         entries = {key: str(value) for key, value in tags.items()}
-        self.submit(lambda client, run: client.log_batch(run, tags=_run_tags(entries)))
+        self._remember(self._record.tags, entries)
+        self.submit(lambda client, run: client.log_batch(run, tags=run_tags(entries)))
 
     def log_text(self, text: str, artifact_file: str) -> None:
+        self._remember(self._record.texts, {artifact_file: text})
         self.submit(lambda client, run: client.log_text(run, text, artifact_file))
 
     def record_run_in(self, folder: str | os.PathLike) -> None:
-        """Write ``mlflow_run.json`` (uri, experiment, run id) into ``folder`` once the run exists."""
+        """Keep ``mlflow_run.json`` (see :mod:`plot_lightning.tracking.run_record`) in ``folder`` from now on."""
         self._record_dir = Path(folder)
-        if self._ready.is_set():
-            self._write_record()
+        self._save_record()
+
+    def _remember(self, section: dict[str, str], entries: dict[str, str]) -> None:
+        with self._record_lock:
+            section.update(entries)
+        self._save_record()
+
+    def _save_record(self) -> None:
+        if self._record_dir is None:
+            return
+        try:
+            with self._record_lock:
+                self._record.write(self._record_dir)
+        except OSError as error:  # e.g. a full disk: tracking never stops training; MLflow may still get it
+            if not self._record_failed:
+                self._record_failed = True
+                warnings.warn(
+                    f"cannot keep {RUN_RECORD} in {self._record_dir}: {error}", UserWarning, stacklevel=2
+                )
 
     @override
     def finalize(self, status: str) -> None:
         if self._closing.is_set():
             return
         terminal = _terminal_status(status)
+        self._record.status, self._record.end_ms = terminal, int(time.time() * 1000)
+        self._save_record()  # before waiting for MLflow: sync sets this state if MLflow never gets it
         self.submit(lambda client, run: client.set_terminated(run, status=terminal))
         self._closing.set()
         self._queue.put(None)
@@ -245,14 +261,11 @@ class BackgroundMLflowLogger(Logger):
             self._run_id = run.info.run_id
         else:
             client.update_run(self._run_id, status="RUNNING")
-            client.log_batch(self._run_id, tags=_run_tags(self._tags))
+            client.log_batch(self._run_id, tags=run_tags(self._tags))
+        self._record.run_id = self._run_id
         self._ready.set()
-        if self._record_dir is not None:
-            self._write_record()
+        self._save_record()
         return client
-
-    def _write_record(self) -> None:
-        write_run_record(self._record_dir, self._tracking_uri, self._experiment_name, self._run_id)
 
 
 _PERMANENT_CODES = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_REQUEST", "INVALID_STATE"}
@@ -260,28 +273,3 @@ _PERMANENT_CODES = {"INVALID_PARAMETER_VALUE", "RESOURCE_ALREADY_EXISTS", "BAD_R
 
 def _permanent(error: Exception) -> bool:
     return getattr(error, "error_code", None) in _PERMANENT_CODES
-
-
-def _params(items: list[tuple[str, str]]):
-    from mlflow.entities import Param
-
-    return [Param(key, value) for key, value in items]
-
-
-def _run_tags(tags: dict[str, str]):
-    from mlflow.entities import RunTag
-
-    return [RunTag(key, str(value)) for key, value in tags.items()]
-
-
-def write_run_record(folder: str | os.PathLike, uri: str, experiment: str, run_id: str) -> None:
-    """Write ``mlflow_run.json`` into a version folder (which MLflow run holds its metrics)."""
-    record = {"uri": uri, "experiment": experiment, "run_id": run_id}
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    (Path(folder) / RUN_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-
-
-def read_run_record(folder: str | os.PathLike) -> dict[str, str] | None:
-    """The ``mlflow_run.json`` of a version folder, or None."""
-    path = Path(folder) / RUN_RECORD
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None

@@ -1,9 +1,12 @@
-"""``plot-lightning tracking sync <version folder>``: deliver a finished run's CSV metrics to its MLflow run.
+"""``plot-lightning tracking sync <version folder>``: complete a finished run's MLflow run from its folder.
 
-Every metric of a run is in ``<root>/lightning_logs/version_N/metrics.csv``, whatever happened to the tracking
-server. This reads that file and the run's ``mlflow_run.json`` (written when the MLflow run was created;
-without it a new run is created and recorded), logs every (metric, step) the MLflow run lacks, and marks a run
-still RUNNING (its process died, e.g. kill -9) as KILLED. Running it twice adds nothing the second time.
+Every metric of a run is in ``<root>/lightning_logs/version_N/metrics.csv`` and everything else it logged
+(name, tags, params, the config text) and its end state in ``mlflow_run.json`` (written from the run's start,
+see :mod:`plot_lightning.tracking.run_record`), whatever happened to the tracking server. This creates the
+MLflow run when it was never created (e.g. the server did not answer at the start) or is not in the store
+given by ``--uri``, then logs what the run lacks: params, tags, texts, every (metric, step). A run MLflow
+still shows RUNNING gets the end state its process recorded (FINISHED, FAILED, KILLED), or KILLED when the
+process died without recording one (kill -9). Running it twice adds nothing the second time.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plot_lightning.tracking.background import RUN_RECORD, read_run_record, write_run_record
+from plot_lightning.tracking.delivery import PARAMS_PER_CALL, deliver_params, run_tags
+from plot_lightning.tracking.run_record import RUN_RECORD, RunRecord, read_run_record
 from plot_lightning.tracking.store import experiment_id, open_client
 
 _BATCH = 1000
@@ -54,18 +58,23 @@ def sync_run(
 
     folder = Path(version_dir)
     entries = read_csv_metrics(folder / "metrics.csv")
-    record = read_run_record(folder) or {}
-    uri = uri or record.get("uri")
-    if not uri:
+    record = read_run_record(folder)
+    if record is None and not uri:
         raise ValueError(f"{folder}: no {RUN_RECORD} and no --uri: cannot tell which MLflow store to sync to")
+    record = record or RunRecord(uri, experiment)
+    uri = uri or record.uri
     client = open_client(uri)
-    run_id = record.get("run_id")
+    run_id = record.run_id
     if not run_id or _missing_run(client, run_id):
-        name = record.get("experiment") or experiment
         run_id = client.create_run(
-            experiment_id(client, name, None), run_name=f"{folder.name}-synced"
+            experiment_id(client, record.experiment, None),
+            start_time=record.start_ms,
+            tags=record.tags,
+            run_name=record.run_name or f"{folder.name}-synced",
         ).info.run_id
-        write_run_record(folder, uri, name, run_id)
+        record.uri, record.run_id = uri, run_id
+        record.write(folder)
+    _deliver_record(client, run_id, record)
     known = {
         key: {(m.step, m.value) for m in client.get_metric_history(run_id, key)}
         for key in {e[0] for e in entries}
@@ -78,9 +87,22 @@ def sync_run(
         client.log_batch(run_id, metrics=missing[start : start + _BATCH])
     status = None
     if client.get_run(run_id).info.status == "RUNNING":
-        status = "KILLED"  # the process that owned it is gone; a live run is never synced
-        client.set_terminated(run_id, status=status)
+        # The process that owned it is gone (a live run is never synced): the end state it recorded, or
+        # KILLED when it died without recording one.
+        status = record.status or "KILLED"
+        client.set_terminated(run_id, status=status, end_time=record.end_ms)
     return SyncReport(run_id, len(missing), len(entries) - len(missing), status)
+
+
+def _deliver_record(client, run_id: str, record: RunRecord) -> None:
+    """The record's params (never overwriting one), tags and texts; each is a no-op when already there."""
+    params = list(record.params.items())
+    for start in range(0, len(params), PARAMS_PER_CALL):
+        deliver_params(client, run_id, params[start : start + PARAMS_PER_CALL])
+    if record.tags:
+        client.log_batch(run_id, tags=run_tags(record.tags))
+    for artifact_file, text in record.texts.items():
+        client.log_text(run_id, text, artifact_file)
 
 
 def _missing_run(client, run_id: str) -> bool:

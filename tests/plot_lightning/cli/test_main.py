@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -99,6 +100,30 @@ def test_a_data_error_is_one_message_and_exit_status_2(tmp_path, capsys) -> None
     assert exit_info.value.code == 2
     assert f"plot-lightning: error: {bad}: row 1: field 'chosen': empty string" in err
     assert f"{bad}: row 2: field '(json)': malformed JSON line" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("kind", ["directory", "missing path without a suffix"])
+def test_a_bad_data_path_is_one_line_and_exit_status_2(tmp_path, kind) -> None:
+    """A directory, or a missing local path without a suffix (``data/pairs`` next to a ``data`` folder):
+    the real command says so in one line, exit status 2, and never asks the hub (offline variables unset)."""
+    from pathlib import Path
+
+    (tmp_path / "data").mkdir()
+    spec = "data" if kind == "directory" else "data/pairs"
+    config = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
+    argv = ["fit", "--config", str(config), "--data.train_files", spec, "--data.val_files", "null"]
+    argv += ["--tracking.mlflow", "false", "--trainer.default_root_dir", str(tmp_path)]
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE")}
+    result = subprocess.run(
+        [sys.executable, "-m", "plot_lightning", *argv], cwd=tmp_path, env=env, capture_output=True, text=True,
+        timeout=300, check=False,
+    )  # fmt: skip
+    reason = "a directory, not a data file" if kind == "directory" else "no such data file"
+    assert result.returncode == 2 and "Traceback" not in result.stderr and "Hub" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert len(errors) == 1 and errors[0].startswith(f"plot-lightning: error: {spec}: {reason}"), (
+        result.stderr
+    )
 
 
 def test_a_non_finite_loss_option_is_one_message_and_exit_status_2(tmp_path, capsys) -> None:

@@ -9,7 +9,7 @@ import logging
 import lightning.pytorch as pl
 import pytest
 
-from plot_lightning.data import BadRowsError, DataFormatError, PreferenceDataModule
+from plot_lightning.data import BadRowsError, DataFormatError, DataSourceError, PreferenceDataModule
 from plot_lightning.data.skipped_rows import SKIPPED_ROWS_FILE
 
 GOOD = {"prompt": "What is 2+2?", "chosen": "It is 4.", "rejected": "It is 5."}
@@ -126,3 +126,11 @@ def test_a_genuine_replacement_character_is_text_and_bad_bytes_are_errors(tmp_pa
     )
     with pytest.raises(BadRowsError, match=rf"{raw}: row 2: field 'chosen': undecodable text"):
         _module(raw, tiny_tokenizer).setup("fit")
+
+
+def test_an_empty_validation_file_is_named(write_jsonl, tiny_tokenizer, tmp_path):
+    train = write_jsonl([GOOD, GOOD])
+    empty = tmp_path / "val.jsonl"
+    empty.write_bytes(b"")
+    with pytest.raises(DataSourceError, match=rf"^{empty}: empty: no data rows$"):
+        _module(train, tiny_tokenizer, val_files=str(empty)).setup("fit")

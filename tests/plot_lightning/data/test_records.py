@@ -1,5 +1,6 @@
 import pytest
 
+from plot_lightning.data.errors import DataError
 from plot_lightning.data.records import as_file_list, load_records, split_validation
 from plot_lightning.data.validation import BadRowLog
 
@@ -29,3 +30,23 @@ def test_records_keep_file_and_row_and_refuse_mixed_kinds(write_jsonl):
     assert load_records([str(sft)], "auto", BadRowLog("error"))[1] is False
     with pytest.raises(ValueError, match="mix SFT-only"):
         load_records([str(pairs), str(sft)], "auto", BadRowLog("error"))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("empty.jsonl", b""), ("blank.jsonl", b"\n  \n"), ("empty.json", b"[]"), ("empty.csv", b""),
+     ("header_only.csv", b"prompt,chosen,rejected\n")],
+)  # fmt: skip
+def test_an_empty_file_is_named_as_empty(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DataError, match=rf"^{path}: empty: no data rows$"):
+        load_records([str(path)], "auto", BadRowLog("error"))
+
+
+def test_a_file_of_bad_rows_reports_the_rows_not_the_columns(write_jsonl):
+    path = write_jsonl(["[1, 2]", '"text"'])
+    with pytest.raises(DataError, match=rf"^{path}: row 1: field '\(json\)': expected a JSON object"):
+        load_records([str(path)], "auto", BadRowLog("error"))
+    with pytest.raises(DataError, match=rf"^{path}: no usable row: all 2 rows are bad \(row 1: field"):
+        load_records([str(path)], "auto", BadRowLog("skip"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
@@ -52,3 +53,34 @@ def tiny_fit(monkeypatch):
         return cli, timer
 
     return fit
+
+
+def _mount(folder: Path, size: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(size) -> folder``: a real size-limited filesystem (tmpfs) where a full disk is a real
+    ENOSPC; ``small_disk.resize(folder, size)`` frees space (remount). Unmounted afterwards; skipped where
+    mounting is not permitted (needs root, or CAP_SYS_ADMIN)."""
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        result = _mount(folder, size)
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs to fill a disk: {result.stderr.strip()}")
+        mounted.append(folder)
+        return folder
+
+    def resize(folder: Path, size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+    mount.resize = resize
+    yield mount
+    for folder in mounted:  # lazily: a cached MLflow engine may still hold a file open there
+        subprocess.run(["umount", "--lazy", str(folder)], check=False)

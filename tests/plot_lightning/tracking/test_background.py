@@ -8,7 +8,8 @@ from lightning.pytorch.loggers import CSVLogger
 from mlflow.tracking import MlflowClient
 
 from plot_lightning.tracking import TrackingSettings, build_loggers, default_tracking_uri
-from plot_lightning.tracking.background import BackgroundMLflowLogger, read_run_record
+from plot_lightning.tracking.background import BackgroundMLflowLogger
+from plot_lightning.tracking.run_record import read_run_record
 from plot_lightning.tracking.sync import sync_run
 
 
@@ -75,7 +76,7 @@ def test_sync_adds_what_mlflow_missed_once_and_marks_a_dead_run_killed(tmp_path)
     mlflow_logger._queue.put(None)
     mlflow_logger._thread.join(timeout=120)
     version = csv_logger.log_dir
-    run_id = read_run_record(version)["run_id"]
+    run_id = read_run_record(version).run_id
     report = sync_run(version)
     client = MlflowClient(default_tracking_uri(tmp_path))
     history = sorted((m.step, m.value) for m in client.get_metric_history(run_id, "train/loss"))
@@ -83,3 +84,24 @@ def test_sync_adds_what_mlflow_missed_once_and_marks_a_dead_run_killed(tmp_path)
     assert (report.run_id, report.added, report.status_set) == (run_id, 2, "KILLED")
     assert client.get_run(run_id).info.status == "KILLED"
     assert sync_run(version).added == 0
+
+
+def test_a_record_that_cannot_be_written_warns_once_and_never_stops_the_run(tmp_path) -> None:
+    """The version folder cannot hold mlflow_run.json (here a file is in its way): logging goes on."""
+    import socket
+    import warnings
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        uri = f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens: no MLflow call succeeds
+    blocked = tmp_path / "version_0"
+    blocked.write_text("in the way\n")
+    logger = BackgroundMLflowLogger(uri, "blocked", flush_timeout_s=1.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        logger.record_run_in(blocked)
+        logger.log_params({"a": "1"})
+        logger.set_tags({"b": "2"})
+        logger.finalize("success")
+    messages = [str(w.message) for w in caught if "mlflow_run.json" in str(w.message)]
+    assert len(messages) == 1 and str(blocked) in messages[0]

@@ -10,7 +10,7 @@ import torch
 from mlflow.tracking import MlflowClient
 
 from plot_lightning.tracking import default_tracking_uri
-from plot_lightning.tracking.background import read_run_record
+from plot_lightning.tracking.run_record import read_run_record
 
 
 @pytest.mark.slow
@@ -28,8 +28,8 @@ def test_resume_continues_the_mlflow_run_and_rebuilds_the_reference(tmp_path, ti
     second, _ = tiny_fit(root, "--trainer.max_steps", "4", ckpt_path=str(last))
     version_1 = Path(second.trainer.loggers[0].log_dir)
     assert version_1 != version_0 and (version_1 / "resumed_from").read_text().strip() == str(last.resolve())
-    run_id = read_run_record(version_0)["run_id"]
-    assert read_run_record(version_1)["run_id"] == run_id
+    run_id = read_run_record(version_0).run_id
+    assert read_run_record(version_1).run_id == run_id
     client = MlflowClient(default_tracking_uri(root))
     assert [m.step for m in client.get_metric_history(run_id, "train/loss_step")] == [0, 1, 2, 3]
     run = client.get_run(run_id)
