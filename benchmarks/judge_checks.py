@@ -1,7 +1,7 @@
 """Accuracy checks of the rule-based judges (not timings): the math judge on GSM8K and on the LaTeX answer
 set, the refusal rules on the labelled list.
 
-    python benchmarks/judge_checks.py [--gsm8k ../shared/data/gsm8k/test.jsonl] [--limit N]
+    python benchmarks/judge_checks.py [--gsm8k DATA/gsm8k/test.jsonl] [--limit N]
 
 GSM8K: for every test row, the gold final number must be recognised in the full gold solution and in
 "The answer is \\boxed{<gold>}"; perturbed answers (gold + 1, gold * 10, -gold) must be rejected. Prints

@@ -12,7 +12,7 @@ The same ``--pairs`` pairs (a seeded sample of the mix) go through one epoch of 
 modes train on exactly the same pairs, hence the same non-padding tokens: the tokens/s ratio is the inverse
 of the epoch-time ratio, and the padding fraction (padded positions / all positions, chosen and rejected
 rows) is deterministic. Default mix: the committed real samples (hh-rlhf helpful and harmless, GSM8K, MBPP,
-TruthfulQA; see plot_lightning/data/samples/LICENSES.md); ``--data`` takes other files (e.g. ../shared/data).
+TruthfulQA; see plot_lightning/data/samples/LICENSES.md); ``--data`` takes other files (e.g. from the data root).
 """
 
 from __future__ import annotations

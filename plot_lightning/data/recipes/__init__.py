@@ -3,8 +3,8 @@
 Each recipe maps the data root to a :class:`~plot_lightning.data.recipes.pairs.RecipeResult` whose rows are
 ``{"prompt": [messages], "chosen", "rejected", "subpreference", "source", "source_id"}``. Command line::
 
-    python -m plot_lightning.data.recipes <name> --data-root ../shared/data --out pairs.jsonl [--limit N]
-    python -m plot_lightning.data.recipes sample --data-root ../shared/data --out-dir plot_lightning/data/samples
+    python -m plot_lightning.data.recipes <name> --data-root DATA --out pairs.jsonl [--limit N]
+    python -m plot_lightning.data.recipes sample --data-root DATA --out-dir plot_lightning/data/samples
 
 The recipes train only on rows the eval suites do not evaluate (``holdout.py``): the first 90% of each
 hh-rlhf file and the first 80% of the TruthfulQA questions. ``code-humaneval`` is the exception: its

@@ -3,7 +3,7 @@
     python -m plot_lightning.data.recipes <recipe> [--data-root DIR] --out FILE.jsonl [--limit N]
     python -m plot_lightning.data.recipes sample [--data-root DIR] --out-dir plot_lightning/data/samples
 
-The data root defaults to ``$PLOT_DATA_ROOT``, else ``../shared/data`` next to the repository.
+The data root defaults to ``$PLOT_DATA_ROOT``, else the default of :mod:`.paths`.
 """
 
 from __future__ import annotations

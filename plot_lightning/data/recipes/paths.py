@@ -1,4 +1,7 @@
-"""Where the full public datasets live: argument, else ``$PLOT_DATA_ROOT``, else ``../shared/data``."""
+"""Where the full public datasets live: argument, else ``$PLOT_DATA_ROOT``, else the default below.
+
+The default, ``shared/data`` beside the repository's folder, is where this project's CI lays the datasets.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
     elif os.environ.get("PLOT_DATA_ROOT"):
         chosen, why = Path(os.environ["PLOT_DATA_ROOT"]).expanduser(), "$PLOT_DATA_ROOT"
     else:
-        chosen, why = DEFAULT_DATA_ROOT, "the default ../shared/data next to the repository"
+        chosen, why = DEFAULT_DATA_ROOT, "the default data root beside the repository"
     if not chosen.is_dir():
         raise FileNotFoundError(
             f"data root {chosen} ({why}) does not exist; pass --data-root or set PLOT_DATA_ROOT"
