@@ -23,7 +23,7 @@ def test_report_markdown_and_charts(synthetic_run):
 
 def test_report_without_quality_scores(synthetic_run):
     results, _, _ = synthetic_run
-    results = {k: v for k, v in results.items() if k not in ("fluency", "coherence", "lm_eval")}
+    results = {k: v for k, v in results.items() if k not in ("scores", "lm_eval")}
     text = render_markdown(results)
     assert "## Win rate per subpreference" in text and "lm-eval" not in text
 
