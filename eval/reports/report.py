@@ -119,6 +119,13 @@ def _judge_rows(where: str, summary: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _lower_is_better(results: dict[str, Any]) -> list[str]:
+    """A line naming the metrics whose value is better when lower (their `higher_is_better` is false)."""
+    sets = [s for sub in results["subpreferences"].values() for s in sub["sets"].values()]
+    titles = dict.fromkeys(entry_title(s, s["metric"]) for s in sets if s.get("higher_is_better") is False)
+    return ["", f"Lower is better for: {', '.join(titles)}."] if titles else []
+
+
 def _quality_table(results: dict[str, Any]) -> list[str]:
     lines = ["| score | model | baseline |", "|---|---|---|"]
     for scorer, key in score_values(results):
@@ -177,6 +184,7 @@ def render_markdown(results: dict[str, Any], charts: list[str] | None = None) ->
         "## Prompt sets",
         "",
         *_set_table(results),
+        *_lower_is_better(results),
         *[line for note in metric_notes(results) for line in ("", note + ".")],
         *_skipped_section(results.get("skipped") or []),
         "",
