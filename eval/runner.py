@@ -9,7 +9,7 @@ Example (also what `plot-eval run` calls)::
     print(results["subpreferences"]["helpfulness"]["lc_winrate"])  # length-controlled, with mean lengths
 
 Steps: load every prompt set of the suite -> generate for model and baseline (cached) -> verdicts per
-sample (cached) -> fluency / coherence scores (cached) -> lm-eval tasks (cached) -> aggregate with bootstrap
+sample (cached) -> scores of the suite's scorers (cached) -> lm-eval tasks (cached) -> aggregate with bootstrap
 CIs -> write results.json, samples.jsonl, report.md, charts -> log to MLflow. Everything computed is appended
 to `<output_dir>/cache.jsonl` as it finishes, so an interrupted run resumes where it stopped and a rerun
 recomputes nothing (`results["cache"]` counts hits and misses).

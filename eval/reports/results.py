@@ -63,7 +63,8 @@ def write_samples(output_dir: str | os.PathLike, samples: list[dict[str, Any]]) 
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a results.json, given the file or the run folder holding it."""
+    """Read a results.json, given the file or the run folder holding it (a schema 2 file's top-level scorer
+    blocks are moved under `scores`)."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
@@ -75,6 +76,9 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(results, dict) or "subpreferences" not in results:
         raise ValueError(f"{path}: not a plot-eval results file (no 'subpreferences')")
+    if "scores" not in results:  # schema 2 kept each scorer's block at the top level
+        scorers = results.get("suite", {}).get("config", {}).get("scorers") or {}
+        results["scores"] = {name: results.pop(name) for name in scorers if name in results}
     return results
 
 
