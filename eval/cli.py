@@ -9,7 +9,7 @@
 
 `run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
 command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
-table (with accuracy, ASR and over-refusal per set: eval/reports/console.py). `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
+table (with each set's metric entries, e.g. accuracy, ASR, over-refusal: eval/reports/console.py). `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
 (B - A, per subpreference and set, on the same prompts) of each later run against the first, and can log
 the comparison to MLflow.
 `prompts` writes every prompt `run` would evaluate, with its id, as JSONL (eval/reports/prompts.py).
@@ -165,17 +165,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.config)
     if args.pairwise_judge:
-        from plot_eval.registry import JUDGES
-
-        pairwise = [name for name in JUDGES.names() if "winrate" in JUDGES.get(name).metrics]
-        if args.pairwise_judge not in pairwise:
-            raise ValueError(
-                f"--pairwise-judge {args.pairwise_judge!r}: not a pairwise judge; use one of {pairwise}"
-            )
-        for sub in suite.subpreferences:
-            for prompt_set in sub.sets:
-                if prompt_set.metric == "winrate":
-                    prompt_set.judge = args.pairwise_judge
+        _use_pairwise_judge(suite, args.pairwise_judge)
     model_label = args.model or args.responses or args.model_name
     output_dir = args.output_dir or default_output_dir(suite.name, model_label, endpoint=args.model_endpoint)
     judges, scorers = _overrides(args, suite)
@@ -196,28 +186,37 @@ def _cmd_run(args: argparse.Namespace) -> int:
         track=not args.no_tracking,
         progress=not args.quiet,
     )
-    from plot_eval.reports.console import winrate_lines
+    from plot_eval.reports.console import run_lines
 
-    print("\n".join(winrate_lines(results)))
-    print(f"results: {Path(results['output_dir']) / 'results.json'}")
-    tracking = results.get("tracking") or {}
-    if "run_id" in tracking:
-        uri = tracking["tracking_uri"]
-        print(f"mlflow: {uri} run {tracking['run_id']}  (browse: mlflow ui --backend-store-uri {uri})")
-    elif "error" in tracking:
-        print(f"mlflow: NOT logged ({tracking['error']})")
+    print("\n".join(run_lines(results)))
     return 0
 
 
+def _use_pairwise_judge(suite, judge: str) -> None:
+    """Every set whose metric is pairwise is judged by `judge`, which must feed such a metric."""
+    from plot_eval.registry import JUDGES, METRICS
+
+    pairwise = {name for name in METRICS.names() if METRICS.get(name).component.kind == "pairwise"}
+    able = [name for name in JUDGES.names() if pairwise & set(JUDGES.get(name).metrics)]
+    if judge not in able:
+        raise ValueError(f"--pairwise-judge {judge!r}: not a pairwise judge; use one of {able}")
+    for prompt_set in (s for sub in suite.subpreferences for s in sub.sets):
+        if prompt_set.metric in pairwise:
+            prompt_set.judge = judge
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from plot_eval.reports.compare import comparison_table, paired_comparisons, render_paired, render_table
-    from plot_eval.reports.console import STRONGREJECT_NOTE
+    from plot_eval.reports.compare import (
+        comparison_notes,
+        comparison_table,
+        paired_comparisons,
+        render_paired,
+        render_table,
+    )
 
     table = comparison_table(args.runs)
     print(render_table(table, markdown=not args.plain), end="")
-    names = {name for metrics in table.values() for name in metrics}
-    if any(name.startswith(("asr/", "over_refusal/")) for name in names):
-        print(f"({STRONGREJECT_NOTE}; judge_* rows: the judge's measured accuracy)")
+    print(comparison_notes(args.runs), end="")
     paired = [] if args.unpaired or len(args.runs) < 2 else paired_comparisons(args.runs)
     paired_text = "".join("\n" + render_paired(comparison) for comparison in paired)
     print(paired_text, end="")

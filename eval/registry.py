@@ -1,4 +1,4 @@
-"""Registries of judges, scorers and sources: configuration names -> one registered class each.
+"""Registries of judges, metrics, scorers and sources: configuration names -> one registered class each.
 
 A component registers itself where it is defined (one file per component), with its settings dataclass and,
 for judges, the metrics it can feed::
@@ -6,8 +6,9 @@ for judges, the metrics it can feed::
     @JUDGES.register("length", settings=LengthSettings, metrics=("winrate",))
     class LengthJudge(PairwiseJudge): ...
 
-Nothing else dispatches on names: the suite validates `judges.<name>` with that settings class, checks that a
-set's judge can feed its metric, and the engines build components by name. Code outside the package
+A metric (eval/metrics/base.py) declares how its verdicts aggregate and are reported; a scorer returns
+named per-response values. Nothing else dispatches on names: the suite validates `judges.<name>` with that
+settings class, checks that a set's judge can feed its metric, and the engines build components by name. Code outside the package
 registers the same way (import it before loading the suite). Built-in components are imported on first
 lookup, so `import eval` stays cheap.
 """
@@ -86,6 +87,10 @@ class Registry:
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Remove `name` (a component registered for a while, e.g. by a test)."""
+        del self._entries[name]
+
     def _load_builtins(self) -> None:
         if not self._loaded:
             self._loaded = True
@@ -123,6 +128,9 @@ JUDGES = Registry(
         "plot_eval.judges.strongreject",
         "plot_eval.judges.code_judge",
     ),
+)
+METRICS = Registry(
+    "metric", tuple(f"plot_eval.metrics.{name}" for name in ("winrate", "accuracy", "refusal_rates"))
 )
 SCORERS = Registry("scorer", ("plot_eval.scorers.fluency", "plot_eval.scorers.coherence"))
 SOURCES = Registry(

@@ -9,7 +9,7 @@ Example (also what `plot-eval run` calls)::
     print(results["subpreferences"]["helpfulness"]["lc_winrate"])  # length-controlled, with mean lengths
 
 Steps: load every prompt set of the suite -> generate for model and baseline (cached) -> verdicts per
-sample (cached) -> fluency / coherence scores (cached) -> lm-eval tasks (cached) -> aggregate with bootstrap
+sample (cached) -> scores of the suite's scorers (cached) -> lm-eval tasks (cached) -> aggregate with bootstrap
 CIs -> write results.json, samples.jsonl, report.md, charts -> log to MLflow. Everything computed is appended
 to `<output_dir>/cache.jsonl` as it finishes, so an interrupted run resumes where it stopped and a rerun
 recomputes nothing (`results["cache"]` counts hits and misses).
@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 from plot_eval.aggregation.summary import summarize_run
 from plot_eval.generation.cache import ResultCache
 from plot_eval.generation.sides import as_side
-from plot_eval.judges.base import GOOD_LABEL, METRICS, UNJUDGED, JudgeContext, programmatic_win
+from plot_eval.judges.base import UNJUDGED, JudgeContext, programmatic_win
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
 from plot_eval.models.handle import ModelInput, ModelPool
 from plot_eval.progress import progress_by_group, quiet_libraries
-from plot_eval.registry import JUDGES, SCORERS, SettingsError
+from plot_eval.registry import JUDGES, METRICS, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
 from plot_eval.scorers.engine import QualityScorer
 from plot_eval.sources import PromptItem
@@ -102,7 +102,7 @@ def attach_judge_accuracy(results: dict[str, Any], suite: Suite, engine: Verdict
     for sub in suite.subpreferences:
         sets = results["subpreferences"][sub.name]["sets"]
         for prompt_set in sub.sets:
-            if prompt_set.name in sets and METRICS[prompt_set.metric] == "outcome":
+            if prompt_set.name in sets and METRICS.get(prompt_set.metric).component.kind == "outcome":
                 sets[prompt_set.name]["judge_accuracy"] = engine.judge(prompt_set.judge).validation()
 
 
@@ -126,9 +126,10 @@ def _sample(
 def _judge(engine: VerdictEngine, prompt_set: PromptSet, item: PromptItem, model_resp: str, base_resp: str):
     """Verdict fields of one sample: win (None = invalid verdict) plus, for outcome metrics, each side's
     outcome and whether it is the metric's good outcome (`ok`)."""
-    if METRICS[prompt_set.metric] == "pairwise":
+    metric = METRICS.get(prompt_set.metric).component
+    if metric.kind == "pairwise":
         return {"win": engine.pairwise(prompt_set.judge, item, model_resp, base_resp)}
-    good = GOOD_LABEL[prompt_set.metric]
+    good = metric.good_label
     model = engine.outcome(prompt_set.judge, item, model_resp)
     baseline = engine.outcome(prompt_set.judge, item, base_resp)
     model_ok, baseline_ok = model["label"] == good, baseline["label"] == good

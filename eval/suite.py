@@ -2,7 +2,7 @@
 
 A suite names, for each of the seven subpreferences, one or more prompt sets. Each set says where its
 prompts come from (a registered source and a file under the data root), how the chat prompt is built,
-which registered judge scores it and which metric it feeds (eval/judges/base.py `METRICS`):
+which registered judge scores it and which registered metric it feeds (eval/metrics), built-ins:
 
 - ``winrate``: a pairwise judge (e.g. ``local_lm``, ``openai``, ``reward_model``), both orders;
 - ``accuracy``: correctness (e.g. ``gsm8k``, ``math``, ``code_exec``) of each side, win = 1 / 0.5 / 0;
@@ -180,8 +180,7 @@ def _check(condition: bool, where: str, message: str) -> None:
 
 
 def _parse_set(raw: Any, where: str) -> PromptSet:
-    from plot_eval.judges.base import METRICS
-    from plot_eval.registry import JUDGES, SOURCES
+    from plot_eval.registry import JUDGES, METRICS, SOURCES
 
     prompt_set = _build(PromptSet, raw, where)
     prompt_set.source = _build(SourceSpec, prompt_set.source, f"{where}.source")
@@ -198,7 +197,7 @@ def _parse_set(raw: Any, where: str) -> PromptSet:
     _check(
         prompt_set.metric in METRICS,
         f"{where}.metric",
-        f"unknown metric {prompt_set.metric!r}; expected one of {list(METRICS)}",
+        f"unknown metric {prompt_set.metric!r}; expected one of {METRICS.names()}",
     )
     _check(
         prompt_set.judge in JUDGES,

@@ -6,7 +6,7 @@ For each prompt both runs judged validly, the paired difference is d_i = win_B,i
 {-1, -0.5, 0, 0.5, 1}; its mean is the difference of the two win rates on those prompts (B minus A), and its
 CI is the percentile bootstrap of that mean resampling prompts (`bootstrap_ci`), so each resample keeps a
 prompt's two verdicts together and the prompt-to-prompt variation that both runs share cancels. Per set, and
-per subpreference over its pooled `winrate` and `accuracy` sets (the same pooling as the win rates).
+per subpreference over the sets whose metric is `pooled` (the same pooling as the win rates).
 
 The comparison refuses (PairingError) runs whose baselines differ (model fingerprint in results.json), whose
 prompts differ (unmatched keys, counted per side), or whose shared keys carry another prompt text or judge.
@@ -17,10 +17,10 @@ from __future__ import annotations
 from typing import Any
 
 from plot_eval.aggregation.stats import bootstrap_ci
+from plot_eval.registry import METRICS
 from plot_eval.suite import ScoringSettings
 
 DIRECTION = "B - A"
-_POOLED_METRICS = ("winrate", "accuracy")
 _SHOWN = 5
 
 
@@ -127,7 +127,10 @@ def paired_comparison(
     subpreferences = {}
     for sub, sets in groups.items():
         pooled = [
-            p for pairs_of_set in sets.values() for p in pairs_of_set if p[0]["metric"] in _POOLED_METRICS
+            p
+            for pairs_of_set in sets.values()
+            for p in pairs_of_set
+            if METRICS.get(p[0]["metric"]).component.pooled
         ]
         subpreferences[sub] = {
             "pooled": paired_difference(pooled, scoring) if pooled else None,

@@ -9,10 +9,11 @@ from plot_eval.suite import Suite
 
 
 def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str, Any]) -> dict[str, Any]:
-    """{suite, subpreferences, fluency, coherence, lm_eval} for the results file.
+    """{suite, subpreferences, scores, lm_eval} for the results file.
 
     subpreferences[name] = {category, paper_named, winrate (pooled CI or None), sets: {set: summary}}.
-    fluency / coherence = {"model": {score: CI}, "baseline": {score: CI}}.
+    scores[scorer] = {"model": {value name: CI}, "baseline": {...}} for every scorer the suite ran (e.g.
+    scores["fluency"]["model"]["perplexity"]).
     """
     subpreferences = {}
     for sub in suite.subpreferences:
@@ -28,9 +29,9 @@ def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str
             "description": sub.description,
             **summarize_subpreference(by_set, metrics, suite.scoring),
         }
-    quality: dict[str, dict[str, Any]] = {}
+    scores: dict[str, dict[str, Any]] = {}
     for group in suite.scorers:
-        quality[group] = {
+        scores[group] = {
             side: summarize_scores([s[f"{side}_scores"].get(group, {}) for s in samples], suite.scoring)
             for side in ("model", "baseline")
         }
@@ -42,6 +43,6 @@ def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str
             "config": suite.to_dict(),
         },
         "subpreferences": subpreferences,
-        **quality,
+        "scores": scores,
         "lm_eval": lm_eval,
     }

@@ -6,13 +6,14 @@ Its `identity()` is everything that determines its verdicts (model fingerprint o
 prompt text, decoding settings, rules version) and is part of every verdict's cache key; `check(item)`
 rejects unusable references (e.g. a gold answer it cannot read) before any generation starts.
 
-Two kinds, fixed by the metric a set feeds (`METRICS`):
+Two kinds, fixed by the kind of the registered metric a set feeds (eval/metrics, `METRICS` in the registry):
 - pairwise (`winrate`): `compare(prompt, a, b)` returns P(A better) in [0, 1], or None when the judge gave
   no valid verdict. `pairwise_score` asks in both orders; a win or loss counts only when both orders agree,
   any disagreement is a tie (0.5), and an invalid verdict in either order makes the sample invalid (None),
   reported as such and never counted as a win;
-- outcome (`accuracy`, `asr`, `over_refusal`): `outcome(item, prompt, response)` returns
-  {"label": one of LABELS, "score": float | None}.
+- outcome (`accuracy`, `asr`, `over_refusal`, ...): `outcome(item, prompt, response)` returns
+  {"label": a label (LABELS for the built-in metrics), "score": float | None}; the metric's `good_label`
+  says which label is a good outcome.
 
 A judge whose accuracy has been measured returns it from `validation()` (e.g. precision and recall on a
 held-out labelled set); the runner stores it next to every metric the judge produced.
@@ -23,13 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-METRICS = {"winrate": "pairwise", "accuracy": "outcome", "asr": "outcome", "over_refusal": "outcome"}
 LABELS = ("correct", "incorrect", "refusal", "compliance", "non_answer", "unjudged")
 UNJUDGED = "unjudged"
 """The label of a response the judge cannot tell: counted and reported, never good or bad (the sample's win
 is invalid, and rates are computed over the judged responses)."""
-GOOD_LABEL = {"accuracy": "correct", "asr": "refusal", "over_refusal": "compliance"}
-"""The label that is a good outcome per metric; a non-answer is never good (never a refusal, never a win)."""
 
 
 @runtime_checkable

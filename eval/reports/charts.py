@@ -1,7 +1,8 @@
 """PNG charts of a results dict: `winrate.png` and `quality.png`.
 
 `winrate.png`: per-subpreference win rate against the baseline with its 95% CI as error bars (0.5 = parity
-line). `quality.png`: fluency and coherence of model vs baseline, mean with CI, one panel per score. Every
+line). `quality.png`: every scorer's values (results["scores"]: fluency, coherence, ...) of model vs
+baseline, mean with CI, one panel per value. Every
 chart's title names both models (reading.model_label), every bar carries its sample count ("n=12"), and a
 degenerate interval (reading.degenerate_reason) is drawn as a hatched, faded bar labelled
 "n=2, interval degenerate" rather than as a bar whose missing error bar looks precise.
@@ -12,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from plot_eval.reports.reading import MIN_SAMPLES, degenerate_reason, model_label, models_line
+from plot_eval.reports.reading import MIN_SAMPLES, degenerate_reason, model_label, models_line, score_values
 
 DEGENERATE_HATCH = "//"
 MODEL_COLOR, BASELINE_COLOR = "#4C72B0", "#DD8452"
@@ -87,15 +88,11 @@ def winrate_figure(results: dict[str, Any]):
     return fig
 
 
-def _quality_keys(results: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(g, k) for g in ("fluency", "coherence") for k in sorted((results.get(g) or {}).get("model", {}))]
-
-
 def quality_figure(results: dict[str, Any]):
-    """The fluency / coherence Figure, or None when the run has no such scores."""
+    """The Figure of every scorer's values, or None when the run has no scores."""
     from matplotlib.figure import Figure
 
-    keys = _quality_keys(results)
+    keys = score_values(results)
     if not keys:
         return None
     fig = Figure(figsize=(max(6.0, 2.4 * len(keys)), 3.8))
@@ -103,7 +100,7 @@ def quality_figure(results: dict[str, Any]):
     cis = []
     for ax, (group, key) in zip(axes[0], keys, strict=True):
         for x, (side, color) in enumerate((("model", MODEL_COLOR), ("baseline", BASELINE_COLOR))):
-            ci = (results[group].get(side) or {}).get(key)
+            ci = (results["scores"][group].get(side) or {}).get(key)
             if ci and ci.get("mean") is not None:
                 _bar(ax, x, ci, color, side)
                 cis.append(ci)
@@ -112,8 +109,7 @@ def quality_figure(results: dict[str, Any]):
         ax.margins(y=0.2)
     models = results["models"]
     fig.suptitle(
-        f"Fluency and coherence: model {model_label(models['model'])}, "
-        f"baseline {model_label(models['baseline'])}",
+        f"Response scores: model {model_label(models['model'])}, baseline {model_label(models['baseline'])}",
         fontsize=9,
     )
     _footnote(fig, cis)

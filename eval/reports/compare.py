@@ -9,22 +9,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from plot_eval.reports.reading import degenerate_reason
+from plot_eval.reports.reading import degenerate_reason, metric_notes
 from plot_eval.reports.results import SAMPLES_FILE, flat_metrics, load_results, load_samples
 
-_MAIN_PREFIXES = (
-    "winrate/",
-    "lc_winrate/",
-    "n/",
-    "ties/",
-    "invalid/",
-    "asr/",
-    "accuracy/",
-    "fluency/",
-    "coherence/",
-    "lm_eval/",
-    "baseline/",
-)
+_WINRATE_PREFIXES = ("winrate/", "lc_winrate/", "n/", "ties/", "invalid/")
 
 
 def run_label(path: str | os.PathLike, results: dict[str, Any]) -> str:
@@ -47,11 +35,17 @@ def comparison_table(paths: list[str | os.PathLike]) -> dict[str, dict[str, floa
     return {label: {name: metrics.get(name) for name in names} for label, metrics in runs.items()}
 
 
+def comparison_notes(paths: list[str | os.PathLike]) -> str:
+    """The notes the runs' metrics carry, one line each in parentheses ("" when none)."""
+    notes = dict.fromkeys(note for path in paths for note in metric_notes(load_results(path)))
+    return "".join(f"({note}; judge_* rows: the judge's measured accuracy)\n" for note in notes)
+
+
 def _metric_order(name: str) -> tuple[int, str]:
-    rank = next(
-        (i for i, prefix in enumerate(_MAIN_PREFIXES) if name.startswith(prefix)), len(_MAIN_PREFIXES)
-    )
-    return rank, name
+    """Win rates first, then the model's other metrics, its lm-eval metrics, and the baseline's last."""
+    if name.startswith(_WINRATE_PREFIXES):
+        return 0, name
+    return (3 if name.startswith("baseline/") else 2 if name.startswith("lm_eval/") else 1), name
 
 
 def render_table(table: dict[str, dict[str, float | None]], *, markdown: bool = True) -> str:

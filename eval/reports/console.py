@@ -1,16 +1,17 @@
-"""The plain-text summary `plot-eval run` prints: one line per subpreference's win rate, then per set its
-accuracy, ASR or over-refusal (model vs baseline), unjudged counts and the judge's measured accuracy, with a
-note on which judge to use for real ASR comparisons."""
+"""The plain text `plot-eval run` prints: one line per subpreference's win rate, then per set its metric's
+entries (accuracy, ASR, over-refusal or any registered metric: model vs baseline), unjudged counts and the
+judge's measured accuracy, the notes the metrics carry, then where the results and the MLflow run are."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from plot_eval.reports.reading import degenerate_reason
+from plot_eval.reports.reading import degenerate_reason, entry_title, metric_notes, set_entries
 
 
 def winrate_lines(results: dict[str, Any]) -> list[str]:
-    """Plain-text summary: one line per subpreference and per ASR set; degenerate intervals are marked."""
+    """Plain-text summary: one line per subpreference, its sets' entries below it; degenerate intervals are
+    marked."""
     lines = [
         f"{'subpreference':<14} {'win rate':>8}  95% CI            n  ties  invalid  LC win rate",
         "-" * 70,
@@ -29,23 +30,26 @@ def winrate_lines(results: dict[str, Any]) -> list[str]:
         for set_name, summary in sub["sets"].items():
             lines += set_lines(set_name, summary)
     lines += skipped_lines(results.get("skipped") or [])
-    if any(
-        "asr" in s or "over_refusal" in s
-        for sub in results["subpreferences"].values()
-        for s in sub["sets"].values()
-    ):
-        lines.append(STRONGREJECT_NOTE)
+    return lines + metric_notes(results)
+
+
+def run_lines(results: dict[str, Any]) -> list[str]:
+    """What `plot-eval run` prints at the end: the summary, the results file, and the MLflow run (or why
+    it was not logged)."""
+    lines = [*winrate_lines(results), f"results: {results['output_dir']}/results.json"]
+    tracking = results.get("tracking") or {}
+    if "run_id" in tracking:
+        uri = tracking["tracking_uri"]
+        lines.append(f"mlflow: {uri} run {tracking['run_id']}  (browse: mlflow ui --backend-store-uri {uri})")
+    elif "error" in tracking:
+        lines.append(f"mlflow: NOT logged ({tracking['error']})")
     return lines
 
 
-STRONGREJECT_NOTE = (
-    "ASR and over-refusal above come from the judge named per set; for real comparisons use the StrongREJECT "
-    "rubric judge through an OpenAI-compatible endpoint (judge: strongreject, backend {kind: openai, url, model})"
-)
-
-
-def _rate(rate: dict[str, Any]) -> str:
-    return f"{rate['mean']:.3f}" if "mean" in rate else "n/a (nothing judged)"
+def _rate(rate: dict[str, Any] | None, *, interval: bool = False) -> str:
+    if not rate or "mean" not in rate:
+        return "n/a (nothing judged)"
+    return f"{rate['mean']:.3f}" + (f" [{rate['ci_low']:.3f}, {rate['ci_high']:.3f}]" if interval else "")
 
 
 def _unjudged(summary: dict[str, Any]) -> str:
@@ -58,13 +62,14 @@ def _unjudged(summary: dict[str, Any]) -> str:
 
 
 def judge_accuracy_text(accuracy: dict[str, Any] | None) -> str:
-    """One line of a judge's measured accuracy (`Judge.validation()`), or that it has not been measured."""
+    """One line of a judge's measured accuracy (`Judge.validation()`: precision and recall of each label it
+    measured), or that it has not been measured."""
     if not accuracy:
         return "not measured"
     rates = ", ".join(
         f"{label} precision {_fraction(accuracy[label]['precision'])} recall {_fraction(accuracy[label]['recall'])}"
-        for label in ("refusal", "compliance")
-        if label in accuracy
+        for label in accuracy
+        if isinstance(accuracy[label], dict) and "precision" in accuracy[label]
     )
     return (
         f"{accuracy.get('rules', '')} on {accuracy.get('set')} ({accuracy.get('split')}, n={accuracy.get('n')}): "
@@ -77,27 +82,19 @@ def _fraction(value: float | None) -> str:
 
 
 def set_lines(set_name: str, summary: dict[str, Any]) -> list[str]:
-    """The indented lines of one set under its subpreference: accuracy, ASR, over-refusal, invalid verdicts."""
+    """The indented lines of one set under its subpreference: each metric entry (model with its interval vs
+    baseline), unjudged counts, the judge's measured accuracy, invalid verdicts."""
     lines = []
-    if "accuracy" in summary:
-        acc, base = summary["accuracy"], summary["baseline_accuracy"]
+    for entry in set_entries(summary):
+        model, n = summary[entry], summary[entry]["n"]
         lines.append(
-            f"  accuracy {set_name}: model {acc['mean']:.3f} [{acc['ci_low']:.3f}, {acc['ci_high']:.3f}] "
-            f"vs baseline {base['mean']:.3f} (n={acc['n']})"
+            f"  {entry_title(summary, entry)} {set_name}: model {_rate(model, interval=True)} "
+            f"vs baseline {_rate(summary.get(f'baseline_{entry}'))} (n={n})"
         )
-    if "asr" in summary:
-        lines.append(
-            f"  ASR {set_name}: model {_rate(summary['asr'])} vs baseline {_rate(summary['baseline_asr'])} "
-            f"(non-answers: model {_rate(summary['non_answer'])}, baseline {_rate(summary['baseline_non_answer'])}"
-            f"; {_unjudged(summary)})"
-        )
-    if "over_refusal" in summary:
-        lines.append(
-            f"  over-refusal {set_name}: model {_rate(summary['over_refusal'])} vs baseline "
-            f"{_rate(summary['baseline_over_refusal'])} ({_unjudged(summary)})"
-        )
-    if "asr" in summary or "over_refusal" in summary:
-        lines.append(f"    judge accuracy: {judge_accuracy_text(summary.get('judge_accuracy'))}")
+    if "unjudged" in summary:
+        lines.append(f"    {_unjudged(summary)}")
+    if "judge_accuracy" in summary:
+        lines.append(f"    judge accuracy: {judge_accuracy_text(summary['judge_accuracy'])}")
     invalid = summary["winrate"]["invalid"]
     if invalid:
         lines.append(f"  {set_name}: {invalid} invalid judge verdict(s), not counted")

@@ -45,3 +45,44 @@ def models_line(results: dict[str, Any]) -> str:
     """`<model> vs <baseline>` from results["models"]."""
     models = results["models"]
     return f"{model_label(models['model'])} vs {model_label(models['baseline'])}"
+
+
+_NOT_ENTRIES = ("winrate", "lc_winrate", "unjudged", "judge_accuracy", "titles")
+
+
+def set_entries(summary: dict[str, Any]) -> list[str]:
+    """The names of a set summary's metric entries (eval/metrics/base.py): each key `<entry>` holding an
+    interval (a dict with `n`) for the model, `baseline_<entry>` for the baseline; the metric's own first."""
+    names = [
+        key
+        for key, value in summary.items()
+        if key not in _NOT_ENTRIES
+        and not key.startswith("baseline_")
+        and isinstance(value, dict)
+        and "n" in value
+    ]
+    main = summary.get("metric")
+    return sorted(names, key=lambda name: name != main)
+
+
+def entry_title(summary: dict[str, Any], name: str) -> str:
+    """How a report names entry `name` of a set: the metric's title for its own entry, else its `titles`."""
+    if name == summary.get("metric"):
+        return summary.get("title") or name
+    return (summary.get("titles") or {}).get(name, name.replace("_", " "))
+
+
+def score_values(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """(scorer, value name) of every per-response score the run summarised (results["scores"]), sorted
+    by value name within each scorer."""
+    return [
+        (scorer, key)
+        for scorer, block in (results.get("scores") or {}).items()
+        for key in sorted(block.get("model", {}))
+    ]
+
+
+def metric_notes(results: dict[str, Any]) -> list[str]:
+    """The notes the metrics of the run's sets ask to print under their tables, each once, in set order."""
+    notes = [s.get("note") for sub in results["subpreferences"].values() for s in sub["sets"].values()]
+    return list(dict.fromkeys(note for note in notes if note))

@@ -12,8 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.reports.charts import write_charts
-from plot_eval.reports.console import STRONGREJECT_NOTE, judge_accuracy_text
-from plot_eval.reports.reading import DEGENERATE_RULE, degenerate_reason, models_line
+from plot_eval.reports.console import judge_accuracy_text
+from plot_eval.reports.reading import (
+    DEGENERATE_RULE,
+    degenerate_reason,
+    entry_title,
+    metric_notes,
+    models_line,
+    score_values,
+    set_entries,
+)
 from plot_eval.reports.results import atomic_write_text
 
 REPORT_FILE = "report.md"
@@ -71,14 +79,8 @@ def _winrate_table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-_LABELS = {
-    "accuracy": "accuracy",
-    "asr": "attack success rate",
-    "over_refusal": "over-refusal (refusals of harmless prompts)",
-}
-
-
 def _set_table(results: dict[str, Any]) -> list[str]:
+    """One row per set (its metric's own entry next to the win rate), then a row per further entry."""
     lines = [
         "| subpreference / set | metric | win rate | length-controlled | words model / baseline | model | baseline |",
         "|---|---|---|---|---|---|---|",
@@ -86,19 +88,17 @@ def _set_table(results: dict[str, Any]) -> list[str]:
     for name, sub in results["subpreferences"].items():
         for set_name, summary in sub["sets"].items():
             metric = summary["metric"]
-            outcome = metric in _LABELS  # pairwise sets have only the win rate
-            model = summary.get(metric) if outcome else None
-            baseline = summary.get(f"baseline_{metric}") if outcome else None
-            label = _LABELS.get(metric, "pairwise judge")
             lines.append(
-                f"| {name} / {set_name} | {label} | {_fmt_winrate(summary['winrate'])} "
-                f"| {_fmt_lc(summary.get('lc_winrate'))} | {_fmt(model)} | {_fmt(baseline)} |"
+                f"| {name} / {set_name} | {entry_title(summary, metric)} | {_fmt_winrate(summary['winrate'])} "
+                f"| {_fmt_lc(summary.get('lc_winrate'))} | {_fmt(summary.get(metric))} "
+                f"| {_fmt(summary.get(f'baseline_{metric}'))} |"
             )
-            if "non_answer" in summary:
-                lines.append(
-                    f"| {name} / {set_name} | non-answers (empty / degenerate) | | | | "
-                    f"{_fmt(summary['non_answer'])} | {_fmt(summary['baseline_non_answer'])} |"
-                )
+            for entry in set_entries(summary):
+                if entry != metric:
+                    lines.append(
+                        f"| {name} / {set_name} | {entry_title(summary, entry)} | | | | "
+                        f"{_fmt(summary[entry])} | {_fmt(summary.get(f'baseline_{entry}'))} |"
+                    )
             lines += _judge_rows(f"{name} / {set_name}", summary)
     return lines
 
@@ -112,21 +112,25 @@ def _judge_rows(where: str, summary: dict[str, Any]) -> list[str]:
             f"| {where} | unjudged (not in the rates) | | | | {model['count']} of {model['n']} "
             f"| {baseline['count']} of {baseline['n']} |"
         )
-    if "judge_accuracy" in summary and summary["metric"] in ("asr", "over_refusal"):
+    if "judge_accuracy" in summary:
         rows.append(
             f"| {where} | judge accuracy | {judge_accuracy_text(summary['judge_accuracy'])} | | | | |"
         )
     return rows
 
 
+def _lower_is_better(results: dict[str, Any]) -> list[str]:
+    """A line naming the metrics whose value is better when lower (their `higher_is_better` is false)."""
+    sets = [s for sub in results["subpreferences"].values() for s in sub["sets"].values()]
+    titles = dict.fromkeys(entry_title(s, s["metric"]) for s in sets if s.get("higher_is_better") is False)
+    return ["", f"Lower is better for: {', '.join(titles)}."] if titles else []
+
+
 def _quality_table(results: dict[str, Any]) -> list[str]:
     lines = ["| score | model | baseline |", "|---|---|---|"]
-    for group in ("fluency", "coherence"):
-        block = results.get(group) or {}
-        for key in sorted(block.get("model", {})):
-            lines.append(
-                f"| {group}/{key} | {_fmt(block['model'][key])} | {_fmt(block['baseline'].get(key))} |"
-            )
+    for scorer, key in score_values(results):
+        block = results["scores"][scorer]
+        lines.append(f"| {scorer}/{key} | {_fmt(block['model'][key])} | {_fmt(block['baseline'].get(key))} |")
     return lines
 
 
@@ -156,11 +160,6 @@ def _skipped_section(skipped: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _has_refusal_sets(results: dict[str, Any]) -> bool:
-    sets = [s for sub in results["subpreferences"].values() for s in sub["sets"].values()]
-    return any(s["metric"] in ("asr", "over_refusal") for s in sets)
-
-
 def render_markdown(results: dict[str, Any], charts: list[str] | None = None) -> str:
     suite = results["suite"]
     models = results["models"]
@@ -185,10 +184,11 @@ def render_markdown(results: dict[str, Any], charts: list[str] | None = None) ->
         "## Prompt sets",
         "",
         *_set_table(results),
-        *(["", STRONGREJECT_NOTE + "."] if _has_refusal_sets(results) else []),
+        *_lower_is_better(results),
+        *[line for note in metric_notes(results) for line in ("", note + ".")],
         *_skipped_section(results.get("skipped") or []),
         "",
-        "## Fluency and coherence",
+        "## Response scores",
         "",
         *_quality_table(results),
         *_lm_eval_table(results),

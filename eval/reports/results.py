@@ -2,8 +2,8 @@
 
 Both are written atomically (temporary file in the same folder, fsync, rename), so a reader never sees a
 half-written file and a crash leaves the previous version in place. `results.json` holds the suite config,
-library versions, seeds, model fingerprints, per-subpreference metrics with CIs, ASR, fluency/coherence,
-lm-eval metrics and cache statistics: everything a report, a tracker or `plot-eval compare` needs.
+library versions, seeds, model fingerprints, per-subpreference win rates and each set's metric entries
+with CIs, every scorer's summarised scores (`scores`), lm-eval metrics and cache statistics: everything a report, a tracker or `plot-eval compare` needs.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from plot_eval.reports.reading import set_entries
+
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
-RESULTS_SCHEMA_VERSION = 2
-_SET_METRICS = ("accuracy", "asr", "refusal", "non_answer", "over_refusal", "strongreject")
+RESULTS_SCHEMA_VERSION = 3
 _PACKAGES = ("plot-lightning", "torch", "transformers", "lm_eval", "mlflow", "datasets", "torchmetrics")
 
 
@@ -62,7 +63,8 @@ def write_samples(output_dir: str | os.PathLike, samples: list[dict[str, Any]]) 
 
 
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a results.json, given the file or the run folder holding it."""
+    """Read a results.json, given the file or the run folder holding it (a schema 2 file's top-level scorer
+    blocks are moved under `scores`)."""
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
@@ -74,6 +76,9 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(results, dict) or "subpreferences" not in results:
         raise ValueError(f"{path}: not a plot-eval results file (no 'subpreferences')")
+    if "scores" not in results:  # schema 2 kept each scorer's block at the top level
+        scorers = results.get("suite", {}).get("config", {}).get("scorers") or {}
+        results["scores"] = {name: results.pop(name) for name in scorers if name in results}
     return results
 
 
@@ -122,9 +127,10 @@ def judge_metrics(path: str, summary: dict[str, Any]) -> dict[str, float]:
 
 def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
     """MLflow-style metric names -> values: winrate/<sub>[/<set>] with n, ties, invalid, lc_winrate and
-    length_words next to it (`winrate_metrics`), accuracy/<sub>/<set>, asr/<sub>/<set>,
-    refusal/..., non_answer/..., over_refusal/<sub>/<set>, unjudged/... and the judge's measured accuracy
-    (`judge_metrics`), fluency/..., lm_eval/<task>/<m>.
+    length_words next to it (`winrate_metrics`), `<entry>/<sub>/<set>` for every metric entry of a set
+    (`reading.set_entries`: e.g. accuracy, asr, refusal, non_answer, over_refusal), unjudged counts and the
+    judge's measured accuracy (`judge_metrics`), `<scorer>/<value>` for every scorer (e.g.
+    fluency/perplexity), lm_eval/<task>/<m>.
 
     Baseline values carry a `baseline/` prefix (e.g. baseline/asr/<sub>/<set>, baseline/fluency/perplexity).
     """
@@ -133,15 +139,15 @@ def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
         metrics.update(winrate_metrics(sub_name, sub))
         for set_name, summary in sub["sets"].items():
             metrics.update(winrate_metrics(f"{sub_name}/{set_name}", summary))
-            for key in _SET_METRICS:
+            for key in set_entries(summary):
                 for name, prefix in ((key, ""), (f"baseline_{key}", "baseline/")):
                     if "mean" in (summary.get(name) or {}):  # a rate over no judged response has none
                         metrics[f"{prefix}{key}/{sub_name}/{set_name}"] = summary[name]["mean"]
             metrics.update(judge_metrics(f"{sub_name}/{set_name}", summary))
     for side, prefix in (("model", ""), ("baseline", "baseline/")):
-        for group in ("fluency", "coherence"):
-            for key, value in results.get(group, {}).get(side, {}).items():
-                metrics[f"{prefix}{group}/{key}"] = value["mean"]
+        for scorer, block in (results.get("scores") or {}).items():
+            for key, value in block.get(side, {}).items():
+                metrics[f"{prefix}{scorer}/{key}"] = value["mean"]
         for task, values in results.get("lm_eval", {}).get(side, {}).items():
             for key, value in values.items():
                 metrics[f"{prefix}lm_eval/{task}/{key}"] = value

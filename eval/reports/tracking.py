@@ -1,8 +1,8 @@
 """MLflow tracking of an evaluation (the only module in eval/ that imports mlflow).
 
 One run per evaluation: params (suite, models, fingerprints, generation settings, seeds), metrics
-(`winrate/<subpreference>`, `asr/<set>`, `fluency/perplexity`, `coherence/...`, `lm_eval/<task>/<metric>`,
-baseline values under `baseline/`), the per-sample table (`mlflow.log_table`), and artifacts: report.md,
+(`results.flat_metrics`: `winrate/<subpreference>`, `<entry>/<sub>/<set>` for every metric entry of a set,
+`<scorer>/<value>`, `lm_eval/<task>/<metric>`, baseline values under `baseline/`), the per-sample table (`mlflow.log_table`), and artifacts: report.md,
 charts/*.png, results.json. The default store is `sqlite:///<cwd>/mlflow.db` with artifacts in
 `<cwd>/mlartifacts`; pass a server URL (http://host:port) to log to an MLflow server. The caller writes the
 results files before calling here, so a tracking failure never loses them.

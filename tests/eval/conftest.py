@@ -32,10 +32,10 @@ def data_file():
 
 
 def _outcome(metric: str, good: bool) -> dict:
-    from plot_eval.judges.base import GOOD_LABEL
+    from plot_eval.registry import METRICS
 
     bad = {"accuracy": "incorrect", "asr": "compliance", "over_refusal": "refusal"}[metric]
-    return {"label": GOOD_LABEL[metric] if good else bad, "score": None}
+    return {"label": METRICS.get(metric).component.good_label if good else bad, "score": None}
 
 
 def make_results(output_dir: Path, *, shift: float = 0.0, label: str = "model-a"):

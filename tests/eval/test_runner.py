@@ -67,8 +67,8 @@ def test_run_quick_suite_writes_results_samples_report(quick_run):
     assert {"asr", "baseline_asr"} <= set(harm["harmbench"]) and {"asr", "baseline_asr"} <= set(
         harm["advbench"]
     )
-    assert set(results["fluency"]["model"]) >= {"distinct_2", "repetition_rate"}
-    assert set(results["coherence"]["baseline"]) >= {"prompt_similarity"}
+    assert set(results["scores"]["fluency"]["model"]) >= {"distinct_2", "repetition_rate"}
+    assert set(results["scores"]["coherence"]["baseline"]) >= {"prompt_similarity"}
     lm_eval = results["lm_eval"]["model"]
     assert set(lm_eval) == {"plot_gsm8k", "plot_truthfulqa_mc1"} and "acc" in lm_eval["plot_truthfulqa_mc1"]
     assert not any("," in key for task in lm_eval.values() for key in task)

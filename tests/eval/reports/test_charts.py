@@ -108,14 +108,16 @@ def test_quality_chart_names_both_models_and_marks_zero_width(synthetic_run):
     suptitle = fig.get_suptitle()
     assert "model-a (aaaaaaaa)" in suptitle and "base (bbbbbbbb)" in suptitle
     panels = {ax.get_title().replace("\n", "/"): ax for ax in fig.axes}
-    assert set(panels) == {f"{g}/{k}" for g in ("fluency", "coherence") for k in results[g]["model"]}
+    assert set(panels) == {
+        f"{g}/{k}" for g in ("fluency", "coherence") for k in results["scores"][g]["model"]
+    }
     assert {"fluency/distinct_2", "fluency/perplexity", "coherence/prompt_similarity"} <= set(panels)
     for title, ax in panels.items():
         group, key = title.split("/")
         bars = _bars(ax)
         assert set(bars) == {"model", "baseline"}
         for side, bar in bars.items():
-            _check_bar(ax, bar, results[group][side][key])
+            _check_bar(ax, bar, results["scores"][group][side][key])
             assert _label_at(ax, bar.get_x() + bar.get_width() / 2).startswith(f"n={len(samples)}")
     assert _bars(panels["fluency/distinct_2"])["model"].get_hatch() == DEGENERATE_HATCH
     assert _bars(panels["fluency/perplexity"])["model"].get_hatch() is None
@@ -123,7 +125,7 @@ def test_quality_chart_names_both_models_and_marks_zero_width(synthetic_run):
 
 def test_no_chart_without_data(synthetic_run):
     results, _, _ = synthetic_run
-    bare = {k: v for k, v in results.items() if k not in ("fluency", "coherence")}
+    bare = {k: v for k, v in results.items() if k != "scores"}
     for sub in bare["subpreferences"].values():
         sub["winrate"] = {"n": 0, "ties": 0, "invalid": 4}
     assert winrate_figure(bare) is None and quality_figure(bare) is None

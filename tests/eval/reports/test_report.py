@@ -14,6 +14,8 @@ def test_report_markdown_and_charts(synthetic_run):
     assert "(zero_length_spread; degenerate interval: n=8 < 10) | 2.0 / 2.0 |" in text
     assert "| harmlessness | human_values | no (this project's choice) |" in text
     assert "| harmlessness / harmbench | attack success rate |" in text
+    assert "| harmlessness / harmbench | refusals | | | | 0.750 [" in text  # every entry: model refuses 3 of 4
+    assert "Lower is better for: attack success rate, over-refusal (refusals of harmless prompts)." in text
     assert "| fluency/perplexity | 11.500 [" in text and "plot_gsm8k / exact_match_final_number" in text
     for chart in written["charts"]:
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 1000
@@ -23,7 +25,7 @@ def test_report_markdown_and_charts(synthetic_run):
 
 def test_report_without_quality_scores(synthetic_run):
     results, _, _ = synthetic_run
-    results = {k: v for k, v in results.items() if k not in ("fluency", "coherence", "lm_eval")}
+    results = {k: v for k, v in results.items() if k not in ("scores", "lm_eval")}
     text = render_markdown(results)
     assert "## Win rate per subpreference" in text and "lm-eval" not in text
 

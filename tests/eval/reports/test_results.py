@@ -87,3 +87,13 @@ def test_flat_metrics_carry_unjudged_counts_and_the_judge_accuracy_next_to_the_a
         and "judge_compliance_recall/harm/adv" not in metrics
     )
     assert metrics["judge_unjudged/harm/adv"] == 1.0
+
+
+def test_a_schema_2_results_file_reads_with_its_scores_under_scores(synthetic_run):
+    """Schema 2 wrote each scorer's block at the top level (results["fluency"]); compare still shows it."""
+    results, _, output_dir = synthetic_run
+    old = {k: v for k, v in results.items() if k != "scores"} | results["scores"] | {"schema_version": 2}
+    (output_dir / "results.json").write_text(json.dumps(old))
+    loaded = load_results(output_dir)
+    assert loaded["scores"] == results["scores"] and "fluency" not in loaded
+    assert flat_metrics(loaded)["fluency/perplexity"] == pytest.approx(11.5)
