@@ -24,6 +24,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from plot_lightning.checkpointing.final_checkpoint import FinalCheckpoint
+from plot_lightning.checkpointing.leftovers import LeftoverPartials
 from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
 from plot_lightning.checkpointing.reference import restore_reference, strip_reference
 from plot_lightning.checkpointing.rng_state import RNGStateCallback
@@ -370,7 +371,7 @@ class PLOTModule(pl.LightningModule):
     def configure_callbacks(self) -> list[pl.Callback]:
         hp = self.hparams
         guard = NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips)
-        return [guard, RNGStateCallback(), FinalCheckpoint()]
+        return [guard, RNGStateCallback(), FinalCheckpoint(), LeftoverPartials()]
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:

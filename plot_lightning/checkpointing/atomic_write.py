@@ -3,8 +3,10 @@
 The bytes go to a file in the *target's own folder* (never ``$TMPDIR``: a rename across filesystems is a copy,
 and a kill during that copy truncates the target), are ``fsync``ed, then ``os.replace`` swaps them in and the
 folder is ``fsync``ed. On Linux the temporary file is unnamed (``O_TMPFILE``): a kill mid-write frees it and
-leaves nothing behind. Elsewhere it is a hidden ``.<name>.<random>.partial`` file, and any such leftover of an
-earlier killed writer is removed by the next write into that folder (:func:`remove_partials`).
+leaves nothing behind. Elsewhere it is a hidden ``.<name>.<random>.partial`` file from the start; on Linux it
+gets that name only for the instant between its last byte and the rename. A leftover of a writer killed then
+is removed by the next write of the same target and, for every target, by
+:class:`~plot_lightning.checkpointing.leftovers.LeftoverPartials` when training starts (:func:`remove_partials`).
 
 Imports only the standard library (``ctypes`` for ``linkat``) and torch.
 """
@@ -12,7 +14,9 @@ Imports only the standard library (``ctypes`` for ``linkat``) and torch.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable
@@ -22,18 +26,21 @@ from typing import IO, Any
 import torch
 
 PARTIAL_SUFFIX = ".partial"
+_PARTIAL_NAME = re.compile(rf"\..+\.[0-9a-f]{{8}}{re.escape(PARTIAL_SUFFIX)}")  # what _partial_name makes
 
 
 def _partial_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
 
 
-def remove_partials(folder: Path, name: str) -> list[Path]:
-    """Delete leftovers ``.<name>.*.partial`` of killed writers in ``folder``; return what was removed."""
+def remove_partials(folder: Path, name: str | None = None) -> list[Path]:
+    """Delete leftovers ``.<name>.<random>.partial`` of killed writers in ``folder`` (every target's when
+    ``name`` is None); return what was removed."""
     removed = []
-    for leftover in folder.glob(f".{name}.*{PARTIAL_SUFFIX}"):
-        leftover.unlink(missing_ok=True)
-        removed.append(leftover)
+    for leftover in folder.glob(f".{'*' if name is None else glob.escape(name)}.*{PARTIAL_SUFFIX}"):
+        if _PARTIAL_NAME.fullmatch(leftover.name) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
     return removed
 
 
