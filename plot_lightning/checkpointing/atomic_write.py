@@ -14,6 +14,7 @@ Imports only the standard library (``ctypes`` for ``linkat``) and torch.
 from __future__ import annotations
 
 import ctypes
+import errno
 import glob
 import os
 import re
@@ -86,8 +87,41 @@ def _open_unnamed(folder: Path) -> int | None:
         return None
 
 
+class CheckpointWriteError(OSError):
+    """A file that could not be written (disk full, quota, file too large, I/O error); names the file."""
+
+
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class _RecordingHandle:
+    """The file handle, remembering the ``OSError`` of a failed ``write``: torch's zip writer replaces it with
+    ``RuntimeError: unexpected pos ...``, which names neither the file nor the cause."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle, self.error = handle, None
+
+    def write(self, data) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
+def _write_error(target: Path, cause: OSError, existed: bool) -> CheckpointWriteError:
+    kept = f"the previous {target.name} is kept unchanged" if existed else f"no {target.name} was written"
+    reason = "the disk is full" if cause.errno in _FULL else "the write failed"
+    return CheckpointWriteError(cause.errno, f"could not write {target}: {reason} ({cause.strerror}); {kept}")
+
+
 def atomic_write(target: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
-    """Call ``write(handle)`` on a fresh file and atomically put it at ``target`` (old or new, never partial)."""
+    """Call ``write(handle)`` on a fresh file and atomically put it at ``target`` (old or new, never partial).
+
+    An ``OSError`` while writing (disk full, ...) raises :class:`CheckpointWriteError` naming ``target``."""
     target = Path(target)
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,16 +131,25 @@ def atomic_write(target: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -
     named = descriptor is None
     if named:
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    recorder = None
     try:
         with os.fdopen(descriptor, "wb", closefd=False) as handle:
-            write(handle)
+            recorder = _RecordingHandle(handle)
+            write(recorder)
             handle.flush()
             os.fsync(handle.fileno())
         if not named:  # give the finished unnamed file a name: only now can a kill leave a (complete) partial
             _link_unnamed(descriptor, partial)
         os.replace(partial, target)
-    except BaseException:
+    except BaseException as error:
         partial.unlink(missing_ok=True)
+        cause = error if isinstance(error, OSError) else getattr(recorder, "error", None)
+        if (
+            isinstance(cause, OSError)
+            and cause.errno is not None
+            and not isinstance(cause, CheckpointWriteError)
+        ):
+            raise _write_error(target, cause, target.exists()) from error
         raise
     finally:
         os.close(descriptor)

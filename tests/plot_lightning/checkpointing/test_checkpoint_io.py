@@ -106,3 +106,24 @@ def test_partials_left_by_a_killed_writer_are_removed_at_the_next_start(
         _fit(tmp_path, quiet_trainer, new_run, max_steps=2, ckpt_path=ckpt_path)
     assert not leftover.exists() and not list(tmp_path.rglob("*.partial"))
     assert (new_run / "last.ckpt").is_file()
+
+
+def test_a_full_disk_names_the_file_and_keeps_the_previous_checkpoint(small_filesystem) -> None:
+    """A real 1 MiB filesystem: a 4 MiB checkpoint cannot fit. The error says which file and that the disk is
+    full (torch's own says ``unexpected pos ...``), the previous checkpoint is intact, nothing is left over."""
+    import errno
+    import shutil
+
+    from plot_lightning.checkpointing.atomic_write import CheckpointWriteError
+
+    target = small_filesystem / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"step": 1}, target)
+    free_before = shutil.disk_usage(small_filesystem).free
+    with pytest.raises(CheckpointWriteError) as raised:
+        AtomicCheckpointIO().save_checkpoint({"step": 2, "payload": torch.ones(2**20)}, target)
+    assert raised.value.errno == errno.ENOSPC
+    assert f"could not write {target}: the disk is full" in str(raised.value)
+    assert "the previous last.ckpt is kept" in str(raised.value)
+    assert torch.load(target, weights_only=True) == {"step": 1}
+    assert [p.name for p in small_filesystem.iterdir()] == ["last.ckpt"]
+    assert shutil.disk_usage(small_filesystem).free == free_before  # the temporary file's space is freed
