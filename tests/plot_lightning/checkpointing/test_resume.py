@@ -31,7 +31,7 @@ def _pairs(tmp_path) -> str:
     return str(path)
 
 
-def _fit(quiet_trainer, loss_recorder, data, ckpt_dir=None, ckpt_path=None, **trainer_args):
+def _fit(quiet_trainer, loss_recorder, data, ckpt_dir=None, ckpt_path=None, data_args=None, **trainer_args):
     """Train (default: 2 epochs) with a checkpoint after every step; the step losses and the module."""
     recorder = loss_recorder()
     callbacks = [recorder]
@@ -53,7 +53,8 @@ def _fit(quiet_trainer, loss_recorder, data, ckpt_dir=None, ckpt_path=None, **tr
         weights=[1.0, 0.5],
         optimizer=lambda p: torch.optim.AdamW(p, lr=1e-2),
     )
-    datamodule = PreferenceDataModule(data, tokenizer="tiny", batch_size=2, shuffle=True, seed=3)
+    data_args = {"shuffle": True, **(data_args or {})}
+    datamodule = PreferenceDataModule(data, tokenizer="tiny", batch_size=2, seed=3, **data_args)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
     return recorder.losses, module
 
@@ -90,6 +91,10 @@ EPOCH_ENDS = {
     "accumulation remainder with limit_train_batches": (
         {"max_epochs": 3, "limit_train_batches": 3, "accumulate_grad_batches": 2},
         {"max_epochs": 1, "limit_train_batches": 3, "accumulate_grad_batches": 2},
+    ),
+    "limit_train_batches, length-grouped batches": (
+        {"max_epochs": 3, "limit_train_batches": 3, "data_args": {"group_by_length": True}},
+        {"max_epochs": 1, "limit_train_batches": 3, "data_args": {"group_by_length": True}},
     ),
 }
 
