@@ -6,7 +6,8 @@ early stopping) or stopped with Ctrl-C leaves a ``last.ckpt`` up to N - 1 steps 
 saves ``last.ckpt`` of every such ``ModelCheckpoint`` once more when fitting ends (``on_train_end``) or is
 interrupted by Ctrl-C (``KeyboardInterrupt``), unless it already holds the final step. It does not save after
 other exceptions (the weights may be the cause), nor when Ctrl-C lands inside an optimizer update, where the
-weights may be half-updated: it then says which older step ``last.ckpt`` keeps. ``PLOTModule`` adds it
+weights may be half-updated, nor on Ctrl-C with several processes (each stops at its own point, so a
+collective save could hang): it then says which older ``last.ckpt`` is kept. ``PLOTModule`` adds it
 (``configure_callbacks``).
 """
 
@@ -63,14 +64,20 @@ class FinalCheckpoint(pl.Callback):
     ) -> None:
         if not isinstance(exception, KeyboardInterrupt) or trainer.state.fn != TrainerFn.FITTING:
             return
-        if self._updating:
-            kept = ", ".join(f"{c.last_model_path or 'none'}" for c in _last_savers(trainer))
+        kept = ", ".join(f"{c.last_model_path or 'none'}" for c in _last_savers(trainer))
+        if (
+            trainer.world_size > 1
+        ):  # each process is interrupted at its own point: a collective save could hang
+            rank_zero_warn(
+                f"interrupted with {trainer.world_size} processes: the last checkpoint ({kept}) is kept"
+            )
+        elif self._updating:
             rank_zero_warn(
                 f"interrupted inside the optimizer update of step {trainer.global_step + 1}: the weights may be "
                 f"half-updated, so they are not saved; the last checkpoint ({kept}) is kept"
             )
-            return
-        self._save_final(trainer)
+        else:
+            self._save_final(trainer)
 
     def _save_final(self, trainer: pl.Trainer) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run:
