@@ -56,7 +56,8 @@ class FinalCheckpoint(pl.Callback):
 
     @override
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        self._save_final(trainer)
+        # A ModelCheckpoint that never saved writes last.ckpt in its own on_train_end (run after this one).
+        self._save_final(trainer, skip=lambda c: not getattr(c, "_last_checkpoint_saved", True))
 
     @override
     def on_exception(
@@ -79,11 +80,11 @@ class FinalCheckpoint(pl.Callback):
         else:
             self._save_final(trainer)
 
-    def _save_final(self, trainer: pl.Trainer) -> None:
+    def _save_final(self, trainer: pl.Trainer, skip=lambda callback: False) -> None:
         if trainer.sanity_checking or trainer.fast_dev_run:
             return
         step = trainer.global_step
-        for callback in _last_savers(trainer):
+        for callback in [c for c in _last_savers(trainer) if not skip(c)]:
             # The step of the callback's latest save; Lightning keeps it on the callback (no public accessor).
             if getattr(callback, "_last_global_step_saved", None) == step and callback.last_model_path:
                 continue

@@ -131,3 +131,22 @@ def test_ctrl_c_inside_the_optimizer_update_keeps_the_last_checkpoint_and_says_s
             trainer.fit(module, datamodule=datamodule)
     assert trainer.global_step == 3
     assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 2
+
+
+def test_a_run_that_never_checkpointed_writes_last_ckpt_once(tmp_path, quiet_trainer) -> None:
+    """Lightning's own ``ModelCheckpoint.on_train_end`` writes ``last.ckpt`` when nothing was saved yet: the
+    final weights are written once, not twice (a second write of a large model is minutes of I/O)."""
+
+    class CountSaves(pl.Callback):
+        saves = 0
+
+        def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+            self.saves += 1
+
+    counter = CountSaves()
+    folder = tmp_path / "checkpoints"
+    periodic = ModelCheckpoint(dirpath=folder, every_n_train_steps=100, save_last=True)
+    trainer = quiet_trainer(max_steps=2, callbacks=[counter, periodic], enable_checkpointing=True)
+    module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0])
+    trainer.fit(module, datamodule=PreferenceDataModule(_pairs(tmp_path), tokenizer="tiny", batch_size=2))
+    assert counter.saves == 1 and torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 2
