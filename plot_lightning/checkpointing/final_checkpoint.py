@@ -66,9 +66,8 @@ class FinalCheckpoint(pl.Callback):
         if not isinstance(exception, KeyboardInterrupt) or trainer.state.fn != TrainerFn.FITTING:
             return
         kept = ", ".join(f"{c.last_model_path or 'none'}" for c in _last_savers(trainer))
-        if (
-            trainer.world_size > 1
-        ):  # each process is interrupted at its own point: a collective save could hang
+        # With several processes each is interrupted at its own point: a collective save could hang.
+        if trainer.world_size > 1:
             rank_zero_warn(
                 f"interrupted with {trainer.world_size} processes: the last checkpoint ({kept}) is kept"
             )
@@ -92,10 +91,9 @@ class FinalCheckpoint(pl.Callback):
             metrics["step"] = torch.tensor(step)
             path = callback.format_checkpoint_name(metrics, callback.CHECKPOINT_NAME_LAST)
             previous, callback.last_model_path = callback.last_model_path, path
+            # save_last="link": write a file in the link's place, not through it into an older checkpoint.
             if trainer.is_global_zero and os.path.islink(path):
-                os.remove(
-                    path
-                )  # save_last="link": write a file, not through the link into an older checkpoint
+                os.remove(path)
             trainer.strategy.barrier("final_checkpoint")
             trainer.save_checkpoint(path, weights_only=callback.save_weights_only)
             if previous and previous != path:
