@@ -150,3 +150,17 @@ def test_a_run_that_never_checkpointed_writes_last_ckpt_once(tmp_path, quiet_tra
     module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0])
     trainer.fit(module, datamodule=PreferenceDataModule(_pairs(tmp_path), tokenizer="tiny", batch_size=2))
     assert counter.saves == 1 and torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 2
+
+
+def test_save_last_link_gets_the_final_weights_without_writing_through_the_link(
+    tmp_path, quiet_trainer
+) -> None:
+    """``save_last="link"`` (the experiment's cells): ``last.ckpt`` links to the step-2 checkpoint; the final
+    save replaces the link by a step-3 file and leaves the step-2 checkpoint as it was."""
+    folder = tmp_path / "checkpoints"
+    periodic = ModelCheckpoint(dirpath=folder, every_n_train_steps=2, save_last="link", filename="{step}")
+    trainer = quiet_trainer(max_steps=3, callbacks=[periodic], enable_checkpointing=True)
+    module = PLOTModule(model="tiny", losses=["dpo"], weights=[1.0])
+    trainer.fit(module, datamodule=PreferenceDataModule(_pairs(tmp_path), tokenizer="tiny", batch_size=2))
+    assert torch.load(folder / "last.ckpt", weights_only=False)["global_step"] == 3
+    assert torch.load(folder / "step=2.ckpt", weights_only=False)["global_step"] == 2
