@@ -23,6 +23,8 @@ from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, SingleD
 from torch import Tensor
 from typing_extensions import override
 
+from plot_lightning.checkpointing.final_checkpoint import FinalCheckpoint
+from plot_lightning.checkpointing.leftovers import LeftoverPartials
 from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
 from plot_lightning.checkpointing.reference import restore_reference, strip_reference
 from plot_lightning.checkpointing.rng_state import RNGStateCallback
@@ -106,7 +108,8 @@ class PLOTModule(pl.LightningModule):
             a Trainer precision that keeps fp32 weights (32-true or *-mixed). Elsewhere, or False: the copy.
 
     Checkpoints hold the policy, not the frozen reference of ``reference="copy"``: a resume rebuilds it from
-    ``model`` (sharded FSDP checkpoints keep it). They also hold the RNG states for an exact resume.
+    ``model`` (sharded FSDP checkpoints keep it). They also hold the RNG states for an exact resume. However
+    fitting ends (Ctrl-C included), ``last.ckpt`` of a ``ModelCheckpoint(save_last=...)`` holds the final weights.
     """
 
     def __init__(
@@ -367,7 +370,8 @@ class PLOTModule(pl.LightningModule):
     @override
     def configure_callbacks(self) -> list[pl.Callback]:
         hp = self.hparams
-        return [NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips), RNGStateCallback()]
+        guard = NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips)
+        return [guard, RNGStateCallback(), FinalCheckpoint(), LeftoverPartials()]
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:

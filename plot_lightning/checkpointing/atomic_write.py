@@ -3,8 +3,10 @@
 The bytes go to a file in the *target's own folder* (never ``$TMPDIR``: a rename across filesystems is a copy,
 and a kill during that copy truncates the target), are ``fsync``ed, then ``os.replace`` swaps them in and the
 folder is ``fsync``ed. On Linux the temporary file is unnamed (``O_TMPFILE``): a kill mid-write frees it and
-leaves nothing behind. Elsewhere it is a hidden ``.<name>.<random>.partial`` file, and any such leftover of an
-earlier killed writer is removed by the next write into that folder (:func:`remove_partials`).
+leaves nothing behind. Elsewhere it is a hidden ``.<name>.<random>.partial`` file from the start; on Linux it
+gets that name only for the instant between its last byte and the rename. A leftover of a writer killed then
+is removed by the next write of the same target and, for every target, by
+:class:`~plot_lightning.checkpointing.leftovers.LeftoverPartials` when training starts (:func:`remove_partials`).
 
 Imports only the standard library (``ctypes`` for ``linkat``) and torch.
 """
@@ -12,7 +14,10 @@ Imports only the standard library (``ctypes`` for ``linkat``) and torch.
 from __future__ import annotations
 
 import ctypes
+import errno
+import glob
 import os
+import re
 import secrets
 import sys
 from collections.abc import Callable
@@ -22,18 +27,21 @@ from typing import IO, Any
 import torch
 
 PARTIAL_SUFFIX = ".partial"
+_PARTIAL_NAME = re.compile(rf"\..+\.[0-9a-f]{{8}}{re.escape(PARTIAL_SUFFIX)}")  # what _partial_name makes
 
 
 def _partial_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{secrets.token_hex(4)}{PARTIAL_SUFFIX}")
 
 
-def remove_partials(folder: Path, name: str) -> list[Path]:
-    """Delete leftovers ``.<name>.*.partial`` of killed writers in ``folder``; return what was removed."""
+def remove_partials(folder: Path, name: str | None = None) -> list[Path]:
+    """Delete leftovers ``.<name>.<random>.partial`` of killed writers in ``folder`` (every target's when
+    ``name`` is None); return what was removed."""
     removed = []
-    for leftover in folder.glob(f".{name}.*{PARTIAL_SUFFIX}"):
-        leftover.unlink(missing_ok=True)
-        removed.append(leftover)
+    for leftover in folder.glob(f".{'*' if name is None else glob.escape(name)}.*{PARTIAL_SUFFIX}"):
+        if _PARTIAL_NAME.fullmatch(leftover.name) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
     return removed
 
 
@@ -79,8 +87,41 @@ def _open_unnamed(folder: Path) -> int | None:
         return None
 
 
+class CheckpointWriteError(OSError):
+    """A file that could not be written (disk full, quota, file too large, I/O error); names the file."""
+
+
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+class _RecordingHandle:
+    """The file handle, remembering the ``OSError`` of a failed ``write``: torch's zip writer replaces it with
+    ``RuntimeError: unexpected pos ...``, which names neither the file nor the cause."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle, self.error = handle, None
+
+    def write(self, data) -> int:
+        try:
+            return self._handle.write(data)
+        except OSError as error:
+            self.error = error
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+
+def _write_error(target: Path, cause: OSError, existed: bool) -> CheckpointWriteError:
+    kept = f"the previous {target.name} is kept unchanged" if existed else f"no {target.name} was written"
+    reason = "the disk is full" if cause.errno in _FULL else "the write failed"
+    return CheckpointWriteError(cause.errno, f"could not write {target}: {reason} ({cause.strerror}); {kept}")
+
+
 def atomic_write(target: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
-    """Call ``write(handle)`` on a fresh file and atomically put it at ``target`` (old or new, never partial)."""
+    """Call ``write(handle)`` on a fresh file and atomically put it at ``target`` (old or new, never partial).
+
+    An ``OSError`` while writing (disk full, ...) raises :class:`CheckpointWriteError` naming ``target``."""
     target = Path(target)
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -90,16 +131,25 @@ def atomic_write(target: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -
     named = descriptor is None
     if named:
         descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    recorder = None
     try:
         with os.fdopen(descriptor, "wb", closefd=False) as handle:
-            write(handle)
+            recorder = _RecordingHandle(handle)
+            write(recorder)
             handle.flush()
             os.fsync(handle.fileno())
         if not named:  # give the finished unnamed file a name: only now can a kill leave a (complete) partial
             _link_unnamed(descriptor, partial)
         os.replace(partial, target)
-    except BaseException:
+    except BaseException as error:
         partial.unlink(missing_ok=True)
+        cause = error if isinstance(error, OSError) else getattr(recorder, "error", None)
+        if (
+            isinstance(cause, OSError)
+            and cause.errno is not None
+            and not isinstance(cause, CheckpointWriteError)
+        ):
+            raise _write_error(target, cause, target.exists()) from error
         raise
     finally:
         os.close(descriptor)

@@ -14,6 +14,8 @@ What it adds to a plain ``LightningCLI``:
 - Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
   node, at most 8) unless ``OMP_NUM_THREADS`` is set.
 - An ``OverheadMonitor`` (``perf/*``: tokens/s, step time, peak memory, PLOT share, MFU on GPU) unless listed.
+- A value that a constructor refuses with ``ValueError`` (``model.weights`` negative or NaN, ``model.reference``
+  unknown, ...) raises :class:`SettingsError`; ``plot-lightning`` prints it as one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ TRAINING_DESCRIPTION = (
     "(convert SmolLM2-135M-Instruct once, offline), 'demo' (prepare, train, export, evaluate), "
     "'tracking sync' (a run's CSV metrics -> MLflow)."
 )
+
+
+class SettingsError(ValueError):
+    """A setting that the class it configures refused (the constructor's ``ValueError``, message kept)."""
 
 
 class TrackedSaveConfigCallback(SaveConfigCallback):
@@ -83,6 +89,20 @@ class PLOTLightningCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_class_arguments(TrackingSettings, "tracking")
         parser.link_arguments("model.model", "data.tokenizer")
+
+    def instantiate_classes(self) -> None:
+        """Lightning's, with a ``ValueError`` of a constructor (a refused setting) raised as SettingsError."""
+        from plot_lightning.data.errors import DataError
+        from plot_lightning.losses.options import LossOptionError
+
+        try:
+            super().instantiate_classes()
+        except (DataError, LossOptionError, SettingsError):
+            raise  # already one message each
+        except (
+            ValueError
+        ) as error:  # jsonargparse passes it through unchanged: the message is the constructor's
+            raise SettingsError(str(error)) from error
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         trainer_config = self._get(self.config_init, "trainer", default={})

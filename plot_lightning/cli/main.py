@@ -139,13 +139,13 @@ def main(argv: list[str] | None = None) -> None:
     if words and words[0] in _COMMANDS:
         _COMMANDS[words[0]](words[1:])
         return
-    from plot_lightning.cli.lightning_cli import PLOTLightningCLI
+    from plot_lightning.cli.lightning_cli import PLOTLightningCLI, SettingsError
     from plot_lightning.data.errors import DataError
     from plot_lightning.losses.options import LossOptionError
 
     try:
         PLOTLightningCLI(args=argv)  # None: LightningCLI reads sys.argv itself
-    except (DataError, LossOptionError) as error:  # the user's data or config: one message, not a traceback
+    except (DataError, LossOptionError, SettingsError) as error:  # the user's data or config: one message
         print(f"plot-lightning: error: {error}", file=sys.stderr)
         sys.exit(2)
 

@@ -212,7 +212,9 @@ class PreferenceDataModule(pl.LightningDataModule):
         pad = self.tokenizer.pad_token_id
         return PreferenceCollator(self.tokenizer.eos_token_id if pad is None else pad)
 
-    def _loader(self, dataset: datasets.Dataset, shuffle: bool, sampler=None) -> ResumableLoader:
+    def _loader(
+        self, dataset: datasets.Dataset, shuffle: bool, sampler=None, epoch_ended=None
+    ) -> ResumableLoader:
         # Stateful (torchdata StatefulDataLoader): Lightning saves its position and the sampler's state (the
         # shuffling generator, or the length-grouped sampler's) in every checkpoint, so a resume from
         # mid-epoch continues with the very next batch and the epochs after it are shuffled the same. The
@@ -228,14 +230,22 @@ class PreferenceDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             collate_fn=self.collator,
             persistent_workers=self.num_workers > 0,
+            epoch_ended=epoch_ended,
         )
+
+    def _training_epoch_ended(self) -> bool | None:
+        """Whether the trainer's training epoch has ended (its last batch, ``limit_train_batches`` included)."""
+        if self.trainer is None:
+            return None
+        return bool(self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
     def train_dataloader(self) -> ResumableLoader:
         """Shuffled training batches (Lightning swaps in a DistributedSampler under DDP/FSDP)."""
         self.setup("fit")
         if self.group_by_length:
-            return self._loader(self.train_dataset, False, length_grouped_sampler(self))
-        return self._loader(self.train_dataset, self.shuffle)
+            sampler = length_grouped_sampler(self)
+            return self._loader(self.train_dataset, False, sampler, self._training_epoch_ended)
+        return self._loader(self.train_dataset, self.shuffle, epoch_ended=self._training_epoch_ended)
 
     def val_dataloader(self) -> ResumableLoader | list:
         """Validation batches in file order (an empty list when there is no validation data)."""

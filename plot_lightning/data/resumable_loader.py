@@ -1,14 +1,18 @@
 """``ResumableLoader``: torchdata's ``StatefulDataLoader`` made safe for a resume from an epoch's last batch.
 
 Lightning saves the loader's state with every checkpoint and loads it into the loader before the next
-``iter()``. A checkpoint taken after the last batch of an epoch holds an exhausted iterator (every sample
-yielded), but Lightning counts that epoch as finished and starts the next one: the loaded state would then
-make the next epoch empty. This loader turns such a state into "start of the next epoch": the shuffling
-generator is moved past the finished epoch's permutation exactly as the uninterrupted run moved it.
+``iter()``. A checkpoint taken after the last batch of an epoch holds an iterator that Lightning counts as
+finished (it starts the next epoch on resume), although the loader may not be exhausted: the epoch can end
+early (``limit_train_batches``). Loaded as it is, that state would continue the old epoch's order. So the
+state records whether the trainer's epoch had ended when it was saved (``epoch_ended``, asked of the trainer
+through a callable), and such a state resumes at the next epoch's start: the shuffling generator is moved past
+the finished epoch's permutation exactly as the uninterrupted run moved it. A state without the record (saved
+by an older version) counts as ended when every batch was yielded.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch.utils.data
@@ -17,6 +21,7 @@ from torchdata.stateful_dataloader.sampler import RandomSampler
 from typing_extensions import override
 
 _NUM_YIELDED = "_num_yielded"
+EPOCH_ENDED = "epoch_ended"
 
 
 class ShuffleSampler(RandomSampler, torch.utils.data.RandomSampler):
@@ -26,11 +31,35 @@ class ShuffleSampler(RandomSampler, torch.utils.data.RandomSampler):
 
 
 class ResumableLoader(StatefulDataLoader):
-    """A ``StatefulDataLoader`` whose state saved at the end of an epoch resumes at the next epoch's start."""
+    """A ``StatefulDataLoader`` whose state saved at the end of an epoch resumes at the next epoch's start.
+
+    Args:
+        epoch_ended: called when the state is saved; whether the consumer's epoch has ended at that point
+            (None: unknown, then a state counts as ended when every batch was yielded).
+        The other arguments are ``StatefulDataLoader``'s.
+    """
+
+    def __init__(
+        self, *args: Any, epoch_ended: Callable[[], bool | None] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.epoch_ended = epoch_ended
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        ended = self.epoch_ended() if self.epoch_ended is not None else None
+        if ended is not None:
+            state[EPOCH_ENDED] = bool(ended)
+        return state
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        if state_dict.get(_NUM_YIELDED) != len(self):
+        state_dict = dict(state_dict)
+        ended = state_dict.pop(EPOCH_ENDED, None)
+        if ended is None:
+            ended = state_dict.get(_NUM_YIELDED) == len(self)
+        if not ended:
             super().load_state_dict(state_dict)
             return
         self._iterator = None  # a fresh iterator: the next epoch

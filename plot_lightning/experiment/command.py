@@ -23,6 +23,12 @@ def experiment_command(argv: list[str]) -> None:
     parser.add_argument("--collect", action="store_true", help="only build the results from finished cells")
     parser.add_argument("--data-root", default=None, help="public datasets folder for recipe categories")
     args = parser.parse_args(argv)
+    from plot_lightning.experiment.config import ExperimentConfigError, load_experiment_config
+
+    try:
+        load_experiment_config(args.config)  # a bad file: one line naming it and the key, before any work
+    except ExperimentConfigError as error:
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     from plot_lightning.experiment.collect import collect
     from plot_lightning.experiment.experiment import list_cells, load_experiment, run_experiment
 

@@ -6,6 +6,7 @@ Relative paths inside the file (``base_config``, ``eval.suite``) are resolved ag
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,9 @@ from typing import Any
 import yaml
 
 SWEEPABLE = ("alpha", "beta", "lr")
+# The lowest value of each hyperparameter and whether it is allowed (alpha = 0 turns PLOT off; beta or lr 0 is no
+# training signal); every value must be finite.
+LOWER_BOUNDS = {"alpha": (0.0, True), "beta": (0.0, False), "lr": (0.0, False)}
 
 
 class ExperimentConfigError(ValueError):
@@ -124,8 +128,23 @@ def _resolve(base: Path, value: str | None) -> str | None:
     return str(path if path.is_absolute() else (base / path).resolve())
 
 
+def _check_value(where: str, key: str, name: str, value: float) -> None:
+    low, allowed = LOWER_BOUNDS.get(name, (-math.inf, True))
+    if not math.isfinite(value) or value < low or (value == low and not allowed):
+        bound = f">= {low}" if allowed else f"> {low}"
+        raise ExperimentConfigError(
+            f"{where}: key '{key}': {name} must be a finite number {bound}, got {value!r}"
+        )
+
+
 def _validate(config: ExperimentConfig, where: str) -> None:
     from plot_lightning.experiment.methods import METHODS
+
+    for name, value in config.defaults.items():
+        _check_value(where, f"defaults.{name}", name, value)
+    for name, values in config.sweeps.items():
+        for value in values:
+            _check_value(where, f"sweeps.{name}", name, value)
 
     for name in config.methods + list(config.sweep_methods or []):
         if name not in METHODS:

@@ -26,9 +26,13 @@ def _check_config(losses: list[str], weights: list[float]) -> None:
         raise ValueError(f"'losses' names {repeated} more than once; give each loss a single weight")
     if len(weights) != len(losses):
         raise ValueError(f"'weights' has {len(weights)} entries but 'losses' has {len(losses)}: {losses}")
-    bad = [w for w in weights if not (isinstance(w, int | float) and math.isfinite(w) and w >= 0)]
-    if bad:
-        raise ValueError(f"'weights' must be finite and >= 0, got {list(weights)}")
+    for index, (name, weight) in enumerate(zip(losses, weights, strict=True)):
+        if isinstance(weight, bool) or not (
+            isinstance(weight, int | float) and math.isfinite(weight) and weight >= 0
+        ):
+            raise ValueError(
+                f"the weight of loss '{name}' ('weights'[{index}]) must be a finite number >= 0, got {weight!r}"
+            )
 
 
 def _build(name: str, options: dict[str, Any]) -> nn.Module:

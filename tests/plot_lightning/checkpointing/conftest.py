@@ -32,3 +32,20 @@ def other_filesystem_tmpdir(tmp_path):
         shutil.rmtree(folder, ignore_errors=True)
         return
     pytest.skip("no tmpfs: cannot mount one (not root) and /dev/shm is missing or on the same filesystem")
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """An empty folder on a fresh 1 MiB tmpfs (a disk that fills up); skips with the reason when mounting is
+    not permitted (not root, or no mount namespace). Unmounted at the end of the test."""
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], capture_output=True, text=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)

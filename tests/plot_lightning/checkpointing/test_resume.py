@@ -31,17 +31,18 @@ def _pairs(tmp_path) -> str:
     return str(path)
 
 
-def _fit(quiet_trainer, loss_recorder, data, ckpt_dir=None, ckpt_path=None) -> list[float]:
+def _fit(quiet_trainer, loss_recorder, data, ckpt_dir=None, ckpt_path=None, data_args=None, **trainer_args):
+    """Train (default: 2 epochs) with a checkpoint after every step; the step losses and the module."""
     recorder = loss_recorder()
     callbacks = [recorder]
     if ckpt_dir is not None:
         callbacks.append(
             pl.callbacks.ModelCheckpoint(
-                dirpath=ckpt_dir, every_n_train_steps=1, save_top_k=-1, filename="{step}"
+                dirpath=ckpt_dir, every_n_train_steps=1, save_top_k=-1, filename="{step}", save_last=True
             )
         )
     trainer = quiet_trainer(
-        max_epochs=2,
+        **{"max_epochs": 2, **trainer_args},
         callbacks=callbacks,
         enable_checkpointing=ckpt_dir is not None,
         plugins=[AtomicCheckpointIO()],
@@ -52,9 +53,10 @@ def _fit(quiet_trainer, loss_recorder, data, ckpt_dir=None, ckpt_path=None) -> l
         weights=[1.0, 0.5],
         optimizer=lambda p: torch.optim.AdamW(p, lr=1e-2),
     )
-    datamodule = PreferenceDataModule(data, tokenizer="tiny", batch_size=2, shuffle=True, seed=3)
+    data_args = {"shuffle": True, **(data_args or {})}
+    datamodule = PreferenceDataModule(data, tokenizer="tiny", batch_size=2, seed=3, **data_args)
     trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
-    return recorder.losses
+    return recorder.losses, module
 
 
 @pytest.mark.slow
@@ -63,14 +65,61 @@ def test_mid_epoch_and_epoch_boundary_resume_are_bit_identical(
 ) -> None:
     data = _pairs(tmp_path)
     pl.seed_everything(0)
-    straight = _fit(quiet_trainer, loss_recorder, data, ckpt_dir=tmp_path / "ckpt")
+    straight, _ = _fit(quiet_trainer, loss_recorder, data, ckpt_dir=tmp_path / "ckpt")
     assert len(straight) == 2 * STEPS_PER_EPOCH
     for done in (3, STEPS_PER_EPOCH):  # mid-epoch (step 3 of 4), then the epoch boundary
         pl.seed_everything(123)  # a different global RNG: the resume must not depend on it
-        resumed = _fit(
+        resumed, _ = _fit(
             quiet_trainer, loss_recorder, data, ckpt_path=str(tmp_path / "ckpt" / f"step={done}.ckpt")
         )
         assert resumed == straight[done:], f"resume after step {done}"
+
+
+# Every way an epoch (or a run inside one) can end, as (settings of the whole run, settings of its first part).
+# 4 batches per epoch; the first part ends where the split is, the resume runs with the whole run's settings.
+EPOCH_ENDS = {
+    "natural end": ({"max_epochs": 2}, {"max_epochs": 1}),
+    "limit_train_batches": (
+        {"max_epochs": 3, "limit_train_batches": 3},
+        {"max_epochs": 1, "limit_train_batches": 3},
+    ),
+    "max_steps inside an epoch": ({"max_steps": 7}, {"max_steps": 3}),
+    "accumulation remainder": (
+        {"max_epochs": 2, "accumulate_grad_batches": 3},
+        {"max_epochs": 1, "accumulate_grad_batches": 3},
+    ),
+    "accumulation remainder with limit_train_batches": (
+        {"max_epochs": 3, "limit_train_batches": 3, "accumulate_grad_batches": 2},
+        {"max_epochs": 1, "limit_train_batches": 3, "accumulate_grad_batches": 2},
+    ),
+    "limit_train_batches, length-grouped batches": (
+        {"max_epochs": 3, "limit_train_batches": 3, "data_args": {"group_by_length": True}},
+        {"max_epochs": 1, "limit_train_batches": 3, "data_args": {"group_by_length": True}},
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("end", list(EPOCH_ENDS))
+def test_a_run_split_where_an_epoch_ends_equals_the_straight_run(
+    tmp_path, quiet_trainer, loss_recorder, end
+) -> None:
+    """Straight run vs first part + resume from the first part's ``last.ckpt``: the same loss at every batch
+    and the same final weights, to the bit (CPU, shuffling on, a different global seed for each part)."""
+    whole, first_part = EPOCH_ENDS[end]
+    data = _pairs(tmp_path)
+    pl.seed_everything(0)
+    straight, straight_module = _fit(quiet_trainer, loss_recorder, data, **whole)
+    pl.seed_everything(7)
+    before, _ = _fit(quiet_trainer, loss_recorder, data, ckpt_dir=tmp_path / "part", **first_part)
+    pl.seed_everything(123)
+    after, resumed_module = _fit(
+        quiet_trainer, loss_recorder, data, ckpt_path=str(tmp_path / "part" / "last.ckpt"), **whole
+    )
+    assert before + after == straight, f"{end}: split after {len(before)} batches"
+    straight_weights = straight_module.policy.state_dict()
+    for name, value in resumed_module.policy.state_dict().items():
+        assert torch.equal(value, straight_weights[name]), f"{end}: {name} differs"
 
 
 def test_shuffle_order_is_its_own_and_changes_between_epochs(tmp_path) -> None:

@@ -4,6 +4,7 @@ read back with MlflowClient), export of the trained policy; and the fallback whe
 from __future__ import annotations
 
 import csv
+import json
 import os
 import socket
 import subprocess
@@ -44,8 +45,9 @@ def test_fit_writes_checkpoint_csv_and_mlflow_run_then_exports(tmp_path) -> None
     from plot_lightning.module import PLOTModule
     from plot_lightning.tracking import default_tracking_uri
 
+    # 3 steps, checkpoints every 2 (tiny.yaml): the run ends between two periodic checkpoints.
     command = [
-        sys.executable, "-m", "plot_lightning", "fit", "--config", str(TINY), "--trainer.max_steps", "2",
+        sys.executable, "-m", "plot_lightning", "fit", "--config", str(TINY), "--trainer.max_steps", "3",
         "--trainer.val_check_interval", "2", "--trainer.default_root_dir", str(tmp_path / "run"),
         "--tracking.run_name", "e2e",
     ]  # fmt: skip
@@ -60,7 +62,7 @@ def test_fit_writes_checkpoint_csv_and_mlflow_run_then_exports(tmp_path) -> None
     with open(version / "metrics.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     train_losses = [float(row["train/loss_step"]) for row in rows if row.get("train/loss_step")]
-    assert len(train_losses) == 2 and all(torch.isfinite(torch.tensor(train_losses)))
+    assert len(train_losses) == 3 and all(torch.isfinite(torch.tensor(train_losses)))
     assert any(row.get("val/loss") for row in rows)
     assert "model: tiny" in (version / "config.yaml").read_text()
 
@@ -68,13 +70,14 @@ def test_fit_writes_checkpoint_csv_and_mlflow_run_then_exports(tmp_path) -> None
     experiment = client.get_experiment_by_name("plot-lightning-tiny")
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.run_name == "e2e" and run.info.status == "FINISHED"
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/loss_step")] == [0, 1]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train/loss_step")] == [0, 1, 2]
     assert run.data.params["config.model.model"] == "tiny" and run.data.params["losses"] == "['dpo', 'plot']"
     artifact = client.download_artifacts(run.info.run_id, "config.yaml", str(tmp_path / "download"))
     assert "model: tiny" in Path(artifact).read_text()
     assert run.data.tags["log_dir"] == str(version)
 
     folder = export_checkpoint(version / "checkpoints" / "last.ckpt", tmp_path / "export")
+    assert json.loads((folder / "plot_export.json").read_text())["global_step"] == 3  # the final weights
     module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
     module.configure_model()
     trained = torch.load(version / "checkpoints" / "last.ckpt", weights_only=False)["state_dict"]

@@ -11,6 +11,18 @@ import pytest
 from plot_lightning.cli.main import main
 
 
+@pytest.fixture
+def log_to_this_tests_stderr() -> None:
+    """Logging handlers made in an earlier test (Lightning's) still write to that test's closed stderr, which
+    prints a "Logging error" traceback into this test's: point them at the current one."""
+    import logging
+
+    for logger in [logging.getLogger(), *logging.root.manager.loggerDict.values()]:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, logging.StreamHandler) and getattr(handler.stream, "closed", False):
+                handler.stream = sys.stderr  # not setStream: it flushes the closed stream first
+
+
 def _help(argv: list[str], capsys) -> str:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
@@ -83,6 +95,7 @@ def test_package_exports_are_lazy() -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.usefixtures("log_to_this_tests_stderr")
 def test_a_data_error_is_one_message_and_exit_status_2(tmp_path, capsys) -> None:
     """A bad data file through ``fit``: no traceback, the file and rows named, exit status 2."""
     from pathlib import Path
@@ -136,3 +149,65 @@ def test_a_non_finite_loss_option_is_one_message_and_exit_status_2(tmp_path, cap
         main(["fit", "--config", str(config), "--config", str(override), "--tracking.mlflow", "false"])
     assert exit_info.value.code == 2
     assert "loss 'dpo' option 'beta' must be a finite number, got inf" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        (
+            "model: {weights: [1.0, -0.1]}",
+            "the weight of loss 'plot' ('weights'[1]) must be a finite number >= 0, got -0.1",
+        ),
+        (
+            "model: {weights: [1.0, .nan]}",
+            "the weight of loss 'plot' ('weights'[1]) must be a finite number >= 0, got nan",
+        ),
+        (
+            "model: {weights: [.inf, 0.1]}",
+            "the weight of loss 'dpo' ('weights'[0]) must be a finite number >= 0, got inf",
+        ),
+        ("model: {weights: [1.0]}", "'weights' has 1 entries but 'losses' has 2"),
+        ("model: {losses: [dpo, plto]}", "unknown loss(es) ['plto'] in 'losses'"),
+        ("model: {reference: copied}", "'reference' must be one of ('copy', 'lora_disabled', 'precomputed')"),
+    ],
+)
+@pytest.mark.usefixtures("log_to_this_tests_stderr")
+def test_a_bad_model_setting_is_one_message_and_exit_status_2(tmp_path, capsys, override, expected) -> None:
+    """alpha (the PLOT weight) negative, NaN or infinite, and any other value the model's constructor refuses:
+    one line naming the setting, exit status 2, no traceback."""
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(override + "\n", encoding="utf-8")
+    argv = ["fit", "--config", str(config), "--config", str(bad), "--tracking.mlflow", "false"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--trainer.default_root_dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.strip().splitlines()[-1].startswith(f"plot-lightning: error: {expected}")
+    assert "Traceback" not in err
+
+
+def test_alpha_on_the_command_line_is_refused_by_the_real_entry_point(tmp_path) -> None:
+    """``plot-lightning fit ... --model.weights [1.0,-0.1]`` as a user types it: exit 2, one line on stderr."""
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[3] / "configs" / "tiny.yaml"
+    command = [
+        sys.executable,
+        "-m",
+        "plot_lightning",
+        "fit",
+        "--config",
+        str(config),
+        "--model.weights",
+        "[1.0,-0.1]",
+    ]
+    command += ["--tracking.mlflow", "false", "--trainer.default_root_dir", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=tmp_path, check=False)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        result.stderr.strip().splitlines()[-1].startswith("plot-lightning: error: the weight of loss 'plot'")
+    )
+    assert "Traceback" not in result.stderr

@@ -61,3 +61,24 @@ def test_collect_with_no_finished_cell_writes_empty_results(tiny_experiment, cap
     assert "collected 0/2 finished cells" in capsys.readouterr().out
     table = (path.parent / "experiment" / "results" / "table.md").read_text(encoding="utf-8")
     assert table.startswith("<!-- 0/2 cells finished -->") and "| metric |" not in table
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value"),
+    [
+        ({"defaults": {"alpha": -0.1}}, "defaults.alpha", "-0.1"),
+        ({"defaults": {"alpha": float("nan")}}, "defaults.alpha", "nan"),
+        ({"sweeps": {"alpha": [0.1, float("inf")]}}, "sweeps.alpha", "inf"),
+        ({"sweeps": {"lr": [0.0]}}, "sweeps.lr", "0.0"),
+    ],
+)
+def test_a_bad_alpha_or_lr_is_one_message_and_exit_status_2(tiny_experiment, capsys, overrides, key, value):
+    """alpha (the PLOT weight) must be finite and >= 0, lr and beta finite and > 0: refused when the file is
+    read (not by every cell's training), in one line naming the file and the key."""
+    path = tiny_experiment(**overrides)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["experiment", "--config", str(path), "--list-cells"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith(f"plot-lightning experiment: error: {path}: key '{key}':")
+    assert f"got {value}" in err

@@ -115,3 +115,13 @@ def test_non_finite_term_raises_naming_it():
     batch.chosen.ref_logps = torch.tensor([float("nan"), 0.0])
     with pytest.raises(ValueError, match=r"non-finite.*'loss/dpo'"):
         CompositeLoss(["sft", "dpo"], [1.0, 1.0])(batch)
+
+
+@pytest.mark.parametrize("alpha", [-0.1, float("nan"), float("inf"), float("-inf"), True])
+def test_a_bad_weight_is_refused_naming_its_loss_and_position(alpha) -> None:
+    """alpha (the PLOT weight) must be a finite number >= 0; the error names the loss and its index."""
+    with pytest.raises(
+        ValueError,
+        match=rf"the weight of loss 'plot' \('weights'\[1\]\) must be a finite number >= 0, got {alpha!r}",
+    ):
+        CompositeLoss(["dpo", "plot"], [1.0, alpha])
