@@ -14,7 +14,8 @@ def test_report_markdown_and_charts(synthetic_run):
     assert "(zero_length_spread; degenerate interval: n=8 < 10) | 2.0 / 2.0 |" in text
     assert "| harmlessness | human_values | no (this project's choice) |" in text
     assert "| harmlessness / harmbench | attack success rate |" in text
-    assert "| harmlessness / harmbench | refusals | | | | 0.750 [" in text  # every entry: model refuses 3 of 4
+    # every entry: the model refuses 3 of 4
+    assert "| harmlessness / harmbench | refusals | | | | 0.750 [" in text
     assert "Lower is better for: attack success rate, over-refusal (refusals of harmless prompts)." in text
     assert "| fluency/perplexity | 11.500 [" in text and "plot_gsm8k / exact_match_final_number" in text
     for chart in written["charts"]:
