@@ -34,6 +34,7 @@ from plot_lightning.forward import (
     reference_outputs_from_logits,
     select_examples,
 )
+from plot_lightning.heads.output_embedding import output_embedding_weight
 from plot_lightning.heads.preference import (
     check_fused_support,
     fused_preference_forward,
@@ -92,8 +93,10 @@ class PLOTModule(pl.LightningModule):
         fused_head: compute the log-probs and the PLOT dirac cost (or the sinkhorn support: policy and
             reference top-K) from the final hidden states in chunks of ``fused_chunk_size`` tokens
             (``plot_lightning.heads``), never building the (B, T, V) logits of the policy or the reference;
-            same losses and gradients. Needs a plain linear lm_head and no other loss that reads the full
-            logits (ORPO with nll "prompt_and_response" is refused). Default false: leaner in every
+            same losses and gradients. Needs a plain linear lm_head, a model that returns that head's output
+            unchanged (asked of the model on its first batch: soft-capped or scaled logits are refused,
+            ``plot_lightning.heads.exactness``) and no other loss that reads the full logits (ORPO with nll
+            "prompt_and_response" is refused). Default false: leaner in every
             measured run, not yet shown never slower (docs/benchmarks.md).
         fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
         on_nonfinite_grad: "stop" (raise before a step with a NaN/inf gradient is applied) or "skip" (drop that
@@ -184,11 +187,11 @@ class PLOTModule(pl.LightningModule):
             disable_dropout(policy)
         # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
         # No copy here: normalise_embedding writes a new fp32 tensor (each copy is V x d: ~250 MB at V=128k).
-        self.loss.set_embedding(policy.get_output_embeddings().weight.detach())
+        self.loss.set_embedding(output_embedding_weight(policy).detach())
         if self.uses_reference and hp.reference == "copy":
             self.reference = frozen_copy(policy)
             if self._shares_cost_embedding():  # the reference's lm_head is the start embedding, frozen
-                self.loss.terms["plot"].share_embedding(self.reference.get_output_embeddings().weight)
+                self.loss.terms["plot"].share_embedding(output_embedding_weight(self.reference))
         if self.uses_reference and hp.reference == "precomputed":
             self._prepare_cache(policy)
         if hp.lora is not None:
@@ -210,7 +213,7 @@ class PLOTModule(pl.LightningModule):
         precision plugin will cast it and no strategy will shard it."""
         if not self.hparams.get("share_cost_embedding", True) or "plot" not in self.loss.terms:
             return False
-        if self.reference.get_output_embeddings().weight.dtype != torch.float32:
+        if output_embedding_weight(self.reference).dtype != torch.float32:
             return False
         trainer = self._trainer
         if trainer is None:  # used outside a Trainer: nothing will cast or shard it behind our back
