@@ -41,6 +41,7 @@ from plot_lightning.heads.preference import (
     fused_reference_outputs,
     logits_preference_forward,
 )
+from plot_lightning.library_notices import silence_library_notices
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
 from plot_lightning.losses.options import LossArgs
@@ -50,6 +51,7 @@ from plot_lightning.models.lora import LoraSettings, apply_lora
 from plot_lightning.models.modes import disable_dropout, eval_mode
 from plot_lightning.optimization import default_optimizer, with_warmup
 from plot_lightning.reference.cache import ReferenceCache, cache_file
+from plot_lightning.reference.eval_mode import ReferenceEvalModeNote
 from plot_lightning.reference.frozen import frozen_copy
 from plot_lightning.reference.precompute import (
     ensure_reference_cache,
@@ -135,6 +137,7 @@ class PLOTModule(pl.LightningModule):
         share_cost_embedding: bool = True,
     ) -> None:
         super().__init__()
+        silence_library_notices()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
             lora = LoraSettings(**lora)
         if reference not in REFERENCE_MODES:
@@ -370,7 +373,11 @@ class PLOTModule(pl.LightningModule):
     @override
     def configure_callbacks(self) -> list[pl.Callback]:
         hp = self.hparams
-        return [NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips), RNGStateCallback()]
+        return [
+            NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips),
+            RNGStateCallback(),
+            ReferenceEvalModeNote(),
+        ]
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:

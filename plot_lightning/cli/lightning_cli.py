@@ -28,6 +28,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from plot_lightning.checkpointing.checkpoint_io import AtomicCheckpointIO
 from plot_lightning.cli.loss_errors import LossAwareParser
 from plot_lightning.cli.progress_lines import ProgressLines
+from plot_lightning.library_notices import silence_library_notices
 from plot_lightning.overhead import OverheadMonitor
 from plot_lightning.threads import configure_threads
 from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
@@ -65,6 +66,7 @@ class PLOTLightningCLI(LightningCLI):
         from plot_lightning.data import PreferenceDataModule
         from plot_lightning.module import PLOTModule
 
+        silence_library_notices()  # before the Trainer logs Lightning's litlogger tip
         kwargs.setdefault("save_config_callback", TrackedSaveConfigCallback)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         # The module configures its own optimizer (model.optimizer / model.lr_scheduler): no top-level one.

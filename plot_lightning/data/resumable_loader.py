@@ -9,6 +9,7 @@ generator is moved past the finished epoch's permutation exactly as the uninterr
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch.utils.data
@@ -27,6 +28,12 @@ class ShuffleSampler(RandomSampler, torch.utils.data.RandomSampler):
 
 class ResumableLoader(StatefulDataLoader):
     """A ``StatefulDataLoader`` whose state saved at the end of an epoch resumes at the next epoch's start."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with warnings.catch_warnings():
+            # torchdata 0.11's own constructor calls the deprecated torch.set_vital: nothing a user can change
+            warnings.filterwarnings("ignore", message="'set_vital' is deprecated", category=UserWarning)
+            super().__init__(*args, **kwargs)
 
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:

@@ -46,7 +46,8 @@ def encode_pairs(records: list[dict[str, Any]], tokenizer, max_length: int, max_
     return encoded
 
 
-def _collate(items, pad_id: int) -> dict[str, Any]:
+def collate_pairs(items, pad_id: int) -> dict[str, Any]:
+    """One preference batch (chosen rows, then rejected rows) from ``encode_pairs`` items."""
     from plot_lightning.data.collate import PreferenceCollator
 
     examples = [
@@ -113,7 +114,7 @@ def heldout_metrics(policy, reference, tokenizer, records, *, beta: float, batch
     totals: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(SUMS, 0.0))
     for start in range(0, len(encoded), batch_size):
         items = encoded[start : start + batch_size]
-        sums = _batch_sums(policy, reference, _collate(items, pad_id), beta)
+        sums = _batch_sums(policy, reference, collate_pairs(items, pad_id), beta)
         for row, (record, _, _) in enumerate(items):
             for group in ("all", record.get("subpreference") or "none"):
                 for key in SUMS:
