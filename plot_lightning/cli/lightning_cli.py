@@ -9,7 +9,8 @@ What it adds to a plain ``LightningCLI``:
 - ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
 - A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none; checkpoint
   files are written atomically (``AtomicCheckpointIO``) unless ``trainer.plugins`` is set.
-- A plain progress line every 10 steps when stdout is not a terminal (``ProgressLines``).
+- Plain progress lines when stdout is not a terminal (``ProgressLines``: the first step, every 10, the last, at
+  least every 30 s).
 - ``fit --ckpt_path <version_N>/checkpoints/x.ckpt`` continues the MLflow run of ``version_N``.
 - Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
   node, at most 8) unless ``OMP_NUM_THREADS`` is set.

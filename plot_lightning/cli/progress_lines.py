@@ -1,6 +1,6 @@
 """``ProgressLines``: plain progress lines when stdout is not a terminal (a log file, CI): after the first step
-(its time is what the user needs to judge the run), every N steps, and at least every 30 seconds (a loaded
-machine can take minutes for N steps).
+(its time is what the user needs to judge the run), every N steps, after the last step, and at least every 30
+seconds (a loaded machine can take minutes for N steps).
 
 A progress bar written to a file shows nothing until the run ends; these lines are flushed as they come::
 
@@ -23,8 +23,8 @@ def _clock(seconds: float) -> str:
 
 
 class ProgressLines(pl.Callback):
-    """Prints ``step, loss, tokens/s, elapsed, ETA`` after the first step, every ``every_n_steps`` and at the
-    first step end ``every_seconds`` or more after the previous line (rank 0, non-terminal only).
+    """Prints ``step, loss, tokens/s, elapsed, ETA`` after the first and the last step, every ``every_n_steps``
+    and at the first step end ``every_seconds`` or more after the previous line (rank 0, non-terminal only).
 
     Args:
         every_n_steps: steps between lines.
@@ -59,23 +59,28 @@ class ProgressLines(pl.Callback):
         self._start, self._tokens, self._first_step = time.monotonic(), 0, trainer.global_step
         self._last_line = self._start
 
-    def _due(self, step: int, now: float) -> bool:
-        first = step == self._first_step + 1
-        return first or step % self.every_n_steps == 0 or now - self._last_line >= self.every_seconds
+    def _due(self, step: int, total: int | None, now: float) -> bool:
+        if step in (self._first_step + 1, total) or step % self.every_n_steps == 0:
+            return True
+        return now - self._last_line >= self.every_seconds
+
+    @staticmethod
+    def _total(trainer: pl.Trainer) -> int | None:
+        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        if total is None and trainer.num_training_batches not in (None, float("inf")) and trainer.max_epochs:
+            total = int(trainer.num_training_batches * trainer.max_epochs)
+        return total
 
     @override
     def on_train_batch_end(self, trainer, pl_module, outputs: Any, batch: Any, batch_idx: int) -> None:
         mask = batch.get("attention_mask") if isinstance(batch, dict) else None
         self._tokens += int(mask.sum()) * trainer.world_size if mask is not None else 0
-        step, now = trainer.global_step, time.monotonic()
-        if self._start is None or not self._active(trainer) or not self._due(step, now):
+        step, total, now = trainer.global_step, self._total(trainer), time.monotonic()
+        if self._start is None or not self._active(trainer) or not self._due(step, total, now):
             return
         self._last_line = now
         elapsed = now - self._start
         done = max(step - self._first_step, 1)
-        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
-        if total is None and trainer.num_training_batches not in (None, float("inf")) and trainer.max_epochs:
-            total = int(trainer.num_training_batches * trainer.max_epochs)
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         parts = [f"step {step}/{total or '?'}"]
         if loss is not None:

@@ -27,12 +27,13 @@ def test_a_line_after_the_first_step_then_every_two_steps_to_a_file_and_none_to_
     tmp_path, quiet_trainer, loss_recorder
 ) -> None:
     """Steps 1 (the first), 2, 4, 6 (every 2); the time limit (an hour) never fires; a terminal gets none.
-    A second callback with ``every_seconds=0`` is always due: a line after every step."""
+    Every 4: steps 1, 4 and 6 (the last). With ``every_seconds=0`` a line is always due: after every step."""
     rows = [{"prompt": f"Q {i}?", "chosen": "Bake it. " * (1 + i), "rejected": "No."} for i in range(4)]
     (tmp_path / "p.jsonl").write_text("\n".join(json.dumps(row) for row in rows))
     to_file, to_terminal, recorder = io.StringIO(), Terminal(), loss_recorder()
-    every_call = io.StringIO()
+    every_call, every_four = io.StringIO(), io.StringIO()
     callbacks = [
+        ProgressLines(4, stream=every_four, every_seconds=3600),
         ProgressLines(2, stream=to_file, every_seconds=3600),
         ProgressLines(2, stream=to_terminal),
         ProgressLines(100, stream=every_call, every_seconds=0),
@@ -52,5 +53,7 @@ def test_a_line_after_the_first_step_then_every_two_steps_to_a_file_and_none_to_
     assert [float(m.group(2)) for m in matches] == [round(recorder.losses[i], 4) for i in (0, 1, 3, 5)]
     timed = [LINE.match(line) for line in every_call.getvalue().splitlines()]
     assert [int(m.group(1)) for m in timed] == [1, 2, 3, 4, 5, 6]
+    fours = [LINE.match(line) for line in every_four.getvalue().splitlines()]
+    assert [int(m.group(1)) for m in fours] == [1, 4, 6]  # the first, every 4th, the last
     assert all(int(m.group(3)) > 0 for m in matches)
     assert to_terminal.getvalue() == ""
