@@ -1,5 +1,9 @@
 """Notices from the libraries under this package that a user cannot act on, each silenced by its exact text
-where it is emitted; every other warning and log line stays.
+where it is emitted; every other warning and log line stays. The ones tied to one call are silenced around
+that call: torchdata's ``set_vital`` deprecation (``data/resumable_loader.py``), LightningCLI's args/argv
+warning (``demo.train``), Lightning's eval-mode warning when only the frozen reference is in eval mode
+(``reference/eval_mode.py``) and lm-eval's two notes on a model object (``eval/lm_harness/runner.py``). This
+module installs the two that come from inside Lightning at any time:
 
 - Lightning's "💡 Tip: ... try installing [litlogger] / [litmodels]" (an advertisement, logged at INFO by
   ``rank_zero_info``): dropped by a filter on that logger matching the tip's prefix.
