@@ -18,7 +18,9 @@ real tokens of that batch:
    covers TF32 matrix products), the rounding of the model's logits.
 
 Either failing raises a one-line ``ValueError`` naming the model class. Cost: two no-grad forwards of one
-row of at most 16 tokens and two ``(1, t, V)`` tensors, once per model per process. Under DDP/FSDP every rank
+row of at most 16 tokens and two ``(1, t, V)`` tensors, once per model per process (SmolLM2-135M on a loaded
+2-core CPU: 2.4 times one such forward, 0.44 times one no-grad forward of a 4 x 192 batch; paid on the first
+batch, for the policy and for the reference). Under DDP/FSDP every rank
 runs it on the same step (a forward is a collective under FSDP) and the verdict is the maximum over the
 process group, so all ranks refuse together.
 """
