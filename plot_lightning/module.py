@@ -36,12 +36,14 @@ from plot_lightning.forward import (
     reference_outputs_from_logits,
     select_examples,
 )
+from plot_lightning.heads.output_embedding import output_embedding_weight
 from plot_lightning.heads.preference import (
     check_fused_support,
     fused_preference_forward,
     fused_reference_outputs,
     logits_preference_forward,
 )
+from plot_lightning.library_notices import silence_library_notices
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
 from plot_lightning.losses.options import LossArgs
@@ -51,6 +53,7 @@ from plot_lightning.models.lora import LoraSettings, apply_lora
 from plot_lightning.models.modes import disable_dropout, eval_mode
 from plot_lightning.optimization import default_optimizer, with_warmup
 from plot_lightning.reference.cache import ReferenceCache, cache_file
+from plot_lightning.reference.eval_mode import ReferenceEvalModeNote
 from plot_lightning.reference.frozen import frozen_copy
 from plot_lightning.reference.precompute import (
     ensure_reference_cache,
@@ -94,8 +97,10 @@ class PLOTModule(pl.LightningModule):
         fused_head: compute the log-probs and the PLOT dirac cost (or the sinkhorn support: policy and
             reference top-K) from the final hidden states in chunks of ``fused_chunk_size`` tokens
             (``plot_lightning.heads``), never building the (B, T, V) logits of the policy or the reference;
-            same losses and gradients. Needs a plain linear lm_head and no other loss that reads the full
-            logits (ORPO with nll "prompt_and_response" is refused). Default false: leaner in every
+            same losses and gradients. Needs a plain linear lm_head, a model that returns that head's output
+            unchanged (asked of the model on its first batch: soft-capped or scaled logits are refused,
+            ``plot_lightning.heads.exactness``) and no other loss that reads the full logits (ORPO with nll
+            "prompt_and_response" is refused). Default false: leaner in every
             measured run, not yet shown never slower (docs/benchmarks.md).
         fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
         on_nonfinite_grad: "stop" (raise before a step with a NaN/inf gradient is applied) or "skip" (drop that
@@ -135,6 +140,7 @@ class PLOTModule(pl.LightningModule):
         share_cost_embedding: bool = True,
     ) -> None:
         super().__init__()
+        silence_library_notices()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
             lora = LoraSettings(**lora)
         if reference not in REFERENCE_MODES:
@@ -187,11 +193,11 @@ class PLOTModule(pl.LightningModule):
             disable_dropout(policy)
         # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
         # No copy here: normalise_embedding writes a new fp32 tensor (each copy is V x d: ~250 MB at V=128k).
-        self.loss.set_embedding(policy.get_output_embeddings().weight.detach())
+        self.loss.set_embedding(output_embedding_weight(policy).detach())
         if self.uses_reference and hp.reference == "copy":
             self.reference = frozen_copy(policy)
             if self._shares_cost_embedding():  # the reference's lm_head is the start embedding, frozen
-                self.loss.terms["plot"].share_embedding(self.reference.get_output_embeddings().weight)
+                self.loss.terms["plot"].share_embedding(output_embedding_weight(self.reference))
         if self.uses_reference and hp.reference == "precomputed":
             self._prepare_cache(policy)
         if hp.lora is not None:
@@ -213,7 +219,7 @@ class PLOTModule(pl.LightningModule):
         precision plugin will cast it and no strategy will shard it."""
         if not self.hparams.get("share_cost_embedding", True) or "plot" not in self.loss.terms:
             return False
-        if self.reference.get_output_embeddings().weight.dtype != torch.float32:
+        if output_embedding_weight(self.reference).dtype != torch.float32:
             return False
         trainer = self._trainer
         if trainer is None:  # used outside a Trainer: nothing will cast or shard it behind our back
@@ -370,8 +376,13 @@ class PLOTModule(pl.LightningModule):
     @override
     def configure_callbacks(self) -> list[pl.Callback]:
         hp = self.hparams
-        guard = NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips)
-        return [guard, RNGStateCallback(), FinalCheckpoint(), LeftoverPartials()]
+        return [
+            NonFiniteGuard(hp.on_nonfinite_grad, hp.max_consecutive_skips),
+            RNGStateCallback(),
+            FinalCheckpoint(),
+            LeftoverPartials(),
+            ReferenceEvalModeNote(),
+        ]
 
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:

@@ -12,6 +12,7 @@ and lm-eval runs `HFLM(pretrained=<model object>, tokenizer=<tokenizer>)` with
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
 from pathlib import Path
@@ -83,6 +84,32 @@ def rename_metrics(task_results: dict[str, Any]) -> dict[str, float]:
     return renamed
 
 
+# What lm-eval logs whenever HFLM gets a model object instead of a hub name (other model arguments may be
+# ignored; a single process is assumed). This runner passes exactly that, in one process, on purpose: the
+# reader cannot act on either line, so they are dropped where HFLM logs them, by their exact text.
+MODEL_OBJECT_NOTICES = (
+    "`pretrained` model kwarg is not of type `str`",
+    "Passed an already-initialized model through `pretrained`",
+)
+
+
+class _DropModelObjectNotices(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(MODEL_OBJECT_NOTICES)
+
+
+def _hflm(model, tokenizer, batch_size: int):
+    """``HFLM`` around an in-memory model on the CPU, without its two notices about model objects."""
+    from lm_eval.models.huggingface import HFLM
+
+    logger, notices = logging.getLogger(HFLM.__module__), _DropModelObjectNotices()
+    logger.addFilter(notices)
+    try:
+        return HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu")
+    finally:
+        logger.removeFilter(notices)
+
+
 def run_lm_eval(
     model,
     tokenizer,
@@ -96,7 +123,6 @@ def run_lm_eval(
 ) -> dict[str, dict[str, float]]:
     """Run local lm-eval tasks on an in-memory model; returns {task: {metric: value}} with renamed keys."""
     from lm_eval import simple_evaluate
-    from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     from plot_eval.lm_harness import final_number_filter  # noqa: F401 (registers the plot_final_number filter)
@@ -104,7 +130,7 @@ def run_lm_eval(
     with tempfile.TemporaryDirectory(prefix="plot-lm-eval-") as tmp:
         folder = Path(tmp)
         prepare_tasks(tasks, Path(data_root), folder, max_gen_toks=max_gen_toks)
-        lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size, device="cpu")
+        lm = _hflm(model, tokenizer, batch_size)
         output = simple_evaluate(
             model=lm,
             tasks=list(tasks),

@@ -9,7 +9,8 @@ What it adds to a plain ``LightningCLI``:
 - ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
 - A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none; checkpoint
   files are written atomically (``AtomicCheckpointIO``) unless ``trainer.plugins`` is set.
-- A plain progress line every 10 steps when stdout is not a terminal (``ProgressLines``).
+- Plain progress lines when stdout is not a terminal (``ProgressLines``: the first step, every 10, the last, at
+  least every 30 s).
 - ``fit --ckpt_path <version_N>/checkpoints/x.ckpt`` continues the MLflow run of ``version_N``.
 - Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
   node, at most 8) unless ``OMP_NUM_THREADS`` is set.
@@ -30,6 +31,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI, SaveCon
 from plot_lightning.checkpointing.checkpoint_io import AtomicCheckpointIO
 from plot_lightning.cli.loss_errors import LossAwareParser
 from plot_lightning.cli.progress_lines import ProgressLines
+from plot_lightning.library_notices import silence_library_notices
 from plot_lightning.overhead import OverheadMonitor
 from plot_lightning.threads import configure_threads
 from plot_lightning.tracking import TrackingSettings, build_loggers, log_run_config
@@ -71,6 +73,7 @@ class PLOTLightningCLI(LightningCLI):
         from plot_lightning.data import PreferenceDataModule
         from plot_lightning.module import PLOTModule
 
+        silence_library_notices()  # before the Trainer logs Lightning's litlogger tip
         kwargs.setdefault("save_config_callback", TrackedSaveConfigCallback)
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         # The module configures its own optimizer (model.optimizer / model.lr_scheduler): no top-level one.

@@ -1,4 +1,6 @@
-"""``ProgressLines``: one plain progress line every N steps when stdout is not a terminal (a log file, CI).
+"""``ProgressLines``: plain progress lines when stdout is not a terminal (a log file, CI): after the first step
+(its time is what the user needs to judge the run), every N steps, after the last step, and at least every 30
+seconds (a loaded machine can take minutes for N steps).
 
 A progress bar written to a file shows nothing until the run ends; these lines are flushed as they come::
 
@@ -21,18 +23,30 @@ def _clock(seconds: float) -> str:
 
 
 class ProgressLines(pl.Callback):
-    """Prints ``step, loss, tokens/s, elapsed, ETA`` every ``every_n_steps`` (rank 0, non-terminal only).
+    """Prints ``step, loss, tokens/s, elapsed, ETA`` after the first and the last step, every ``every_n_steps``
+    and at the first step end ``every_seconds`` or more after the previous line (rank 0, non-terminal only).
 
     Args:
         every_n_steps: steps between lines.
+        every_seconds: the longest wait between lines, in seconds (checked at step ends).
         stream: where to write (default ``sys.stdout``); ``force`` writes even to a terminal.
     """
 
-    def __init__(self, every_n_steps: int = 10, stream: TextIO | None = None, force: bool = False) -> None:
+    def __init__(
+        self,
+        every_n_steps: int = 10,
+        stream: TextIO | None = None,
+        force: bool = False,
+        every_seconds: float = 30.0,
+    ) -> None:
         if every_n_steps < 1:
             raise ValueError(f"every_n_steps must be >= 1, got {every_n_steps}")
+        if every_seconds < 0:
+            raise ValueError(f"every_seconds must be >= 0, got {every_seconds}")
         self.every_n_steps, self.stream, self.force = every_n_steps, stream, force
+        self.every_seconds = every_seconds
         self._start: float | None = None
+        self._last_line = 0.0
         self._tokens = 0
         self._first_step = 0
 
@@ -43,19 +57,30 @@ class ProgressLines(pl.Callback):
     @override
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._start, self._tokens, self._first_step = time.monotonic(), 0, trainer.global_step
+        self._last_line = self._start
+
+    def _due(self, step: int, total: int | None, now: float) -> bool:
+        if step in (self._first_step + 1, total) or step % self.every_n_steps == 0:
+            return True
+        return now - self._last_line >= self.every_seconds
+
+    @staticmethod
+    def _total(trainer: pl.Trainer) -> int | None:
+        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
+        if total is None and trainer.num_training_batches not in (None, float("inf")) and trainer.max_epochs:
+            total = int(trainer.num_training_batches * trainer.max_epochs)
+        return total
 
     @override
     def on_train_batch_end(self, trainer, pl_module, outputs: Any, batch: Any, batch_idx: int) -> None:
         mask = batch.get("attention_mask") if isinstance(batch, dict) else None
         self._tokens += int(mask.sum()) * trainer.world_size if mask is not None else 0
-        step = trainer.global_step
-        if step % self.every_n_steps or not self._active(trainer) or self._start is None:
+        step, total, now = trainer.global_step, self._total(trainer), time.monotonic()
+        if self._start is None or not self._active(trainer) or not self._due(step, total, now):
             return
-        elapsed = time.monotonic() - self._start
+        self._last_line = now
+        elapsed = now - self._start
         done = max(step - self._first_step, 1)
-        total = trainer.max_steps if trainer.max_steps and trainer.max_steps > 0 else None
-        if total is None and trainer.num_training_batches not in (None, float("inf")) and trainer.max_epochs:
-            total = int(trainer.num_training_batches * trainer.max_epochs)
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         parts = [f"step {step}/{total or '?'}"]
         if loss is not None:

@@ -12,6 +12,7 @@ by an older version) counts as ended when every batch was yielded.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +43,10 @@ class ResumableLoader(StatefulDataLoader):
     def __init__(
         self, *args: Any, epoch_ended: Callable[[], bool | None] | None = None, **kwargs: Any
     ) -> None:
-        super().__init__(*args, **kwargs)
+        with warnings.catch_warnings():
+            # torchdata 0.11's own constructor calls the deprecated torch.set_vital: nothing a user can change
+            warnings.filterwarnings("ignore", message="'set_vital' is deprecated", category=UserWarning)
+            super().__init__(*args, **kwargs)
         self.epoch_ended = epoch_ended
 
     @override

@@ -48,7 +48,8 @@ def encode_pairs(records: list[dict[str, Any]], tokenizer, max_length: int, max_
     return encoded
 
 
-def _collate(items, pad_id: int) -> dict[str, Any]:
+def collate_pairs(items, pad_id: int) -> dict[str, Any]:
+    """One preference batch (chosen rows, then rejected rows) from ``encode_pairs`` items."""
     from plot_lightning.data.collate import PreferenceCollator
 
     examples = [
@@ -116,7 +117,7 @@ def heldout_items(policy, reference, tokenizer, records, *, beta: float, batch_s
     items = []
     for start in range(0, len(encoded), batch_size):
         chunk = encoded[start : start + batch_size]
-        sums = _batch_sums(policy, reference, _collate(chunk, pad_id), beta)
+        sums = _batch_sums(policy, reference, collate_pairs(chunk, pad_id), beta)
         for row, (record, _, _) in enumerate(chunk):
             items.append(
                 {

@@ -17,6 +17,10 @@ Here backward writes the ``(N, T, V)`` gradient once, block by block, adding the
 ``p (C - W)`` (``(M, V)`` in the logits' dtype, kept from forward as in ``plot_dirac``) to their positions.
 Forward reads the probabilities for the cost from the log-softmax it computes for the log-probs.
 
+It reads what the model returns as ``logits``, after whatever the architecture does to its lm_head's output
+(Gemma 2/3 soft-capping, Cohere's ``logit_scale``, Granite's ``logits_scaling``): its log-probs and PLOT costs
+are those of the model's own distribution on every architecture (``tests/plot_lightning/heads/test_exactness.py``).
+
 The math runs in fp32 (fp64 for fp64 logits) with autocast off, whatever the logits' dtype; the gradient is
 returned in the logits' dtype. Memory besides the kept gradient rows: one ``(chunk, V)`` fp32 block.
 """

@@ -9,8 +9,8 @@ and its ``lm_head`` forward is swapped, for that one call, for a function of the
 that function returns comes out as ``output.logits`` and carries FSDP's hooks like real logits would. Plain
 modules, DDP and peft wrappers (adapters on the decoder) see no difference.
 
-Supported heads: a plain ``nn.Linear`` (no adapter on the lm_head) on a model that does nothing to the
-logits after the lm_head (no final logit soft-capping).
+Supported heads: a plain ``nn.Linear`` (no adapter on the lm_head). Whether the model returns the lm_head's
+output unchanged (no soft-capping, scaling, ...) is asked of the model itself: :mod:`plot_lightning.heads.exactness`.
 """
 
 from __future__ import annotations
@@ -30,12 +30,6 @@ def output_head(model: nn.Module) -> nn.Linear:
         raise ValueError(
             f"fused_head needs the output embedding to be a plain torch.nn.Linear, got {type(head).__name__} "
             "(an adapter or a custom head on lm_head): set fused_head false"
-        )
-    config = getattr(model, "config", None)
-    if getattr(config, "final_logit_softcapping", None):
-        raise ValueError(
-            f"fused_head cannot be used with final_logit_softcapping={config.final_logit_softcapping} "
-            f"({type(model).__name__}): the model transforms the logits after the lm_head"
         )
     return head
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -39,9 +40,12 @@ def test_lm_eval_prepare_tasks_converts_local_data(tmp_path):
 
 
 @pytest.mark.slow
-def test_lm_eval_runs_local_tasks_offline(tiny_tokenizer):
+def test_lm_eval_runs_local_tasks_offline(tiny_tokenizer, caplog):
+    """Also: lm-eval's two notices about a model object (which this runner passes on purpose) are not logged;
+    its other warnings would be."""
     from plot_lightning.models.tiny import tiny_model
 
+    caplog.set_level(logging.INFO)
     assert os.environ["HF_DATASETS_OFFLINE"] == "1"
     model = tiny_model(len(tiny_tokenizer))
     results = run_lm_eval(model, tiny_tokenizer, ["plot_gsm8k", "plot_truthfulqa_mc1"], SAMPLES, limit=2,
@@ -50,3 +54,7 @@ def test_lm_eval_runs_local_tasks_offline(tiny_tokenizer):
     assert 0.0 <= results["plot_gsm8k"]["exact_match_final_number"] <= 1.0
     assert 0.0 <= results["plot_truthfulqa_mc1"]["acc"] <= 1.0
     assert "acc_stderr" in results["plot_truthfulqa_mc1"]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "lm_eval" in {record.name.split(".")[0] for record in caplog.records}  # its log reaches caplog
+    notices = ("`pretrained` model kwarg is not of type `str`", "Passed an already-initialized model")
+    assert not [text for text in notices if text in logged], logged[-2000:]
