@@ -9,6 +9,7 @@ from typing import Any
 import datasets
 import lightning.pytorch as pl
 import torch
+from torch.utils.data import DistributedSampler
 from transformers import PreTrainedTokenizerBase
 
 from plot_lightning.data.collate import PreferenceCollator
@@ -23,6 +24,20 @@ from plot_lightning.data.validation import BadRowLog
 
 log = logging.getLogger(__name__)
 _KEEP = ("chosen_input_ids", "chosen_labels", "rejected_input_ids", "rejected_labels")
+
+
+def distributed_sampler(
+    dataset: datasets.Dataset, world_size: int, rank: int, shuffle: bool, seed: int
+) -> DistributedSampler:
+    """Rank ``rank``'s share of the training order: positions ``rank, rank + W, ...`` of one permutation.
+
+    The permutation of epoch ``e`` is ``randperm(n)`` from a generator seeded with ``seed + e`` (file order
+    when ``shuffle`` is False). In epoch 0 that is the single-process order (the same generator draw), so a
+    global batch of W ranks x B rows holds exactly the rows of one process's batch of W x B. Given here
+    rather than left to Lightning, whose own sampler would always shuffle, with seed 0: ``shuffle`` and
+    ``seed`` would then be silently ignored under DDP/FSDP.
+    """
+    return DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
 
 
 class PreferenceDataModule(pl.LightningDataModule):
@@ -240,10 +255,17 @@ class PreferenceDataModule(pl.LightningDataModule):
         return bool(self.trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
     def train_dataloader(self) -> ResumableLoader:
-        """Shuffled training batches (Lightning swaps in a DistributedSampler under DDP/FSDP)."""
+        """Training batches: shuffled by ``seed`` (or in file order with ``shuffle=False``), length-grouped on
+        request; with several processes, each rank's share of the same order (:func:`distributed_sampler`)."""
         self.setup("fit")
         if self.group_by_length:
             sampler = length_grouped_sampler(self)
+            return self._loader(self.train_dataset, False, sampler, self._training_epoch_ended)
+        world = self.trainer.world_size if self.trainer is not None else 1
+        if world > 1:
+            sampler = distributed_sampler(
+                self.train_dataset, world, self.trainer.global_rank, self.shuffle, self.seed
+            )
             return self._loader(self.train_dataset, False, sampler, self._training_epoch_ended)
         return self._loader(self.train_dataset, self.shuffle, epoch_ended=self._training_epoch_ended)
 
