@@ -25,7 +25,10 @@ import linecache
 import random
 import sys
 
-import plain_data
+try:  # in the sandbox this file runs beside a copy of plain_data.py (standard library only)
+    import plain_data
+except ModuleNotFoundError:  # imported as part of the package (the judge's own tests and tools)
+    from plot_eval.judges import plain_data
 
 _TESTS_SEED = 0  # the tests' unseeded `random` draws the same inputs when recorded and when replayed
 
