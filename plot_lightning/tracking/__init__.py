@@ -140,6 +140,9 @@ def build_loggers(
         run_id=record.run_id if record and record.uri == uri else None,
         flush_timeout_s=settings.flush_timeout_s,
     )
+    # The CSV writer makes its version folder now: it warns about (and would overwrite) a non-empty one, which
+    # this run's own mlflow_run.json and resumed_from, written next, would otherwise already make it.
+    _ = csv_logger.experiment
     mlflow_logger.record_run_in(csv_logger.log_dir)
     if resume_from:
         link = Path(csv_logger.log_dir)

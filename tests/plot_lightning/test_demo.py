@@ -22,6 +22,8 @@ NOT_ACTIONABLE = {
     "torchdata set_vital": "set_vital",
     "pytree LeafSpec": "LeafSpec",
     "frozen reference in eval mode": "module(s) in eval mode",
+    # the run's own mlflow_run.json, written into the version folder before the CSV logger made it
+    "CSV logger on a non-empty new folder": "exists and is not empty",
 }
 SCRIPT = textwrap.dedent(
     """
