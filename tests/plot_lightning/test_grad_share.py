@@ -7,7 +7,6 @@ import math
 
 import lightning.pytorch as pl
 import pytest
-import torch
 
 from plot_lightning.forward import align_batch
 from plot_lightning.module import PLOTModule
