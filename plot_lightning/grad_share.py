@@ -48,13 +48,15 @@ class GradShares:
     def __init__(self, losses: list[str], every: int, weight_shares: dict | None) -> None:
         if isinstance(every, bool) or not isinstance(every, int) or every < 0:
             raise ValueError(f"'grad_share_every' must be an integer >= 0, got {every!r}")
-        self.base = losses[0]
+        self.base, self.others = losses[0], losses[1:]
         self.every = every
         self.targets = check_term_shares("weight_shares", losses, weight_shares, "calibrate")
         self.calibrated: dict[str, float] = {}
 
     def due(self, step: int) -> bool:
-        """Whether step ``step`` measures (a pending calibration always does)."""
+        """Whether step ``step`` measures (a pending calibration always does; a single term never)."""
+        if not self.others:  # a share of the base term alone is 1 by definition: nothing to measure
+            return False
         return (self.every > 0 and step % self.every == 0) or len(self.calibrated) < len(self.targets)
 
     def measure(
@@ -68,10 +70,9 @@ class GradShares:
         ``grad_share/<name>`` for every term but the base and ``calibrated_weight/<name>``."""
         norms = term_gradient_norms(means, params)
         base = abs(float(factors[self.base])) * norms[self.base]
-        others = [name for name in means if name != self.base]
         # ratio_k = ||g_k|| / ||w_0 g_0|| on this rank, then averaged: one all-reduce for every term
-        local = torch.stack([norms[name] / base for name in others])
-        ratios = dict(zip(others, reduce_mean(local).double(), strict=True))
+        local = torch.stack([norms[name] / base for name in self.others])
+        ratios = dict(zip(self.others, reduce_mean(local).double(), strict=True))
         for name, share in self.targets.items():
             if name not in self.calibrated:
                 if not bool(torch.isfinite(ratios[name])) or float(ratios[name]) <= 0:
@@ -81,7 +82,7 @@ class GradShares:
                     )
                 self.calibrated[name] = share / float(ratios[name])
                 factors[name] = self.calibrated[name]
-        logs = {f"grad_share/{name}": abs(factors[name]) * ratios[name] for name in others}
+        logs = {f"grad_share/{name}": abs(factors[name]) * ratios[name] for name in self.others}
         return {**logs, **self.weight_logs()}
 
     def weight_logs(self) -> dict[str, Tensor]:

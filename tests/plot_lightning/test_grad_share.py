@@ -62,6 +62,13 @@ def test_share_every_zero_logs_nothing(pairs, quiet_trainer) -> None:
     assert "train/grad_share/plot" not in fit_one_step(module, pairs, quiet_trainer)
 
 
+def test_a_single_term_measures_nothing(pairs, quiet_trainer) -> None:
+    module = PLOTModule(
+        model="tiny", losses=["dpo"], weights=[1.0], model_dtype="float64", grad_share_every=1
+    )
+    assert not [key for key in fit_one_step(module, pairs, quiet_trainer) if "grad_share" in key]
+
+
 def test_calibrated_weight_gives_the_target_share(pairs, quiet_trainer) -> None:
     """weight = 0.15 ||g_dpo|| / ||g_plot|| at step 0, so the measured share there is 0.15."""
     module = PLOTModule(model="tiny", weights=[1.0, 0.1], model_dtype="float64", weight_shares={"plot": 0.15})
