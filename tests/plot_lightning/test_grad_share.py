@@ -44,10 +44,19 @@ def fit_one_step(module: PLOTModule, pairs: str, quiet_trainer, **trainer_args) 
     return {key: float(value) for key, value in trainer.callback_metrics.items()}
 
 
-@pytest.mark.parametrize("fused_head", [False, True])
-def test_logged_share_equals_separate_backward_passes(pairs, quiet_trainer, fused_head) -> None:
-    """share = 0.1 ||g_plot|| / (1.0 ||g_dpo||), with g from separate backward passes (default and fused head)."""
-    module = PLOTModule(model="tiny", weights=[1.0, 0.1], model_dtype="float64", fused_head=fused_head)
+@pytest.mark.parametrize(("fused_head", "checkpointing"), [(False, False), (True, False), (False, True)])
+def test_logged_share_equals_separate_backward_passes(
+    pairs, quiet_trainer, fused_head, checkpointing
+) -> None:
+    """share = 0.1 ||g_plot|| / (1.0 ||g_dpo||), with g from separate backward passes (default head, fused
+    head, gradient checkpointing: its recomputation runs once per backward pass)."""
+    module = PLOTModule(
+        model="tiny",
+        weights=[1.0, 0.1],
+        model_dtype="float64",
+        fused_head=fused_head,
+        gradient_checkpointing=checkpointing,
+    )
     module.configure_model()
     norms = oracle_norms(module, first_batch(pairs))
     logged = fit_one_step(module, pairs, quiet_trainer)
