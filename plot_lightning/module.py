@@ -9,6 +9,10 @@ Run it with the CLI (``plot-lightning fit --config configs/dpo_plot.yaml``) or d
 Strategies: single device, DDP, FSDP1 (:class:`plot_lightning.strategies.cpu_fsdp.CPUFSDPStrategy`, CPU or
 CUDA) and FSDP2 (``ModelParallelStrategy(data_parallel_size=N, tensor_parallel_size=1)``; this module shards
 each decoder layer then each model in ``configure_model``).
+
+Loss weights by gradient share: every run logs ``train/grad_share/<term>`` = ||w_k g_k|| / ||w_0 g_0|| (every
+``grad_share_every`` steps); ``weight_shares`` sets a term's weight from it at the first step and
+``loss_ratio`` rescales a term every step by the ratio of the loss values (:mod:`plot_lightning.grad_share`).
 """
 
 from __future__ import annotations
