@@ -9,6 +9,10 @@ Run it with the CLI (``plot-lightning fit --config configs/dpo_plot.yaml``) or d
 Strategies: single device, DDP, FSDP1 (:class:`plot_lightning.strategies.cpu_fsdp.CPUFSDPStrategy`, CPU or
 CUDA) and FSDP2 (``ModelParallelStrategy(data_parallel_size=N, tensor_parallel_size=1)``; this module shards
 each decoder layer then each model in ``configure_model``).
+
+Loss weights by gradient share: every run logs ``train/grad_share/<term>`` = ||w_k g_k|| / ||w_0 g_0|| (every
+``grad_share_every`` steps); ``weight_shares`` sets a term's weight from it at the first step and
+``loss_ratio`` rescales a term every step by the ratio of the loss values (:mod:`plot_lightning.grad_share`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
 from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, SingleDeviceStrategy
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
@@ -36,6 +41,7 @@ from plot_lightning.forward import (
     reference_outputs_from_logits,
     select_examples,
 )
+from plot_lightning.grad_share import GradShares, sharded_reason
 from plot_lightning.heads.output_embedding import output_embedding_weight
 from plot_lightning.heads.preference import (
     check_fused_support,
@@ -111,6 +117,16 @@ class PLOTModule(pl.LightningModule):
             vector of row norms) instead of keeping its own normalised fp32 copy (V x d: 295 MB at
             V = 128,256), where that is safe: ``reference="copy"``, fp32 weights, a single device or DDP, and
             a Trainer precision that keeps fp32 weights (32-true or *-mixed). Elsewhere, or False: the copy.
+        grad_share_every: log ``train/grad_share/<term>`` = ||w_k g_k|| / ||w_0 g_0|| (g: the gradient of a
+            term's batch mean w.r.t. the trainable policy parameters; term 0: the first loss) at step 0 and
+            every this many steps, averaged over ranks; 0: never. A measured step costs one extra backward
+            pass per term; not measured under FSDP/DeepSpeed (:mod:`plot_lightning.grad_share`).
+        weight_shares: e.g. ``{"plot": 0.15}``: at the first training step that term's weight becomes
+            0.15 * ||w_0 g_0|| / ||g_k|| (rank-averaged), so its gradient is 15% of the base term's there;
+            logged as ``train/calibrated_weight/<term>`` and kept in checkpoints (a resume does not
+            recalibrate). Replaces the term's entry of ``weights``.
+        loss_ratio: e.g. ``{"plot": 0.15}``: that term's weight is, every step, 0.15 * (w_0 L_0 / L_k)
+            detached (EMO's rescaling), logged as ``train/weight/<term>``. Replaces its entry of ``weights``.
 
     Checkpoints hold the policy, not the frozen reference of ``reference="copy"``: a resume rebuilds it from
     ``model`` (sharded FSDP checkpoints keep it). They also hold the RNG states for an exact resume. However
@@ -138,6 +154,9 @@ class PLOTModule(pl.LightningModule):
         on_nonfinite_grad: str = "stop",
         max_consecutive_skips: int = 10,
         share_cost_embedding: bool = True,
+        grad_share_every: int = 50,
+        weight_shares: dict[str, float] | None = None,
+        loss_ratio: dict[str, float] | None = None,
     ) -> None:
         super().__init__()
         silence_library_notices()
@@ -156,7 +175,11 @@ class PLOTModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "lr_scheduler", "lora"])
         self.hparams["lora"] = asdict(lora) if lora is not None else None
         self.optimizer_factory, self.lr_scheduler_factory = optimizer, lr_scheduler
-        self.loss = CompositeLoss(list(losses), list(weights), loss_args)
+        self.loss = CompositeLoss(list(losses), list(weights), loss_args, loss_ratio)
+        self.grad_shares = GradShares(self.loss.names, grad_share_every, weight_shares)
+        both = sorted(set(self.grad_shares.targets) & set(self.loss.loss_ratio))
+        if both:
+            raise ValueError(f"'{both[0]}' is in both 'weight_shares' and 'loss_ratio': give it one of them")
         self.hparams["loss_args"] = self.loss.loss_args  # plain dicts of the losses in use
         self.reward_beta = reward_beta(self.loss, metrics_beta)
         if fused_head:
@@ -166,6 +189,7 @@ class PLOTModule(pl.LightningModule):
         self.stage_metrics: StageMetrics | None = None
         self._caches: dict[str, ReferenceCache] = {}
         self._fingerprint: dict | None = None
+        self._share_note = False
         NonFiniteGuard(on_nonfinite_grad, max_consecutive_skips)  # validates the choice early
 
     # ----------------------------------------------------------------------------------------- building
@@ -180,6 +204,9 @@ class PLOTModule(pl.LightningModule):
         require_pairs = getattr(getattr(self._trainer, "datamodule", None), "require_pairs", None)
         if self.loss.requires_rejected and require_pairs is not None:
             require_pairs(self.hparams.losses)
+        reason = sharded_reason(self._trainer.strategy) if self._trainer is not None else None
+        if reason and self.grad_shares.targets:
+            raise ValueError(f"'weight_shares' cannot be calibrated here: {reason}")
 
     @override
     def configure_model(self) -> None:
@@ -302,7 +329,11 @@ class PLOTModule(pl.LightningModule):
             aligned = align_batch(batch)
             reference = self._reference_outputs(aligned, batch, stage)
             forward = self._policy_forward(aligned, reference)
-            total, terms = self.loss(forward)
+            means, terms = self.loss.parts(forward)
+            factors = self.loss.factors(means)
+            if stage == "train":
+                self._log_grad_shares(means, factors)
+            total, terms = self.loss.combine(means, factors, terms)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
         bad = [name for name, value in terms.items() if not bool(torch.isfinite(value.detach()).all())]
@@ -314,6 +345,27 @@ class PLOTModule(pl.LightningModule):
         if stage == "val" and len(self.stage_metrics.subpreferences) > 1:
             self._log_subpreferences(forward, batch["subpreference_id"])
         return total
+
+    def _log_grad_shares(self, means: dict[str, Tensor], factors: dict) -> None:
+        """Measure (and calibrate) the gradient shares when due; calibrated weights go into ``factors``."""
+        shares = self.grad_shares
+        logs = shares.weight_logs()
+        if torch.is_grad_enabled() and shares.due(self.global_step):
+            reason = sharded_reason(self._trainer.strategy) if self._trainer is not None else None
+            if reason is None:
+                params = [p for p in self.policy.parameters() if p.requires_grad]
+                logs = shares.measure(means, factors, params, self._reduce_mean)
+                for name, weight in shares.calibrated.items():
+                    self.loss.set_weight(name, weight)
+            elif not self._share_note:
+                rank_zero_warn(reason)
+                self._share_note = True
+        for name, value in logs.items():  # equal on every rank already: no second sync
+            self.log(f"train/{name}", value, on_step=True, on_epoch=False, sync_dist=False, batch_size=1)
+
+    def _reduce_mean(self, tensor: Tensor) -> Tensor:
+        trainer = self._trainer
+        return tensor if trainer is None else trainer.strategy.reduce(tensor, reduce_op="mean")
 
     def _policy_forward(self, aligned, reference: ReferenceOutputs | None) -> PreferenceForward:
         if self.hparams.fused_head:
@@ -387,10 +439,14 @@ class PLOTModule(pl.LightningModule):
     @override
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         strip_reference(checkpoint, self._trainer)
+        checkpoint["calibrated_weights"] = dict(self.grad_shares.calibrated)
 
     @override
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         restore_reference(checkpoint, self.reference)
+        for name, weight in checkpoint.get("calibrated_weights", {}).items():
+            self.grad_shares.calibrated[name] = float(weight)
+            self.loss.set_weight(name, weight)
 
     # ----------------------------------------------------------------------------------------- optimizer
     @override

@@ -12,6 +12,7 @@ from .options import LossOptionError, describe_options, validate_loss_args
 from .precision import fp32_math
 from .registry import LOSSES
 from .types import PreferenceForward
+from .weighting import check_term_shares, loss_ratio_factor
 
 
 def _check_config(losses: list[str], weights: list[float]) -> None:
@@ -53,15 +54,22 @@ class CompositeLoss(nn.Module):
             :data:`~plot_lightning.losses.options.LossArgs`; checked by
             :func:`~plot_lightning.losses.options.validate_loss_args` (ValueError naming the loss, the option
             and the valid choices).
+        loss_ratio: ``{name: target}``: that term's weight is replaced, every step, by
+            ``target * (w_0 L_0 / L_k).detach()`` (EMO's rescaling; term 0 is the base), logged as
+            ``weight/<name>``: its weighted value is ``target * w_0 L_0`` and its gradient
+            ``target * (w_0 L_0 / L_k) * dL_k``. Needs ``L_k > 0``.
     """
 
-    def __init__(self, losses: list[str], weights: list[float], loss_args: Any = None) -> None:
+    def __init__(
+        self, losses: list[str], weights: list[float], loss_args: Any = None, loss_ratio: Any = None
+    ) -> None:
         super().__init__()
         _check_config(list(losses), list(weights))
         loss_args = validate_loss_args(list(losses), loss_args)
         self.loss_args = loss_args
         self.names = list(losses)
         self.weights = [float(w) for w in weights]
+        self.loss_ratio = check_term_shares("loss_ratio", self.names, loss_ratio, "rescale")
         self.terms = nn.ModuleDict({name: _build(name, loss_args.get(name, {})) for name in self.names})
 
     def _any(self, flag: str) -> bool:
@@ -98,26 +106,51 @@ class CompositeLoss(nn.Module):
             if hasattr(term, "set_embedding"):
                 term.set_embedding(weight)
 
-    @fp32_math
-    def forward(self, batch: PreferenceForward) -> tuple[Tensor, dict[str, Tensor]]:
-        """Returns ``(total, terms)``.
+    def set_weight(self, name: str, weight: float) -> None:
+        """Replace the fixed weight of term ``name`` (e.g. a calibrated weight)."""
+        self.weights[self.names.index(name)] = float(weight)
 
-        ``total``: scalar with grad. ``terms``: ``"loss"`` (the same total, with grad; log it detached),
-        ``"loss/<name>"`` (unweighted batch mean, detached) and each term's metrics as ``"<name>/<key>"``.
-        """
-        total: Tensor | None = None
+    @fp32_math
+    def parts(self, batch: PreferenceForward) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """``(means, terms)``: each term's unweighted batch mean, with grad, and the detached values to log
+        (``"loss/<name>"`` and each term's metrics as ``"<name>/<key>"``)."""
+        means: dict[str, Tensor] = {}
         terms: dict[str, Tensor] = {}
-        for name, weight in zip(self.names, self.weights, strict=True):
+        for name in self.names:
             output = self.terms[name](batch)
-            term_mean = output.loss.mean()
-            terms[f"loss/{name}"] = term_mean.detach()
+            means[name] = output.loss.mean()
+            terms[f"loss/{name}"] = means[name].detach()
             terms.update({f"{name}/{key}": value.detach() for key, value in output.metrics.items()})
-            weighted = weight * term_mean
-            total = weighted if total is None else total + weighted
-        assert total is not None  # _check_config guarantees at least one term
+        return means, terms
+
+    def factors(self, means: dict[str, Tensor]) -> dict[str, Tensor | float]:
+        """The weight each term's mean is multiplied by this step: fixed, or the ``loss_ratio`` factor."""
+        factors: dict[str, Tensor | float] = dict(zip(self.names, self.weights, strict=True))
+        base = factors[self.names[0]] * means[self.names[0]].detach()
+        for name, target in self.loss_ratio.items():
+            factors[name] = loss_ratio_factor(target, base, means[name])
+        return factors
+
+    def combine(
+        self, means: dict[str, Tensor], factors: dict[str, Tensor | float], terms: dict[str, Tensor]
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(total, terms)`` with ``total = sum_k factors[k] * means[k]``; ``terms`` gains ``"loss"`` (the
+        total, with grad; log it detached) and ``"weight/<name>"`` for the ``loss_ratio`` terms."""
+        total = sum(factors[name] * means[name] for name in self.names)
+        terms.update({f"weight/{name}": factors[name].detach() for name in self.loss_ratio})
         if not bool(torch.isfinite(total.detach())):  # one sync per step: no NaN reaches the optimiser
             bad = [key for key, value in terms.items() if not bool(torch.isfinite(value).all())]
             weights = dict(zip(self.names, self.weights, strict=True))
             raise ValueError(f"non-finite loss term(s) {bad} (weights {weights})")
         terms["loss"] = total
         return total, terms
+
+    def forward(self, batch: PreferenceForward) -> tuple[Tensor, dict[str, Tensor]]:
+        """Returns ``(total, terms)``.
+
+        ``total``: scalar with grad. ``terms``: ``"loss"`` (the same total, with grad; log it detached),
+        ``"loss/<name>"`` (unweighted batch mean, detached), each term's metrics as ``"<name>/<key>"`` and
+        ``"weight/<name>"`` for the ``loss_ratio`` terms.
+        """
+        means, terms = self.parts(batch)
+        return self.combine(means, self.factors(means), terms)

@@ -60,3 +60,24 @@ def test_a_wrong_option_is_one_error_with_the_valid_choices(capsys, tmp_path, ya
 
 def test_hint_ignores_other_errors():
     assert loss_option_hint("Key 'trainer.max_step' is not expected") == ""
+
+
+@pytest.mark.parametrize(
+    ("yaml_text", "expected"),
+    [
+        ("model: {weight_shares: {dpo: 0.15}}", "'weight_shares' cannot calibrate the base term 'dpo'"),
+        ("model: {loss_ratio: {plot: -0.5}}", "'loss_ratio.plot' must be a finite number > 0, got -0.5"),
+        ("model: {weight_shares: {sft: 0.1}}", "'weight_shares' names 'sft', which is not in 'losses'"),
+    ],
+)
+def test_a_bad_share_option_is_one_line_exit_2(capsys, tmp_path, yaml_text, expected):
+    config = tmp_path / "bad.yaml"
+    config.write_text(yaml_text + "\n", encoding="utf-8")
+    from plot_lightning.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--config", str(TINY), "--config", str(config), "--tracking.mlflow", "false"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("plot-lightning: error: ")
+    assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
