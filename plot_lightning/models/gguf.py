@@ -1,0 +1,135 @@
+"""Any GGUF file, offline: check its SHA256, convert it once into a cached fp32 Hugging Face folder, reuse it.
+
+``transformers`` (with ``gguf``) dequantises a GGUF into a fp32 model but refuses to ``save_pretrained`` a
+GGUF-loaded one, so the state dict is copied into a model built ``from_config`` (without the
+``quantization_config``) and that one is saved, with the tokenizer. A GGUF that carries no chat template gets
+the one passed in (:mod:`plot_lightning.models.chat_templates`). The SHA256 of the bytes read is compared with
+the expected one before anything is converted, and written to ``gguf_source.json`` in the folder.
+
+Cache root: ``$PLOT_MODEL_CACHE`` (default ``~/.cache/plot-lightning/models``). The folder is written to a
+temporary sibling and renamed into place, so an interrupted conversion never leaves a half-written folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+_REQUIRED_FILES = ("config.json", "model.safetensors", "tokenizer_config.json", "generation_config.json")
+SOURCE_RECORD = "gguf_source.json"
+
+
+class ChecksumError(ValueError):
+    """The GGUF read does not have the expected SHA256."""
+
+
+def model_cache_dir() -> Path:
+    """The cache root: ``$PLOT_MODEL_CACHE`` or ``~/.cache/plot-lightning/models``."""
+    root = os.environ.get("PLOT_MODEL_CACHE")
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "plot-lightning" / "models"
+
+
+def sha256_of(path: Path) -> str:
+    """Hex SHA256 of the file's bytes, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_sha256(path: Path, expected: str | None) -> str:
+    """Return the file's SHA256; raise :class:`ChecksumError` when ``expected`` is given and differs."""
+    actual = sha256_of(path)
+    if expected is not None and actual != expected.strip().lower():
+        raise ChecksumError(
+            f"{path}: SHA256 {actual} does not match the expected {expected}; refusing to convert"
+        )
+    return actual
+
+
+def is_valid_folder(folder: Path) -> bool:
+    """True when ``folder`` holds a complete converted model (config, weights, tokenizer)."""
+    return all((folder / name).is_file() for name in _REQUIRED_FILES)
+
+
+def _load_dequantised(gguf_file: Path, chat_template: str | None):
+    """The fp32 model (rebuilt ``from_config``: no quantisation left) and tokenizer of a GGUF."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source_dir, name = str(gguf_file.parent), gguf_file.name
+    quantized = AutoModelForCausalLM.from_pretrained(source_dir, gguf_file=name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(source_dir, gguf_file=name)
+    if not tokenizer.chat_template and chat_template:
+        tokenizer.chat_template = chat_template
+    config = quantized.config
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict())
+    model.generation_config = quantized.generation_config
+    return model, tokenizer
+
+
+def convert(
+    gguf_file: Path, destination: Path, *, sha256: str | None = None, chat_template: str | None = None
+) -> Path:
+    """Convert ``gguf_file`` into a fp32 Hugging Face folder at ``destination`` (atomically; replaces it).
+
+    ``sha256``: the expected hex digest (checked before loading; None: only recorded). ``chat_template``: a
+    Jinja template used when the GGUF carries none.
+    """
+    gguf_file = Path(gguf_file)
+    digest = check_sha256(gguf_file, sha256)
+    model, tokenizer = _load_dequantised(gguf_file, chat_template)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.tmp-", dir=destination.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        record = {"gguf_file": gguf_file.name, "sha256": digest, "sha256_checked": sha256 is not None}
+        (staging / SOURCE_RECORD).write_text(json.dumps(record, indent=2) + "\n")
+        # mkdtemp makes the folder private (0700); the cache is meant to be shared like any HF folder.
+        staging.chmod(0o755)
+        for file in staging.iterdir():
+            file.chmod(0o644)
+        if destination.exists():
+            shutil.rmtree(destination)
+        staging.rename(destination)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return destination
+
+
+def cached_folder(
+    gguf_file: Path,
+    folder: Path,
+    *,
+    sha256: str | None = None,
+    chat_template: str | None = None,
+    force: bool = False,
+) -> Path:
+    """``folder``, converting ``gguf_file`` into it first when it is missing or incomplete (or ``force``)."""
+    if force or not is_valid_folder(folder):
+        convert(gguf_file, folder, sha256=sha256, chat_template=chat_template)
+    return folder
+
+
+def prepare_folder(folder: Path, rebuild) -> Path:
+    """Check that ``folder`` loads (config and tokenizer); on a corrupt cache call ``rebuild()`` once."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    try:
+        AutoConfig.from_pretrained(folder)
+        AutoTokenizer.from_pretrained(folder)
+    except (OSError, ValueError):
+        # A corrupt cache (e.g. a file truncated by hand): rebuild it once.
+        folder = rebuild()
+    return folder
