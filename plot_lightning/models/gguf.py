@@ -59,7 +59,21 @@ def is_valid_folder(folder: Path) -> bool:
     return all((folder / name).is_file() for name in _REQUIRED_FILES)
 
 
-def _load_dequantised(gguf_file: Path, chat_template: str | None):
+def _add_stop_tokens(model, tokenizer, stop_tokens: tuple[str, ...]) -> None:
+    """Make generation also stop at ``stop_tokens`` (e.g. Gemma's ``<end_of_turn>``, which ends each turn of
+    its chat template while the GGUF's EOS is ``<eos>``): their ids join ``generation_config.eos_token_id``."""
+    ids = tokenizer.convert_tokens_to_ids(list(stop_tokens))
+    unknown = [
+        token for token, token_id in zip(stop_tokens, ids, strict=True) if token_id == tokenizer.unk_token_id
+    ]
+    if unknown or None in ids:
+        raise ValueError(f"stop tokens {unknown or list(stop_tokens)} are not in the GGUF's vocabulary")
+    current = model.generation_config.eos_token_id
+    current = [] if current is None else [current] if isinstance(current, int) else list(current)
+    model.generation_config.eos_token_id = current + [i for i in ids if i not in current]
+
+
+def _load_dequantised(gguf_file: Path, chat_template: str | None, stop_tokens: tuple[str, ...]):
     """The fp32 model (rebuilt ``from_config``: no quantisation left) and tokenizer of a GGUF."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -74,20 +88,27 @@ def _load_dequantised(gguf_file: Path, chat_template: str | None):
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(quantized.state_dict())
     model.generation_config = quantized.generation_config
+    if stop_tokens:
+        _add_stop_tokens(model, tokenizer, stop_tokens)
     return model, tokenizer
 
 
 def convert(
-    gguf_file: Path, destination: Path, *, sha256: str | None = None, chat_template: str | None = None
+    gguf_file: Path,
+    destination: Path,
+    *,
+    sha256: str | None = None,
+    chat_template: str | None = None,
+    stop_tokens: tuple[str, ...] = (),
 ) -> Path:
     """Convert ``gguf_file`` into a fp32 Hugging Face folder at ``destination`` (atomically; replaces it).
 
     ``sha256``: the expected hex digest (checked before loading; None: only recorded). ``chat_template``: a
-    Jinja template used when the GGUF carries none.
+    Jinja template used when the GGUF carries none. ``stop_tokens``: tokens that also end generation.
     """
     gguf_file = Path(gguf_file)
     digest = check_sha256(gguf_file, sha256)
-    model, tokenizer = _load_dequantised(gguf_file, chat_template)
+    model, tokenizer = _load_dequantised(gguf_file, chat_template, stop_tokens)
     destination.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.tmp-", dir=destination.parent))
     try:

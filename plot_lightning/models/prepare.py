@@ -21,7 +21,13 @@ def known_folder(name: str, *, cache_dir: Path | None = None, force: bool = Fals
     known = KNOWN_GGUFS[name.lower()]
     folder = (cache_dir or gguf.model_cache_dir()) / known.folder_name
     if force or not gguf.is_valid_folder(folder):
-        gguf.convert(known.locate(), folder, sha256=known.sha256, chat_template=known.chat_template)
+        gguf.convert(
+            known.locate(),
+            folder,
+            sha256=known.sha256,
+            chat_template=known.chat_template,
+            stop_tokens=known.stop_tokens,
+        )
     return folder
 
 

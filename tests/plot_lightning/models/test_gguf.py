@@ -61,3 +61,18 @@ def test_cached_folder_converts_once(fake_gguf_loads, gguf_file, tmp_path) -> No
     assert fake_gguf_loads["model"] == 1
     gguf.cached_folder(gguf_file, folder, force=True)
     assert fake_gguf_loads["model"] == 2
+
+
+def test_stop_tokens_join_the_generation_eos(fake_gguf_loads, gguf_file, tmp_path) -> None:
+    from transformers import GenerationConfig
+
+    from plot_lightning.models.tiny import tiny_model, tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    original = tiny_model(len(tokenizer)).generation_config.eos_token_id  # what the (stand-in) GGUF carries
+    folder = gguf.convert(gguf_file, tmp_path / "a", stop_tokens=("<|im_start|>",))
+    eos = GenerationConfig.from_pretrained(folder).eos_token_id
+    eos = [eos] if isinstance(eos, int) else list(eos or [])
+    assert eos == [original, tokenizer.convert_tokens_to_ids("<|im_start|>")]
+    with pytest.raises(ValueError, match="not in the GGUF's vocabulary"):
+        gguf.convert(gguf_file, tmp_path / "b", stop_tokens=("<no-such-token>",))

@@ -42,7 +42,7 @@ def test_a_gguf_path_with_a_wrong_checksum_is_refused(fake_gguf_loads, gguf_file
 def test_a_known_name_checks_its_own_checksum(fake_gguf_loads, gguf_file, monkeypatch) -> None:
     """A known model whose located file differs from the pinned digest is refused (e.g. a tampered cache)."""
     entry = dataclasses.replace(
-        known_gguf.KNOWN_GGUFS["gemma-3-270m"], locate=lambda: gguf_file, folder_name="g"
+        known_gguf.KNOWN_GGUFS["gemma-3-270m"], locate=lambda: gguf_file, folder_name="g", stop_tokens=()
     )
     monkeypatch.setitem(known_gguf.KNOWN_GGUFS, "gemma-3-270m", entry)
     with pytest.raises(gguf.ChecksumError, match=f"{gguf_file}: SHA256"):
