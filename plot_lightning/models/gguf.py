@@ -129,6 +129,14 @@ def convert(
     return destination
 
 
+def _other_file_recorded(folder: Path, sha256: str | None) -> bool:
+    """True when ``sha256`` is given and the folder records another digest (a folder without a record: False)."""
+    record = folder / SOURCE_RECORD
+    if sha256 is None or not record.is_file():
+        return False
+    return json.loads(record.read_text()).get("sha256") != sha256.strip().lower()
+
+
 def cached_folder(
     gguf_file: Path,
     folder: Path,
@@ -137,8 +145,9 @@ def cached_folder(
     chat_template: str | None = None,
     force: bool = False,
 ) -> Path:
-    """``folder``, converting ``gguf_file`` into it first when it is missing or incomplete (or ``force``)."""
-    if force or not is_valid_folder(folder):
+    """``folder``, converting ``gguf_file`` into it first when it is missing or incomplete (or ``force``), or
+    when ``sha256`` is given and differs from the digest recorded in the folder (another file, same name)."""
+    if force or not is_valid_folder(folder) or _other_file_recorded(folder, sha256):
         convert(gguf_file, folder, sha256=sha256, chat_template=chat_template)
     return folder
 

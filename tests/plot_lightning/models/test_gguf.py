@@ -76,3 +76,18 @@ def test_stop_tokens_join_the_generation_eos(fake_gguf_loads, gguf_file, tmp_pat
     assert eos == [original, tokenizer.convert_tokens_to_ids("<|im_start|>")]
     with pytest.raises(ValueError, match="not in the GGUF's vocabulary"):
         gguf.convert(gguf_file, tmp_path / "b", stop_tokens=("<no-such-token>",))
+
+
+def test_a_cached_folder_of_another_file_is_converted_again(fake_gguf_loads, gguf_file, tmp_path) -> None:
+    """Same file name, other bytes: with the new digest given, the folder recording the old one is rebuilt."""
+    folder = tmp_path / "cache" / "m"
+    gguf.cached_folder(gguf_file, folder, sha256=hashlib.sha256(CONTENT).hexdigest())
+    gguf.cached_folder(gguf_file, folder)  # no digest given: the folder is reused
+    assert fake_gguf_loads["model"] == 1
+    gguf_file.write_bytes(b"other bytes")
+    gguf.cached_folder(gguf_file, folder, sha256=hashlib.sha256(b"other bytes").hexdigest())
+    assert fake_gguf_loads["model"] == 2
+    assert (
+        json.loads((folder / gguf.SOURCE_RECORD).read_text())["sha256"]
+        == hashlib.sha256(b"other bytes").hexdigest()
+    )
