@@ -8,6 +8,7 @@ pays the conversion (about 1-3 minutes on 2 cores), later runs reuse it. Needs t
 from __future__ import annotations
 
 import csv
+import gc
 import importlib.util
 import json
 import math
@@ -59,18 +60,26 @@ def gemma_folder() -> Path:
     return known_folder("gemma-3-270m")
 
 
-def _fit(folder: Path, data: Path, root: Path, *, fused: bool) -> tuple[Path, dict[str, float]]:
-    """One DPO + 0.1 PLOT step (SGD: no optimizer state at this vocabulary); returns last.ckpt and step 0's row."""
-    _run(
-        "-m", "plot_lightning", "fit", "--config", str(REPO / "configs" / "tiny.yaml"),
-        "--model.model", str(folder), "--model.fused_head", str(fused).lower(),
+def _fit(data: Path, root: Path, *, fused: bool) -> tuple[Path, dict[str, float]]:
+    """One DPO + 0.1 PLOT step (SGD: no optimizer state at this vocabulary); returns last.ckpt and step 0's row.
+
+    In this process (a subprocess would import Lightning again: the CI budget is small); one device, no ranks.
+    """
+    from plot_lightning.cli.lightning_cli import PLOTLightningCLI
+
+    args = [
+        "fit", "--config", str(REPO / "configs" / "tiny.yaml"),
+        "--model.model", "gemma-3-270m", "--model.fused_head", str(fused).lower(),
         "--model.optimizer", "torch.optim.SGD", "--model.optimizer.lr", "1e-4",
         "--data.train_files", str(data), "--data.val_files", "null", "--data.max_length", "64",
         "--data.max_prompt_length", "32", "--trainer.max_steps", "1", "--trainer.limit_val_batches", "0",
         "--trainer.default_root_dir", str(root), "--trainer.enable_progress_bar", "false",
         "--tracking.uri", f"sqlite:///{root}/mlflow.db",
-        cwd=root.parent,
-    )  # fmt: skip
+    ]  # fmt: skip
+    cli = PLOTLightningCLI(args=args)
+    assert cli.trainer.global_step == 1
+    del cli
+    gc.collect()  # the policy and reference (2 x 1.07 GB) before the next run
     (version,) = sorted((root / "lightning_logs").glob("version_*"))
     with open(version / "metrics.csv", newline="") as handle:
         rows = [row for row in csv.DictReader(handle) if row.get("train/loss_step")]
@@ -106,8 +115,8 @@ def test_gemma_trains_fused_and_unfused_exports_and_evaluates(gemma_folder, tmp_
     data = tmp_path / "pairs.jsonl"
     data.write_text("".join(json.dumps(pair) + "\n" for pair in PAIRS))
 
-    fused_ckpt, fused = _fit(gemma_folder, data, tmp_path / "fused", fused=True)
-    _, unfused = _fit(gemma_folder, data, tmp_path / "unfused", fused=False)
+    fused_ckpt, fused = _fit(data, tmp_path / "fused", fused=True)
+    _, unfused = _fit(data, tmp_path / "unfused", fused=False)
     # Step 0, policy == reference: DPO is ln 2 exactly; both heads compute the same losses.
     assert fused["train/loss/dpo_step"] == pytest.approx(math.log(2), abs=1e-5)
     # fp32 sums over 262,144 logits in another order (chunked): observed relative differences <= 3e-5.
