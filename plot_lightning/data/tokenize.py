@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 
+from jinja2.exceptions import TemplateError
 from transformers import PreTrainedTokenizerBase
 
 from plot_lightning.data.errors import RowProblem
@@ -71,8 +72,15 @@ class ChatEncoder:
             prompt_text = "".join(f"{m['role']}: {m['content']}\n\n" for m in prompt) + "assistant: "
             return prompt_text, prompt_text + response + (self.tokenizer.eos_token or "")
         conversation = [*prompt, {"role": "assistant", "content": response}]
-        full = self.tokenizer.apply_chat_template(conversation, tokenize=False)
-        prompt_text = self.tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        try:
+            full = self.tokenizer.apply_chat_template(conversation, tokenize=False)
+            prompt_text = self.tokenizer.apply_chat_template(
+                prompt, tokenize=False, add_generation_prompt=True
+            )
+        except TemplateError as error:  # e.g. Gemma's template: no system role after the first turn
+            raise RowProblem(
+                "prompt", f"the tokenizer's chat template refuses this conversation: {error}"
+            ) from None
         return prompt_text, full
 
     def _prompt_length(self, prompt_ids: list[int], full_ids: list[int]) -> int:

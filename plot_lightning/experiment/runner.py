@@ -26,12 +26,13 @@ def cell_state(config: ExperimentConfig, cell: Cell) -> CellState:
 
 def baseline_folder(config: ExperimentConfig, spec: str) -> Path:
     """A Hugging Face folder of the untrained model (plot-eval's baseline): the spec's folder, else saved once."""
+    from plot_lightning.models.known_gguf import KNOWN_GGUFS
     from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
-    if spec.lower() == "smollm2-135m-instruct":
-        from plot_lightning.models.smollm2 import smollm2_folder
+    if spec.lower() in KNOWN_GGUFS:
+        from plot_lightning.models.prepare import known_folder
 
-        return Path(smollm2_folder())
+        return known_folder(spec)
     if Path(spec).is_dir():
         return Path(spec)
     folder = Path(config.out_dir) / "base_model"

