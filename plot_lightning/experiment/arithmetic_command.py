@@ -33,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     for name in (
         "pilot_prompts",
+        "shots",
         "train_prompts",
         "validation_prompts",
         "heldout_prompts",
@@ -54,6 +55,7 @@ def arithmetic_data_command(argv: list[str]) -> None:
         operation=args.operation,
         band=tuple(args.band),
         pilot_prompts=args.pilot_prompts,
+        shots=args.shots,
         train_prompts=args.train_prompts,
         validation_prompts=args.validation_prompts,
         heldout_prompts=args.heldout_prompts,

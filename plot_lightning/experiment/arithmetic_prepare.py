@@ -2,8 +2,10 @@
 
 1. **Pilot.** Greedy accuracy of the base model on ``pilot_prompts`` problems of each candidate operation,
    with a Wilson interval. The operation chosen is the one whose accuracy lies in ``band`` (default 30-70%:
-   room to improve and to get worse) nearest the band's middle; with none in the band the recipe stops and
-   says so, since a task the model always or never solves cannot show a training effect.
+   room to improve and to get worse) nearest the band's middle, among the operations with enough distinct
+   problems for the three sets (``add2x1`` has 720: too few for 400 held-out plus 300 training prompts); with
+   none in the band the recipe stops and says so, since a task the model always or never solves cannot show
+   a training effect.
 2. **Data**, for the chosen operation, as three disjoint sets of problems: ``train`` (on-policy pairs: the
    base model's own samples, a correct one against a wrong one), ``validation`` (pairs the same way, logged
    during training only) and ``heldout`` (prompts with their exact answers, for greedy accuracy). No problem
@@ -24,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_lightning.experiment.arithmetic_data import greedy_correct, onpolicy_pairs
-from plot_lightning.experiment.arithmetic_task import problems
+from plot_lightning.experiment.arithmetic_task import capacity, problems, worked_examples
 from plot_lightning.experiment.contrasts import wilson_interval
 
 
@@ -36,10 +38,11 @@ class PilotStop(RuntimeError):
 class ArithmeticSettings:
     """The recipe's settings; every one is recorded in ``summary.json``."""
 
-    candidates: tuple[str, ...] = ("add2x2", "mul2x1", "sub1x1", "add1x1")
-    pilot_prompts: int = 40
+    candidates: tuple[str, ...] = ("add2x2", "add2x1", "mul2x1", "add3x1")
+    pilot_prompts: int = 80
     band: tuple[float, float] = (0.3, 0.7)
-    train_prompts: int = 400
+    shots: int = 2
+    train_prompts: int = 300
     validation_prompts: int = 40
     heldout_prompts: int = 400
     samples: int = 8
@@ -52,8 +55,10 @@ class ArithmeticSettings:
 def run_pilot(model, tokenizer, settings: ArithmeticSettings) -> dict[str, Any]:
     """``{"operations": {op: {correct, n, accuracy, wilson}}, "chosen": op}``; PilotStop when none fits."""
     results = {}
+    needed = settings.heldout_prompts + settings.validation_prompts + settings.train_prompts + settings.shots
     for operation in settings.candidates:
-        pilot = problems(operation, settings.pilot_prompts, seed=settings.seed + 1_000)
+        shots = worked_examples(operation, settings.shots, settings.seed)
+        pilot = problems(operation, settings.pilot_prompts, seed=settings.seed + 1_000, shots=shots)
         correct = sum(greedy_correct(model, tokenizer, pilot, max_new_tokens=settings.max_new_tokens))
         low, high = wilson_interval(correct, len(pilot))
         results[operation] = {
@@ -61,16 +66,19 @@ def run_pilot(model, tokenizer, settings: ArithmeticSettings) -> dict[str, Any]:
             "n": len(pilot),
             "accuracy": correct / len(pilot),
             "wilson": [low, high],
+            "problems": capacity(operation),
+            "enough_problems": capacity(operation) >= needed,
         }
     lower, upper = settings.band
-    inside = [op for op, r in results.items() if lower <= r["accuracy"] <= upper]
+    inside = [op for op, r in results.items() if lower <= r["accuracy"] <= upper and r["enough_problems"]]
     chosen = settings.operation or min(
         inside, key=lambda op: abs(results[op]["accuracy"] - (lower + upper) / 2), default=None
     )
     if chosen is None:
         found = ", ".join(f"{op} {r['correct']}/{r['n']}" for op, r in results.items())
         raise PilotStop(
-            f"no candidate operation has a greedy accuracy in [{lower}, {upper}] ({found}): change the candidates"
+            f"no candidate operation with at least {needed} distinct problems has a greedy accuracy in "
+            f"[{lower}, {upper}] ({found}): change the candidates"
         )
     return {"operations": results, "chosen": chosen}
 
@@ -92,11 +100,14 @@ def prepare_arithmetic(model, tokenizer, settings: ArithmeticSettings, out_dir: 
     out.mkdir(parents=True, exist_ok=True)
     pilot = run_pilot(model, tokenizer, settings)
     operation = pilot["chosen"]
-    heldout = problems(operation, settings.heldout_prompts, seed=settings.seed)
+    shots = worked_examples(operation, settings.shots, settings.seed)
+    heldout = problems(operation, settings.heldout_prompts, seed=settings.seed, shots=shots)
     used = {p.key for p in heldout}
-    validation = problems(operation, settings.validation_prompts, seed=settings.seed + 1, exclude=used)
+    validation = problems(
+        operation, settings.validation_prompts, seed=settings.seed + 1, exclude=used, shots=shots
+    )
     used |= {p.key for p in validation}
-    train = problems(operation, settings.train_prompts, seed=settings.seed + 2, exclude=used)
+    train = problems(operation, settings.train_prompts, seed=settings.seed + 2, exclude=used, shots=shots)
     sampling = {
         "samples": settings.samples,
         "temperature": settings.temperature,
@@ -105,7 +116,13 @@ def prepare_arithmetic(model, tokenizer, settings: ArithmeticSettings, out_dir: 
     train_pairs, train_counts = onpolicy_pairs(model, tokenizer, train, seed=settings.seed, **sampling)
     val_pairs, val_counts = onpolicy_pairs(model, tokenizer, validation, seed=settings.seed + 1, **sampling)
     heldout_rows = [
-        {"prompt": p.messages(), "prefill": p.prefill(), "answer": p.answer, "source_id": p.key}
+        {
+            "prompt": p.messages(),
+            "prefill": p.prefill(),
+            "answer": p.answer,
+            "response": p.response(p.answer),
+            "source_id": p.key,
+        }
         for p in heldout
     ]
     sums = {
@@ -120,6 +137,7 @@ def prepare_arithmetic(model, tokenizer, settings: ArithmeticSettings, out_dir: 
         "train": train_counts,
         "validation": val_counts,
         "heldout": {"prompts": len(heldout)},
+        "shots": [p.key for p in shots],
         "problems": {
             name: [p.key for p in group]
             for name, group in (("train", train), ("validation", validation), ("heldout", heldout))

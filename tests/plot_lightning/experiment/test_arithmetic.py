@@ -10,7 +10,14 @@ import pytest
 
 from plot_lightning.experiment.arithmetic_data import pair_from_samples
 from plot_lightning.experiment.arithmetic_prepare import ArithmeticSettings, PilotStop, prepare_arithmetic
-from plot_lightning.experiment.arithmetic_task import Problem, is_correct, parse_answer, problems
+from plot_lightning.experiment.arithmetic_task import (
+    Problem,
+    capacity,
+    is_correct,
+    parse_answer,
+    problems,
+    worked_examples,
+)
 from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
 
@@ -18,7 +25,23 @@ def test_problem_text_and_answer():
     problem = Problem("add2x2", 47, 38)
     assert problem.messages()[0]["content"] == "What is 47 + 38? Answer with the number only."
     assert problem.response(85) == "47 + 38 = 85" and problem.answer == 85
+    assert problem.prefill() == "47 + 38 =" and problem.response(85).startswith(problem.prefill())
     assert Problem("mul2x1", 12, 7).answer == 84 and Problem("sub2x2", 10, 30).answer == -20
+
+
+def test_worked_examples_come_first_as_turns_and_are_never_problems():
+    shots = worked_examples("add2x2", 2, seed=0)
+    assert shots == worked_examples("add2x2", 2, seed=0) and len(set(shots)) == 2
+    drawn = problems("add2x2", 300, seed=0, shots=shots)
+    assert not {p.key for p in drawn} & {s.key for s in shots}
+    messages = drawn[0].messages()
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
+    first = shots[0]
+    assert messages[1]["content"] == f"{first.a} + {first.b} = {first.a + first.b}"
+    assert messages[-1]["content"] == f"What is {drawn[0].a} + {drawn[0].b}? Answer with the number only."
+    assert capacity("add2x2") == 90 * 90 and capacity("mul2x1") == 90 * 8
+    with pytest.raises(ValueError, match="at most 62"):  # 64 problems, 2 of them shown as examples
+        problems("mul1x1", 63, seed=0, shots=worked_examples("mul1x1", 2, seed=0))
 
 
 @pytest.mark.parametrize(
@@ -77,6 +100,7 @@ def _settings(**changes):
         validation_prompts=3,
         heldout_prompts=5,
         samples=3,
+        shots=1,
         max_new_tokens=3,
     )
     return ArithmeticSettings(**{**base, **changes})
@@ -97,7 +121,9 @@ def test_recipe_writes_disjoint_sets_with_checksums_reproducibly(tiny, tmp_path)
     counts = summary["train"]
     assert counts["pairs"] + counts["no_correct_sample"] + counts["no_wrong_sample"] == counts["prompts"]
     heldout = [json.loads(line) for line in (tmp_path / "a" / "heldout.jsonl").read_text().splitlines()]
-    assert len(heldout) == 5 and all(row["prefill"].endswith(" = ") for row in heldout)
+    assert len(heldout) == 5 and all(row["prefill"].endswith(" =") for row in heldout)
+    assert all(row["response"] == f"{row['prefill']} {row['answer']}" for row in heldout)
+    assert all(len(row["prompt"]) == 3 for row in heldout)  # one worked example (2 turns), then the question
     sets = {name: set(keys) for name, keys in summary["problems"].items()}
     assert [len(sets[n]) for n in ("train", "validation", "heldout")] == [6, 3, 5]
     assert not (
@@ -109,6 +135,17 @@ def test_recipe_writes_disjoint_sets_with_checksums_reproducibly(tiny, tmp_path)
     for line in (tmp_path / "a" / "SHA256SUMS").read_text().splitlines():
         digest, name = line.split("  ")
         assert hashlib.sha256((tmp_path / "a" / name).read_bytes()).hexdigest() == digest
+
+
+def test_pilot_never_chooses_an_operation_with_too_few_problems(tiny, tmp_path):
+    model, tokenizer = tiny  # add1x1 has 64 problems: 60 held-out + 6 + 3 + 1 example do not fit
+    with pytest.raises(PilotStop, match="at least 70 distinct problems"):
+        prepare_arithmetic(model, tokenizer, _settings(candidates=("add1x1",), heldout_prompts=60), tmp_path)
+    summary = prepare_arithmetic(
+        model, tokenizer, _settings(candidates=("add1x1", "add2x2"), heldout_prompts=60), tmp_path
+    )
+    pilot = json.loads((tmp_path / "pilot.json").read_text())
+    assert summary["operation"] == "add2x2" and pilot["operations"]["add1x1"]["enough_problems"] is False
 
 
 def test_pilot_stops_outside_the_band(tiny, tmp_path):
