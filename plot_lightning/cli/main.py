@@ -113,6 +113,12 @@ def _arithmetic_data_command(argv: list[str]) -> None:
     arithmetic_data_command(argv)
 
 
+def _arithmetic_run_command(argv: list[str]) -> None:
+    from plot_lightning.experiment.arithmetic_command import arithmetic_run_command
+
+    arithmetic_run_command(argv)
+
+
 def _tracking_command(argv: list[str]) -> None:
     from plot_lightning.tracking.store import StoreError
     from plot_lightning.tracking.sync import sync_run
@@ -152,6 +158,7 @@ _COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "experiment": _experiment_command,
     "diagnose": _diagnose_command,
     "arithmetic-data": _arithmetic_data_command,
+    "arithmetic-run": _arithmetic_run_command,
     "tracking": _tracking_command,
 }
 

@@ -1,4 +1,5 @@
-"""``plot-lightning arithmetic-data``: the arithmetic experiment's pilot and data (see :mod:`.arithmetic_prepare`).
+"""``plot-lightning arithmetic-data`` and ``arithmetic-run``: the arithmetic experiment's pilot and data
+(:mod:`.arithmetic_prepare`), then its gate, grid and analysis (:mod:`.arithmetic_run`).
 
     plot-lightning arithmetic-data --out data/arithmetic            # SmolLM2-135M-Instruct, default settings
     plot-lightning arithmetic-data --model tiny --out /tmp/a --band 0 1 --train-prompts 8   # the test-sized run
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from plot_lightning.experiment.arithmetic_prepare import ArithmeticSettings, PilotStop, prepare_arithmetic
 
@@ -18,7 +20,7 @@ DEFAULTS = ArithmeticSettings()
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="plot-lightning arithmetic-data", description=__doc__.splitlines()[0]
+        prog="plot-lightning arithmetic-data", description="the arithmetic experiment's pilot and data"
     )
     parser.add_argument(
         "--model", default="smollm2-135m-instruct", help="model spec (a folder, or a known name)"
@@ -43,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=getattr(DEFAULTS, name))
     parser.add_argument("--temperature", type=float, default=DEFAULTS.temperature)
     parser.add_argument("--max-new-tokens", type=int, default=DEFAULTS.max_new_tokens)
+    parser.add_argument(
+        "--gold-chosen",
+        action="store_true",
+        help="pair the exact answer against a wrong sample when no sample is right (off-policy chosen)",
+    )
     return parser
 
 
@@ -63,6 +70,7 @@ def arithmetic_data_command(argv: list[str]) -> None:
         seed=args.seed,
         temperature=args.temperature,
         max_new_tokens=args.max_new_tokens,
+        gold_chosen=args.gold_chosen,
     )
     model, tokenizer = load_causal_lm(args.model), load_tokenizer(args.model)
     try:
@@ -71,7 +79,46 @@ def arithmetic_data_command(argv: list[str]) -> None:
         print(f"plot-lightning arithmetic-data: {stop}", file=sys.stderr)
         raise SystemExit(3) from None
     print(
-        f"{summary['operation']}: {summary['train']['pairs']} training pairs from {summary['train']['prompts']} "
-        f"prompts, {summary['validation']['pairs']} validation pairs, {summary['heldout']['prompts']} held-out "
+        f"{summary['operation']}: {summary['train']['pairs'] + summary['train']['gold_pairs']} training pairs from {summary['train']['prompts']} "
+        f"prompts, {summary['validation']['pairs'] + summary['validation']['gold_pairs']} validation pairs, {summary['heldout']['prompts']} held-out "
         f"prompts -> {args.out}"
+    )
+
+
+def arithmetic_run_command(argv: list[str]) -> None:
+    """``plot-lightning arithmetic-run --config configs/experiments/arithmetic.yaml``: gate, grid, analysis.
+
+    Exit 3 with one line when the gate stops the run; exit 2 on a bad config.
+    """
+    from plot_lightning.experiment.arithmetic_analysis import analyse
+    from plot_lightning.experiment.arithmetic_config import load_arithmetic_config
+    from plot_lightning.experiment.arithmetic_report import write_outputs
+    from plot_lightning.experiment.arithmetic_run import GateStop, run_arithmetic
+    from plot_lightning.experiment.config import ExperimentConfigError
+
+    parser = argparse.ArgumentParser(
+        prog="plot-lightning arithmetic-run", description="gate, grid and analysis"
+    )
+    parser.add_argument("--config", required=True, help="an arithmetic experiment YAML")
+    parser.add_argument("--data-dir", default=None, help="the folder written by arithmetic-data (overrides)")
+    parser.add_argument("--out-dir", default=None, help="where cells and results go (overrides)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_arithmetic_config(args.config)
+    except ExperimentConfigError as error:
+        print(f"plot-lightning arithmetic-run: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.data_dir:
+        config.data_dir = str(Path(args.data_dir).resolve())
+    if args.out_dir:
+        config.out_dir = str(Path(args.out_dir).resolve())
+    try:
+        run = run_arithmetic(config)
+    except GateStop as stop:
+        print(f"plot-lightning arithmetic-run: {stop}", file=sys.stderr)
+        raise SystemExit(3) from None
+    results = analyse(config) | {"gate": run["gate"], "seconds": run["seconds"]}
+    written = write_outputs(config, results)
+    print(
+        f"[arithmetic] {results['verdict']}\n[arithmetic] report: {written['report']} ({run['seconds']:.0f} s)"
     )

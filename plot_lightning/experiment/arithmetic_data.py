@@ -93,17 +93,19 @@ def greedy_correct(model, tokenizer, problems: Sequence[Problem], **options: Any
 
 
 def pair_from_samples(
-    problem: Problem, texts: Sequence[str], rng: random.Random
+    problem: Problem, texts: Sequence[str], rng: random.Random, gold_chosen: bool = False
 ) -> tuple[dict[str, Any] | None, str]:
     """``(pair, outcome)``: a correct sample against a wrong numeric one, drawn with ``rng``; outcome says why not.
 
     Unparseable samples are neither correct nor wrong. The chosen and rejected responses are written in the
-    canonical form (prefill + number), so a pair differs only in its answer tokens.
+    canonical form (prefill + number), so a pair differs only in its answer tokens. With ``gold_chosen``, a
+    prompt with wrong samples but no correct one is paired with the exact answer as chosen (outcome
+    ``gold_pairs``): off-policy on the chosen side, for models that rarely sample the answer.
     """
     answers = [parse_answer(text) for text in texts]
-    if problem.answer not in answers:
-        return None, "no_correct_sample"
     wrong = sorted({a for a in answers if a is not None and a != problem.answer})
+    if problem.answer not in answers and not (gold_chosen and wrong):
+        return None, "no_correct_sample"
     if not wrong:
         return None, "no_wrong_sample"
     pair = {
@@ -114,7 +116,7 @@ def pair_from_samples(
         "source": f"arithmetic/{problem.operation}",
         "source_id": problem.key,
     }
-    return pair, "pairs"
+    return pair, "pairs" if problem.answer in answers else "gold_pairs"
 
 
 def onpolicy_pairs(
@@ -125,6 +127,7 @@ def onpolicy_pairs(
     samples: int,
     seed: int,
     temperature: float = 1.0,
+    gold_chosen: bool = False,
     **options,
 ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Pairs from the model's own samples (:func:`pair_from_samples`), and counts per outcome."""
@@ -132,9 +135,10 @@ def onpolicy_pairs(
         model, tokenizer, problems, samples=samples, temperature=temperature, seed=seed, **options
     )
     rng = random.Random(seed)
-    pairs, counts = [], {"prompts": len(problems), "pairs": 0, "no_correct_sample": 0, "no_wrong_sample": 0}
+    counts = dict.fromkeys(("pairs", "gold_pairs", "no_correct_sample", "no_wrong_sample"), 0)
+    pairs, counts = [], {"prompts": len(problems), **counts}
     for problem, texts in zip(problems, drawn, strict=True):
-        pair, outcome = pair_from_samples(problem, texts, rng)
+        pair, outcome = pair_from_samples(problem, texts, rng, gold_chosen)
         counts[outcome] += 1
         if pair is not None:
             pairs.append(pair)

@@ -48,6 +48,7 @@ class ArithmeticSettings:
     samples: int = 8
     temperature: float = 1.0
     max_new_tokens: int = 4
+    gold_chosen: bool = False  # pair the exact answer against a wrong sample when no sample is right
     seed: int = 0
     operation: str | None = None  # skip the pilot's choice (the pilot still runs and is recorded)
 
@@ -112,6 +113,7 @@ def prepare_arithmetic(model, tokenizer, settings: ArithmeticSettings, out_dir: 
         "samples": settings.samples,
         "temperature": settings.temperature,
         "max_new_tokens": settings.max_new_tokens,
+        "gold_chosen": settings.gold_chosen,
     }
     train_pairs, train_counts = onpolicy_pairs(model, tokenizer, train, seed=settings.seed, **sampling)
     val_pairs, val_counts = onpolicy_pairs(model, tokenizer, validation, seed=settings.seed + 1, **sampling)
