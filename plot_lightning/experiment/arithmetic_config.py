@@ -66,7 +66,6 @@ class ArithmeticExperiment:
 
 MEASURE_DEFAULTS = {
     "max_new_tokens": 4,
-    "ontask_items": 100,
     "offtask_files": ["sample:hh-helpful", "sample:hh-harmless", "sample:truthfulqa"],
     "offtask_per_file": 8,
     "max_length": 256,

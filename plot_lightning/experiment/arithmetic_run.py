@@ -22,7 +22,7 @@ import lightning.pytorch as pl
 import yaml
 
 from plot_lightning.experiment.arithmetic_config import ArithmeticExperiment
-from plot_lightning.experiment.arithmetic_measure import measure
+from plot_lightning.experiment.arithmetic_measure import generated_correct, measure_policy, prepare_inputs
 from plot_lightning.experiment.grid import deep_merge
 from plot_lightning.experiment.state import atomic_write_json
 
@@ -60,20 +60,15 @@ def read_offtask(config: ArithmeticExperiment) -> list[dict[str, Any]]:
 class MeasureAt(pl.Callback):
     """Measure the policy after the training steps in ``points``; write each result to ``folder/step<N>.json``."""
 
-    def __init__(
-        self, points: list[int], folder: Path, inputs: dict[str, Any], settings: dict[str, Any]
-    ) -> None:
-        self.points, self.folder, self.inputs, self.settings = set(points), folder, inputs, settings
+    def __init__(self, points: list[int], folder: Path, inputs: dict[str, Any]) -> None:
+        self.points, self.folder, self.inputs = set(points), folder, inputs
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         step = trainer.global_step
         if step not in self.points or (self.folder / f"step{step}.json").exists():
             return
         started = time.perf_counter()
-        items = measure(
-            pl_module.policy, pl_module.reference, trainer.datamodule.tokenizer,
-            self.inputs["heldout"], self.inputs["offtask"], self.settings,
-        )  # fmt: skip
+        items = measure_policy(pl_module.policy, self.inputs)
         shares = {
             k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("train/grad_share")
         }
@@ -125,25 +120,32 @@ def train_cell(config: ArithmeticExperiment, arm: str, seed: int, inputs: dict[s
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "train.yaml"
     path.write_text(yaml.safe_dump(cell_training(config, arm, seed), sort_keys=False), encoding="utf-8")
-    callback = MeasureAt(config.points, folder, inputs, config.measure)
+    callback = MeasureAt(config.points, folder, inputs)
     PLOTLightningCLI(args=["fit", "--config", str(path)], trainer_defaults={"callbacks": [callback]})
     gc.collect()
     if not cell_done(config, arm, seed):
         raise RuntimeError(f"cell {folder.name} finished training without measuring steps {config.points}")
 
 
-def measure_base(config: ArithmeticExperiment, inputs: dict[str, Any]) -> dict[str, Any]:
-    """The untrained model (policy = reference) at step 0, once for every arm."""
+def measurement_inputs(config: ArithmeticExperiment) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The measurement inputs (the reference's log-probs computed once) and the base model's record (step 0,
+    policy = reference), with the check that the teacher-forced accuracy agrees with ``generate``."""
     from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
+    reference, tokenizer = load_causal_lm(config.model), load_tokenizer(config.model)
+    heldout, offtask = read_heldout(config.data_dir), read_offtask(config)
+    inputs = prepare_inputs(reference, tokenizer, heldout, offtask, config.measure)
     path = Path(config.out_dir) / "base.json"
     if path.exists():
-        return json.loads(path.read_text(encoding="utf-8"))
-    model, tokenizer = load_causal_lm(config.model), load_tokenizer(config.model)
-    items = measure(model, model, tokenizer, inputs["heldout"], inputs["offtask"], config.measure)
-    record = {"step": 0, "items": items}
+        return inputs, json.loads(path.read_text(encoding="utf-8"))
+    items = measure_policy(reference, inputs)
+    generated = generated_correct(reference, tokenizer, heldout, config.measure["max_new_tokens"])
+    forced = [item["correct"] for item in items["accuracy"]]
+    agreement = {"items": len(forced), "agree": sum(a == b for a, b in zip(forced, generated, strict=True)),
+                 "generated_correct": sum(generated), "forced_correct": sum(forced)}  # fmt: skip
+    record = {"step": 0, "items": items, "greedy_agreement": agreement}
     atomic_write_json(path, record)
-    return record
+    return inputs, record
 
 
 def accuracy_of(record: dict[str, Any]) -> float:
@@ -170,8 +172,8 @@ def run_arithmetic(config: ArithmeticExperiment, log=print) -> dict[str, Any]:
     """Measure the base, pass the gate, run every cell; returns ``{"gate", "seconds"}``. Raises GateStop."""
     started = time.perf_counter()
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
-    inputs = {"heldout": read_heldout(config.data_dir), "offtask": read_offtask(config)}
-    base = measure_base(config, inputs)
+    inputs, base = measurement_inputs(config)
+    gc.collect()
     log(
         f"[arithmetic] base model: held-out accuracy {accuracy_of(base):.3f} ({len(inputs['heldout'])} prompts)"
     )

@@ -16,7 +16,13 @@ import yaml
 
 from plot_lightning.experiment.arithmetic_analysis import verdict
 from plot_lightning.experiment.arithmetic_config import load_arithmetic_config
-from plot_lightning.experiment.arithmetic_measure import response_items
+from plot_lightning.experiment.arithmetic_data import _encode
+from plot_lightning.experiment.arithmetic_measure import (
+    Batch,
+    _greedy_correct,
+    measure_policy,
+    prepare_inputs,
+)
 from plot_lightning.experiment.config import ExperimentConfigError
 from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
@@ -61,9 +67,9 @@ def test_whole_pipeline_two_arms_then_resume(data, tmp_path):
     assert set(results["arms"]) == {"dpo", "dpo_plot"} and set(results["arms"]["dpo"]) == {"2", "4"}
     assert [c["role"] for c in results["contrasts"]] == ["primary", "no_worse"]
     assert results["verdict"].startswith("no difference resolvable")  # a random model solves nothing
-    # every per-item value is on disk: base + 2 arms x 2 points, each 8 accuracy + 4 on-task + 6 off-task items
+    # every per-item value is on disk: base + 2 arms x 2 points, each 8 accuracy + 8 on-task + 6 off-task items
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
-    assert len(items) == results["items_written"] == 5 * (8 + 4 + 6)
+    assert len(items) == results["items_written"] == 5 * (8 + 8 + 6)
     assert {(i["arm"], i["step"]) for i in items} == {
         ("base", 0),
         ("dpo", 2),
@@ -173,32 +179,69 @@ def test_config_errors_name_the_file_and_key(tmp_path, change, message):
         load_arithmetic_config(path)
 
 
-def test_response_items_against_a_hand_computation():
+def _hand_sums(policy, reference, ids, positions, targets):
+    with torch.no_grad():
+        p = torch.log_softmax(policy(input_ids=ids).logits[0].double(), -1)
+        q = torch.log_softmax(reference(input_ids=ids).logits[0].double(), -1)
+    nll = -sum(float(p[t, y]) for t, y in zip(positions, targets, strict=True))
+    kl = sum(float((p[t].exp() * (p[t] - q[t])).sum()) for t in positions)
+    return nll, kl, p
+
+
+def test_measurements_against_a_hand_computation_with_padding():
     torch.manual_seed(0)
     policy, tokenizer = load_causal_lm("tiny"), load_tokenizer("tiny")
     reference = load_causal_lm("tiny")
     with torch.no_grad():
         for parameter in reference.parameters():
             parameter.add_(0.05 * torch.randn_like(parameter))
-    rows = [([{"role": "user", "content": "What is 2 + 3?"}], "2 + 3 = 5", "a"),
-            ([{"role": "user", "content": "What is 10 + 30? Answer."}], "10 + 30 = 40", "b")]  # fmt: skip
-    items = response_items(
-        policy, reference, tokenizer, rows, max_length=96, max_prompt_length=80, batch_size=2
-    )
-    same = response_items(policy, policy, tokenizer, rows, max_length=96, max_prompt_length=80, batch_size=1)
-    assert [i["kl"] for i in same] == pytest.approx([0.0, 0.0], abs=1e-6)
+    heldout = [  # prompts of different lengths and answers of different lengths: padding on both sides
+        {"prompt": [{"role": "user", "content": "What is 2 + 3?"}], "prefill": "2 + 3 =", "answer": 5, "source_id": "a"},
+        {"prompt": [{"role": "user", "content": "What is 10 + 30? Answer with the number only."}],
+         "prefill": "10 + 30 =", "answer": 40, "source_id": "b"},
+    ]  # fmt: skip
+    offtask = [{"prompt": [{"role": "user", "content": "Hi there"}], "chosen": "Hello, how are you?"},
+               {"prompt": [{"role": "user", "content": "A longer question here?"}], "chosen": "Yes."}]  # fmt: skip
+    settings = {"batch_size": 2, "max_length": 96, "max_prompt_length": 80}
+    inputs = prepare_inputs(reference, tokenizer, heldout, offtask, settings)
+    items = measure_policy(policy, inputs)
+    assert [i["kl"] for i in measure_policy(reference, inputs)["ontask"]] == pytest.approx([0, 0], abs=1e-6)
+    for row, item, correct in zip(heldout, items["ontask"], items["accuracy"], strict=True):
+        text = tokenizer.apply_chat_template(row["prompt"], tokenize=False, add_generation_prompt=True)
+        prefix = _encode(tokenizer, [text + row["prefill"]])["input_ids"][0].tolist()
+        answer = tokenizer(f" {row['answer']}", add_special_tokens=False)["input_ids"]
+        ids = torch.tensor([prefix + answer])
+        positions = list(range(len(prefix) - 1, len(prefix) - 1 + len(answer)))
+        nll, kl, p = _hand_sums(policy, reference, ids, positions, answer)
+        assert item["tokens"] == len(answer) and item["nll"] == pytest.approx(nll, rel=1e-4)
+        assert item["kl"] == pytest.approx(kl, rel=1e-3, abs=1e-6)
+        writes = all(int(p[t].argmax()) == y for t, y in zip(positions, answer, strict=True))
+        assert correct["correct"] == int(
+            writes and not tokenizer.decode([int(p[positions[-1] + 1].argmax())])[:1].isdigit()
+        )
     from plot_lightning.data.tokenize import ChatEncoder
 
-    for item, (prompt, response, _) in zip(items, rows, strict=True):
-        encoded = ChatEncoder(tokenizer, 96, 80).encode(prompt, response, "chosen")
-        ids = torch.tensor([encoded["input_ids"]])
-        with torch.no_grad():
-            p = torch.log_softmax(policy(input_ids=ids).logits[0].double(), -1)
-            q = torch.log_softmax(reference(input_ids=ids).logits[0].double(), -1)
-        positions = [t for t in range(1, ids.shape[1]) if encoded["labels"][t] != -100]
-        nll = -sum(float(p[t - 1, encoded["labels"][t]]) for t in positions)
-        kl = sum(float((p[t - 1].exp() * (p[t - 1] - q[t - 1])).sum()) for t in positions)
-        assert item["tokens"] == len(positions)
-        assert item["nll"] == pytest.approx(nll, rel=1e-4) and item["kl"] == pytest.approx(
-            kl, rel=1e-3, abs=1e-6
-        )
+    for row, item in zip(offtask, items["offtask"], strict=True):
+        encoded = ChatEncoder(tokenizer, 96, 80).encode(row["prompt"], row["chosen"], "chosen")
+        labels = encoded["labels"]
+        positions = [t - 1 for t in range(1, len(labels)) if labels[t] != -100]
+        nll, kl, _ = _hand_sums(policy, reference, torch.tensor([encoded["input_ids"]]), positions,
+                                [labels[t + 1] for t in positions])  # fmt: skip
+        assert item["tokens"] == len(positions) and item["nll"] == pytest.approx(nll, rel=1e-4)
+        assert item["kl"] == pytest.approx(kl, rel=1e-3, abs=1e-6)
+
+
+def test_greedy_check_needs_every_answer_token_and_no_digit_after():
+    digits = torch.tensor([False, False, True, False, False, False, False, False])  # token 2 is a digit
+    batch = Batch(torch.zeros(1, 3, dtype=torch.long), torch.ones(1, 3, dtype=torch.long), 3,
+                  torch.tensor([[5, 6, 0]]), torch.tensor([[True, True, False]]))  # fmt: skip
+
+    def logp(*best):
+        out = torch.full((1, 3, 8), -10.0)
+        for j, token in enumerate(best):
+            out[0, j, token] = 0.0
+        return out
+
+    assert _greedy_correct(logp(5, 6, 1), batch, digits) == [1]
+    assert _greedy_correct(logp(5, 6, 2), batch, digits) == [0]  # "56" then another digit: a longer number
+    assert _greedy_correct(logp(5, 7, 1), batch, digits) == [0]
