@@ -27,6 +27,7 @@ from plot_lightning.losses.plot_cost import (
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
 from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost, support_transport_cost
 from plot_lightning.losses.precision import fp32_math
+from plot_lightning.losses.registry import LOSSES
 from plot_lightning.losses.types import LossOutput, PreferenceForward
 from plot_lightning.section_timer import SectionTimer
 from plot_lightning.tensor_checks import (
@@ -155,6 +156,7 @@ def plot_transport_cost(
     return VARIANTS[variant](logits, labels, mask, embedding, options)
 
 
+@LOSSES.register("plot")
 class PLOTLoss(nn.Module):
     """``L_PLOT = mean_t W(p_t^w, q_t^w) + gamma * max(0, margin - mean_t W(p_t^l, δ_{y^l_t}))`` per example.
 
