@@ -329,11 +329,7 @@ class PLOTModule(pl.LightningModule):
             aligned = align_batch(batch)
             reference = self._reference_outputs(aligned, batch, stage)
             forward = self._policy_forward(aligned, reference)
-            means, terms = self.loss.parts(forward)
-            factors = self.loss.factors(means)
-            if stage == "train":
-                self._log_grad_shares(means, factors)
-            total, terms = self.loss.combine(means, factors, terms)
+            total, terms = self.loss(forward, self._log_grad_shares if stage == "train" else None)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
         bad = [name for name, value in terms.items() if not bool(torch.isfinite(value.detach()).all())]
