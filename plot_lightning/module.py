@@ -33,7 +33,7 @@ from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
 from plot_lightning.checkpointing.reference import restore_reference, strip_reference
 from plot_lightning.checkpointing.rng_state import RNGStateCallback
 from plot_lightning.data.preference_data import PreferenceData
-from plot_lightning.forward import ReferenceOutputs, align_batch, model_logits, select_examples
+from plot_lightning.forward import ReferenceOutputs, align_batch, model_logits
 from plot_lightning.grad_share import GradShares, sharded_reason
 from plot_lightning.heads.output_embedding import output_embedding_weight
 from plot_lightning.heads.preference import (
@@ -275,9 +275,9 @@ class PLOTModule(pl.LightningModule):
             raise FloatingPointError(f"{where}: non-finite loss term(s) {bad}")
         metrics = preference_metrics(forward, self.reward_beta)
         terms = drop_duplicate_rewards(self.loss, terms, self.reward_beta)
-        self._log_stage(stage, {**terms, **metrics}, batch_size=forward.chosen.logps.shape[0])
+        self.stage_metrics.log_step(self.log, stage, {**terms, **metrics}, forward.chosen.logps.shape[0])
         if stage == "val" and len(self.stage_metrics.subpreferences) > 1:
-            self._log_subpreferences(forward, batch["subpreference_id"])
+            self.stage_metrics.update_subpreferences(forward, batch["subpreference_id"], self._values)
         return total
 
     def _log_grad_shares(self, means: dict[str, Tensor], factors: dict) -> None:
@@ -307,38 +307,10 @@ class PLOTModule(pl.LightningModule):
             return fused_preference_forward(self.policy, aligned, reference, self.loss, chunk)
         return logits_preference_forward(model_logits(self.policy, aligned), aligned, reference, self.loss)
 
-    def _log_stage(self, stage: str, values: dict[str, Tensor], batch_size: int) -> None:
-        on_step = stage == "train"
-        for name, value in values.items():
-            key = f"{stage}/{name}"
-            if self.stage_metrics.has(key):
-                metric = self.stage_metrics.update(key, value, batch_size)
-                self.log(key, metric, on_step=on_step, on_epoch=True, prog_bar=name == "loss")
-            else:  # per-term extras: plain tensors, averaged across processes by Lightning
-                self.log(
-                    key,
-                    value.detach().float(),
-                    on_step=on_step,
-                    on_epoch=True,
-                    sync_dist=True,
-                    batch_size=batch_size,
-                )
-
-    @torch.no_grad()
-    def _log_subpreferences(self, forward: PreferenceForward, subpreference_id: Tensor) -> None:
-        """Accumulate validation metrics per subpreference (weight = its examples in the batch); they are
-        reduced across processes and logged in :meth:`on_validation_epoch_end`."""
-        for index, name in enumerate(self.stage_metrics.subpreferences):
-            keep = subpreference_id.to(forward.chosen.logps.device) == index
-            count = int(keep.sum())
-            if not count:
-                continue
-            subset = select_examples(forward, keep)
-            _, terms = self.loss(subset)
-            values = {**terms, **preference_metrics(subset, self.reward_beta)}
-            for metric in self.stage_metrics.per_subpreference_names():
-                if metric in values:
-                    self.stage_metrics.update(f"val/{name}/{metric}", values[metric], count)
+    def _values(self, forward: PreferenceForward) -> dict[str, Tensor]:
+        """The loss terms and preference metrics of ``forward`` (a subset of a validation batch)."""
+        _, terms = self.loss(forward)
+        return {**terms, **preference_metrics(forward, self.reward_beta)}
 
     @override
     def on_validation_epoch_end(self) -> None:
