@@ -10,9 +10,8 @@ Strategies: single device, DDP, FSDP1 (:class:`plot_lightning.strategies.cpu_fsd
 CUDA) and FSDP2 (``ModelParallelStrategy(data_parallel_size=N, tensor_parallel_size=1)``; this module shards
 each decoder layer then each model in ``configure_model``).
 
-Loss weights by gradient share: every run logs ``train/grad_share/<term>`` = ||w_k g_k|| / ||w_0 g_0|| (every
-``grad_share_every`` steps); ``weight_shares`` sets a term's weight from it at the first step and
-``loss_ratio`` rescales a term every step by the ratio of the loss values (:mod:`plot_lightning.grad_share`).
+Reference modes are registered strategies (:mod:`plot_lightning.reference.mode`); loss weights by gradient
+share: ``grad_share_every``, ``weight_shares``, ``loss_ratio`` below (:mod:`plot_lightning.grad_share`).
 """
 
 from __future__ import annotations

@@ -36,16 +36,9 @@ REFERENCE_MODES = Registry(
 
 @dataclass(frozen=True)
 class ReferenceSettings:
-    """What a reference mode reads of the module's configuration.
-
-    Attributes:
-        model: the model spec the policy was loaded from.
-        model_dtype: the dtype it was loaded in (a torch dtype name).
-        lora: LoRA settings as a plain dict, or None.
-        cache_dir: ``reference_cache_dir``, or None.
-        top_k: the reference top-K the losses need per response token (0: summed log-probs only).
-        fused_chunk_size: tokens per chunk of the fused head, or None for the full-logits path.
-    """
+    """What a reference mode reads of the module's configuration: the model spec and dtype name, the LoRA
+    settings (a dict) and ``reference_cache_dir`` or None, the reference top-K the losses need (0: log-probs
+    only) and the fused head's chunk (None: the full-logits path)."""
 
     model: str
     model_dtype: str

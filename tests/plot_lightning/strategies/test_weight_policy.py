@@ -39,5 +39,7 @@ def _deepspeed() -> DeepSpeedStrategy:
         (ModelParallelStrategy, "32-true", False),
     ],
 )
-def test_only_unsharded_strategies_with_fp32_weight_precisions_keep_the_embedding(strategy, precision, expected):
+def test_only_unsharded_strategies_with_fp32_weight_precisions_keep_the_embedding(
+    strategy, precision, expected
+):
     assert weights_stay_fp32_and_whole(strategy(), precision) is expected
