@@ -113,7 +113,7 @@ class Config:
 
 
 def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[Config]:
-    plot_args = {"plot": {"chunk_size": chunk_size}}
+    plot_args = None  # PLOTLoss has no chunk option: its direct path uses the kernel's default chunk (1024)
     sinkhorn_args = {"plot": {"variant": "sinkhorn", "top_k": top_k}}
     configs = [
         Config("dpo", CompositeLoss(["dpo"], [1.0])),
@@ -292,7 +292,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--top-k", type=int, default=32)
-    parser.add_argument("--chunk-size", type=int, default=1024)
+    parser.add_argument("--chunk-size", type=int, default=1024, help="chunk of the dirac(recompute) row")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
     parser.add_argument(

@@ -10,9 +10,8 @@ Strategies: single device, DDP, FSDP1 (:class:`plot_lightning.strategies.cpu_fsd
 CUDA) and FSDP2 (``ModelParallelStrategy(data_parallel_size=N, tensor_parallel_size=1)``; this module shards
 each decoder layer then each model in ``configure_model``).
 
-Loss weights by gradient share: every run logs ``train/grad_share/<term>`` = ||w_k g_k|| / ||w_0 g_0|| (every
-``grad_share_every`` steps); ``weight_shares`` sets a term's weight from it at the first step and
-``loss_ratio`` rescales a term every step by the ratio of the loss values (:mod:`plot_lightning.grad_share`).
+Reference modes are registered strategies (:mod:`plot_lightning.reference.mode`); loss weights by gradient
+share: ``grad_share_every``, ``weight_shares``, ``loss_ratio`` below (:mod:`plot_lightning.grad_share`).
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from dataclasses import asdict
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.cli import LRSchedulerCallable, OptimizerCallable
-from lightning.pytorch.strategies import DDPStrategy, DeepSpeedStrategy, SingleDeviceStrategy
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
@@ -33,20 +31,13 @@ from plot_lightning.checkpointing.leftovers import LeftoverPartials
 from plot_lightning.checkpointing.nonfinite import NonFiniteGuard
 from plot_lightning.checkpointing.reference import restore_reference, strip_reference
 from plot_lightning.checkpointing.rng_state import RNGStateCallback
-from plot_lightning.forward import (
-    ReferenceOutputs,
-    align_batch,
-    causal_logits,
-    model_logits,
-    reference_outputs_from_logits,
-    select_examples,
-)
+from plot_lightning.data.preference_data import PreferenceData
+from plot_lightning.forward import ReferenceOutputs, align_batch, model_logits
 from plot_lightning.grad_share import GradShares, sharded_reason
 from plot_lightning.heads.output_embedding import output_embedding_weight
 from plot_lightning.heads.preference import (
     check_fused_support,
     fused_preference_forward,
-    fused_reference_outputs,
     logits_preference_forward,
 )
 from plot_lightning.library_notices import silence_library_notices
@@ -56,22 +47,13 @@ from plot_lightning.losses.options import LossArgs
 from plot_lightning.losses.reward_beta import drop_duplicate_rewards, reward_beta
 from plot_lightning.losses.types import PreferenceForward
 from plot_lightning.models.lora import LoraSettings, apply_lora
-from plot_lightning.models.modes import disable_dropout, eval_mode
+from plot_lightning.models.modes import disable_dropout
 from plot_lightning.optimization import default_optimizer, with_warmup
-from plot_lightning.reference.cache import ReferenceCache, cache_file
 from plot_lightning.reference.eval_mode import ReferenceEvalModeNote
-from plot_lightning.reference.frozen import frozen_copy
-from plot_lightning.reference.precompute import (
-    ensure_reference_cache,
-    expected_fingerprint,
-    reference_loaders,
-)
+from plot_lightning.reference.mode import REFERENCE_MODES, ReferenceMode, ReferenceSettings
 from plot_lightning.stage_metrics import StageMetrics
 from plot_lightning.strategies.fsdp2 import fully_shard_model
-
-REFERENCE_MODES = ("copy", "lora_disabled", "precomputed")
-FP32_WEIGHT_PRECISIONS = ("32-true", "32", "bf16-mixed", "16-mixed")  # precisions that keep fp32 weights
-SPLITS = {"train": "train", "val": "val"}
+from plot_lightning.strategies.weight_policy import weights_stay_fp32_and_whole
 
 
 class PLOTModule(pl.LightningModule):
@@ -83,9 +65,9 @@ class PLOTModule(pl.LightningModule):
             aot, aot_unpaired, pro, plot); a name shared with TRL is TRL's loss.
         weights: one weight per loss, e.g. ``[1.0, 0.1]`` for DPO + 0.1 * PLOT.
         loss_args: constructor arguments per loss, e.g. ``{"dpo": {"beta": 0.1}, "plot": {"variant": "sinkhorn"}}``.
-        reference: "copy" (frozen copy of the initial policy), "lora_disabled" (the policy with its LoRA
-            adapters disabled; needs ``lora``) or "precomputed" (log-probs cached once on disk; no reference
-            model in memory).
+        reference: a registered reference mode (:mod:`plot_lightning.reference.mode`): "copy" (frozen copy
+            of the initial policy), "lora_disabled" (the policy with its LoRA adapters disabled; needs
+            ``lora``) or "precomputed" (log-probs cached once on disk; no reference model in memory).
         reference_cache_dir: folder of the precomputed reference cache (built on first use).
         lora: LoRA settings; when given only the adapters train.
         optimizer: optimizer factory taking the trainable parameters (default AdamW, lr 5e-6).
@@ -163,11 +145,7 @@ class PLOTModule(pl.LightningModule):
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
             lora = LoraSettings(**lora)
         if reference not in REFERENCE_MODES:
-            raise ValueError(f"'reference' must be one of {REFERENCE_MODES}, got {reference!r}")
-        if reference == "lora_disabled" and lora is None:
-            raise ValueError("reference='lora_disabled' needs 'lora' settings (the adapters to disable)")
-        if reference == "precomputed" and not reference_cache_dir:
-            raise ValueError("reference='precomputed' needs 'reference_cache_dir'")
+            raise ValueError(f"'reference' must be one of {tuple(REFERENCE_MODES)}, got {reference!r}")
         if not isinstance(getattr(torch, model_dtype, None), torch.dtype):
             raise ValueError(f"'model_dtype' must name a torch dtype, got {model_dtype!r}")
         # Callables and dataclasses would make checkpoints unloadable with torch.load(weights_only=True):
@@ -184,12 +162,20 @@ class PLOTModule(pl.LightningModule):
         self.reward_beta = reward_beta(self.loss, metrics_beta)
         if fused_head:
             check_fused_support(self.loss)
+        settings = ReferenceSettings(
+            model,
+            model_dtype,
+            self.hparams["lora"],
+            reference_cache_dir,
+            self.loss.reference_topk_k,
+            fused_chunk_size if fused_head else None,
+        )
+        self.reference_mode: ReferenceMode = REFERENCE_MODES[reference](settings)
         self.policy: torch.nn.Module | None = None
         self.reference: torch.nn.Module | None = None
         self.stage_metrics: StageMetrics | None = None
-        self._caches: dict[str, ReferenceCache] = {}
-        self._fingerprint: dict | None = None
         self._share_note = False
+        self._batch_idx: int | str = "?"
         NonFiniteGuard(on_nonfinite_grad, max_consecutive_skips)  # validates the choice early
 
     # ----------------------------------------------------------------------------------------- building
@@ -201,9 +187,9 @@ class PLOTModule(pl.LightningModule):
     @override
     def setup(self, stage: str) -> None:
         # After the datamodule's setup, before the models load: SFT data with a loss that needs pairs fails here.
-        require_pairs = getattr(getattr(self._trainer, "datamodule", None), "require_pairs", None)
-        if self.loss.requires_rejected and require_pairs is not None:
-            require_pairs(self.hparams.losses)
+        data = self._preference_data()
+        if self.loss.requires_rejected and data is not None:
+            data.require_pairs(self.hparams.losses)
         reason = sharded_reason(self._trainer.strategy) if self._trainer is not None else None
         if reason and self.grad_shares.targets:
             raise ValueError(f"'weight_shares' cannot be calibrated here: {reason}")
@@ -221,12 +207,11 @@ class PLOTModule(pl.LightningModule):
         # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
         # No copy here: normalise_embedding writes a new fp32 tensor (each copy is V x d: ~250 MB at V=128k).
         self.loss.set_embedding(output_embedding_weight(policy).detach())
-        if self.uses_reference and hp.reference == "copy":
-            self.reference = frozen_copy(policy)
-            if self._shares_cost_embedding():  # the reference's lm_head is the start embedding, frozen
+        if self.uses_reference:
+            self.reference = self.reference_mode.setup(policy, self._trainer)
+            if self.reference is not None and self._shares_cost_embedding():
+                # the frozen reference's lm_head is the start embedding
                 self.loss.terms["plot"].share_embedding(output_embedding_weight(self.reference))
-        if self.uses_reference and hp.reference == "precomputed":
-            self._prepare_cache(policy)
         if hp.lora is not None:
             policy = apply_lora(policy, LoraSettings(**hp.lora))
             if hp.get("disable_dropout", True):
@@ -236,55 +221,27 @@ class PLOTModule(pl.LightningModule):
         # from_pretrained returns eval mode and Lightning 2.6 keeps module modes at fit start: train explicitly.
         self.policy = policy.train()
         self.stage_metrics = StageMetrics(hp.losses, self._subpreference_names())
-        if getattr(self, "_device_mesh", None) is not None:  # FSDP2 via ModelParallelStrategy
+        if self.device_mesh is not None:  # FSDP2 via ModelParallelStrategy
             for model in (self.reference, self.policy):
                 if model is not None:
                     fully_shard_model(model, self.device_mesh)
 
     def _shares_cost_embedding(self) -> bool:
-        """Whether PLOT's cost can read the reference's output embedding (see ``share_cost_embedding``): no
-        precision plugin will cast it and no strategy will shard it."""
+        """Whether PLOT's cost can read the reference's output embedding (see ``share_cost_embedding``)."""
         if not self.hparams.get("share_cost_embedding", True) or "plot" not in self.loss.terms:
             return False
         if output_embedding_weight(self.reference).dtype != torch.float32:
             return False
-        trainer = self._trainer
-        if trainer is None:  # used outside a Trainer: nothing will cast or shard it behind our back
-            return True
-        strategy = trainer.strategy  # DeepSpeed is a DDPStrategy that shards and casts: excluded
-        plain = isinstance(strategy, (SingleDeviceStrategy, DDPStrategy)) and not isinstance(
-            strategy, DeepSpeedStrategy
-        )
-        return plain and str(trainer.precision) in FP32_WEIGHT_PRECISIONS
+        trainer = self._trainer  # outside a Trainer nothing will cast or shard it behind our back
+        return trainer is None or weights_stay_fp32_and_whole(trainer.strategy, trainer.precision)
 
-    def _prepare_cache(self, policy: torch.nn.Module) -> None:
-        hp = self.hparams
-        self._fingerprint = expected_fingerprint(policy, hp.model, hp.model_dtype)
-        trainer = self._trainer
-        datamodule = getattr(trainer, "datamodule", None) if trainer is not None else None
-
-        def loaders():
-            if datamodule is None:
-                raise ValueError(
-                    f"reference='precomputed': no cache in {hp.reference_cache_dir} and no datamodule to build "
-                    "it from; run plot_lightning.reference.precompute.precompute_reference first"
-                )
-            return reference_loaders(datamodule)
-
-        ensure_reference_cache(
-            policy,
-            loaders,
-            hp.reference_cache_dir,
-            top_k=self.loss.reference_topk_k,
-            fingerprint=self._fingerprint,
-            is_builder=trainer is None or trainer.is_global_zero,
-            barrier=trainer.strategy.barrier if trainer is not None else lambda: None,
-        )
+    def _preference_data(self) -> PreferenceData | None:
+        datamodule = self._trainer.datamodule if self._trainer is not None else None
+        return datamodule if isinstance(datamodule, PreferenceData) else None
 
     def _subpreference_names(self) -> list[str]:
-        trainer = self._trainer
-        names = getattr(getattr(trainer, "datamodule", None), "subpreferences", None) if trainer else None
-        return list(names) if names else ["all"]
+        data = self._preference_data()
+        return list(data.subpreferences) if data is not None and data.subpreferences else ["all"]
 
     @override
     def train(self, mode: bool = True) -> PLOTModule:
@@ -297,43 +254,19 @@ class PLOTModule(pl.LightningModule):
     def _reference_outputs(self, aligned, batch: Mapping, stage: str) -> ReferenceOutputs | None:
         if not self.uses_reference:
             return None
-        top_k = self.loss.reference_topk_k
-        if self.hparams.reference == "precomputed":
-            split = SPLITS.get(stage, stage)
-            if split not in self._caches:
-                path = cache_file(self.hparams.reference_cache_dir, split)
-                self._caches[split] = ReferenceCache(path, self._fingerprint, top_k)
-            return self._caches[split].lookup(aligned, batch["example_index"])
-        if self.hparams.fused_head:
-            chunk = self.hparams.fused_chunk_size
-            if self.hparams.reference == "lora_disabled":
-                with self.policy.disable_adapter(), eval_mode(self.policy):
-                    return fused_reference_outputs(self.policy, aligned, top_k, chunk)
-            return fused_reference_outputs(self.reference, aligned, top_k, chunk)
-        with torch.no_grad():
-            if self.hparams.reference == "lora_disabled":
-                # The policy is in train mode: without eval mode its dropout would make the reference random.
-                with self.policy.disable_adapter(), eval_mode(self.policy):
-                    logits = causal_logits(self.policy, aligned)
-            else:
-                logits = causal_logits(self.reference, aligned)
-            return reference_outputs_from_logits(logits, aligned, top_k)
+        return self.reference_mode.outputs(self.policy, self.reference, aligned, batch, stage)
 
     def _shared_step(self, batch: Mapping, stage: str) -> Tensor:
         """One concatenated chosen+rejected forward, the composite loss and the stage's metrics.
 
         A non-finite log-prob or loss raises (never a silent NaN) naming the stage, step and terms.
         """
-        where = f"{stage} step {self.global_step} (batch {getattr(self, '_batch_idx', '?')})"
+        where = f"{stage} step {self.global_step} (batch {self._batch_idx})"
         try:
             aligned = align_batch(batch)
             reference = self._reference_outputs(aligned, batch, stage)
             forward = self._policy_forward(aligned, reference)
-            means, terms = self.loss.parts(forward)
-            factors = self.loss.factors(means)
-            if stage == "train":
-                self._log_grad_shares(means, factors)
-            total, terms = self.loss.combine(means, factors, terms)
+            total, terms = self.loss(forward, self._log_grad_shares if stage == "train" else None)
         except ValueError as error:
             raise ValueError(f"{where}: {error}") from error
         bad = [name for name, value in terms.items() if not bool(torch.isfinite(value.detach()).all())]
@@ -341,9 +274,9 @@ class PLOTModule(pl.LightningModule):
             raise FloatingPointError(f"{where}: non-finite loss term(s) {bad}")
         metrics = preference_metrics(forward, self.reward_beta)
         terms = drop_duplicate_rewards(self.loss, terms, self.reward_beta)
-        self._log_stage(stage, {**terms, **metrics}, batch_size=forward.chosen.logps.shape[0])
+        self.stage_metrics.log_step(self.log, stage, {**terms, **metrics}, forward.chosen.logps.shape[0])
         if stage == "val" and len(self.stage_metrics.subpreferences) > 1:
-            self._log_subpreferences(forward, batch["subpreference_id"])
+            self.stage_metrics.update_subpreferences(forward, batch["subpreference_id"], self._values)
         return total
 
     def _log_grad_shares(self, means: dict[str, Tensor], factors: dict) -> None:
@@ -373,38 +306,10 @@ class PLOTModule(pl.LightningModule):
             return fused_preference_forward(self.policy, aligned, reference, self.loss, chunk)
         return logits_preference_forward(model_logits(self.policy, aligned), aligned, reference, self.loss)
 
-    def _log_stage(self, stage: str, values: dict[str, Tensor], batch_size: int) -> None:
-        on_step = stage == "train"
-        for name, value in values.items():
-            key = f"{stage}/{name}"
-            if self.stage_metrics.has(key):
-                metric = self.stage_metrics.update(key, value, batch_size)
-                self.log(key, metric, on_step=on_step, on_epoch=True, prog_bar=name == "loss")
-            else:  # per-term extras: plain tensors, averaged across processes by Lightning
-                self.log(
-                    key,
-                    value.detach().float(),
-                    on_step=on_step,
-                    on_epoch=True,
-                    sync_dist=True,
-                    batch_size=batch_size,
-                )
-
-    @torch.no_grad()
-    def _log_subpreferences(self, forward: PreferenceForward, subpreference_id: Tensor) -> None:
-        """Accumulate validation metrics per subpreference (weight = its examples in the batch); they are
-        reduced across processes and logged in :meth:`on_validation_epoch_end`."""
-        for index, name in enumerate(self.stage_metrics.subpreferences):
-            keep = subpreference_id.to(forward.chosen.logps.device) == index
-            count = int(keep.sum())
-            if not count:
-                continue
-            subset = select_examples(forward, keep)
-            _, terms = self.loss(subset)
-            values = {**terms, **preference_metrics(subset, self.reward_beta)}
-            for metric in self.stage_metrics.per_subpreference_names():
-                if metric in values:
-                    self.stage_metrics.update(f"val/{name}/{metric}", values[metric], count)
+    def _values(self, forward: PreferenceForward) -> dict[str, Tensor]:
+        """The loss terms and preference metrics of ``forward`` (a subset of a validation batch)."""
+        _, terms = self.loss(forward)
+        return {**terms, **preference_metrics(forward, self.reward_beta)}
 
     @override
     def on_validation_epoch_end(self) -> None:

@@ -9,11 +9,14 @@ module logs the metric objects and Lightning computes/syncs/resets them at epoch
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor, nn
 from torchmetrics import Metric
+
+from plot_lightning.forward import select_examples
+from plot_lightning.losses.types import PreferenceForward
 
 TRL_METRICS = (
     "rewards/chosen",
@@ -97,6 +100,40 @@ class StageMetrics(nn.Module):
         metric = self.means[_key(name)]
         metric(value.detach().float(), weight)
         return metric
+
+    def log_step(
+        self, log: Callable[..., None], stage: str, values: dict[str, Tensor], batch_size: int
+    ) -> None:
+        """Log ``values`` as ``<stage>/<name>`` with ``log`` (``LightningModule.log``): tracked names as their
+        exact running mean, the per-term extras as plain tensors that Lightning averages across processes."""
+        on_step = stage == "train"
+        for name, value in values.items():
+            key = f"{stage}/{name}"
+            if self.has(key):
+                metric = self.update(key, value, batch_size)
+                log(key, metric, on_step=on_step, on_epoch=True, prog_bar=name == "loss")
+            else:
+                value = value.detach().float()
+                log(key, value, on_step=on_step, on_epoch=True, sync_dist=True, batch_size=batch_size)
+
+    @torch.no_grad()
+    def update_subpreferences(
+        self,
+        forward: PreferenceForward,
+        subpreference_id: Tensor,
+        values_of: Callable[[PreferenceForward], dict[str, Tensor]],
+    ) -> None:
+        """Accumulate ``values_of(examples of one subpreference)`` per subpreference, weighted by its number of
+        examples in the batch; :meth:`subpreference_means` reduces them across processes."""
+        for index, sub in enumerate(self.subpreferences):
+            keep = subpreference_id.to(forward.chosen.logps.device) == index
+            count = int(keep.sum())
+            if not count:
+                continue
+            values = values_of(select_examples(forward, keep))
+            for name in self.per_subpreference_names():
+                if name in values:
+                    self.update(f"val/{sub}/{name}", values[name], count)
 
     def subpreference_means(self) -> dict[str, Tensor]:
         """``{"val/<sub>/<metric>": mean}`` over all processes for the names that saw a weight, then reset.

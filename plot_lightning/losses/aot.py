@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .robust import check_noise_args
 from .types import LossOutput, PreferenceForward
 
@@ -41,6 +42,7 @@ def quantile_violations(upper: Tensor, lower: Tensor) -> Tensor:
     return (gap <= 0).float().mean()
 
 
+@LOSSES.register("aot")
 class AOTLoss(nn.Module):
     """Paired AOT (TRL's ``aot``): ``mean_i h(sort(rho)_i - sort(rho_ref)_i)``; with ``B = 1`` it is DPO.
 

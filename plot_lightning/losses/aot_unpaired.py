@@ -12,10 +12,12 @@ from torch import nn
 from .aot import quantile_logistic_loss, quantile_violations
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .robust import check_noise_args
 from .types import LossOutput, PreferenceForward
 
 
+@LOSSES.register("aot_unpaired")
 class AOTUnpairedLoss(nn.Module):
     """Unpaired AOT: ``mean_i h(sort(r_w)_i - sort(r_l)_i)`` over the batch; with ``B = 1`` it is DPO.
 

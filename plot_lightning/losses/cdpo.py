@@ -12,10 +12,12 @@ from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .robust import check_noise_args
 from .types import LossOutput, PreferenceForward
 
 
+@LOSSES.register("cdpo")
 class ConservativeDPOLoss(nn.Module):
     """``loss = -(1-eps) log sigmoid(beta h) - eps log sigmoid(-beta h)``; ``eps = 0`` gives DPO.
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -13,6 +14,9 @@ from .precision import fp32_math
 from .registry import LOSSES
 from .types import PreferenceForward
 from .weighting import check_term_shares, loss_ratio_factor
+
+PartsObserver = Callable[[dict[str, Tensor], dict[str, Tensor | float]], None]
+"""``observe(means, factors)``: called by :meth:`CompositeLoss.forward` before the weighted sum."""
 
 
 def _check_config(losses: list[str], weights: list[float]) -> None:
@@ -145,12 +149,21 @@ class CompositeLoss(nn.Module):
         terms["loss"] = total
         return total, terms
 
-    def forward(self, batch: PreferenceForward) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(
+        self, batch: PreferenceForward, observe_parts: PartsObserver | None = None
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         """Returns ``(total, terms)``.
 
         ``total``: scalar with grad. ``terms``: ``"loss"`` (the same total, with grad; log it detached),
         ``"loss/<name>"`` (unweighted batch mean, detached), each term's metrics as ``"<name>/<key>"`` and
         ``"weight/<name>"`` for the ``loss_ratio`` terms.
+
+        ``observe_parts(means, factors)``, if given, sees each term's batch mean (with grad) and this step's
+        factors before they are summed, and may replace factors (a calibrated weight): per-term
+        instrumentation without bypassing ``__call__``, so hooks on this module see every evaluation.
         """
         means, terms = self.parts(batch)
-        return self.combine(means, self.factors(means), terms)
+        factors = self.factors(means)
+        if observe_parts is not None:
+            observe_parts(means, factors)
+        return self.combine(means, factors, terms)

@@ -7,9 +7,11 @@ from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward
 
 
+@LOSSES.register("dpo")
 class DPOLoss(nn.Module):
     """``loss = -log sigmoid(beta * h)``, ``h = (log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l))``.
 

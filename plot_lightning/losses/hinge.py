@@ -7,9 +7,11 @@ from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward
 
 
+@LOSSES.register("hinge")
 class HingeLoss(nn.Module):
     """``loss = max(0, 1 - beta * h)``, ``h`` the difference of policy/reference log-ratios (TRL's hinge).
 

@@ -6,9 +6,11 @@ from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward
 
 
+@LOSSES.register("ipo")
 class IPOLoss(nn.Module):
     """``loss = (h - 1/(2*beta))^2`` with ``h`` the difference of policy/reference log-ratios.
 

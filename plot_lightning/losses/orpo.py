@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .logprobs import pair_logps, token_logps
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward, SequenceSide
 
 NLL_SPANS = ("prompt_and_response", "response")
@@ -48,6 +49,7 @@ def sequence_nll(side: SequenceSide) -> Tensor:
     return -per_token.sum(dim=-1) * (per_token.shape[0] / tokens)
 
 
+@LOSSES.register("orpo")
 class ORPOLoss(nn.Module):
     """``loss = NLL(y_w) - beta * log sigmoid(log odds(y_w) - log odds(y_l))``; reference-free.
 

@@ -27,6 +27,7 @@ from plot_lightning.losses.plot_cost import (
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
 from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost, support_transport_cost
 from plot_lightning.losses.precision import fp32_math
+from plot_lightning.losses.registry import LOSSES
 from plot_lightning.losses.types import LossOutput, PreferenceForward
 from plot_lightning.section_timer import SectionTimer
 from plot_lightning.tensor_checks import (
@@ -155,6 +156,7 @@ def plot_transport_cost(
     return VARIANTS[variant](logits, labels, mask, embedding, options)
 
 
+@LOSSES.register("plot")
 class PLOTLoss(nn.Module):
     """``L_PLOT = mean_t W(p_t^w, q_t^w) + gamma * max(0, margin - mean_t W(p_t^l, δ_{y^l_t}))`` per example.
 
@@ -181,7 +183,10 @@ class PLOTLoss(nn.Module):
         max_iter: Sinkhorn iterations (sinkhorn).
         lam: weight of the reference top-K in the target ``(1-lam) delta_y + lam topK(p_ref)`` (sinkhorn).
         debias: use the debiased Sinkhorn divergence (sinkhorn).
-        chunk_size: response tokens per chunk of the dirac kernel (memory knob).
+
+    No chunking option: in training the heads compute PLOT's cost in their own chunks (the fused head's
+    ``fused_chunk_size``, the logits head's fixed block); a direct call uses :func:`plot_transport_cost`'s
+    default ``chunk_size``.
     """
 
     requires_reference = False
@@ -198,7 +203,6 @@ class PLOTLoss(nn.Module):
         max_iter: int = 200,
         lam: float = 0.3,
         debias: bool = False,
-        chunk_size: int = 1024,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -208,9 +212,7 @@ class PLOTLoss(nn.Module):
         if gamma < 0 or margin < 0:
             raise ValueError(f"'gamma' and 'margin' must be >= 0, got gamma={gamma}, margin={margin}")
         self.variant, self.cost, self.gamma, self.margin = variant, cost, float(gamma), float(margin)
-        self.options = dict(
-            top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias, chunk_size=chunk_size
-        )
+        self.options = dict(top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias)
         # A plain attribute, not a buffer: precision plugins (bf16-true), FSDP mixed precision (buffer_dtype)
         # and DDP's per-forward buffer broadcast act on module buffers only; the cost embedding must stay
         # the fp32 copy taken at start and never travel between processes. It follows the logits' device.
@@ -275,7 +277,6 @@ class PLOTLoss(nn.Module):
                 raise ValueError(
                     "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' from the reference"
                 )
-            options = {key: self.options[key] for key in ("top_k", "epsilon", "max_iter", "lam", "debias")}
             return support_transport_cost(
                 side.support_logps,
                 side.support_ids,
@@ -285,7 +286,7 @@ class PLOTLoss(nn.Module):
                 side.ref_topk_ids,
                 side.ref_topk_logps,
                 cost=self.cost,
-                **options,
+                **self.options,
             )
         raise ValueError(f"PLOTLoss ({variant}) needs policy logits: the batch side has logits=None")
 

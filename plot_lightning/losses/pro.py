@@ -6,9 +6,11 @@ import torch
 from torch import nn
 
 from .logprobs import pair_logps
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward
 
 
+@LOSSES.register("pro")
 class PROLoss(nn.Module):
     """``loss = -log softmax([s_w, s_l])[0] + sft_weight * NLL(y_w)``, ``s = avg log pi(y) / temperature``.
 

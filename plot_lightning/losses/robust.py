@@ -12,6 +12,7 @@ from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward
 
 
@@ -23,6 +24,7 @@ def check_noise_args(beta: float, label_smoothing: float) -> None:
         raise ValueError(f"'label_smoothing' must lie in [0, 0.5), got {label_smoothing}")
 
 
+@LOSSES.register("robust")
 class RobustDPOLoss(nn.Module):
     """TRL's ``robust``: ``((1-eps) * l(h) - eps * l(-h)) / (1 - 2 eps)``, ``l(h) = -log sigmoid(beta h)``.
 

@@ -8,11 +8,13 @@ from torch import nn
 
 from plot_lightning.tensor_checks import check_shape
 
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward
 
 SFT_REDUCTIONS = ("token", "example")
 
 
+@LOSSES.register("sft")
 class SFTLoss(nn.Module):
     """Mean negative log-likelihood of the chosen response tokens.
 

@@ -7,9 +7,11 @@ from torch import nn
 
 from .logprobs import pair_logps
 from .metrics import reward_metrics
+from .registry import LOSSES
 from .types import LossOutput, PreferenceForward
 
 
+@LOSSES.register("simpo")
 class SimPOLoss(nn.Module):
     """``loss = -log sigmoid(beta * (avg log pi(y_w) - avg log pi(y_l)) - gamma)``.
 

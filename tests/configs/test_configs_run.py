@@ -69,7 +69,7 @@ def test_single_device_config_runs_on_small_data(config: Path, tmp_path: Path) -
 @pytest.mark.multiprocess
 @pytest.mark.parametrize("config", MULTI, ids=lambda path: path.stem)
 def test_multi_process_config_runs_on_small_data(config: Path, tmp_path: Path) -> None:
-    """Two real processes on gloo, started as a fresh interpreter with a clean environment (STACK-NOTES)."""
+    """Two real processes on gloo, started as a fresh interpreter with a clean environment (docs/testing.md)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MASTER_", "LT_", "PL_"))}
     env = {k: v for k, v in env.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE")}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", OMP_NUM_THREADS="1")

@@ -225,3 +225,20 @@ def test_alpha_on_the_command_line_is_refused_by_the_real_entry_point(tmp_path) 
         result.stderr.strip().splitlines()[-1].startswith("plot-lightning: error: the weight of loss 'plot'")
     )
     assert "Traceback" not in result.stderr
+
+
+def test_an_option_a_loss_does_not_have_is_exit_status_2(capsys) -> None:
+    """``--model.loss_args.plot.chunk_size`` (an option PLOT does not have) stops the CLI before training."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(
+            [
+                "fit",
+                "--config",
+                "configs/tiny.yaml",
+                "--model.loss_args.plot.chunk_size",
+                "4",
+                "--print_config",
+            ]
+        )
+    assert exit_info.value.code == 2
+    assert "chunk_size" in capsys.readouterr().err

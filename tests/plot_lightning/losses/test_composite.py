@@ -78,9 +78,12 @@ class _EmbeddingTerm(nn.Module):
         return LossOutput(loss=torch.zeros_like(batch.chosen.logps))
 
 
-def test_set_embedding_forwarded_only_to_terms_that_take_it(monkeypatch):
-    monkeypatch.setitem(registry.LOSSES, "embedding_term", _EmbeddingTerm)
-    composite = CompositeLoss(["dpo", "embedding_term"], [1.0, 1.0])
+def test_set_embedding_forwarded_only_to_terms_that_take_it():
+    registry.LOSSES.register("embedding_term")(_EmbeddingTerm)
+    try:
+        composite = CompositeLoss(["dpo", "embedding_term"], [1.0, 1.0])
+    finally:
+        registry.LOSSES.unregister("embedding_term")
     weight = torch.randn(5, 3)
     composite.set_embedding(weight)
     assert composite.terms["embedding_term"].seen is weight

@@ -81,3 +81,10 @@ def test_a_fully_resolved_config_lists_every_loss_at_its_defaults():
     full["ipo"]["beta"] = 0.7
     with pytest.raises(ValueError, match="'ipo', which is not in 'losses'"):
         validate_loss_args(["dpo"], full)
+
+
+def test_plot_has_no_chunk_size_option_it_would_ignore():
+    """The training heads compute PLOT's cost with their own chunking (``fused_chunk_size``), so a
+    ``loss_args.plot.chunk_size`` would change nothing: it is refused, naming the option."""
+    with pytest.raises(ValueError, match=r"loss 'plot' has no option\(s\) \['chunk_size'\]"):
+        CompositeLoss(["plot"], [1.0], {"plot": {"chunk_size": 1}})

@@ -65,3 +65,29 @@ def test_default_module_is_well_formed(name):
     assert isinstance(out, LossOutput)
     assert out.loss.shape == (2,) and out.loss.requires_grad and bool(torch.isfinite(out.loss).all())
     assert all(v.dim() == 0 and not v.requires_grad for v in out.metrics.values())
+
+
+class _ChosenLengthLoss(nn.Module):
+    """A loss defined outside the package: minus the chosen log-prob divided by the response length."""
+
+    requires_reference = requires_rejected = requires_logits = requires_reference_topk = False
+
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        return LossOutput(-batch.chosen.logps / batch.chosen.mask.sum(-1))
+
+
+def test_a_loss_registered_outside_the_package_is_built_by_name():
+    """Registered like the built-ins, it is composed by configuration: chosen logps (-2, -4) over lengths
+    (2, 3) give losses (1, 4/3), batch mean 7/6, weighted 0.5 * 7/6 = 7/12."""
+    from plot_lightning.losses.composite import CompositeLoss
+
+    LOSSES.register("chosen_length")(_ChosenLengthLoss)
+    try:
+        total, terms = CompositeLoss(["chosen_length"], [0.5])(_pair_batch())
+        assert float(total) == pytest.approx(7 / 12)
+        assert float(terms["loss/chosen_length"]) == pytest.approx(7 / 6)
+        with pytest.raises(ValueError, match="'dpo' is already registered by DPOLoss"):
+            LOSSES.register("dpo")(_ChosenLengthLoss)
+    finally:
+        LOSSES.unregister("chosen_length")
+    assert "chosen_length" not in LOSSES

@@ -45,21 +45,8 @@ def build(losses_seen: list[float]) -> PLOTModule:
         weights=[1.0, 0.5],
         optimizer=lambda params: torch.optim.SGD(params, lr=0.5),
     )
-    # The total of each loss evaluation, from its terms' outputs (the module calls the terms through
-    # CompositeLoss.parts, not CompositeLoss.forward, so a hook on the composite would see nothing).
-    pending: dict[str, float] = {}
-
-    def record(name: str, weight: float):
-        def hook(term, args, output) -> None:
-            pending[name] = weight * float(output.loss.mean())
-            if len(pending) == len(module.loss.names):
-                losses_seen.append(sum(pending.values()))
-                pending.clear()
-
-        return hook
-
-    for name, weight in zip(module.loss.names, module.loss.weights, strict=True):
-        module.loss.terms[name].register_forward_hook(record(name, weight))
+    # The total of each loss evaluation, as the composite returns it (the module calls it through __call__).
+    module.loss.register_forward_hook(lambda _loss, _args, output: losses_seen.append(float(output[0])))
     return module
 
 

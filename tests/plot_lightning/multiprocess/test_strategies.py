@@ -3,7 +3,7 @@ give the same per-step losses and the same policy update as one process on the s
 frozen reference never changes and the policy does.
 
 Each run is a fresh `python train_strategy.py ...` process with a clean environment: a 2-rank Trainer
-started inside pytest would relaunch pytest itself as rank 1 (see STACK-NOTES).
+started inside pytest would relaunch pytest itself as rank 1 (docs/testing.md).
 """
 
 from __future__ import annotations

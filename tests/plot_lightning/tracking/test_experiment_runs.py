@@ -7,7 +7,7 @@ import socket
 import pytest
 from mlflow import MlflowClient
 
-from plot_lightning.experiment.tracking import ExperimentTracker
+from plot_lightning.tracking.experiment_runs import ExperimentTracker
 
 
 def _free_port() -> int:
