@@ -129,14 +129,16 @@ def response_batches(
 @torch.no_grad()
 def kept_log_probs(model, batch: Batch) -> torch.Tensor:
     """``(B, keep, V)`` fp32 log-softmax at the kept positions (only those logits are built when the model
-    takes ``logits_to_keep``). Position ids follow the attention mask, so left padding changes nothing."""
-    positions = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
-    inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "position_ids": positions}
+    takes ``logits_to_keep``), on the CPU. Position ids follow the attention mask: left padding changes nothing."""
+    device = next(model.parameters()).device
+    mask = batch.attention_mask.to(device)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    inputs = {"input_ids": batch.input_ids.to(device), "attention_mask": mask, "position_ids": positions}
     if "logits_to_keep" in inspect.signature(model.forward).parameters:
         logits = model(**inputs, logits_to_keep=batch.keep).logits
     else:
         logits = model(**inputs).logits[:, -batch.keep :]
-    return torch.log_softmax(logits.float(), dim=-1)
+    return torch.log_softmax(logits.float(), dim=-1).cpu()
 
 
 def reference_pass(reference, batches: list[Batch]) -> list[torch.Tensor]:

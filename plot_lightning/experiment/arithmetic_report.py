@@ -74,6 +74,10 @@ def report(config: ArithmeticExperiment, results: dict[str, Any]) -> str:
     )
     lines += ["", f"Chosen: **{summary['operation']}**; {train['pairs'] + train.get('gold_pairs', 0)} training pairs"
               f"{gold} from {train['prompts']} prompts; {summary['heldout']['prompts']} held-out prompts.", ""]  # fmt: skip
+    base = json.loads((Path(config.out_dir) / "base.json").read_text(encoding="utf-8"))["greedy_agreement"]
+    lines += [f"Accuracy is read from one teacher-forced pass per item; on the base model it agrees with `generate` "
+              f"(greedy) on {base['agree']}/{base['items']} items ({base['forced_correct']} vs "
+              f"{base['generated_correct']} correct).", ""]  # fmt: skip
     gate = results["gate"]
     lines += ["## Gate", "", f"{gate['arm']} seed {gate['seed']}: held-out accuracy {gate['base_accuracy']:.3f} -> "
               f"{gate['end_accuracy']:.3f} (gain {gate['gain']:+.3f}, needed {gate['min_gain']:+.3f}): "
@@ -96,6 +100,10 @@ def report(config: ArithmeticExperiment, results: dict[str, Any]) -> str:
         lines.append(f"| {c['treated']} - {c['base']} | {c['role']} | {c['metric']} | {shown} | "
                      f"{c['p_value']:.4f} | {c['p_holm']:.4f} | {c['mde']:.4f} |")  # fmt: skip
     lines += ["", f"**Does PLOT help here?** {results['verdict']}.", ""]
+    env = results["environment"]
+    lines += [f"Run: commit `{env['commit']}`, wall time {results['seconds'] / 60:.1f} min, torch {env['torch']}, "
+              f"transformers {env['transformers']}, lightning {env['lightning']}, {env['threads']} threads, load "
+              f"average at the end {env['load_average'][0]:.2f}.", ""]  # fmt: skip
     lines += ["## Term weights and gradient shares (final step)", "", "| cell | weights | logged shares |",
               "|---|---|---|"]  # fmt: skip
     for cell, c in results["calibration"].items():
@@ -105,9 +113,29 @@ def report(config: ArithmeticExperiment, results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def environment() -> dict[str, Any]:
+    """The commit (when run from a git checkout), library versions, threads and the load average now."""
+    import os
+    import subprocess
+
+    import lightning
+    import torch
+    import transformers
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).resolve().parent, timeout=10).stdout.strip() or "unknown"  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {
+        "commit": commit, "torch": torch.__version__, "transformers": transformers.__version__,
+        "lightning": lightning.__version__, "threads": torch.get_num_threads(), "load_average": os.getloadavg(),
+    }  # fmt: skip
+
+
 def write_outputs(config: ArithmeticExperiment, results: dict[str, Any]) -> dict[str, str]:
     out = Path(config.out_dir)
-    results = {**results, "calibration": calibration(config)}
+    results = {**results, "calibration": calibration(config), "environment": environment()}
     results["items_written"] = write_items(config, out / "items.jsonl")
     atomic_write_json(out / "results.json", results)
     text = report(config, results)

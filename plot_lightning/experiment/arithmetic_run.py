@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,11 @@ def cell_training(config: ArithmeticExperiment, arm: str, seed: int) -> dict[str
     # the arm's losses, weights and options replace the base's, never merge with them
     arm_model = {"loss_args": {}, "weight_shares": None, "loss_ratio": None, **config.arms[arm]}
     training["model"].update({"model": config.model, **arm_model})
+    if training["model"].get("reference") == "precomputed" and not training["model"].get(
+        "reference_cache_dir"
+    ):
+        # every cell trains on the same pairs from the same base model: the first cell builds, the rest read
+        training["model"]["reference_cache_dir"] = str(Path(config.out_dir) / "reference_cache")
     return training
 
 
@@ -121,7 +127,11 @@ def train_cell(config: ArithmeticExperiment, arm: str, seed: int, inputs: dict[s
     path = folder / "train.yaml"
     path.write_text(yaml.safe_dump(cell_training(config, arm, seed), sort_keys=False), encoding="utf-8")
     callback = MeasureAt(config.points, folder, inputs)
-    PLOTLightningCLI(args=["fit", "--config", str(path)], trainer_defaults={"callbacks": [callback]})
+    argv, sys.argv = sys.argv, sys.argv[:1]  # LightningCLI reads sys.argv too: this command's own arguments
+    try:
+        PLOTLightningCLI(args=["fit", "--config", str(path)], trainer_defaults={"callbacks": [callback]})
+    finally:
+        sys.argv = argv
     gc.collect()
     if not cell_done(config, arm, seed):
         raise RuntimeError(f"cell {folder.name} finished training without measuring steps {config.points}")
@@ -174,8 +184,10 @@ def run_arithmetic(config: ArithmeticExperiment, log=print) -> dict[str, Any]:
     Path(config.out_dir).mkdir(parents=True, exist_ok=True)
     inputs, base = measurement_inputs(config)
     gc.collect()
+    agreement = base["greedy_agreement"]
     log(
-        f"[arithmetic] base model: held-out accuracy {accuracy_of(base):.3f} ({len(inputs['heldout'])} prompts)"
+        f"[arithmetic] base model: held-out accuracy {accuracy_of(base):.3f} ({len(inputs['heldout'])} prompts; "
+        f"the teacher-forced and generated verdicts agree on {agreement['agree']}/{agreement['items']})"
     )
     gate_cell = (config.gate["arm"], config.gate["seed"])
     cells = [gate_cell] + [(a, s) for a in config.arms for s in config.seeds if (a, s) != gate_cell]
