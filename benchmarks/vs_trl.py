@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine_load import LoadProbe  # noqa: E402
 from ours_side import METRICS, run_ours  # noqa: E402
+from random_models import RANDOM_SPECS, random_model_folder  # noqa: E402
 from trl_side import run_trl, trl_rows  # noqa: E402
 
 from plot_lightning.models.loading import load_causal_lm, load_tokenizer  # noqa: E402
@@ -52,7 +53,7 @@ def settings_from(args) -> dict:
         "lr": args.lr,
         "beta": 0.1,
         "seed": 0,
-        "device": "cpu",
+        "device": getattr(args, "device", "cpu"),
         "plot_weight": 0.1,
         "gradient_checkpointing": getattr(args, "checkpointing", "off") == "on",
         "fused_adamw": True,  # TRL's default optim on torch >= 2.8 ("adamw_torch_fused"); ours is given the same
@@ -183,7 +184,8 @@ def one(args) -> None:
     if args.steps <= args.warmup:
         raise SystemExit(f"--steps {args.steps} must exceed --warmup {args.warmup} (no timed step left)")
     model_spec = resolve_model(args.model, args.work_dir, args.random_layers)
-    vocab = load_tokenizer(model_spec).__len__() if args.model != "random-128k" else 128256
+    spec = RANDOM_SPECS.get(args.model)
+    vocab = spec.vocab_size if spec else len(load_tokenizer(model_spec))
     examples = synthetic_examples(pairs, seq_len, vocab, args.steps)
     settings["pairs"] = pairs
     cpu_start = time.process_time()
@@ -216,32 +218,20 @@ def one(args) -> None:
         "step_s": steps,
         "cpu_s_total": time.process_time() - cpu_start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "step_peak_mb": step_peak_mb(),  # since the first step began (see step_memory)
+        "step_peak_mb": step_peak_mb(),  # since the first step began (see step_memory); CUDA: allocated
+        "memory": "cuda max_memory_allocated" if settings["device"] == "cuda" else "RSS VmHWM",
         "checkpointing": args.checkpointing,
     }
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def resolve_model(name: str, work_dir: str, layers: int = 30) -> str:
-    if name != "random-128k":
-        return name
-    folder = Path(work_dir) / ("smollm2-shape-v128256" + ("" if layers == 30 else f"-l{layers}"))
-    if not (folder / "config.json").exists():
-        import transformers
-
-        config = transformers.LlamaConfig(
-            vocab_size=128256, hidden_size=576, intermediate_size=1536, num_hidden_layers=layers,
-            num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True,
-            max_position_embeddings=2048, rope_theta=100000.0, rms_norm_eps=1e-5,
-        )  # fmt: skip
-        torch.manual_seed(0)
-        transformers.LlamaForCausalLM(config).save_pretrained(folder)
-        load_tokenizer("smollm2-135m-instruct").save_pretrained(folder)  # ids < 49,152 are enough for tokens
-    return str(folder)
+def resolve_model(name: str, work_dir: str, layers: int | None = None) -> str:
+    """A random spec's folder (:mod:`random_models`, written once under ``work_dir``), else ``name``."""
+    return str(random_model_folder(name, work_dir, layers)) if name in RANDOM_SPECS else name
 
 
 def speed(args) -> int:
-    from speed_table import print_speed_table, run_child
+    from speed_table import markdown_table, print_ratio_rows, print_speed_table, ratio_rows, run_child
 
     probe = LoadProbe(max_load=args.max_load)
     print(versions())
@@ -275,6 +265,14 @@ def speed(args) -> int:
                     )
     quiet, reason = probe.verdict()
     print_speed_table(results, quiet, reason)
+    rows = ratio_rows(results, quiet)
+    print_ratio_rows(rows)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_table(results, rows, quiet))
+    if args.json:
+        runs = [{"shape": s, "checkpointing": r, "config": c, "runs": v} for (s, r, c), v in results.items()]
+        record = {"versions": versions(), "machine": reason, "quiet": quiet, "model": args.model}
+        Path(args.json).write_text(json.dumps({**record, "runs": runs, "ratios": rows}, indent=1))
     return 0
 
 
@@ -291,14 +289,17 @@ def main() -> None:
         p.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "plot-vs-trl"))
         p.add_argument("--warmup", type=int, default=1, help="first steps left out of the timing")
         p.add_argument(
-            "--random-layers", type=int, default=30, help="decoder layers of random-128k (smoke: 1)"
+            "--random-layers", type=int, default=None, help="decoder layers of a random-* model (smoke: 1)"
         )
+        p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     sub.choices["correctness"].add_argument("--data", default="sample:demo")
     sub.choices["correctness"].add_argument("--max-length", type=int, default=512)
     sub.choices["correctness"].add_argument("--config", choices=("dpo", "fused_dpo"), default="dpo")
     sub.choices["speed"].add_argument("--shapes", default="2x256,4x1024")
     sub.choices["speed"].add_argument("--rounds", type=int, default=3)
     sub.choices["speed"].add_argument("--max-load", type=float, default=0.5)
+    sub.choices["speed"].add_argument("--markdown", help="also write the tables as markdown here")
+    sub.choices["speed"].add_argument("--json", help="also write every run and ratio as JSON here")
     sub.choices["speed"].add_argument("--configs", default=",".join(CONFIGS), help=f"subset of {CONFIGS}")
     sub.choices["one"].add_argument("--config", choices=CONFIGS, required=True)
     sub.choices["one"].add_argument("--shape", required=True)
