@@ -169,7 +169,7 @@ RUNNERS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="folder for gpu_check.md/.json and vs_trl_*.md/.json")
     parser.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
@@ -181,11 +181,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=2, help="vs_trl steps left out of the timing")
     parser.add_argument("--max-load", type=float, default=8.0, help="vs_trl: refuse timings above this load")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.sections.split(",")) - set(SECTIONS))
+    if unknown:
+        parser.error(f"--sections: unknown {unknown}; choose from {SECTIONS}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     sections = args.sections.split(",")
-    if set(sections) - set(SECTIONS):
-        parser.error(f"--sections: unknown {sorted(set(sections) - set(SECTIONS))}; choose from {SECTIONS}")
     if args.device == "cuda" and not torch.cuda.is_available():
-        parser.error("--device cuda: no CUDA device here (use --device cpu --tiny for the CPU smoke run)")
+        raise SystemExit("--device cuda: no CUDA device here (use --device cpu --tiny for the CPU smoke run)")
     from random_models import random_model_folder
     from vs_trl import synthetic_examples
 

@@ -13,32 +13,28 @@ On a CUDA run (CUDA initialised in this process) the window is the GPU's instead
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 _STATUS, _CLEAR = Path("/proc/self/status"), Path("/proc/self/clear_refs")
 
 
 def _on_cuda() -> bool:
-    import torch
-
-    return torch.cuda.is_available() and torch.cuda.is_initialized()
+    torch = sys.modules.get("torch")  # never imported here: an import would raise the resident set itself
+    return torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized()
 
 
 def start_step_window() -> None:
     """Reset ``VmHWM`` to the current RSS, and CUDA's peak (call once, at the start of the first step)."""
-    _CLEAR.write_text("5")
     if _on_cuda():
-        import torch
-
-        torch.cuda.reset_peak_memory_stats()
+        sys.modules["torch"].cuda.reset_peak_memory_stats()
+    _CLEAR.write_text("5")
 
 
 def synchronize() -> None:
     """Wait for queued CUDA work (a step clock reads the time after the step really ended); no-op on CPU."""
     if _on_cuda():
-        import torch
-
-        torch.cuda.synchronize()
+        sys.modules["torch"].cuda.synchronize()
 
 
 def _status_mb(field: str) -> float:
@@ -51,9 +47,7 @@ def _status_mb(field: str) -> float:
 def step_peak_mb() -> float:
     """The peak since :func:`start_step_window` in MB: CUDA's allocated peak on a CUDA run, else ``VmHWM``."""
     if _on_cuda():
-        import torch
-
-        return torch.cuda.max_memory_allocated() / 2**20
+        return sys.modules["torch"].cuda.max_memory_allocated() / 2**20
     return _status_mb("VmHWM")
 
 

@@ -276,7 +276,7 @@ def speed(args) -> int:
     return 0
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("correctness", "speed", "one"):
@@ -309,7 +309,11 @@ def main() -> None:
         default="off,on",
         help="gradient checkpointing in both libraries: off, on or off,on",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.command == "correctness":
         raise SystemExit(correctness(args))
     if args.command == "speed":
