@@ -15,8 +15,9 @@ what it finished):
 3. ``embedding``: whether PLOT holds its own ``V x d`` copy of the cost embedding (fp32 and bf16 models);
 4. ``fsdp``: one FSDP2 step against the plain step (:mod:`fsdp_step`);
 5. ``vs_trl``: ``vs_trl.py speed`` at 2 x 256 and 4 x 1024, gradient checkpointing on in both libraries, on
-   random-weight models of real shapes (``random-smollm2``: trl, fused; ``random-gemma3-270m``: trl,
-   fused_dpo, fused), each run in its own process, with per-round ratios and their verdicts.
+   random-weight models of real shapes (``random-gemma3-270m``: trl, fused_dpo, fused, dpo_plot; then
+   ``random-smollm2``: trl, fused, dpo_plot), each run in its own process, with per-round ratios and their
+   verdicts (fused DPO+PLOT against TRL, against fused DPO, and against the unfused head).
 
 Models are built from their configs with random weights (:mod:`random_models`): no download, and speed and
 memory depend on shapes, not on weight values. Only torch, lightning, transformers and this repository are
@@ -44,9 +45,9 @@ SIZES = {  # --tiny (CPU smoke) / real shapes: models of the heads and fsdp sect
     True: {"models": ("random-tiny", "random-gemma3-tiny"), "pairs": 2, "seq_len": 16},
     False: {"models": ("random-smollm2", "random-gemma3-270m"), "pairs": 2, "seq_len": 256},
 }
-VS_TRL = {  # model -> configurations of the vs_trl section
-    "random-smollm2": "trl,fused",
-    "random-gemma3-270m": "trl,fused_dpo,fused",
+VS_TRL = {  # model -> configurations of the vs_trl section, the target first
+    "random-gemma3-270m": "trl,fused_dpo,fused,dpo_plot",
+    "random-smollm2": "trl,fused,dpo_plot",
 }
 
 
@@ -136,7 +137,7 @@ def vs_trl_commands(args) -> list[list[str]]:
         command = [sys.executable, str(HERE / "vs_trl.py"), "speed", "--model", model, "--shapes", shapes]
         command += ["--configs", configs, "--checkpointing", "on", "--device", args.device]
         command += ["--rounds", str(args.rounds), "--steps", str(args.steps), "--warmup", str(args.warmup)]
-        command += ["--max-load", str(args.max_load), "--work-dir", args.work_dir]
+        command += ["--max-load", str(args.max_load), "--max-foreign", "1.0", "--work-dir", args.work_dir]
         command += ["--markdown", str(Path(args.out) / f"vs_trl_{model}.md")]
         command += ["--json", str(Path(args.out) / f"vs_trl_{model}.json")]
         commands.append(command)
@@ -146,12 +147,11 @@ def vs_trl_commands(args) -> list[list[str]]:
 def vs_trl_section(args, folders, examples) -> list[dict]:
     rows = []
     for command in vs_trl_commands(args):
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command)  # its output streams into this one's (the log keeps the raw steps)
         model = command[command.index("--model") + 1]
-        print(done.stdout[-6000:], done.stderr[-3000:] if done.returncode else "", flush=True)
         result = Path(args.out) / f"vs_trl_{model}.json"
         if done.returncode or not result.exists():
-            rows.append({"model": model, "line": f"FAILED (exit {done.returncode}): {done.stderr[-300:]!r}"})
+            rows.append({"model": model, "line": f"FAILED (exit {done.returncode}): see the log above"})
             continue
         rows += [
             {"model": model, "shape": r["shape"], "line": r["line"]}
@@ -179,7 +179,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=2, help="vs_trl rounds (ABBA order)")
     parser.add_argument("--steps", type=int, default=5, help="vs_trl steps per process")
     parser.add_argument("--warmup", type=int, default=2, help="vs_trl steps left out of the timing")
-    parser.add_argument("--max-load", type=float, default=8.0, help="vs_trl: refuse timings above this load")
+    parser.add_argument(
+        "--max-load", type=float, default=8.0, help="vs_trl: refuse timings above this load (16 cores there)"
+    )
     args = parser.parse_args(argv)
     unknown = sorted(set(args.sections.split(",")) - set(SECTIONS))
     if unknown:

@@ -12,11 +12,20 @@ How to run (CPU, fp32; TRL is in the dev extra):
     # gradient checkpointing off and on in both libraries (TRL's DPOConfig defaults it to on: always set here)
     .venv/bin/python benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256,4x1024 --rounds 3
     .venv/bin/python benchmarks/vs_trl.py speed --model random-128k --shapes 2x256,4x1024 --rounds 3
+    # Gemma 3 270M's shape (V = 262,144, tied embeddings), random weights; on a GPU: --device cuda
+    .venv/bin/python benchmarks/vs_trl.py speed --model random-gemma3-270m --shapes 2x256,4x1024 \
+        --configs trl,fused_dpo,fused --checkpointing on --rounds 4 --markdown t.md --json t.json
 
 Configurations: ``trl`` (TRL DPO), ``dpo`` (ours, DPO), ``dpo_plot`` (ours, DPO + 0.1 PLOT dirac, unfused),
 ``fused`` (ours, DPO + 0.1 PLOT dirac, ``fused_head=True``), ``fused_dpo`` (ours, DPO, ``fused_head=True``;
-``correctness --config fused_dpo`` checks the fused head against TRL). ``random-128k`` is a random model of SmolLM2-135M's
-shape with V = 128,256 (Llama 3's vocabulary), written once under ``--work-dir``.
+``correctness --config fused_dpo`` checks the fused head against TRL). ``random-*`` models (``random-smollm2``,
+``random-128k``, ``random-gemma3-270m``, see ``random_models.py``) are random weights of real shapes, written
+once under ``--work-dir``: right for speed and memory, not for the correctness table.
+
+After the table, every ratio is given per round with its median, half-range and verdict (``round_ratios.py``:
+resolved only when the half-range is smaller than the distance of the median from 1), including what PLOT
+adds over plain DPO with the same head (``fused / fused_dpo``) and the fused head against the unfused one
+(``fused / dpo_plot``). On CUDA the clocks synchronise the device and the memory column is CUDA's allocated peak.
 """
 
 from __future__ import annotations
@@ -230,10 +239,27 @@ def resolve_model(name: str, work_dir: str, layers: int | None = None) -> str:
     return str(random_model_folder(name, work_dir, layers)) if name in RANDOM_SPECS else name
 
 
-def speed(args) -> int:
-    from speed_table import markdown_table, print_ratio_rows, print_speed_table, ratio_rows, run_child
+def write_tables(args, results: dict, probe: LoadProbe, final: bool) -> None:
+    """Print the tables (``final``) and write ``--markdown`` / ``--json`` (after every round)."""
+    from speed_table import markdown_table, print_ratio_rows, print_speed_table, ratio_rows
 
-    probe = LoadProbe(max_load=args.max_load)
+    quiet, reason = probe.verdict()
+    rows = ratio_rows(results, quiet)
+    if final:
+        print_speed_table(results, quiet, reason)
+        print_ratio_rows(rows)
+    if args.markdown:
+        Path(args.markdown).write_text(markdown_table(results, rows, quiet))
+    if args.json:
+        runs = [{"shape": s, "checkpointing": r, "config": c, "runs": v} for (s, r, c), v in results.items()]
+        record = {"versions": versions(), "machine": reason, "quiet": quiet, "model": args.model}
+        Path(args.json).write_text(json.dumps({**record, "runs": runs, "ratios": rows}, indent=1))
+
+
+def speed(args) -> int:
+    from speed_table import run_child
+
+    probe = LoadProbe(max_load=args.max_load, max_foreign=args.max_foreign)
     print(versions())
     print(probe.describe())
     resolve_model(args.model, args.work_dir, args.random_layers)
@@ -263,16 +289,8 @@ def speed(args) -> int:
                         f"step peak {result['step_peak_mb']:.0f} MB",
                         flush=True,
                     )
-    quiet, reason = probe.verdict()
-    print_speed_table(results, quiet, reason)
-    rows = ratio_rows(results, quiet)
-    print_ratio_rows(rows)
-    if args.markdown:
-        Path(args.markdown).write_text(markdown_table(results, rows, quiet))
-    if args.json:
-        runs = [{"shape": s, "checkpointing": r, "config": c, "runs": v} for (s, r, c), v in results.items()]
-        record = {"versions": versions(), "machine": reason, "quiet": quiet, "model": args.model}
-        Path(args.json).write_text(json.dumps({**record, "runs": runs, "ratios": rows}, indent=1))
+        write_tables(args, results, probe, final=False)  # a run cut short keeps its finished rounds
+    write_tables(args, results, probe, final=True)
     return 0
 
 
@@ -298,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.choices["speed"].add_argument("--shapes", default="2x256,4x1024")
     sub.choices["speed"].add_argument("--rounds", type=int, default=3)
     sub.choices["speed"].add_argument("--max-load", type=float, default=0.5)
+    sub.choices["speed"].add_argument(
+        "--max-foreign", type=float, default=0.15, help="refuse timings if other processes used more cores"
+    )
     sub.choices["speed"].add_argument("--markdown", help="also write the tables as markdown here")
     sub.choices["speed"].add_argument("--json", help="also write every run and ratio as JSON here")
     sub.choices["speed"].add_argument("--configs", default=",".join(CONFIGS), help=f"subset of {CONFIGS}")

@@ -55,6 +55,7 @@ def test_what_plot_adds_over_dpo_is_a_compared_pair():
         ("fused", "fused_dpo"),
     ]
     assert comparisons(["dpo", "dpo_plot"]) == [("dpo_plot", "dpo")]
+    assert ("fused", "dpo_plot") in comparisons(["trl", "dpo_plot", "fused"])  # the fused-default rule's pair
 
 
 def test_speed_table_prints_and_writes_the_verdicts(capsys):
