@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here (use --device cpu --tiny for the CPU smoke run)")
     from random_models import random_model_folder
-    from vs_trl import synthetic_examples
+    from speed_one import synthetic_examples
 
     sizes = SIZES[args.tiny]
     folders = {name: str(random_model_folder(name, args.work_dir)) for name in sizes["models"]}
