@@ -41,10 +41,11 @@ def _module(model: str, fused: bool, dtype: str) -> PLOTModule:
 
 def _perturbed_policy_state(model: str) -> dict[str, torch.Tensor]:
     """The fp32 policy weights moved by ``PERTURBATION`` x their own scale, seed 0 (the same for every run)."""
-    module = _module(model, False, "float32")
+    from plot_lightning.models.loading import load_causal_lm
+
     generator = torch.Generator().manual_seed(0)
     state = {}
-    for name, value in module.policy.state_dict().items():
+    for name, value in load_causal_lm(model).state_dict().items():
         noise = torch.randn(value.shape, generator=generator) if value.is_floating_point() else 0
         state[name] = value + PERTURBATION * value.float().std().nan_to_num() * noise
     return state

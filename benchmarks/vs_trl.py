@@ -44,11 +44,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine_load import LoadProbe  # noqa: E402
-from ours_side import METRICS, run_ours  # noqa: E402
-from speed_one import one, resolve_model  # noqa: E402
-from trl_side import run_trl, trl_rows  # noqa: E402
 
-from plot_lightning.models.loading import load_causal_lm, load_tokenizer  # noqa: E402
+# The sides (Lightning, TRL, the models) are imported where used: building the parser stays light.
 
 CONFIGS = ("trl", "dpo", "dpo_plot", "fused", "fused_dpo")
 LOSS_RTOL, METRIC_ATOL, METRIC_RTOL = 1e-5, 2e-5, 1e-5  # stated tolerances of the correctness table
@@ -115,6 +112,11 @@ def correctness(args) -> int:
     print(
         f"settings: {settings}, model {args.model}, data {args.data} (first {len(examples)} pairs, in order)"
     )
+    from ours_side import run_ours
+    from trl_side import run_trl, trl_rows
+
+    from plot_lightning.models.loading import load_causal_lm, load_tokenizer
+
     tokenizer = load_tokenizer(args.model)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as out:
@@ -128,6 +130,8 @@ def correctness(args) -> int:
 
 
 def correctness_table(ours: list[dict], theirs: list[dict], config: str) -> int:
+    from ours_side import METRICS
+
     names = ["loss", *METRICS]
     print(f"\nours ({config}) - TRL, per step (loss: relative diff; metrics: absolute diff)")
     print("step " + " ".join(f"{n:>18s}" for n in names))
@@ -181,6 +185,8 @@ def speed(args) -> int:
     probe = LoadProbe(max_load=args.max_load, max_foreign=args.max_foreign)
     print(versions())
     print(probe.describe())
+    from speed_one import resolve_model
+
     resolve_model(args.model, args.work_dir, args.random_layers)
     configs = tuple(args.configs.split(","))
     unknown = sorted(set(configs) - set(CONFIGS))
@@ -258,6 +264,8 @@ def main() -> None:
         raise SystemExit(correctness(args))
     if args.command == "speed":
         raise SystemExit(speed(args))
+    from speed_one import one
+
     one(args, settings_from(args))
 
 
