@@ -172,7 +172,9 @@ def write_tables(args, results: dict, probe: LoadProbe, final: bool) -> None:
         print_speed_table(results, quiet, reason)
         print_ratio_rows(rows)
     if args.markdown:
-        Path(args.markdown).write_text(markdown_table(results, rows, quiet))
+        Path(args.markdown).write_text(
+            f"{versions()}\n\nmachine: {reason}\n\n" + markdown_table(results, rows, quiet)
+        )
     if args.json:
         runs = [{"shape": s, "checkpointing": r, "config": c, "runs": v} for (s, r, c), v in results.items()]
         record = {"versions": versions(), "machine": reason, "quiet": quiet, "model": args.model}
