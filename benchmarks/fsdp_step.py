@@ -21,9 +21,16 @@ def fsdp_step_rows(model: str, examples: list[dict], device: str) -> list[dict]:
     from step_memory import step_peak_mb
 
     settings = {
-        "steps": 1, "pairs": len(examples), "lr": 5e-6, "beta": 0.1, "seed": 0, "device": device,
-        "plot_weight": 0.1, "gradient_checkpointing": False, "fused_adamw": device == "cuda",
-    }  # fmt: skip
+        "steps": 1,
+        "pairs": len(examples),
+        "lr": 5e-6,
+        "beta": 0.1,
+        "seed": 0,
+        "device": device,
+        "plot_weight": 0.1,
+        "gradient_checkpointing": False,
+        "fused_adamw": False,  # the for-loop AdamW: this checks FSDP, not the fused kernel on DTensors
+    }
     rows = []
     for name, strategy in (("single device", "auto"), ("FSDP2, 1 rank", "fsdp2")):
         if strategy == "fsdp2":

@@ -33,6 +33,7 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import torch
@@ -204,7 +205,12 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(Path(args.out), header)
     for name in sections:
         start = time.perf_counter()
-        report.add(name, RUNNERS[name](args, folders, examples), time.perf_counter() - start)
+        try:
+            rows = RUNNERS[name](args, folders, examples)
+        except Exception as error:  # one broken section must not cost the others a GPU run
+            traceback.print_exc()
+            rows = [{"line": f"FAILED: {type(error).__name__}: {str(error)[:300]}"}]
+        report.add(name, rows, time.perf_counter() - start)
     failed = [
         f"{name}: {row}"
         for name, section in report.record["sections"].items()
