@@ -60,6 +60,14 @@ def versions() -> dict:
     found.update(transformers=transformers.__version__, lightning=lightning.__version__)
     found["trl"] = _version_of("trl")
     found["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.machine()
+    found["date"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+        )
+        found["commit"] = commit.stdout.strip() or "unknown (no git metadata here)"
+    except OSError:
+        found["commit"] = "unknown (no git here)"
     return found
 
 
