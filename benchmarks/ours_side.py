@@ -7,7 +7,7 @@ import time
 
 import lightning.pytorch as pl
 import torch
-from step_memory import start_step_window
+from step_memory import start_step_window, synchronize
 from torch.utils.data import DataLoader
 
 from plot_lightning.data.collate import PreferenceCollator
@@ -34,10 +34,12 @@ class StepRecorder(pl.Callback):
             start_step_window()
             self.checkpointing = bool(pl_module.policy.is_gradient_checkpointing)  # what actually ran
             self.fused_adamw = bool(trainer.optimizers[0].defaults.get("fused"))
+        synchronize()
         self.starts.append(time.perf_counter())
         self.seen_input_ids.append(batch["input_ids"].detach().cpu().clone())
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        synchronize()
         self.ends.append(time.perf_counter())
         logged = trainer.callback_metrics
         record = {"loss": float(outputs["loss"].detach())}
@@ -83,6 +85,8 @@ def run_ours(model_spec: str, examples: list[dict], pad_id: int, settings: dict,
     trainer = pl.Trainer(
         accelerator=settings["device"],
         devices=1,
+        strategy=settings.get("strategy", "auto"),  # gpu_check's FSDP step passes one
+        precision=settings.get("precision", "32-true"),
         max_steps=settings["steps"],
         logger=False,
         enable_checkpointing=False,

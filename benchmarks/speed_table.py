@@ -14,6 +14,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from round_ratios import comparisons, round_ratios
+
 SCRIPT = Path(__file__).with_name("vs_trl.py")
 
 
@@ -22,7 +24,9 @@ def run_child(args, config: str, shape: str, checkpointing: str) -> dict:
     command += ["--checkpointing", checkpointing]
     command += ["--model", args.model, "--steps", str(args.steps), "--lr", str(args.lr)]
     command += ["--threads", str(args.threads), "--work-dir", args.work_dir, "--warmup", str(args.warmup)]
-    command += ["--random-layers", str(args.random_layers)]
+    command += ["--device", args.device]
+    if args.random_layers:
+        command += ["--random-layers", str(args.random_layers)]
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": str(args.threads)}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
@@ -73,3 +77,49 @@ def print_speed_table(results: dict[tuple[str, str, str], list[dict]], quiet: bo
     print(
         "ckpt: gradient checkpointing (decoder activations recomputed in backward), the same in both libraries."
     )
+
+
+def ratio_rows(results: dict[tuple[str, str, str], list[dict]], quiet: bool) -> list[dict]:
+    """Per shape and checkpointing setting, the round-by-round ratios (:mod:`round_ratios`): each
+    configuration against TRL and PLOT against plain DPO with the same head; tokens/s only when ``quiet``."""
+    rows = []
+    for shape, recompute in dict.fromkeys((shape, recompute) for shape, recompute, _ in results):
+        configs = [c for (s, r, c) in results if (s, r) == (shape, recompute)]
+        for top, bottom in comparisons(configs):
+            for ratio in round_ratios(
+                results[(shape, recompute, top)], results[(shape, recompute, bottom)], (top, bottom)
+            ):
+                if ratio.quantity == "tokens/s" and not quiet:
+                    continue
+                rows.append(
+                    {"shape": shape, "checkpointing": recompute, **ratio.as_dict(), "line": ratio.line()}
+                )
+    return rows
+
+
+def print_ratio_rows(rows: list[dict]) -> None:
+    print("\nratios over rounds (round i against round i; resolved when the half-range < |median - 1|):")
+    for row in rows:
+        print(f"{row['shape']:>8s} {row['checkpointing']:>4s} {row['line']}")
+
+
+def markdown_table(results: dict[tuple[str, str, str], list[dict]], rows: list[dict], quiet: bool) -> str:
+    """The speed table and the ratio verdicts as markdown (what ``--markdown`` writes)."""
+    lines = [
+        "| shape | ckpt | config | tokens/s | step peak MB | raw step s |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for (shape, recompute, config), runs in results.items():
+        _, rate, _, step_peak = _summary(runs)
+        raw = ", ".join(f"{s:.3f}" for run in runs for s in run["step_s"])
+        rate_cell = f"{rate:.1f}" if quiet else "refused"
+        lines.append(f"| {shape} | {recompute} | {config} | {rate_cell} | {step_peak:,.0f} | {raw} |")
+    lines += ["", "| shape | ckpt | ratio | quantity | median | half-range | per round | verdict |"]
+    lines.append("|---|---|---|---|---:|---:|---|---|")
+    for row in rows:
+        per_round = " ".join(f"{r:.3f}" for r in row["per_round"])
+        lines.append(
+            f"| {row['shape']} | {row['checkpointing']} | {row['numerator']} / {row['denominator']} | "
+            f"{row['quantity']} | {row['median']:.3f} | {row['half_range']:.3f} | {per_round} | {row['verdict']} |"
+        )
+    return "\n".join(lines) + "\n"

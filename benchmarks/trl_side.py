@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 
 import torch
-from step_memory import start_step_window
+from step_memory import start_step_window, synchronize
 from torch.utils.data import SequentialSampler
 
 
@@ -37,9 +37,11 @@ def pre_tokenized_trainer_class():
                 start_step_window()
                 optimizer = kwargs["optimizer"]
                 self.fused_adamw = bool(getattr(optimizer, "optimizer", optimizer).defaults.get("fused"))
+            synchronize()
             self.starts.append(time.perf_counter())
 
         def on_step_end(self, args, state, control, **kwargs):
+            synchronize()
             self.ends.append(time.perf_counter())
 
     class PreTokenizedDPOTrainer(DPOTrainer):

@@ -12,11 +12,20 @@ How to run (CPU, fp32; TRL is in the dev extra):
     # gradient checkpointing off and on in both libraries (TRL's DPOConfig defaults it to on: always set here)
     .venv/bin/python benchmarks/vs_trl.py speed --model smollm2-135m-instruct --shapes 2x256,4x1024 --rounds 3
     .venv/bin/python benchmarks/vs_trl.py speed --model random-128k --shapes 2x256,4x1024 --rounds 3
+    # Gemma 3 270M's shape (V = 262,144, tied embeddings), random weights; on a GPU: --device cuda
+    .venv/bin/python benchmarks/vs_trl.py speed --model random-gemma3-270m --shapes 2x256,4x1024 \
+        --configs trl,fused_dpo,fused --checkpointing on --rounds 4 --markdown t.md --json t.json
 
 Configurations: ``trl`` (TRL DPO), ``dpo`` (ours, DPO), ``dpo_plot`` (ours, DPO + 0.1 PLOT dirac, unfused),
 ``fused`` (ours, DPO + 0.1 PLOT dirac, ``fused_head=True``), ``fused_dpo`` (ours, DPO, ``fused_head=True``;
-``correctness --config fused_dpo`` checks the fused head against TRL). ``random-128k`` is a random model of SmolLM2-135M's
-shape with V = 128,256 (Llama 3's vocabulary), written once under ``--work-dir``.
+``correctness --config fused_dpo`` checks the fused head against TRL). ``random-*`` models (``random-smollm2``,
+``random-128k``, ``random-gemma3-270m``, see ``random_models.py``) are random weights of real shapes, written
+once under ``--work-dir``: right for speed and memory, not for the correctness table.
+
+After the table, every ratio is given per round with its median, half-range and verdict (``round_ratios.py``:
+resolved only when the half-range is smaller than the distance of the median from 1), including what PLOT
+adds over plain DPO with the same head (``fused / fused_dpo``) and the fused head against the unfused one
+(``fused / dpo_plot``). On CUDA the clocks synchronise the device and the memory column is CUDA's allocated peak.
 """
 
 from __future__ import annotations
@@ -35,10 +44,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine_load import LoadProbe  # noqa: E402
-from ours_side import METRICS, run_ours  # noqa: E402
-from trl_side import run_trl, trl_rows  # noqa: E402
 
-from plot_lightning.models.loading import load_causal_lm, load_tokenizer  # noqa: E402
+# The sides (Lightning, TRL, the models) are imported where used: building the parser stays light.
 
 CONFIGS = ("trl", "dpo", "dpo_plot", "fused", "fused_dpo")
 LOSS_RTOL, METRIC_ATOL, METRIC_RTOL = 1e-5, 2e-5, 1e-5  # stated tolerances of the correctness table
@@ -52,7 +59,7 @@ def settings_from(args) -> dict:
         "lr": args.lr,
         "beta": 0.1,
         "seed": 0,
-        "device": "cpu",
+        "device": getattr(args, "device", "cpu"),
         "plot_weight": 0.1,
         "gradient_checkpointing": getattr(args, "checkpointing", "off") == "on",
         "fused_adamw": True,  # TRL's default optim on torch >= 2.8 ("adamw_torch_fused"); ours is given the same
@@ -105,6 +112,11 @@ def correctness(args) -> int:
     print(
         f"settings: {settings}, model {args.model}, data {args.data} (first {len(examples)} pairs, in order)"
     )
+    from ours_side import run_ours
+    from trl_side import run_trl, trl_rows
+
+    from plot_lightning.models.loading import load_causal_lm, load_tokenizer
+
     tokenizer = load_tokenizer(args.model)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as out:
@@ -118,6 +130,8 @@ def correctness(args) -> int:
 
 
 def correctness_table(ours: list[dict], theirs: list[dict], config: str) -> int:
+    from ours_side import METRICS
+
     names = ["loss", *METRICS]
     print(f"\nours ({config}) - TRL, per step (loss: relative diff; metrics: absolute diff)")
     print("step " + " ".join(f"{n:>18s}" for n in names))
@@ -148,104 +162,33 @@ def correctness_table(ours: list[dict], theirs: list[dict], config: str) -> int:
     return 0 if not failures else 1
 
 
-def synthetic_examples(pairs: int, seq_len: int, vocab: int, steps: int) -> list[dict]:
-    """Random ids, every row ``seq_len`` tokens: a quarter prompt, the rest the chosen / rejected response."""
-    gen = torch.Generator().manual_seed(1)
-    prompt = seq_len // 4
-    examples = []
-    for index in range(pairs * steps):
-        ids = torch.randint(3, vocab, (3, seq_len), generator=gen).tolist()
-        chosen, rejected = ids[0], ids[0][:prompt] + ids[1][prompt:]
-        labels = lambda row: [-100] * prompt + row[prompt:]  # noqa: E731
-        examples.append(
-            {
-                "chosen_input_ids": chosen,
-                "chosen_labels": labels(chosen),
-                "rejected_input_ids": rejected,
-                "rejected_labels": labels(rejected),
-                "example_index": index,
-                "subpreference_id": 0,
-            }
+def write_tables(args, results: dict, probe: LoadProbe, final: bool) -> None:
+    """Print the tables (``final``) and write ``--markdown`` / ``--json`` (after every round)."""
+    from speed_table import markdown_table, print_ratio_rows, print_speed_table, ratio_rows
+
+    quiet, reason = probe.verdict()
+    rows = ratio_rows(results, quiet)
+    if final:
+        print_speed_table(results, quiet, reason)
+        print_ratio_rows(rows)
+    if args.markdown:
+        Path(args.markdown).write_text(
+            f"{versions()}\n\nmachine: {reason}\n\n" + markdown_table(results, rows, quiet)
         )
-    return examples
-
-
-def one(args) -> None:
-    """One configuration, one shape, in this process: prints one JSON line (step times, CPU, peak memory)."""
-    import resource
-    import time
-
-    from step_memory import step_peak_mb
-
-    torch.set_num_threads(args.threads)
-    pairs, seq_len = (int(v) for v in args.shape.split("x"))
-    settings = settings_from(args)
-    if args.steps <= args.warmup:
-        raise SystemExit(f"--steps {args.steps} must exceed --warmup {args.warmup} (no timed step left)")
-    model_spec = resolve_model(args.model, args.work_dir, args.random_layers)
-    vocab = load_tokenizer(model_spec).__len__() if args.model != "random-128k" else 128256
-    examples = synthetic_examples(pairs, seq_len, vocab, args.steps)
-    settings["pairs"] = pairs
-    cpu_start = time.process_time()
-    if args.config == "trl":
-        settings["reference_model"] = load_causal_lm(model_spec)
-        with tempfile.TemporaryDirectory() as out:
-            recorder = run_trl(
-                load_causal_lm(model_spec), load_tokenizer(model_spec), trl_rows(examples), settings, out
-            )
-            starts, ends = recorder.clock.starts, recorder.clock.ends
-            checkpointing = bool(recorder.model.is_gradient_checkpointing)
-            fused_adamw = recorder.clock.fused_adamw
-    else:
-        recorder = run_ours(model_spec, examples, 0, settings, args.config)
-        starts, ends = recorder.starts, recorder.ends
-        checkpointing, fused_adamw = recorder.checkpointing, recorder.fused_adamw
-    if checkpointing != settings["gradient_checkpointing"]:
-        raise SystemExit(
-            f"{args.config}: asked checkpointing {args.checkpointing}, the model ran {checkpointing}"
-        )
-    if fused_adamw != settings["fused_adamw"]:
-        raise SystemExit(
-            f"{args.config}: the optimizer ran fused={fused_adamw}, not {settings['fused_adamw']}"
-        )
-    steps = [end - start for start, end in zip(starts, ends, strict=True)][args.warmup :]  # warm-up left out
-    result = {
-        "config": args.config,
-        "shape": args.shape,
-        "tokens_per_step": 2 * pairs * seq_len,
-        "step_s": steps,
-        "cpu_s_total": time.process_time() - cpu_start,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "step_peak_mb": step_peak_mb(),  # since the first step began (see step_memory)
-        "checkpointing": args.checkpointing,
-    }
-    print("RESULT " + json.dumps(result), flush=True)
-
-
-def resolve_model(name: str, work_dir: str, layers: int = 30) -> str:
-    if name != "random-128k":
-        return name
-    folder = Path(work_dir) / ("smollm2-shape-v128256" + ("" if layers == 30 else f"-l{layers}"))
-    if not (folder / "config.json").exists():
-        import transformers
-
-        config = transformers.LlamaConfig(
-            vocab_size=128256, hidden_size=576, intermediate_size=1536, num_hidden_layers=layers,
-            num_attention_heads=9, num_key_value_heads=3, tie_word_embeddings=True,
-            max_position_embeddings=2048, rope_theta=100000.0, rms_norm_eps=1e-5,
-        )  # fmt: skip
-        torch.manual_seed(0)
-        transformers.LlamaForCausalLM(config).save_pretrained(folder)
-        load_tokenizer("smollm2-135m-instruct").save_pretrained(folder)  # ids < 49,152 are enough for tokens
-    return str(folder)
+    if args.json:
+        runs = [{"shape": s, "checkpointing": r, "config": c, "runs": v} for (s, r, c), v in results.items()]
+        record = {"versions": versions(), "machine": reason, "quiet": quiet, "model": args.model}
+        Path(args.json).write_text(json.dumps({**record, "runs": runs, "ratios": rows}, indent=1))
 
 
 def speed(args) -> int:
-    from speed_table import print_speed_table, run_child
+    from speed_table import run_child
 
-    probe = LoadProbe(max_load=args.max_load)
+    probe = LoadProbe(max_load=args.max_load, max_foreign=args.max_foreign)
     print(versions())
     print(probe.describe())
+    from speed_one import resolve_model
+
     resolve_model(args.model, args.work_dir, args.random_layers)
     configs = tuple(args.configs.split(","))
     unknown = sorted(set(configs) - set(CONFIGS))
@@ -273,12 +216,12 @@ def speed(args) -> int:
                         f"step peak {result['step_peak_mb']:.0f} MB",
                         flush=True,
                     )
-    quiet, reason = probe.verdict()
-    print_speed_table(results, quiet, reason)
+        write_tables(args, results, probe, final=False)  # a run cut short keeps its finished rounds
+    write_tables(args, results, probe, final=True)
     return 0
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name in ("correctness", "speed", "one"):
@@ -291,14 +234,20 @@ def main() -> None:
         p.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "plot-vs-trl"))
         p.add_argument("--warmup", type=int, default=1, help="first steps left out of the timing")
         p.add_argument(
-            "--random-layers", type=int, default=30, help="decoder layers of random-128k (smoke: 1)"
+            "--random-layers", type=int, default=None, help="decoder layers of a random-* model (smoke: 1)"
         )
+        p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     sub.choices["correctness"].add_argument("--data", default="sample:demo")
     sub.choices["correctness"].add_argument("--max-length", type=int, default=512)
     sub.choices["correctness"].add_argument("--config", choices=("dpo", "fused_dpo"), default="dpo")
     sub.choices["speed"].add_argument("--shapes", default="2x256,4x1024")
     sub.choices["speed"].add_argument("--rounds", type=int, default=3)
     sub.choices["speed"].add_argument("--max-load", type=float, default=0.5)
+    sub.choices["speed"].add_argument(
+        "--max-foreign", type=float, default=0.15, help="refuse timings if other processes used more cores"
+    )
+    sub.choices["speed"].add_argument("--markdown", help="also write the tables as markdown here")
+    sub.choices["speed"].add_argument("--json", help="also write every run and ratio as JSON here")
     sub.choices["speed"].add_argument("--configs", default=",".join(CONFIGS), help=f"subset of {CONFIGS}")
     sub.choices["one"].add_argument("--config", choices=CONFIGS, required=True)
     sub.choices["one"].add_argument("--shape", required=True)
@@ -308,12 +257,18 @@ def main() -> None:
         default="off,on",
         help="gradient checkpointing in both libraries: off, on or off,on",
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.command == "correctness":
         raise SystemExit(correctness(args))
     if args.command == "speed":
         raise SystemExit(speed(args))
-    one(args)
+    from speed_one import one
+
+    one(args, settings_from(args))
 
 
 if __name__ == "__main__":

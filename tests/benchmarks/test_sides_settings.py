@@ -15,7 +15,7 @@ pytest.importorskip("trl")
 
 
 def _examples(count: int = 2) -> list[dict]:
-    from vs_trl import synthetic_examples
+    from speed_one import synthetic_examples
 
     return synthetic_examples(pairs=1, seq_len=16, vocab=256, steps=count)
 
