@@ -16,10 +16,33 @@ _ROOTS = [Path(os.environ["PLOT_DATA_ROOT"])] if os.environ.get("PLOT_DATA_ROOT"
 _ROOTS += [_REPO.parent / "shared" / "data", _REPO.parent.parent / "shared" / "data"]  # clone, worktree
 DATA_ROOT = next((root for root in _ROOTS if root.is_dir()), _ROOTS[0])
 EXPECTED_CELLS = {"tiny": 2, "cpu_small": 36, "gpu_small": 64, "gpu_paper": 156}
+ARITHMETIC_CELLS = {"arithmetic": 9, "arithmetic_gpu": 20, "arithmetic_tiny": 2}
 
 
 def test_the_expected_experiment_configs_are_shipped() -> None:
-    assert {path.stem for path in CONFIG_DIR.glob("*.yaml")} == set(EXPECTED_CELLS)
+    assert {path.stem for path in CONFIG_DIR.glob("*.yaml")} == set(EXPECTED_CELLS) | set(ARITHMETIC_CELLS)
+
+
+@pytest.mark.parametrize("name", sorted(ARITHMETIC_CELLS))
+def test_arithmetic_config_arms_are_valid_cli_configs(name: str, tmp_path) -> None:
+    from plot_lightning.cli.lightning_cli import PLOTLightningCLI
+    from plot_lightning.experiment.arithmetic_config import load_arithmetic_config
+    from plot_lightning.experiment.arithmetic_run import cell_training
+
+    config = load_arithmetic_config(CONFIG_DIR / f"{name}.yaml")
+    assert config.name == name and len(config.arms) * len(config.seeds) == ARITHMETIC_CELLS[name]
+    assert config.points == [config.max_steps // 2, config.max_steps]
+    config.out_dir = str(tmp_path)
+    for arm in config.arms:  # each arm's model section must be a valid LightningCLI config
+        training = cell_training(config, arm, config.seeds[0])
+        training["model"].update(model="tiny", model_dtype="float32")
+        training["trainer"].update(accelerator="cpu", devices=1, precision="32-true")
+        training["data"].update(train_files=["sample:demo"], val_files=["sample:demo_val"])
+        training["tracking"]["mlflow"] = False
+        path = tmp_path / f"{arm}.yaml"
+        path.write_text(yaml.safe_dump(training), encoding="utf-8")
+        cli = PLOTLightningCLI(args=["--config", str(path)], run=False)
+        assert list(cli.model.hparams.losses) == config.arms[arm]["losses"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_CELLS))
