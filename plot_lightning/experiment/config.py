@@ -25,20 +25,25 @@ class ExperimentConfigError(ValueError):
 
 @dataclass
 class CategoryData:
-    """Training and held-out pairs of one category.
+    """Training, validation and held-out pairs of one category.
 
     Attributes:
         train_files: training files / ``sample:<name>`` specs (used as given), or empty when ``recipes``.
-        heldout_files: held-out pairs (validation during training, judge-free metrics, diagnostic).
+        validation_files: validation pairs during training (``val/*`` metrics); empty: the cell does not
+            validate. Never the held-out pairs, which stay unseen until the judge-free metrics.
+        heldout_files: held-out pairs, used only by the judge-free metrics and the diagnostic.
         recipes: recipe names (``plot_lightning.data.recipes``) prepared from the data root instead.
         train_per_recipe: training pairs taken from each recipe.
-        heldout_per_recipe: held-out pairs taken from each recipe (disjoint prompts from the training ones).
+        validation_per_recipe: validation pairs taken from each recipe (0: none).
+        heldout_per_recipe: held-out pairs taken from each recipe. The three recipe splits have disjoint prompts.
     """
 
     train_files: list[str] = field(default_factory=list)
+    validation_files: list[str] = field(default_factory=list)
     heldout_files: list[str] = field(default_factory=list)
     recipes: list[str] = field(default_factory=list)
     train_per_recipe: int = 100
+    validation_per_recipe: int = 4
     heldout_per_recipe: int = 16
 
 
@@ -163,6 +168,12 @@ def _validate(config: ExperimentConfig, where: str) -> None:
             raise ExperimentConfigError(f"{where}: key 'categories.{name}': needs heldout_files or recipes")
         if not category.train_files and not category.recipes:
             raise ExperimentConfigError(f"{where}: key 'categories.{name}': needs train_files or recipes")
+        for key in ("train_per_recipe", "validation_per_recipe", "heldout_per_recipe"):
+            value = getattr(category, key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ExperimentConfigError(
+                    f"{where}: key 'categories.{name}.{key}': expected an integer >= 0, got {value!r}"
+                )
     if not Path(config.base_config).is_file():
         raise ExperimentConfigError(f"{where}: key 'base_config': no such file {config.base_config}")
 
@@ -186,6 +197,7 @@ def load_experiment_config(path: str | Path) -> ExperimentConfig:
     for name, value in (raw["categories"] or {}).items():
         category = _section(CategoryData, value, f"{where}: key 'categories.{name}'")
         category.train_files = [_resolve(base, f) for f in category.train_files]
+        category.validation_files = [_resolve(base, f) for f in category.validation_files]
         category.heldout_files = [_resolve(base, f) for f in category.heldout_files]
         categories[name] = category
     config = ExperimentConfig(

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from plot_lightning.experiment.config import ExperimentConfig
+from plot_lightning.experiment.data_prep import CategoryFiles
 from plot_lightning.experiment.methods import DEFAULT_HYPERPARAMETERS, METHODS
 
 SETTINGS_VERSION = 1
@@ -128,14 +129,18 @@ def _points(config: ExperimentConfig, defaults: dict[str, float]) -> list[tuple[
     return points
 
 
-def build_cells(config: ExperimentConfig, data: dict[str, tuple[list[str], list[str]]]) -> list[Cell]:
-    """All cells, deduplicated by identity; ``data[category] = (train_files, heldout_files)``."""
+def build_cells(config: ExperimentConfig, data: dict[str, CategoryFiles]) -> list[Cell]:
+    """All cells, deduplicated by identity; ``data[category] = CategoryFiles(train, validation, heldout)``.
+
+    Cells validate on the validation files only (none: no validation, not a slice of the training rows); the
+    held-out files are kept for the judge-free metrics, so no choice made during training has seen them.
+    """
     base = base_training(config)
     defaults = _default_hyperparameters(config, base)
     cells: list[Cell] = []
     seen: set[str] = set()
-    for category, (train_files, heldout_files) in data.items():
-        data_section = {"train_files": train_files, "val_files": heldout_files}
+    for category, (train_files, validation_files, heldout_files) in data.items():
+        data_section = {"train_files": train_files, "val_files": validation_files, "val_fraction": 0.0}
         for method, h, sweep in _points(config, defaults):
             for seed in config.seeds:
                 training = _training_for(base, method, seed, h, data_section)

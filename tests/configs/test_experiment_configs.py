@@ -67,12 +67,16 @@ def test_experiment_config_builds_its_grid(name: str, tmp_path) -> None:
 def test_cell_training_configs_are_valid_cli_configs(name: str, tmp_path) -> None:
     from plot_lightning.cli.lightning_cli import PLOTLightningCLI
     from plot_lightning.experiment.config import load_experiment_config
+    from plot_lightning.experiment.data_prep import CategoryFiles
     from plot_lightning.experiment.grid import Cell, build_cells
     from plot_lightning.experiment.state import CellState
     from plot_lightning.experiment.train_stage import cell_training_config
 
     config = load_experiment_config(CONFIG_DIR / f"{name}.yaml")
-    data = {category: (["sample:demo"], ["sample:demo_val"]) for category in config.categories}
+    data = {
+        category: CategoryFiles(["sample:demo"], ["sample:demo_val"], ["sample:gsm8k"])
+        for category in config.categories
+    }
     cells: list[Cell] = build_cells(config, data)
     for method in config.methods:  # one cell per method: the method's model section must be valid
         cell = copy.deepcopy(next(c for c in cells if c.method == method))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from plot_lightning.experiment.config import ExperimentConfigError, load_experiment_config
@@ -76,3 +79,63 @@ def test_the_cell_seed_owns_the_data_order(tiny_experiment):
         for c in cells
     }
     assert len(orders) == 3  # three different batch orders
+
+
+def _prompt(row) -> str:
+    return json.dumps(row["prompt"], sort_keys=True)
+
+
+def _rows(path) -> list[dict]:
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()]
+
+
+def test_file_categories_validate_on_their_validation_files_not_the_heldout_ones(tiny_experiment):
+    """The held-out pairs feed only the judge-free metrics: selecting or early-stopping on them would leak."""
+    categories = {
+        "logic": {
+            "train_files": ["sample:gsm8k"],
+            "validation_files": ["sample:truthfulqa"],
+            "heldout_files": ["sample:code-mbpp"],
+        }
+    }
+    for cell in _cells(tiny_experiment(categories=categories)):
+        assert cell.training["data"]["val_files"] == ["sample:truthfulqa"]
+        assert not set(cell.training["data"]["val_files"]) & set(cell.heldout_files)
+        assert cell.heldout_files == ["sample:code-mbpp"]
+
+
+def test_a_category_without_validation_data_trains_without_validation(tiny_experiment):
+    """No validation files: none at all, not the held-out pairs and not a slice of the training rows."""
+    categories = {"logic": {"train_files": ["sample:gsm8k"], "heldout_files": ["sample:code-mbpp"]}}
+    for cell in _cells(tiny_experiment(categories=categories)):
+        assert cell.training["data"]["val_files"] == []
+        assert cell.training["data"]["val_fraction"] == 0.0
+
+
+def test_recipe_splits_have_disjoint_prompts(tiny_experiment, monkeypatch, tmp_path):
+    """Three splits per recipe: held-out, validation and training, no prompt in two of them (a prompt has
+    several pairs here, so a row-level split would share prompts)."""
+    from plot_lightning.data.recipes import RECIPES, RecipeResult
+
+    rows = [
+        {"prompt": [{"role": "user", "content": f"q{i % 12}"}], "chosen": f"a{i}", "rejected": f"b{i}"}
+        for i in range(60)
+    ]
+    monkeypatch.setitem(RECIPES, "toy", lambda root: RecipeResult(rows=rows))
+    category = {
+        "recipes": ["toy"],
+        "train_per_recipe": 100,
+        "validation_per_recipe": 5,
+        "heldout_per_recipe": 6,
+    }
+    config = load_experiment_config(tiny_experiment(categories={"logic": category}))
+    (cell, *_) = build_cells(config, prepare_data(config, str(tmp_path)))  # the toy recipe reads no files
+    (train,) = cell.training["data"]["train_files"]
+    (validation,) = cell.training["data"]["val_files"]
+    (heldout,) = cell.heldout_files
+    assert validation.endswith("validation.jsonl") and heldout.endswith("heldout.jsonl")
+    splits = [{_prompt(row) for row in _rows(path)} for path in (train, validation, heldout)]
+    assert not splits[0] & splits[1] and not splits[0] & splits[2] and not splits[1] & splits[2]
+    assert [len(_rows(validation)), len(_rows(heldout))] == [5, 6]
+    # Training keeps every row whose prompt is in neither of the other two splits.
+    assert len(_rows(train)) == sum(1 for row in rows if _prompt(row) not in splits[1] | splits[2]) > 0
