@@ -110,6 +110,7 @@ def make_batch(pairs: int, seq_len: int, vocab: int, device: torch.device):
 class Config:
     def __init__(self, name: str, composite: CompositeLoss, extra: Callable | None = None, fused=False):
         self.name, self.composite, self.extra, self.fused = name, composite, extra, fused
+        self.embedding = None
 
 
 def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[Config]:
@@ -141,7 +142,7 @@ def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[C
     ]
     for config in configs:
         config.composite.to(device)
-        config.composite.set_embedding(unit_embedding)
+        config.embedding = unit_embedding.float()  # the module's fp32 cost embedding, given to the heads
     return configs
 
 
@@ -187,10 +188,10 @@ def _loss(config: Config, policy, reference, batch):
     aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
     with torch.no_grad():
         ref = reference_outputs_from_logits(
-            causal_logits(reference, aligned), aligned, config.composite.reference_topk_k
+            causal_logits(reference, aligned), aligned, config.composite.needs.reference_topk
         )
     logits = model_logits(policy, aligned)  # (2B, T, V)
-    forward = logits_preference_forward(logits, aligned, ref, config.composite)
+    forward = logits_preference_forward(logits, aligned, ref, config.composite.needs, config.embedding)
     total, _ = config.composite(forward)
     if config.extra is not None:
         chosen = forward.chosen
@@ -203,8 +204,9 @@ def _fused_loss(config: Config, policy, reference, batch):
     there are no model logits."""
     input_ids, targets, mask = batch
     aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
-    ref = fused_reference_outputs(reference, aligned, config.composite.reference_topk_k)
-    total, _ = config.composite(fused_preference_forward(policy, aligned, ref, config.composite))
+    ref = fused_reference_outputs(reference, aligned, config.composite.needs.reference_topk)
+    needs = config.composite.needs
+    total, _ = config.composite(fused_preference_forward(policy, aligned, ref, needs, config.embedding))
     return total, None
 
 

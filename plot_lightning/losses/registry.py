@@ -6,8 +6,6 @@ name is also a TRL ``loss_type`` it is TRL's loss (definition and reduction), te
 
 from __future__ import annotations
 
-from torch import nn
-
 from .aot import AOTLoss
 from .aot_unpaired import AOTUnpairedLoss
 from .cdpo import ConservativeDPOLoss
@@ -20,8 +18,9 @@ from .pro import PROLoss
 from .robust import RobustDPOLoss
 from .sft import SFTLoss
 from .simpo import SimPOLoss
+from .term import LossTerm
 
-LOSSES: dict[str, type[nn.Module]] = {
+LOSSES: dict[str, type[LossTerm]] = {
     "sft": SFTLoss,
     "dpo": DPOLoss,
     "ipo": IPOLoss,

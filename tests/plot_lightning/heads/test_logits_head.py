@@ -186,14 +186,15 @@ def test_preference_forward_gives_the_losses_the_same_values_and_gradient(losses
     logits, aligned, embedding = _aligned()
     reference = _reference(aligned)
     composite = CompositeLoss(losses, [1.0] * len(losses), args).double()
-    if "plot" in composite.terms:
-        composite.set_embedding(embedding)
+    embedding = normalise_embedding(embedding).float()  # the module's fp32 cost embedding
     results = []
     for through_head in (True, False):
         if through_head:
-            forward = logits_preference_forward(logits, aligned, reference, composite, chunk=5)
+            forward = logits_preference_forward(
+                logits, aligned, reference, composite.needs, embedding, chunk=5
+            )
         else:
-            forward = preference_forward(logits[:, :-1], aligned, reference)
+            forward = preference_forward(logits[:, :-1], aligned, reference, cost_embedding=embedding)
         total, metrics = composite(forward)
         (grad,) = torch.autograd.grad(total, logits)
         results.append((total.detach(), grad, {k: v.detach() for k, v in metrics.items()}))
@@ -208,11 +209,11 @@ def test_preference_forward_gives_the_losses_the_same_values_and_gradient(losses
 def test_sft_data_without_rejected_rows():
     logits, aligned, embedding = _aligned(with_rejected=False)
     composite = CompositeLoss(["sft", "plot"], [1.0, 0.5]).double()
-    composite.set_embedding(embedding)
-    forward = logits_preference_forward(logits, aligned, None, composite)
+    embedding = normalise_embedding(embedding).float()
+    forward = logits_preference_forward(logits, aligned, None, composite.needs, embedding)
     assert isinstance(forward, PreferenceForward) and forward.rejected is None
-    assert forward.chosen.token_costs is not None
-    want, _ = composite(preference_forward(logits[:, :-1], aligned, None))
+    assert forward.chosen.head.token_costs is not None
+    want, _ = composite(preference_forward(logits[:, :-1], aligned, None, cost_embedding=embedding))
     torch.testing.assert_close(composite(forward)[0], want, rtol=0, atol=1e-12)
 
 
@@ -250,10 +251,11 @@ def test_backward_allocates_the_logits_gradient_once(args):
     logits, aligned, embedding = _aligned(rows=4, length=9, vocab=4096)
     logits = logits.detach().float().requires_grad_()
     composite = CompositeLoss(["dpo", "plot"], [1.0, 0.1], args)
-    composite.set_embedding(embedding.float())
+    embedding = normalise_embedding(embedding.float())
     reference = _reference(aligned)
     reference.logps = reference.logps.float()
-    total, _ = composite(logits_preference_forward(logits, aligned, reference, composite, chunk=8))
+    forward = logits_preference_forward(logits, aligned, reference, composite.needs, embedding, chunk=8)
+    total, _ = composite(forward)
     with NewStorages() as counter:
         total.backward()
     full = logits[:, :-1].numel() * logits.element_size()

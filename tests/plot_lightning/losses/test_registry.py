@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from plot_lightning.losses.registry import LOSSES
+from plot_lightning.losses.term import LossTerm, TokenNeeds
 from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 
 CONTRACT_NAMES = {
@@ -23,7 +24,6 @@ CONTRACT_NAMES = {
     "pro",
     "plot",
 }
-FLAGS = ("requires_reference", "requires_rejected", "requires_logits", "requires_reference_topk")
 
 
 def test_names_match_the_contract():
@@ -60,7 +60,7 @@ def test_default_module_is_well_formed(name):
     detached scalar metrics."""
     loss = LOSSES[name]()
     assert isinstance(loss, nn.Module)
-    assert all(isinstance(getattr(loss, flag), bool) for flag in FLAGS)
+    assert isinstance(loss, LossTerm) and isinstance(loss.needs, TokenNeeds)
     out = loss(_pair_batch())
     assert isinstance(out, LossOutput)
     assert out.loss.shape == (2,) and out.loss.requires_grad and bool(torch.isfinite(out.loss).all())

@@ -1,0 +1,86 @@
+"""The heads serve what the loss terms declare, whatever name a term is registered under.
+
+PLOT's own class registered as ``plot_again`` trains through the fused and the unfused head exactly as
+``plot`` does (losses, metrics and parameter gradients)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from plot_lightning.data.datamodule import PreferenceDataModule
+from plot_lightning.forward import align_batch
+from plot_lightning.losses.plot import PLOTLoss
+from plot_lightning.losses.registry import LOSSES
+from plot_lightning.module import PLOTModule
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory) -> dict:
+    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
+    rows = [
+        {
+            "prompt": f"Question {i}: soup?",
+            "chosen": "Boil water, add salt. " * (1 + i),
+            "rejected": "No." * (1 + i),
+        }
+        for i in range(3)
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows))
+    data = PreferenceDataModule(str(path), tokenizer="tiny", batch_size=3, shuffle=False)
+    return next(iter(data.train_dataloader()))
+
+
+def train_step(batch: dict, fused: bool, **kwargs) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    """Loss terms and parameter gradients of one step, the policy moved off the reference first."""
+    module = PLOTModule(fused_head=fused, fused_chunk_size=7, **kwargs)
+    module.configure_model()
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for param in module.policy.parameters():
+            param.add_(0.05 * torch.randn(param.shape, generator=gen))
+    aligned = align_batch(batch)
+    forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
+    total, terms = module.loss(forward)
+    total.backward()
+    grads = {name: p.grad for name, p in module.policy.named_parameters() if p.grad is not None}
+    return {key: float(value.detach()) for key, value in terms.items()}, grads
+
+
+def assert_same_step(left, right, rename: dict[str, str] | None = None, tol: float = 1e-5) -> None:
+    """Equal loss terms (``rename`` maps the right's term names to the left's) and gradients."""
+    (left_values, left_grads), (right_values, right_grads) = left, right
+    for old, new in (rename or {}).items():
+        right_values = {key.replace(old, new): value for key, value in right_values.items()}
+    assert set(left_values) == set(right_values)
+    for key, value in right_values.items():
+        assert left_values[key] == pytest.approx(value, rel=tol, abs=tol), key
+    assert set(left_grads) == set(right_grads) and right_grads
+    for name, grad in right_grads.items():
+        scale = float(grad.abs().max()) + 1e-12
+        assert float((left_grads[name] - grad).abs().max()) <= 10 * tol * scale, name
+
+
+def plot_settings(variant: str) -> dict:
+    settings = {"variant": variant, "gamma": 1.0, "margin": 1.5}
+    if variant == "sinkhorn":
+        settings.update(top_k=8, epsilon=0.1, max_iter=300)
+    return settings
+
+
+@pytest.mark.parametrize("variant", ["dirac", "sinkhorn"])
+def test_plot_under_another_name_trains_like_plot(batch, monkeypatch, variant) -> None:
+    """Before: the fused head refused the renamed term ('needs the full (B, T, V) logits'). After: each head
+    gives it what it declares, so it equals the term named ``plot`` on both heads, and the heads agree."""
+    monkeypatch.setitem(LOSSES, "plot_again", PLOTLoss)
+    settings = plot_settings(variant)
+    for fused in (True, False):
+        named = train_step(
+            batch, fused, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args={"plot": settings}
+        )
+        renamed = train_step(
+            batch, fused, losses=["dpo", "plot_again"], weights=[1.0, 0.5], loss_args={"plot_again": settings}
+        )
+        assert_same_step(renamed, named, rename={"plot": "plot_again"}, tol=1e-6)
