@@ -1,7 +1,8 @@
 """The heads serve what the loss terms declare, whatever name a term is registered under.
 
 PLOT's own class registered as ``plot_again`` trains through the fused and the unfused head exactly as
-``plot`` does (losses, metrics and parameter gradients)."""
+``plot`` does (losses, metrics and parameter gradients), and a token-level loss written in this file and
+registered under a new name trains through both heads alike: one file plus a registration, no package edit."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from plot_lightning.data.datamodule import PreferenceDataModule
 from plot_lightning.forward import align_batch
 from plot_lightning.losses.plot import PLOTLoss
 from plot_lightning.losses.registry import LOSSES
+from plot_lightning.losses.term import LossTerm, TokenNeeds
+from plot_lightning.losses.types import LossOutput, PreferenceForward
 from plot_lightning.module import PLOTModule
 
 
@@ -84,3 +87,29 @@ def test_plot_under_another_name_trains_like_plot(batch, monkeypatch, variant) -
             batch, fused, losses=["dpo", "plot_again"], weights=[1.0, 0.5], loss_args={"plot_again": settings}
         )
         assert_same_step(renamed, named, rename={"plot": "plot_again"}, tol=1e-6)
+
+
+class SquaredTokenCost(LossTerm):
+    """A token-level loss defined here, not in the package: ``mean_t W_t^2`` on the chosen response minus
+    ``0.1 mean_t W_t`` on the rejected one, with ``W_t`` the L2 dirac transport cost the heads compute."""
+
+    needs = TokenNeeds(rejected=True, cost="l2", cost_sides=("chosen", "rejected"))
+
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        def mean_cost(side, power: int) -> torch.Tensor:
+            costs = side.head.token_costs.pow(power) * side.mask
+            return costs.sum(dim=-1) / side.mask.sum(dim=-1)
+
+        chosen = mean_cost(batch.chosen, 2)
+        return LossOutput(chosen - 0.1 * mean_cost(batch.rejected, 1), {"chosen": chosen.detach().mean()})
+
+
+def test_a_loss_defined_in_a_test_file_trains_through_both_heads_alike(batch, monkeypatch) -> None:
+    """One class and one registration: both heads compute its L2 costs on both sides (the fused one from the
+    hidden states, the unfused one from the logits), with equal losses and parameter gradients."""
+    monkeypatch.setitem(LOSSES, "squared_cost", SquaredTokenCost)
+    settings = {"losses": ["dpo", "squared_cost"], "weights": [1.0, 2.0]}
+    fused, unfused = train_step(batch, True, **settings), train_step(batch, False, **settings)
+    assert_same_step(fused, unfused)
+    assert {"loss/squared_cost", "squared_cost/chosen"} <= set(fused[0])
+    assert fused[0]["loss/squared_cost"] > 0
