@@ -11,7 +11,6 @@ the position in a round (other load, allocator state) hit all of them alike; the
 
 * ``dpo``: CompositeLoss([dpo]);
 * ``dpo+plot(dirac)``: CompositeLoss([dpo, plot]), weights [1, 0.1] (custom autograd, stored gradient rows);
-* ``dpo+dirac(recompute)``: the same kernel with ``recompute=True`` (backward redoes the cost product);
 * ``dpo+dirac(naive)``: plain autograd ``sum(softmax(z) * C[y])`` (keeps p and C for backward);
 * ``dpo+plot(sinkhorn)``: CompositeLoss([dpo, plot]) with ``variant=sinkhorn``, K = ``--top-k``,
   including the reference top-K extraction;
@@ -62,7 +61,6 @@ from plot_lightning.heads.preference import (
 )
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.plot_cost import normalise_embedding
-from plot_lightning.losses.plot_dirac import dirac_transport_cost
 
 PLOT_WEIGHT = 0.1
 
@@ -119,13 +117,6 @@ def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[C
     configs = [
         Config("dpo", CompositeLoss(["dpo"], [1.0])),
         Config("dpo+plot(dirac)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], plot_args)),
-        Config(
-            "dpo+dirac(recompute)",
-            CompositeLoss(["dpo"], [1.0]),
-            lambda z, y, m: dirac_transport_cost(
-                z, y, m, unit_embedding, chunk_size=chunk_size, recompute=True
-            ),
-        ),
         Config(
             "dpo+dirac(naive)",
             CompositeLoss(["dpo"], [1.0]),

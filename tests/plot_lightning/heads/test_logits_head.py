@@ -1,5 +1,5 @@
-"""Tests for the logits head: log-probs and PLOT dirac costs from the full logits in one function, against the
-separate kernels (``token_logps`` + ``dirac_token_costs``), gradcheck, fp32 math under bf16, and the mechanism
+"""Tests for the logits head: log-probs and PLOT dirac costs from the full logits in one function, against a
+naive autograd oracle written here (``log_softmax`` and ``sum_v p_v C(v, y)``), gradcheck, fp32 math under bf16, and the mechanism
 behind its speed: backward allocates the logits' gradient once."""
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import torch
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import plot_lightning.heads.logits_head as logits_head_module
+import plot_lightning.losses.plot_dirac as plot_dirac_module
 from plot_lightning.forward import AlignedBatch, preference_forward
 from plot_lightning.heads.logits_head import logits_head
 from plot_lightning.heads.preference import logits_preference_forward
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.logprobs import token_logps
 from plot_lightning.losses.plot_cost import normalise_embedding
-from plot_lightning.losses.plot_dirac import dirac_token_costs
 from plot_lightning.losses.types import PreferenceForward
 
 
@@ -33,14 +32,17 @@ def _problem(rows=4, length=9, vocab=13, dim=5, dtype=torch.float64, seed=0):
 
 
 def _separate(logits, targets, mask, embedding, rows, cost):
-    """The independent composition: ``token_logps`` on ``z[:, :-1]`` and the dirac kernel on the cost rows."""
-    aligned = logits[:, :-1]
-    logps = token_logps(aligned, targets, mask)
-    sub = slice(rows.start, rows.stop)
-    costs, batch_idx = dirac_token_costs(aligned[sub], targets[sub], mask[sub], embedding, cost=cost)
-    token_costs = torch.zeros(mask.shape, dtype=costs.dtype)
-    token_costs[sub] = token_costs[sub].index_put(mask[sub].nonzero(as_tuple=True), costs)
-    return logps, token_costs
+    """The naive oracle, plain autograd on ``z[:, :-1]``: ``log_softmax(z)[y]`` and
+    ``W = sum_v softmax(z)_v C(v, y)`` with the whole ``(V, V)`` cost matrix, on the masked positions, in
+    the embedding's dtype."""
+    log_probs = torch.log_softmax(logits[:, :-1].to(embedding.dtype), dim=-1)  # (N, T-1, V)
+    logps = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
+    cosine = (1.0 - embedding @ embedding.T).clamp(0.0, 2.0).fill_diagonal_(0.0)  # (V, V)
+    ground = cosine if cost == "cosine" else (2.0 * cosine).sqrt()
+    costs = (log_probs.exp() * ground[targets]).sum(dim=-1)  # (N, T-1)
+    in_rows = torch.zeros_like(mask)
+    in_rows[rows.start : rows.stop] = True
+    return logps, costs * (mask & in_rows)
 
 
 @pytest.mark.parametrize("cost", ["cosine", "l2"])
@@ -50,7 +52,7 @@ def _separate(logits, targets, mask, embedding, rows, cost):
 def test_values_and_gradients_equal_the_separate_kernels(cost, rows, chunk, temp_rows, monkeypatch):
     logits, targets, mask, embedding = _problem()
     if temp_rows:
-        monkeypatch.setattr(logits_head_module, "_TEMP_ELEMENTS", temp_rows * logits.shape[-1])
+        monkeypatch.setattr(plot_dirac_module, "_TEMP_ELEMENTS", temp_rows * logits.shape[-1])
     gen = torch.Generator().manual_seed(7)
     up_logps, up_costs = (
         torch.randn(mask.shape, generator=gen, dtype=torch.float64),
