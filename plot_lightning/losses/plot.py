@@ -12,7 +12,6 @@ from the rejected response.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import torch
@@ -38,35 +37,6 @@ from plot_lightning.tensor_checks import (
 )
 
 
-def _dirac(logits, labels, mask, embedding, options: dict) -> Tensor:
-    return dirac_transport_cost(
-        logits, labels, mask, embedding, cost=options["cost"], chunk_size=options["chunk_size"]
-    )
-
-
-def _sinkhorn(logits, labels, mask, embedding, options: dict) -> Tensor:
-    if options["ref_topk_ids"] is None or options["ref_topk_logps"] is None:
-        raise ValueError(
-            "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' (B,T,K) from the reference"
-        )
-    # The dirac kernel checks finiteness of the masked rows as it reads them; here it is a full pass.
-    check_finite("logits", logits)
-    return sinkhorn_transport_cost(
-        logits,
-        labels,
-        mask,
-        embedding,
-        options["ref_topk_ids"],
-        options["ref_topk_logps"],
-        top_k=options["top_k"],
-        epsilon=options["epsilon"],
-        max_iter=options["max_iter"],
-        lam=options["lam"],
-        debias=options["debias"],
-        cost=options["cost"],
-    )
-
-
 def _mean_token_cost(token_costs: Tensor, mask: Tensor) -> Tensor:
     """``(B,)`` mean of the per-token costs ``(B, T)`` over ``mask (B, T)`` (see ``heads.fused_head``)."""
     check_shape("token_costs", token_costs, tuple(mask.shape))
@@ -74,7 +44,7 @@ def _mean_token_cost(token_costs: Tensor, mask: Tensor) -> Tensor:
     return (token_costs * mask).sum(dim=-1) / mask.sum(dim=-1).to(token_costs.dtype)
 
 
-VARIANTS: dict[str, Callable[..., Tensor]] = {"dirac": _dirac, "sinkhorn": _sinkhorn}
+VARIANTS = ("dirac", "sinkhorn")
 
 
 def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor | CostEmbedding) -> Tensor:
@@ -127,8 +97,8 @@ def plot_transport_cost(
         cost: ``"cosine"`` (``1 - ê_u·ê_v``) or ``"l2"`` (``||ê_u - ê_v||``); both in ``[0, 2]``.
         ref_topk_ids, ref_topk_logps: ``(B, T, K)`` reference top-K ids and fp32 log-probs (sinkhorn only).
         top_k, epsilon, max_iter, lam, debias: sinkhorn settings (``epsilon`` as POT's ``reg``).
-        chunk_size: tokens per chunk of the dirac kernel: about ``2 * chunk_size * V`` fp32 temporaries,
-            besides the ``(N, V)`` gradient rows (logits dtype, N = masked tokens) kept for backward.
+        chunk_size: positions per fp32 ``(chunk_size, V)`` block of the dirac kernel, besides the ``(N, V)``
+            gradient rows (logits dtype, N = masked tokens) kept for backward.
 
     Raises:
         ValueError: naming the argument and its shape, for bad shapes, masks that are not bool or 0/1,
@@ -140,18 +110,15 @@ def plot_transport_cost(
     if cost not in COST_KINDS:
         raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
     mask = _check_inputs(logits, labels, mask, embedding)
-    options = dict(
-        cost=cost,
-        ref_topk_ids=ref_topk_ids,
-        ref_topk_logps=ref_topk_logps,
-        top_k=top_k,
-        epsilon=epsilon,
-        max_iter=max_iter,
-        lam=lam,
-        debias=debias,
-        chunk_size=chunk_size,
-    )
-    return VARIANTS[variant](logits, labels, mask, embedding, options)
+    if variant == "dirac":
+        return dirac_transport_cost(logits, labels, mask, embedding, cost=cost, chunk_size=chunk_size)
+    if ref_topk_ids is None or ref_topk_logps is None:
+        raise ValueError(
+            "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' (B,T,K) from the reference"
+        )
+    check_finite("logits", logits)  # a full pass: the dirac kernel checks the masked log-probs it computes
+    options = dict(top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias, cost=cost)
+    return sinkhorn_transport_cost(logits, labels, mask, embedding, ref_topk_ids, ref_topk_logps, **options)
 
 
 class PLOTLoss(LossTerm):
