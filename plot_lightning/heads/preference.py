@@ -127,9 +127,10 @@ def logits_preference_forward(
 
 
 def _side(
-    rows: slice, packed: Tensor, ids: Tensor | None, aligned, ref: ReferenceOutputs | None
+    rows: slice, packed: Tensor, ids: Tensor | None, aligned, ref: ReferenceOutputs | None, cost_rows: range
 ) -> SequenceSide:
     logps, costs, means = packed[rows, :, :3].unbind(dim=-1)  # each (rows, T-1)
+    has_costs = cost_rows.start <= rows.start and rows.stop <= cost_rows.stop  # a side is in or out whole
     has_support = ids is not None and rows.start == 0  # the support rows are the chosen ones
     return SequenceSide(
         labels=aligned.targets[rows],
@@ -141,7 +142,7 @@ def _side(
         ref_topk_logps=None if ref is None or ref.topk_logps is None else ref.topk_logps[rows],
         logit_means=means,
         head=TokenOutputs(
-            token_costs=costs,
+            token_costs=costs if has_costs else None,
             support_logps=packed[rows, :, 3:] if has_support else None,
             support_ids=ids[rows] if has_support else None,
         ),
@@ -190,9 +191,10 @@ def fused_preference_forward(
     packed = _call_routed(policy, aligned, compute)
     ids = side.get("ids")
     if not aligned.has_rejected:
-        return PreferenceForward(_side(slice(0, rows), packed, ids, aligned, reference), None, cost_embedding)
+        chosen = _side(slice(0, rows), packed, ids, aligned, reference, cost_rows)
+        return PreferenceForward(chosen, None, cost_embedding)
     return PreferenceForward(
-        _side(slice(0, pairs), packed, ids, aligned, reference),
-        _side(slice(pairs, rows), packed, ids, aligned, reference),
+        _side(slice(0, pairs), packed, ids, aligned, reference, cost_rows),
+        _side(slice(pairs, rows), packed, ids, aligned, reference, cost_rows),
         cost_embedding,
     )
