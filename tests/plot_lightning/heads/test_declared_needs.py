@@ -14,6 +14,7 @@ import torch
 from plot_lightning.data.datamodule import PreferenceDataModule
 from plot_lightning.forward import align_batch
 from plot_lightning.losses.plot import PLOTLoss
+from plot_lightning.losses.plot_cost import CostEmbedding
 from plot_lightning.losses.registry import LOSSES
 from plot_lightning.losses.term import LossTerm, TokenNeeds
 from plot_lightning.losses.types import LossOutput, PreferenceForward
@@ -113,3 +114,16 @@ def test_a_loss_defined_in_a_test_file_trains_through_both_heads_alike(batch, mo
     assert_same_step(fused, unfused)
     assert {"loss/squared_cost", "squared_cost/chosen"} <= set(fused[0])
     assert fused[0]["loss/squared_cost"] > 0
+
+
+def test_a_renamed_plot_reads_the_shared_reference_embedding(monkeypatch) -> None:
+    """Before: only a term registered as ``plot`` got the reference's frozen lm_head as its cost embedding;
+    under another name it kept a V x d copy. The module now shares it for any term that declares a cost."""
+    monkeypatch.setitem(LOSSES, "plot_again", PLOTLoss)
+    module = PLOTModule(losses=["dpo", "plot_again"], weights=[1.0, 0.5])
+    module.configure_model()
+    assert isinstance(module.cost_embedding, CostEmbedding) and module.cost_embedding.is_shared
+    assert module.cost_embedding.weight is module.reference.get_output_embeddings().weight
+    plain = PLOTModule(losses=["dpo"], weights=[1.0])
+    plain.configure_model()
+    assert plain.cost_embedding is None  # no term declares a cost: no embedding is built
