@@ -9,7 +9,7 @@ policy's log-probs) plus one registry entry.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from torch import nn
 
@@ -48,21 +48,26 @@ class TokenNeeds:
 
     @staticmethod
     def union(needs: Iterable[TokenNeeds]) -> TokenNeeds:
-        """What the heads compute for these terms; ValueError when two terms ask for different ground costs
-        or support sizes (the heads compute one of each)."""
-        merged: dict = {}
-        for need in needs:
-            for item in fields(TokenNeeds):
-                value, seen = getattr(need, item.name), merged.get(item.name)
-                if item.name == "cost_sides":
-                    merged[item.name] = tuple(side for side in SIDES if side in (seen or ()) + value)
-                elif item.name in ("cost", "support_top_k") and seen and value and seen != value:
-                    raise ValueError(f"loss terms need different '{item.name}': {seen!r} and {value!r}")
-                elif isinstance(value, bool):
-                    merged[item.name] = bool(seen) or value
-                else:
-                    merged[item.name] = value if value else seen
-        return TokenNeeds(**{key: value for key, value in merged.items() if value is not None})
+        """What the heads compute for these terms: every flag any term sets, the largest reference top-K,
+        the sides any term reads; ValueError when two terms ask for different ground costs or support sizes
+        (the heads compute one of each)."""
+        needs = list(needs)
+        single = {name: {getattr(n, name) for n in needs} - {None, 0} for name in ("cost", "support_top_k")}
+        for name, values in single.items():
+            if len(values) > 1:
+                raise ValueError(
+                    f"loss terms need different '{name}': {' and '.join(map(repr, sorted(values)))}"
+                )
+        sides = {side for n in needs for side in n.cost_sides}
+        return TokenNeeds(
+            reference=any(n.reference for n in needs),
+            rejected=any(n.rejected for n in needs),
+            logits=any(n.logits for n in needs),
+            reference_topk=max((n.reference_topk for n in needs), default=0),
+            cost=next(iter(single["cost"]), None),
+            cost_sides=tuple(side for side in SIDES if side in sides),
+            support_top_k=next(iter(single["support_top_k"]), 0),
+        )
 
 
 class LossTerm(nn.Module):

@@ -123,3 +123,20 @@ def test_a_bad_weight_is_refused_naming_its_loss_and_position(alpha) -> None:
         match=rf"the weight of loss 'plot' \('weights'\[1\]\) must be a finite number >= 0, got {alpha!r}",
     ):
         CompositeLoss(["dpo", "plot"], [1.0, alpha])
+
+
+class _TopKTerm(LossTerm):
+    needs = TokenNeeds(reference_topk=7)
+
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        return LossOutput(loss=torch.zeros_like(batch.chosen.logps))
+
+
+def test_the_reference_top_k_is_the_largest_any_term_needs(monkeypatch):
+    """A sinkhorn PLOT with K = 4 beside a term reading K = 7: the reference's top-K is the largest, 7, in
+    either order (as before the declared needs), and the policy support keeps PLOT's 4."""
+    monkeypatch.setitem(registry.LOSSES, "topk_term", _TopKTerm)
+    args = {"plot": {"variant": "sinkhorn", "top_k": 4}}
+    for names in (["plot", "topk_term"], ["topk_term", "plot"]):
+        needs = CompositeLoss(names, [1.0, 1.0], args).needs
+        assert (needs.reference_topk, needs.support_top_k) == (7, 4)
