@@ -15,7 +15,7 @@ from plot_lightning.section_timer import SectionTimer
 from .options import LossOptionError, describe_options, validate_loss_args
 from .precision import fp32_math
 from .registry import LOSSES
-from .term import TokenNeeds
+from .term import LossTerm, TokenNeeds
 from .types import PreferenceForward
 from .weighting import check_term_shares, loss_ratio_factor
 
@@ -44,12 +44,15 @@ def _check_config(losses: list[str], weights: list[float]) -> None:
             )
 
 
-def _build(name: str, options: dict[str, Any]) -> nn.Module:
+def _build(name: str, options: dict[str, Any]) -> LossTerm:
     """The loss ``name`` with ``options``; a value the loss refuses is reported with the loss's name."""
     try:
-        return LOSSES[name](**options)
+        term = LOSSES[name](**options)
     except ValueError as error:
         raise LossOptionError(f"loss '{name}': {error}; its options are: {describe_options(name)}") from error
+    if not isinstance(term, LossTerm):  # the heads read every term's declared needs
+        raise TypeError(f"loss '{name}' is a {type(term).__name__}, not a LossTerm: subclass LossTerm")
+    return term
 
 
 class CompositeLoss(nn.Module):

@@ -91,3 +91,19 @@ def test_a_loss_registered_outside_the_package_is_built_by_name():
         LOSSES.unregister("chosen_length")
     assert "chosen_length" not in LOSSES
 
+
+class _UndeclaredLoss(nn.Module):
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        return LossOutput(-batch.chosen.logps)
+
+
+def test_a_registered_loss_that_is_not_a_loss_term_is_refused_by_name():
+    """The heads read every term's ``needs``: a plain ``nn.Module`` is refused when the loss is built."""
+    from plot_lightning.losses.composite import CompositeLoss
+
+    LOSSES.register("undeclared")(_UndeclaredLoss)
+    try:
+        with pytest.raises(TypeError, match="loss 'undeclared' is a _UndeclaredLoss, not a LossTerm"):
+            CompositeLoss(["undeclared"], [1.0])
+    finally:
+        LOSSES.unregister("undeclared")
