@@ -111,7 +111,7 @@ class Config:
         self.embedding = None
 
 
-def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[Config]:
+def build_configs(unit_embedding, top_k: int, device) -> list[Config]:
     plot_args = None  # PLOTLoss has no chunk option: its direct path uses the kernel's default chunk (1024)
     sinkhorn_args = {"plot": {"variant": "sinkhorn", "top_k": top_k}}
     configs = [
@@ -285,7 +285,6 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--top-k", type=int, default=32)
-    parser.add_argument("--chunk-size", type=int, default=1024, help="chunk of the dirac(recompute) row")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
     parser.add_argument(
@@ -312,7 +311,7 @@ def main() -> None:
     print(f"attention implementation: {policy.config._attn_implementation}")
     optimiser = torch.optim.AdamW(policy.parameters(), lr=1e-5)
     unit_embedding = normalise_embedding(policy.get_output_embeddings().weight)
-    configs = build_configs(unit_embedding, args.top_k, args.chunk_size, device)
+    configs = build_configs(unit_embedding, args.top_k, device)
     if args.only:
         wanted = {"dpo", *args.only.split(",")}
         configs = [config for config in configs if config.name in wanted]
