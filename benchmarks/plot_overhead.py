@@ -11,7 +11,6 @@ the position in a round (other load, allocator state) hit all of them alike; the
 
 * ``dpo``: CompositeLoss([dpo]);
 * ``dpo+plot(dirac)``: CompositeLoss([dpo, plot]), weights [1, 0.1] (custom autograd, stored gradient rows);
-* ``dpo+dirac(recompute)``: the same kernel with ``recompute=True`` (backward redoes the cost product);
 * ``dpo+dirac(naive)``: plain autograd ``sum(softmax(z) * C[y])`` (keeps p and C for backward);
 * ``dpo+plot(sinkhorn)``: CompositeLoss([dpo, plot]) with ``variant=sinkhorn``, K = ``--top-k``,
   including the reference top-K extraction;
@@ -62,7 +61,6 @@ from plot_lightning.heads.preference import (
 )
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.plot_cost import normalise_embedding
-from plot_lightning.losses.plot_dirac import dirac_transport_cost
 
 PLOT_WEIGHT = 0.1
 
@@ -110,21 +108,15 @@ def make_batch(pairs: int, seq_len: int, vocab: int, device: torch.device):
 class Config:
     def __init__(self, name: str, composite: CompositeLoss, extra: Callable | None = None, fused=False):
         self.name, self.composite, self.extra, self.fused = name, composite, extra, fused
+        self.embedding = None
 
 
-def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[Config]:
+def build_configs(unit_embedding, top_k: int, device) -> list[Config]:
     plot_args = None  # PLOTLoss has no chunk option: its direct path uses the kernel's default chunk (1024)
     sinkhorn_args = {"plot": {"variant": "sinkhorn", "top_k": top_k}}
     configs = [
         Config("dpo", CompositeLoss(["dpo"], [1.0])),
         Config("dpo+plot(dirac)", CompositeLoss(["dpo", "plot"], [1.0, PLOT_WEIGHT], plot_args)),
-        Config(
-            "dpo+dirac(recompute)",
-            CompositeLoss(["dpo"], [1.0]),
-            lambda z, y, m: dirac_transport_cost(
-                z, y, m, unit_embedding, chunk_size=chunk_size, recompute=True
-            ),
-        ),
         Config(
             "dpo+dirac(naive)",
             CompositeLoss(["dpo"], [1.0]),
@@ -141,7 +133,7 @@ def build_configs(unit_embedding, top_k: int, chunk_size: int, device) -> list[C
     ]
     for config in configs:
         config.composite.to(device)
-        config.composite.set_embedding(unit_embedding)
+        config.embedding = unit_embedding.float()  # the module's fp32 cost embedding, given to the heads
     return configs
 
 
@@ -187,10 +179,10 @@ def _loss(config: Config, policy, reference, batch):
     aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
     with torch.no_grad():
         ref = reference_outputs_from_logits(
-            causal_logits(reference, aligned), aligned, config.composite.reference_topk_k
+            causal_logits(reference, aligned), aligned, config.composite.needs.reference_topk
         )
     logits = model_logits(policy, aligned)  # (2B, T, V)
-    forward = logits_preference_forward(logits, aligned, ref, config.composite)
+    forward = logits_preference_forward(logits, aligned, ref, config.composite.needs, config.embedding)
     total, _ = config.composite(forward)
     if config.extra is not None:
         chosen = forward.chosen
@@ -203,8 +195,9 @@ def _fused_loss(config: Config, policy, reference, batch):
     there are no model logits."""
     input_ids, targets, mask = batch
     aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
-    ref = fused_reference_outputs(reference, aligned, config.composite.reference_topk_k)
-    total, _ = config.composite(fused_preference_forward(policy, aligned, ref, config.composite))
+    ref = fused_reference_outputs(reference, aligned, config.composite.needs.reference_topk)
+    needs = config.composite.needs
+    total, _ = config.composite(fused_preference_forward(policy, aligned, ref, needs, config.embedding))
     return total, None
 
 
@@ -292,7 +285,6 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--top-k", type=int, default=32)
-    parser.add_argument("--chunk-size", type=int, default=1024, help="chunk of the dirac(recompute) row")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--only", default="", help="comma-separated config names to run (default: all)")
     parser.add_argument(
@@ -319,7 +311,7 @@ def main() -> None:
     print(f"attention implementation: {policy.config._attn_implementation}")
     optimiser = torch.optim.AdamW(policy.parameters(), lr=1e-5)
     unit_embedding = normalise_embedding(policy.get_output_embeddings().weight)
-    configs = build_configs(unit_embedding, args.top_k, args.chunk_size, device)
+    configs = build_configs(unit_embedding, args.top_k, device)
     if args.only:
         wanted = {"dpo", *args.only.split(",")}
         configs = [config for config in configs if config.name in wanted]

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from plot_lightning.losses.logprobs import sequence_logps, split_pairs
-from plot_lightning.losses.types import PreferenceForward, SequenceSide
+from plot_lightning.losses.types import PreferenceForward, SequenceSide, TokenOutputs
 
 IGNORE_INDEX = -100
 
@@ -112,7 +112,7 @@ def _side(
         ref_topk_logps=_rows(ref.topk_logps, rows),
         sequence_labels=aligned.input_ids[rows, 1:],
         sequence_mask=aligned.attention_mask[rows, 1:].bool(),
-        token_costs=_rows(token_costs, rows),
+        head=TokenOutputs(token_costs=_rows(token_costs, rows)),
     )
 
 
@@ -124,12 +124,14 @@ def preference_forward(
     logps: Tensor | None = None,
     token_costs: Tensor | None = None,
     cost_rows: range = range(0),
+    cost_embedding: Tensor | None = None,
 ) -> PreferenceForward:
     """Build the losses' input from the policy's aligned ``logits (N, T-1, V)`` and the reference outputs.
 
     Policy log-probs are computed once over all ``N`` rows in fp32 and split into chosen/rejected halves,
     unless given: ``logps (N,)`` summed log-probs, and ``token_costs (N, T-1)`` PLOT dirac costs of the rows
-    ``cost_rows`` (both from ``heads.logits_head``), which the sides in ``cost_rows`` then carry.
+    ``cost_rows`` (both from ``heads.logits_head``), which the sides in ``cost_rows`` then carry
+    (``SequenceSide.head``); the batch carries ``cost_embedding (V, d)``, the frozen cost embedding.
     """
     if logps is None:
         logps = sequence_logps(logits, aligned.targets, aligned.mask)  # (N,) fp32
@@ -140,10 +142,10 @@ def preference_forward(
         return _side(part, logits, aligned, logps, reference, costs)
 
     if not aligned.has_rejected:
-        return PreferenceForward(chosen=side(slice(0, rows)))
+        return PreferenceForward(chosen=side(slice(0, rows)), cost_embedding=cost_embedding)
     split_pairs(logps)  # validates the even split
     half = rows // 2
-    return PreferenceForward(chosen=side(slice(0, half)), rejected=side(slice(half, rows)))
+    return PreferenceForward(side(slice(0, half)), side(slice(half, rows)), cost_embedding)
 
 
 @torch.no_grad()
@@ -164,7 +166,9 @@ def select_examples(forward: PreferenceForward, keep: Tensor) -> PreferenceForwa
     def side(s: SequenceSide | None) -> SequenceSide | None:
         if s is None:
             return None
-        pick = {name: (None if value is None else value[keep]) for name, value in vars(s).items()}
-        return SequenceSide(**pick)
+        tensors = {name: value for name, value in vars(s).items() if name != "head"}
+        pick = {name: (None if value is None else value[keep]) for name, value in tensors.items()}
+        head = {name: (None if value is None else value[keep]) for name, value in vars(s.head).items()}
+        return SequenceSide(**pick, head=TokenOutputs(**head))
 
-    return PreferenceForward(chosen=side(forward.chosen), rejected=side(forward.rejected))
+    return PreferenceForward(side(forward.chosen), side(forward.rejected), forward.cost_embedding)

@@ -44,6 +44,7 @@ from plot_lightning.library_notices import silence_library_notices
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.metrics import preference_metrics
 from plot_lightning.losses.options import LossArgs
+from plot_lightning.losses.plot_cost import CostEmbedding, normalise_embedding
 from plot_lightning.losses.reward_beta import drop_duplicate_rewards, reward_beta
 from plot_lightning.losses.types import PreferenceForward
 from plot_lightning.models.lora import LoraSettings, apply_lora
@@ -167,12 +168,16 @@ class PLOTModule(pl.LightningModule):
             model_dtype,
             self.hparams["lora"],
             reference_cache_dir,
-            self.loss.reference_topk_k,
+            self.loss.needs.reference_topk,
             fused_chunk_size if fused_head else None,
         )
         self.reference_mode: ReferenceMode = REFERENCE_MODES[reference](settings)
         self.policy: torch.nn.Module | None = None
         self.reference: torch.nn.Module | None = None
+        # The terms' frozen ground-cost embedding, given to the heads. A plain attribute, not a buffer:
+        # precision plugins (bf16-true), FSDP mixed precision and DDP's buffer broadcast act on buffers only;
+        # it must stay the fp32 embedding taken at start and never travel between processes.
+        self.cost_embedding: Tensor | CostEmbedding | None = None
         self.stage_metrics: StageMetrics | None = None
         self._share_note = False
         self._batch_idx: int | str = "?"
@@ -182,13 +187,13 @@ class PLOTModule(pl.LightningModule):
     @property
     def uses_reference(self) -> bool:
         """Whether any loss term needs the reference (log-probs or top-K)."""
-        return self.loss.requires_reference or self.loss.requires_reference_topk
+        return self.loss.needs.reference or self.loss.needs.reference_topk > 0
 
     @override
     def setup(self, stage: str) -> None:
         # After the datamodule's setup, before the models load: SFT data with a loss that needs pairs fails here.
         data = self._preference_data()
-        if self.loss.requires_rejected and data is not None:
+        if self.loss.needs.rejected and data is not None:
             data.require_pairs(self.hparams.losses)
         reason = sharded_reason(self._trainer.strategy) if self._trainer is not None else None
         if reason and self.grad_shares.targets:
@@ -206,12 +211,15 @@ class PLOTModule(pl.LightningModule):
             disable_dropout(policy)
         # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
         # No copy here: normalise_embedding writes a new fp32 tensor (each copy is V x d: ~250 MB at V=128k).
-        self.loss.set_embedding(output_embedding_weight(policy).detach())
+        if self.loss.needs.cost is not None:
+            self.cost_embedding = normalise_embedding(output_embedding_weight(policy).detach()).to(
+                torch.float32
+            )
         if self.uses_reference:
             self.reference = self.reference_mode.setup(policy, self._trainer)
             if self.reference is not None and self._shares_cost_embedding():
-                # the frozen reference's lm_head is the start embedding
-                self.loss.terms["plot"].share_embedding(output_embedding_weight(self.reference))
+                # the frozen reference's lm_head is the start embedding: read it instead of a V x d copy
+                self.cost_embedding = CostEmbedding.shared(output_embedding_weight(self.reference))
         if hp.lora is not None:
             policy = apply_lora(policy, LoraSettings(**hp.lora))
             if hp.get("disable_dropout", True):
@@ -227,8 +235,9 @@ class PLOTModule(pl.LightningModule):
                     fully_shard_model(model, self.device_mesh)
 
     def _shares_cost_embedding(self) -> bool:
-        """Whether PLOT's cost can read the reference's output embedding (see ``share_cost_embedding``)."""
-        if not self.hparams.get("share_cost_embedding", True) or "plot" not in self.loss.terms:
+        """Whether PLOT's cost can read the reference's output embedding (see ``share_cost_embedding``): no
+        precision plugin will cast it and no strategy will shard it."""
+        if not self.hparams.get("share_cost_embedding", True) or self.loss.needs.cost is None:
             return False
         if output_embedding_weight(self.reference).dtype != torch.float32:
             return False
@@ -301,10 +310,16 @@ class PLOTModule(pl.LightningModule):
         return tensor if trainer is None else trainer.strategy.reduce(tensor, reduce_op="mean")
 
     def _policy_forward(self, aligned, reference: ReferenceOutputs | None) -> PreferenceForward:
+        needs, timer = self.loss.needs, self.loss.timer
+        if self.cost_embedding is not None:  # a plain attribute (see __init__): moved once, here
+            self.cost_embedding = self.cost_embedding.to(self.device)
         if self.hparams.fused_head:
             chunk = self.hparams.fused_chunk_size
-            return fused_preference_forward(self.policy, aligned, reference, self.loss, chunk)
-        return logits_preference_forward(model_logits(self.policy, aligned), aligned, reference, self.loss)
+            return fused_preference_forward(
+                self.policy, aligned, reference, needs, self.cost_embedding, chunk, timer
+            )
+        logits = model_logits(self.policy, aligned)
+        return logits_preference_forward(logits, aligned, reference, needs, self.cost_embedding, timer=timer)
 
     def _values(self, forward: PreferenceForward) -> dict[str, Tensor]:
         """The loss terms and preference metrics of ``forward`` (a subset of a validation batch)."""

@@ -43,13 +43,13 @@ class OverheadMonitor(pl.Callback):
     def __init__(self, peak_tflops: float | None = None) -> None:
         self.peak_tflops = peak_tflops
         self._start = 0.0
-        self._timer = None  # the PLOT term's SectionTimer, when the loss has one
+        self._timer = None  # the loss's token-work SectionTimer, when a term has a ground cost
         self._parameters = 0
 
     def setup(self, trainer, pl_module, stage: str) -> None:
-        terms = getattr(getattr(pl_module, "loss", None), "terms", {})
-        if "plot" in terms:
-            self._timer = terms["plot"].timer
+        loss = pl_module.loss
+        if loss.needs.cost is not None:  # a term with a ground cost (PLOT): time its work
+            self._timer = loss.timer
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if pl_module.device.type == "cuda":

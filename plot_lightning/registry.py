@@ -3,7 +3,7 @@
 A component registers itself where it is defined, one file per component::
 
     @LOSSES.register("dpo")
-    class DPOLoss(nn.Module): ...
+    class DPOLoss(LossTerm): ...
 
 The built-in components' modules are imported on the first lookup, so code outside the package registers the
 same way (import it before building) and nothing dispatches on names elsewhere.

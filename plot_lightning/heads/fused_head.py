@@ -34,6 +34,7 @@ from torch import Tensor
 from plot_lightning.heads.fused_checks import check_fused_inputs, check_support_inputs
 from plot_lightning.losses.plot_cost import CostEmbedding, as_cost_embedding
 from plot_lightning.losses.plot_dirac import dirac_rows
+from plot_lightning.losses.precision import compute_dtype
 from plot_lightning.section_timer import NO_TIMER, SectionTimer
 
 DEFAULT_CHUNK = 512  # tokens per chunk: 512 x 49,152 vocab x 4 bytes = 100 MB per (chunk, V) fp32 block
@@ -59,10 +60,6 @@ class TokenLayout:
                 yield slice(start, min(start + size, end)), with_cost, begin < self.support_end
 
 
-def _compute_dtype(*tensors: Tensor) -> torch.dtype:
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
-
-
 def _chunk_logits(hidden: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
     """``(n, V)`` logits ``hidden (n, d) @ weight (V, d)^T + bias``, in the compute dtype."""
     if bias is None:
@@ -83,7 +80,7 @@ class FusedHeadFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, hidden, weight, bias, targets, unit_embedding, extra_ids, layout, chunk, timer):
-        dtype = _compute_dtype(hidden, weight)
+        dtype = compute_dtype(hidden, weight)
         count, device = hidden.shape[0], hidden.device
         width = layout.top_k + extra_ids.shape[1] + 1
         with torch.autocast(device_type=device.type, enabled=False):

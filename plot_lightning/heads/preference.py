@@ -3,11 +3,12 @@ log-probs and PLOT dirac costs in one function) or the fused head (``PLOTModule(
 log-probs, PLOT dirac costs or the PLOT sinkhorn support, and the reference's log-probs (and top-K), without
 any ``(N, T, V)`` logits).
 
-Through the fused head the losses receive the same :class:`PreferenceForward` as from the unfused path
-except that ``logits`` is None; PLOT reads the per-token dirac costs (``token_costs``) or the policy's
-log-probs on the sinkhorn support (``support_logps``, ``support_ids``), and the ``logits/*`` metrics read
-``logit_means``. Through the logits head the sides carry the logits and, on the rows PLOT's dirac term reads,
-``token_costs``.
+Both compute what the loss terms declare (the union of their ``TokenNeeds``, whatever their registered
+names), against the cost embedding the caller (the module) owns. Through the fused head the losses receive
+the same :class:`PreferenceForward` as from the unfused path except that ``logits`` is None; the per-token
+dirac costs and the policy's log-probs on the declared support go in ``SequenceSide.head``, and the
+``logits/*`` metrics read ``logit_means``. Through the logits head the sides carry the logits and, on the
+declared sides, ``head.token_costs``.
 
 Memory (fused): ``O(chunk x V)`` inside the head (one chunk's logits at a time); what leaves it is per token,
 ``O(N x T x (3 + L))`` floats with ``L = 2K + 1`` support slots for sinkhorn (``O(N x T x K)`` for the
@@ -27,24 +28,19 @@ from plot_lightning.heads.fused_head import DEFAULT_CHUNK, fused_head
 from plot_lightning.heads.logits_head import logits_head
 from plot_lightning.heads.routing import routed_head
 from plot_lightning.losses.logprobs import DEFAULT_CHUNK as LOGITS_CHUNK
-from plot_lightning.losses.types import PreferenceForward, SequenceSide
-
-FUSED_PLOT_VARIANTS = ("dirac", "sinkhorn")
+from plot_lightning.losses.plot_cost import CostEmbedding
+from plot_lightning.losses.term import TokenNeeds
+from plot_lightning.losses.types import PreferenceForward, SequenceSide, TokenOutputs
+from plot_lightning.section_timer import NO_TIMER, SectionTimer
 
 
 def check_fused_support(loss: nn.Module) -> None:
     """ValueError unless every term of ``loss`` (a CompositeLoss) works without full logits."""
     for name, term in loss.terms.items():
-        if not getattr(term, "requires_logits", False):
-            continue
-        variant = getattr(term, "variant", None)
-        if name == "plot" and variant in FUSED_PLOT_VARIANTS:
-            continue
-        if name == "plot":
+        if term.needs.logits:
             raise ValueError(
-                f"fused_head supports PLOT variants {FUSED_PLOT_VARIANTS}, not {variant!r}: set fused_head false"
+                f"fused_head: loss '{name}' needs the full (B, T, V) logits; set fused_head false"
             )
-        raise ValueError(f"fused_head: loss '{name}' needs the full (B, T, V) logits; set fused_head false")
 
 
 def _call_routed(model: nn.Module, aligned: AlignedBatch, compute) -> Tensor:
@@ -88,58 +84,34 @@ def fused_reference_outputs(
     return ReferenceOutputs(logps=logps, topk_ids=side["ids"], topk_logps=topk_logps)
 
 
-def _plot_term(loss: nn.Module) -> nn.Module | None:
-    plot = loss.terms["plot"] if "plot" in loss.terms else None
-    if plot is not None and plot.unit_embedding is None:
-        raise RuntimeError("PLOTLoss.set_embedding(weight) must be called before the first forward")
-    return plot
-
-
-def _dirac_rows(plot: nn.Module, pairs: int, rows: int) -> range:
-    """The rows whose PLOT dirac cost the loss reads: dirac, the chosen rows (all rows with the rejected
-    push); sinkhorn, the rejected rows only with the push (its term is dirac, see ``PLOTLoss``)."""
-    if plot.variant == "dirac":
-        return range(rows if plot.requires_rejected else pairs)
-    return range(pairs, rows) if plot.requires_rejected else range(0)
-
-
-def _plot_settings(loss: nn.Module, pairs: int, rows: int) -> dict:
-    """Keyword arguments of ``fused_head`` for the composite's PLOT term (no PLOT: log-probs only): the dirac
-    cost rows (:func:`_dirac_rows`) and, for sinkhorn, the support on the chosen rows."""
-    plot = _plot_term(loss)
-    if plot is None:
-        return {}
-    settings = {
-        "unit_embedding": plot.unit_embedding,
-        "cost": plot.cost,
-        "cost_rows": _dirac_rows(plot, pairs, rows),
-        "timer": plot.timer,
-    }
-    if plot.variant == "dirac":
-        return settings
-    return {**settings, "support_rows": pairs, "top_k": plot.reference_topk_k}
+def _cost_rows(needs: TokenNeeds, pairs: int, rows: int, embedding) -> range:
+    """The rows whose dirac cost the terms read (``TokenNeeds.cost_sides``): chosen ``[0, pairs)``, rejected
+    ``[pairs, rows)`` (empty without pair data), both ``[0, rows)``."""
+    if not needs.cost_sides:
+        return range(0)
+    if embedding is None:
+        raise ValueError("the loss declares a ground cost: pass the module's 'cost_embedding' (V, d)")
+    start = 0 if "chosen" in needs.cost_sides else pairs
+    return range(start, rows if "rejected" in needs.cost_sides else pairs)
 
 
 def logits_preference_forward(
     logits: Tensor,
     aligned: AlignedBatch,
     reference: ReferenceOutputs | None,
-    loss: nn.Module,
+    needs: TokenNeeds,
+    cost_embedding: Tensor | CostEmbedding | None = None,
     chunk: int = LOGITS_CHUNK,
+    timer: SectionTimer = NO_TIMER,
 ) -> PreferenceForward:
     """The unfused step's losses' input from the policy's full ``logits (N, T, V)`` (``forward.model_logits``):
-    log-probs and the PLOT dirac costs of the rows the loss reads in one function (``logits_head``), so
-    that backward writes one logits gradient; the sides still carry the aligned logits for the losses that
-    read them (sinkhorn, ORPO, ...)."""
+    log-probs and the declared dirac costs (``needs``, against ``cost_embedding``) in one function
+    (``logits_head``), so that backward writes one logits gradient; the sides still carry the aligned logits
+    for the losses that read them (sinkhorn, ORPO, ...). ``timer`` times the cost work."""
     rows = aligned.input_ids.shape[0]
     pairs = rows // 2 if aligned.has_rejected else rows
-    plot = _plot_term(loss)
-    cost_rows = range(0) if plot is None else _dirac_rows(plot, pairs, rows)
-    settings = (
-        {}
-        if not cost_rows
-        else {"unit_embedding": plot.unit_embedding, "cost": plot.cost, "timer": plot.timer}
-    )
+    cost_rows = _cost_rows(needs, pairs, rows, cost_embedding)
+    settings = {"unit_embedding": cost_embedding, "cost": needs.cost, "timer": timer} if cost_rows else {}
     token_logps, token_costs = logits_head(
         logits, aligned.targets, aligned.mask, cost_rows=cost_rows, chunk=chunk, **settings
     )
@@ -150,13 +122,15 @@ def logits_preference_forward(
         logps=token_logps.sum(dim=-1),
         token_costs=token_costs,
         cost_rows=cost_rows,
+        cost_embedding=cost_embedding,
     )
 
 
 def _side(
-    rows: slice, packed: Tensor, ids: Tensor | None, aligned, ref: ReferenceOutputs | None
+    rows: slice, packed: Tensor, ids: Tensor | None, aligned, ref: ReferenceOutputs | None, cost_rows: range
 ) -> SequenceSide:
     logps, costs, means = packed[rows, :, :3].unbind(dim=-1)  # each (rows, T-1)
+    has_costs = cost_rows.start <= rows.start and rows.stop <= cost_rows.stop  # a side is in or out whole
     has_support = ids is not None and rows.start == 0  # the support rows are the chosen ones
     return SequenceSide(
         labels=aligned.targets[rows],
@@ -166,10 +140,12 @@ def _side(
         ref_logps=None if ref is None else ref.logps[rows],
         ref_topk_ids=None if ref is None or ref.topk_ids is None else ref.topk_ids[rows],
         ref_topk_logps=None if ref is None or ref.topk_logps is None else ref.topk_logps[rows],
-        token_costs=costs,
         logit_means=means,
-        support_logps=packed[rows, :, 3:] if has_support else None,
-        support_ids=ids[rows] if has_support else None,
+        head=TokenOutputs(
+            token_costs=costs if has_costs else None,
+            support_logps=packed[rows, :, 3:] if has_support else None,
+            support_ids=ids[rows] if has_support else None,
+        ),
     )
 
 
@@ -177,24 +153,34 @@ def fused_preference_forward(
     policy: nn.Module,
     aligned: AlignedBatch,
     reference: ReferenceOutputs | None,
-    loss: nn.Module,
+    needs: TokenNeeds,
+    cost_embedding: Tensor | CostEmbedding | None = None,
     chunk: int = DEFAULT_CHUNK,
+    timer: SectionTimer = NO_TIMER,
 ) -> PreferenceForward:
-    """One policy forward whose lm_head is the fused head; PLOT costs / support for the rows the loss needs."""
+    """One policy forward whose lm_head is the fused head; the dirac costs and the support ``needs`` declares."""
     rows = aligned.input_ids.shape[0]
     pairs = rows // 2 if aligned.has_rejected else rows
-    settings = _plot_settings(loss, pairs, rows)
-    if settings.get("support_rows"):
+    cost_rows = _cost_rows(needs, pairs, rows, cost_embedding)
+    settings = {"unit_embedding": cost_embedding, "cost": needs.cost or "cosine", "cost_rows": cost_rows}
+    if needs.support_top_k:
         if reference is None or reference.topk_ids is None:
             raise ValueError(
-                "fused PLOT sinkhorn needs the reference's top-K ids (ReferenceOutputs.topk_ids)"
+                "the policy's support needs the reference's top-K ids (ReferenceOutputs.topk_ids)"
             )
-        settings["extra_ids"] = reference.topk_ids
+        settings.update(support_rows=pairs, top_k=needs.support_top_k, extra_ids=reference.topk_ids)
     side: dict[str, Tensor] = {}
 
     def compute(hidden: Tensor, head: nn.Linear) -> Tensor:
         outputs = fused_head(
-            hidden[:, :-1], head.weight, head.bias, aligned.targets, aligned.mask, chunk=chunk, **settings
+            hidden[:, :-1],
+            head.weight,
+            head.bias,
+            aligned.targets,
+            aligned.mask,
+            chunk=chunk,
+            timer=timer,
+            **settings,
         )
         packed = torch.stack([outputs.logps, outputs.costs, outputs.mean_logits], dim=-1)  # (N, T-1, 3)
         if outputs.support_logps is None:
@@ -205,8 +191,10 @@ def fused_preference_forward(
     packed = _call_routed(policy, aligned, compute)
     ids = side.get("ids")
     if not aligned.has_rejected:
-        return PreferenceForward(chosen=_side(slice(0, rows), packed, ids, aligned, reference))
+        chosen = _side(slice(0, rows), packed, ids, aligned, reference, cost_rows)
+        return PreferenceForward(chosen, None, cost_embedding)
     return PreferenceForward(
-        chosen=_side(slice(0, pairs), packed, ids, aligned, reference),
-        rejected=_side(slice(pairs, rows), packed, ids, aligned, reference),
+        _side(slice(0, pairs), packed, ids, aligned, reference, cost_rows),
+        _side(slice(pairs, rows), packed, ids, aligned, reference, cost_rows),
+        cost_embedding,
     )

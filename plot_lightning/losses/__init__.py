@@ -1,7 +1,7 @@
 """Preference losses and their helpers (imports only torch).
 
-Losses are ``nn.Module``s taking a :class:`PreferenceForward` and returning a :class:`LossOutput`; they are
-combined by name with :class:`CompositeLoss` (see :data:`LOSSES` for the names, :mod:`.options` for each
+Losses are :class:`LossTerm` modules taking a :class:`PreferenceForward` and returning a :class:`LossOutput`,
+each declaring what it reads from the forward pass (:class:`TokenNeeds`); they are combined by name with :class:`CompositeLoss` (see :data:`LOSSES` for the names, :mod:`.options` for each
 loss's options). The tensor checks shared with ``plot_lightning.ot`` live in ``plot_lightning.tensor_checks``,
 so this package and ``ot/`` import each other's dependencies without a cycle.
 """
@@ -24,7 +24,8 @@ from .registry import LOSSES
 from .robust import RobustDPOLoss
 from .sft import SFTLoss
 from .simpo import SimPOLoss
-from .types import LossOutput, PreferenceForward, SequenceSide
+from .term import LossTerm, TokenNeeds
+from .types import LossOutput, PreferenceForward, SequenceSide, TokenOutputs
 
 __all__ = [
     "AOTLoss",
@@ -36,6 +37,7 @@ __all__ = [
     "IPOLoss",
     "LOSSES",
     "LossOutput",
+    "LossTerm",
     "ORPOLoss",
     "PLOTLoss",
     "PROLoss",
@@ -44,6 +46,8 @@ __all__ = [
     "SFTLoss",
     "SequenceSide",
     "SimPOLoss",
+    "TokenNeeds",
+    "TokenOutputs",
     "plot_transport_cost",
     "preference_metrics",
     "sequence_logps",

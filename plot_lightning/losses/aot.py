@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
 from .registry import LOSSES
 from .robust import check_noise_args
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
@@ -43,7 +44,7 @@ def quantile_violations(upper: Tensor, lower: Tensor) -> Tensor:
 
 
 @LOSSES.register("aot")
-class AOTLoss(nn.Module):
+class AOTLoss(LossTerm):
     """Paired AOT (TRL's ``aot``): ``mean_i h(sort(rho)_i - sort(rho_ref)_i)``; with ``B = 1`` it is DPO.
 
     Args:
@@ -51,10 +52,7 @@ class AOTLoss(nn.Module):
         label_smoothing: ``eps`` in ``[0, 0.5)``.
     """
 
-    requires_reference = True
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(reference=True, rejected=True)
 
     def __init__(self, beta: float = 0.1, label_smoothing: float = 0.0) -> None:
         super().__init__()

@@ -7,18 +7,17 @@ rejected, so it works for unpaired data.
 
 from __future__ import annotations
 
-from torch import nn
-
 from .aot import quantile_logistic_loss, quantile_violations
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
 from .registry import LOSSES
 from .robust import check_noise_args
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
 @LOSSES.register("aot_unpaired")
-class AOTUnpairedLoss(nn.Module):
+class AOTUnpairedLoss(LossTerm):
     """Unpaired AOT: ``mean_i h(sort(r_w)_i - sort(r_l)_i)`` over the batch; with ``B = 1`` it is DPO.
 
     Args:
@@ -26,10 +25,7 @@ class AOTUnpairedLoss(nn.Module):
         label_smoothing: ``eps`` in ``[0, 0.5)``.
     """
 
-    requires_reference = True
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(reference=True, rejected=True)
 
     def __init__(self, beta: float = 0.1, label_smoothing: float = 0.0) -> None:
         super().__init__()

@@ -8,17 +8,17 @@ is flipped with probability ``eps``. TRL 1.16 has no loss of this form (its ``si
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
 from .registry import LOSSES
 from .robust import check_noise_args
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
 @LOSSES.register("cdpo")
-class ConservativeDPOLoss(nn.Module):
+class ConservativeDPOLoss(LossTerm):
     """``loss = -(1-eps) log sigmoid(beta h) - eps log sigmoid(-beta h)``; ``eps = 0`` gives DPO.
 
     Bounded below by the entropy of the smoothed label, so it stops pushing once ``sigmoid(beta h) = 1-eps``.
@@ -28,10 +28,7 @@ class ConservativeDPOLoss(nn.Module):
         label_smoothing: assumed label flip probability ``eps`` in ``[0, 0.5)``.
     """
 
-    requires_reference = True
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(reference=True, rejected=True)
 
     def __init__(self, beta: float = 0.1, label_smoothing: float = 0.1) -> None:
         super().__init__()

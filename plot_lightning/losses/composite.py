@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from plot_lightning.section_timer import SectionTimer
+
 from .options import LossOptionError, describe_options, validate_loss_args
 from .precision import fp32_math
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import PreferenceForward
 from .weighting import check_term_shares, loss_ratio_factor
 
@@ -40,12 +44,15 @@ def _check_config(losses: list[str], weights: list[float]) -> None:
             )
 
 
-def _build(name: str, options: dict[str, Any]) -> nn.Module:
+def _build(name: str, options: dict[str, Any]) -> LossTerm:
     """The loss ``name`` with ``options``; a value the loss refuses is reported with the loss's name."""
     try:
-        return LOSSES[name](**options)
+        term = LOSSES[name](**options)
     except ValueError as error:
         raise LossOptionError(f"loss '{name}': {error}; its options are: {describe_options(name)}") from error
+    if not isinstance(term, LossTerm):  # the heads read every term's declared needs
+        raise TypeError(f"loss '{name}' is a {type(term).__name__}, not a LossTerm: subclass LossTerm")
+    return term
 
 
 class CompositeLoss(nn.Module):
@@ -75,40 +82,16 @@ class CompositeLoss(nn.Module):
         self.weights = [float(w) for w in weights]
         self.loss_ratio = check_term_shares("loss_ratio", self.names, loss_ratio, "rescale")
         self.terms = nn.ModuleDict({name: _build(name, loss_args.get(name, {})) for name in self.names})
-
-    def _any(self, flag: str) -> bool:
-        return any(bool(getattr(term, flag, False)) for term in self.terms.values())
-
-    @property
-    def requires_reference(self) -> bool:
-        """True if any term needs reference log-probs."""
-        return self._any("requires_reference")
+        TokenNeeds.union(
+            term.needs for term in self.terms.values()
+        )  # two terms asking for different ground costs fail here, not at the first step
+        # Time of the token-level work (terms with a ground cost, and their part of the heads): perf/plot_share.
+        self.timer = SectionTimer()
 
     @property
-    def requires_rejected(self) -> bool:
-        """True if any term needs the rejected side (pair data)."""
-        return self._any("requires_rejected")
-
-    @property
-    def requires_logits(self) -> bool:
-        """True if any term needs the policy logits ``(B, T, V)``."""
-        return self._any("requires_logits")
-
-    @property
-    def requires_reference_topk(self) -> bool:
-        """True if any term needs the reference top-K ids / log-probs."""
-        return self._any("requires_reference_topk")
-
-    @property
-    def reference_topk_k(self) -> int:
-        """Largest K a term needs for the reference top-K, or 0 when none does."""
-        return max((int(getattr(term, "reference_topk_k", 0)) for term in self.terms.values()), default=0)
-
-    def set_embedding(self, weight: Tensor) -> None:
-        """Forward the ``(V, d)`` token embedding to every term that uses one (PLOT)."""
-        for term in self.terms.values():
-            if hasattr(term, "set_embedding"):
-                term.set_embedding(weight)
+    def needs(self) -> TokenNeeds:
+        """The union of the terms' declared needs: what the heads and the module compute for this loss."""
+        return TokenNeeds.union(term.needs for term in self.terms.values())
 
     def set_weight(self, name: str, weight: float) -> None:
         """Replace the fixed weight of term ``name`` (e.g. a calibrated weight)."""
@@ -121,7 +104,10 @@ class CompositeLoss(nn.Module):
         means: dict[str, Tensor] = {}
         terms: dict[str, Tensor] = {}
         for name in self.names:
-            output = self.terms[name](batch)
+            term = self.terms[name]
+            timed = self.timer.section(batch.chosen.labels.device) if term.needs.cost else nullcontext()
+            with timed:
+                output = term(batch)
             means[name] = output.loss.mean()
             terms[f"loss/{name}"] = means[name].detach()
             terms.update({f"{name}/{key}": value.detach() for key, value in output.metrics.items()})

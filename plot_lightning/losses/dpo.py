@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
 @LOSSES.register("dpo")
-class DPOLoss(nn.Module):
+class DPOLoss(LossTerm):
     """``loss = -log sigmoid(beta * h)``, ``h = (log pi(y_w) - log ref(y_w)) - (log pi(y_l) - log ref(y_l))``.
 
     Summed log-probs over the response tokens. With policy == reference, ``h = 0`` and the loss is ``ln 2``.
@@ -21,10 +21,7 @@ class DPOLoss(nn.Module):
         beta: inverse temperature of the implicit reward ``beta * log(pi / ref)``; > 0.
     """
 
-    requires_reference = True
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(reference=True, rejected=True)
 
     def __init__(self, beta: float = 0.1) -> None:
         super().__init__()

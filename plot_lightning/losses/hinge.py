@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
 @LOSSES.register("hinge")
-class HingeLoss(nn.Module):
+class HingeLoss(LossTerm):
     """``loss = max(0, 1 - beta * h)``, ``h`` the difference of policy/reference log-ratios (TRL's hinge).
 
     Zero, with zero gradient, once the scaled margin ``beta * h`` reaches 1.
@@ -21,10 +21,7 @@ class HingeLoss(nn.Module):
         beta: scale of the margin (the hinge's margin is ``1/beta`` in log-ratio units); > 0.
     """
 
-    requires_reference = True
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(reference=True, rejected=True)
 
     def __init__(self, beta: float = 0.1) -> None:
         super().__init__()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
 @LOSSES.register("ipo")
-class IPOLoss(nn.Module):
+class IPOLoss(LossTerm):
     """``loss = (h - 1/(2*beta))^2`` with ``h`` the difference of policy/reference log-ratios.
 
     Convention: ``beta`` plays the role of the paper's regulariser ``tau``, so the minimum sits at
@@ -24,10 +23,7 @@ class IPOLoss(nn.Module):
         average: length-normalise each side's log-ratio.
     """
 
-    requires_reference = True
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(reference=True, rejected=True)
 
     def __init__(self, beta: float = 0.1, average: bool = True) -> None:
         super().__init__()

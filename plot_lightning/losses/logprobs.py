@@ -17,14 +17,10 @@ from torch import Tensor
 
 from plot_lightning.tensor_checks import check_labels_in_range, check_mask_nonempty, check_shape
 
-from .precision import fp32_math
+from .precision import compute_dtype, fp32_math
 from .types import PreferenceForward
 
 DEFAULT_CHUNK = 1024  # positions per fp32 block: 1024 x 49,152 vocab x 4 bytes = 200 MB
-
-
-def _compute_dtype(logits: Tensor) -> torch.dtype:
-    return torch.float64 if logits.dtype == torch.float64 else torch.float32
 
 
 def position_blocks(batch: int, length: int, chunk: int):
@@ -48,7 +44,7 @@ class _TargetLogProb(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, logits: Tensor, labels: Tensor, chunk: int) -> Tensor:
-        dtype = _compute_dtype(logits)
+        dtype = compute_dtype(logits)
         batch, length, _ = logits.shape
         target_logps = torch.empty(batch, length, dtype=dtype, device=logits.device)
         for block in position_blocks(batch, length, chunk):

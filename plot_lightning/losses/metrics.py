@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .precision import compute_dtype
 from .types import PreferenceForward, SequenceSide
 
 
@@ -34,7 +35,7 @@ def _mean_response_logit(side: SequenceSide) -> Tensor:
         per_position = side.logit_means.detach()
     else:
         logits = side.logits.detach()
-        dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+        dtype = compute_dtype(logits)
         per_position = logits.mean(dim=-1, dtype=dtype)  # accumulates in fp32 without an fp32 copy
     return (per_position * mask).sum() / mask.sum().clamp(min=1.0)
 

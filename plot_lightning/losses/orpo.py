@@ -7,10 +7,11 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from .logprobs import pair_logps, token_logps
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward, SequenceSide
 
 NLL_SPANS = ("prompt_and_response", "response")
@@ -50,7 +51,7 @@ def sequence_nll(side: SequenceSide) -> Tensor:
 
 
 @LOSSES.register("orpo")
-class ORPOLoss(nn.Module):
+class ORPOLoss(LossTerm):
     """``loss = NLL(y_w) - beta * log sigmoid(log odds(y_w) - log odds(y_l))``; reference-free.
 
     The odds use ``P(y|x) = exp(mean token log-prob of the response)`` as in the paper and TRL.
@@ -62,10 +63,6 @@ class ORPOLoss(nn.Module):
         beta: weight ``lambda`` of the odds-ratio term, >= 0 (TRL's ``beta``; the paper uses 0.1-0.25).
         nll: the tokens the NLL term covers, ``"prompt_and_response"`` (TRL's) or ``"response"``.
     """
-
-    requires_reference = False
-    requires_rejected = True
-    requires_reference_topk = False
 
     def __init__(
         self, beta: float = 0.1, nll: Literal["prompt_and_response", "response"] = "prompt_and_response"
@@ -79,9 +76,9 @@ class ORPOLoss(nn.Module):
         self.nll = nll
 
     @property
-    def requires_logits(self) -> bool:
-        """The prompt-and-response NLL is computed from the logits."""
-        return self.nll == "prompt_and_response"
+    def needs(self) -> TokenNeeds:
+        """The pair; the prompt-and-response NLL is computed from the logits."""
+        return TokenNeeds(rejected=True, logits=self.nll == "prompt_and_response")
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         """Per-example ``(B,)`` loss; metrics: the NLL, the log-odds ratio and the odds-ratio accuracy."""

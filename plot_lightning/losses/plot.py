@@ -12,24 +12,22 @@ from the rejected response.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from plot_lightning.losses.plot_cost import (
     COST_KINDS,
     CostEmbedding,
     check_cost_embedding,
-    normalise_embedding,
 )
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
 from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost, support_transport_cost
 from plot_lightning.losses.precision import fp32_math
 from plot_lightning.losses.registry import LOSSES
-from plot_lightning.losses.types import LossOutput, PreferenceForward
-from plot_lightning.section_timer import SectionTimer
+from plot_lightning.losses.term import LossTerm, TokenNeeds
+from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 from plot_lightning.tensor_checks import (
     as_bool_mask,
     check_finite,
@@ -40,35 +38,6 @@ from plot_lightning.tensor_checks import (
 )
 
 
-def _dirac(logits, labels, mask, embedding, options: dict) -> Tensor:
-    return dirac_transport_cost(
-        logits, labels, mask, embedding, cost=options["cost"], chunk_size=options["chunk_size"]
-    )
-
-
-def _sinkhorn(logits, labels, mask, embedding, options: dict) -> Tensor:
-    if options["ref_topk_ids"] is None or options["ref_topk_logps"] is None:
-        raise ValueError(
-            "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' (B,T,K) from the reference"
-        )
-    # The dirac kernel checks finiteness of the masked rows as it reads them; here it is a full pass.
-    check_finite("logits", logits)
-    return sinkhorn_transport_cost(
-        logits,
-        labels,
-        mask,
-        embedding,
-        options["ref_topk_ids"],
-        options["ref_topk_logps"],
-        top_k=options["top_k"],
-        epsilon=options["epsilon"],
-        max_iter=options["max_iter"],
-        lam=options["lam"],
-        debias=options["debias"],
-        cost=options["cost"],
-    )
-
-
 def _mean_token_cost(token_costs: Tensor, mask: Tensor) -> Tensor:
     """``(B,)`` mean of the per-token costs ``(B, T)`` over ``mask (B, T)`` (see ``heads.fused_head``)."""
     check_shape("token_costs", token_costs, tuple(mask.shape))
@@ -76,7 +45,7 @@ def _mean_token_cost(token_costs: Tensor, mask: Tensor) -> Tensor:
     return (token_costs * mask).sum(dim=-1) / mask.sum(dim=-1).to(token_costs.dtype)
 
 
-VARIANTS: dict[str, Callable[..., Tensor]] = {"dirac": _dirac, "sinkhorn": _sinkhorn}
+VARIANTS = ("dirac", "sinkhorn")
 
 
 def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor | CostEmbedding) -> Tensor:
@@ -129,8 +98,8 @@ def plot_transport_cost(
         cost: ``"cosine"`` (``1 - ê_u·ê_v``) or ``"l2"`` (``||ê_u - ê_v||``); both in ``[0, 2]``.
         ref_topk_ids, ref_topk_logps: ``(B, T, K)`` reference top-K ids and fp32 log-probs (sinkhorn only).
         top_k, epsilon, max_iter, lam, debias: sinkhorn settings (``epsilon`` as POT's ``reg``).
-        chunk_size: tokens per chunk of the dirac kernel: about ``2 * chunk_size * V`` fp32 temporaries,
-            besides the ``(N, V)`` gradient rows (logits dtype, N = masked tokens) kept for backward.
+        chunk_size: positions per fp32 ``(chunk_size, V)`` block of the dirac kernel, besides the ``(N, V)``
+            gradient rows (logits dtype, N = masked tokens) kept for backward.
 
     Raises:
         ValueError: naming the argument and its shape, for bad shapes, masks that are not bool or 0/1,
@@ -142,22 +111,19 @@ def plot_transport_cost(
     if cost not in COST_KINDS:
         raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
     mask = _check_inputs(logits, labels, mask, embedding)
-    options = dict(
-        cost=cost,
-        ref_topk_ids=ref_topk_ids,
-        ref_topk_logps=ref_topk_logps,
-        top_k=top_k,
-        epsilon=epsilon,
-        max_iter=max_iter,
-        lam=lam,
-        debias=debias,
-        chunk_size=chunk_size,
-    )
-    return VARIANTS[variant](logits, labels, mask, embedding, options)
+    if variant == "dirac":
+        return dirac_transport_cost(logits, labels, mask, embedding, cost=cost, chunk_size=chunk_size)
+    if ref_topk_ids is None or ref_topk_logps is None:
+        raise ValueError(
+            "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' (B,T,K) from the reference"
+        )
+    check_finite("logits", logits)  # a full pass: the dirac kernel checks the masked log-probs it computes
+    options = dict(top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias, cost=cost)
+    return sinkhorn_transport_cost(logits, labels, mask, embedding, ref_topk_ids, ref_topk_logps, **options)
 
 
 @LOSSES.register("plot")
-class PLOTLoss(nn.Module):
+class PLOTLoss(LossTerm):
     """``L_PLOT = mean_t W(p_t^w, q_t^w) + gamma * max(0, margin - mean_t W(p_t^l, δ_{y^l_t}))`` per example.
 
     The first term is :func:`plot_transport_cost` on the chosen response (``variant`` picks the target
@@ -170,7 +136,9 @@ class PLOTLoss(nn.Module):
     the mass. ``margin=1`` would almost never switch off (it needs mass on anti-aligned tokens), so the term
     would keep pushing probability off every rejected token, including those the chosen response shares.
 
-    Call :meth:`set_embedding` with the model's (output) token embedding before the first forward.
+    The ground cost reads ``PreferenceForward.cost_embedding``, the frozen embedding the module (or whoever
+    builds the batch) owns; the per-token dirac costs come from the head (``SequenceSide.head``) as declared
+    in :attr:`needs`, or, for a batch built from full logits without a head, from :func:`plot_transport_cost`.
 
     Args:
         variant: ``"dirac"`` (exact cost to the point mass on the chosen token) or ``"sinkhorn"`` (entropic
@@ -188,9 +156,6 @@ class PLOTLoss(nn.Module):
     ``fused_chunk_size``, the logits head's fixed block); a direct call uses :func:`plot_transport_cost`'s
     default ``chunk_size``.
     """
-
-    requires_reference = False
-    requires_logits = True
 
     def __init__(
         self,
@@ -213,103 +178,73 @@ class PLOTLoss(nn.Module):
             raise ValueError(f"'gamma' and 'margin' must be >= 0, got gamma={gamma}, margin={margin}")
         self.variant, self.cost, self.gamma, self.margin = variant, cost, float(gamma), float(margin)
         self.options = dict(top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias)
-        # A plain attribute, not a buffer: precision plugins (bf16-true), FSDP mixed precision (buffer_dtype)
-        # and DDP's per-forward buffer broadcast act on module buffers only; the cost embedding must stay
-        # the fp32 copy taken at start and never travel between processes. It follows the logits' device.
-        self.unit_embedding: Tensor | CostEmbedding | None = None
-        # PLOT's work inside the heads and this forward, for ``perf/plot_share`` (``OverheadMonitor``).
-        self.timer = SectionTimer()
 
     @property
-    def requires_rejected(self) -> bool:
-        """The rejected response is needed only for the push-away term."""
-        return self.gamma > 0
-
-    @property
-    def requires_reference_topk(self) -> bool:
-        """The sinkhorn target mixes in the reference model's top-K distribution."""
-        return self.variant == "sinkhorn"
-
-    @property
-    def reference_topk_k(self) -> int:
-        """K of the reference top-K this loss needs (0 when none)."""
-        return int(self.options["top_k"]) if self.requires_reference_topk else 0
-
-    def set_embedding(self, weight: Tensor) -> None:
-        """Store a detached, row-normalised fp32 copy of ``weight (V, d)`` (a plain attribute, see __init__)."""
-        self.unit_embedding = normalise_embedding(weight).to(torch.float32)
-
-    def share_embedding(self, weight: Tensor) -> None:
-        """Read the cost from ``weight (V, d)`` itself (frozen, fp32, e.g. the reference model's output
-        embedding, equal to the policy's at the start) and its row norms, instead of a ``V x d`` copy
-        (``plot_cost.CostEmbedding.shared``). Replaces what :meth:`set_embedding` stored."""
-        self.unit_embedding = CostEmbedding.shared(weight)
-
-    def _embedding_on(self, device: torch.device) -> Tensor | CostEmbedding:
-        """The fp32 unit embedding on ``device`` (moved once; module ``.to()`` does not see it); a shared one
-        lives where its module put it."""
-        if self.unit_embedding.device != device:
-            self.unit_embedding = self.unit_embedding.to(device)
-        return self.unit_embedding
-
-    def _cost(self, logits: Tensor | None, labels: Tensor, mask: Tensor, variant: str, side) -> Tensor:
-        if logits is None or (variant == "dirac" and side.token_costs is not None):
-            return self._head_cost(variant, side)
-        ids, logps = (side.ref_topk_ids, side.ref_topk_logps) if variant == "sinkhorn" else (None, None)
-        return plot_transport_cost(
-            logits,
-            labels,
-            mask,
-            self._embedding_on(logits.device),
-            variant=variant,
+    def needs(self) -> TokenNeeds:
+        """Dirac costs on the chosen side (dirac) and, with the push, the rejected side; sinkhorn: the
+        reference top-K and the policy's support of the same K."""
+        sinkhorn = self.variant == "sinkhorn"
+        top_k = int(self.options["top_k"]) if sinkhorn else 0
+        sides = (() if sinkhorn else ("chosen",)) + (("rejected",) if self.gamma > 0 else ())
+        return TokenNeeds(
+            rejected=self.gamma > 0,
+            reference_topk=top_k,
             cost=self.cost,
-            ref_topk_ids=ids,
-            ref_topk_logps=logps,
-            **self.options,
+            cost_sides=sides,
+            support_top_k=top_k,
         )
 
-    def _head_cost(self, variant: str, side) -> Tensor:
-        """The cost from what a head (``plot_lightning.heads``: logits or fused) computed with the log-probs."""
-        if variant == "dirac" and side.token_costs is not None:
-            return _mean_token_cost(side.token_costs, side.mask)  # the head computed W_t already
-        if variant == "sinkhorn" and side.support_logps is not None:
+    def _cost(self, side: SequenceSide, variant: str, embedding) -> Tensor:
+        """``(B,)`` mean cost of ``side``: from what the head computed, else from the side's full logits."""
+        head = side.head
+        if variant == "dirac" and head.token_costs is not None:
+            return _mean_token_cost(head.token_costs, side.mask)
+        if variant == "sinkhorn" and side.logits is None and head.support_logps is not None:
             if side.ref_topk_ids is None or side.ref_topk_logps is None:
                 raise ValueError(
                     "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' from the reference"
                 )
             return support_transport_cost(
-                side.support_logps,
-                side.support_ids,
+                head.support_logps,
+                head.support_ids,
                 side.labels,
                 as_bool_mask("mask", side.mask),
-                self._embedding_on(side.support_logps.device),
+                embedding,
                 side.ref_topk_ids,
                 side.ref_topk_logps,
                 cost=self.cost,
                 **self.options,
             )
-        raise ValueError(f"PLOTLoss ({variant}) needs policy logits: the batch side has logits=None")
+        if side.logits is None:
+            raise ValueError(f"PLOTLoss ({variant}) needs policy logits: the batch side has logits=None")
+        sinkhorn = variant == "sinkhorn"
+        return plot_transport_cost(
+            side.logits,
+            side.labels,
+            side.mask,
+            embedding,
+            variant=variant,
+            cost=self.cost,
+            ref_topk_ids=side.ref_topk_ids if sinkhorn else None,
+            ref_topk_logps=side.ref_topk_logps if sinkhorn else None,
+            **self.options,
+        )
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         """``LossOutput(loss (B,), metrics {"chosen_cost", ["rejected_cost"]})``: batch means, detached.
 
         Metric keys are unprefixed like the other losses'; ``CompositeLoss`` logs them as ``plot/<key>``.
         """
-        if self.unit_embedding is None:
-            raise RuntimeError("PLOTLoss.set_embedding(weight) must be called before the first forward")
-        with self.timer.section(batch.chosen.labels.device):
-            return self._forward(batch)
-
-    def _forward(self, batch: PreferenceForward) -> LossOutput:
-        chosen = batch.chosen
-        chosen_cost = self._cost(chosen.logits, chosen.labels, chosen.mask, self.variant, chosen)
+        embedding = batch.cost_embedding
+        if embedding is None:
+            raise ValueError("PLOTLoss needs the batch's 'cost_embedding' (PreferenceForward.cost_embedding)")
+        chosen_cost = self._cost(batch.chosen, self.variant, embedding)
         metrics = {"chosen_cost": chosen_cost.detach().mean()}
-        if not self.requires_rejected:
+        if self.gamma == 0:
             return LossOutput(loss=chosen_cost, metrics=metrics)
-        rejected = batch.rejected
-        if rejected is None:
+        if batch.rejected is None:
             raise ValueError("PLOTLoss with gamma > 0 needs the rejected side (batch.rejected is None)")
-        rejected_cost = self._cost(rejected.logits, rejected.labels, rejected.mask, "dirac", rejected)
+        rejected_cost = self._cost(batch.rejected, "dirac", embedding)
         metrics["rejected_cost"] = rejected_cost.detach().mean()
         push_away = torch.clamp(self.margin - rejected_cost, min=0.0)
         return LossOutput(loss=chosen_cost + self.gamma * push_away, metrics=metrics)

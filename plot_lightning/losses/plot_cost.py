@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from plot_lightning.losses.precision import compute_dtype
 from plot_lightning.tensor_checks import check_finite, check_shape
 
 COST_KINDS = ("cosine", "l2")
@@ -24,7 +25,7 @@ def normalise_embedding(weight: Tensor) -> Tensor:
     """
     check_shape("weight", weight, (None, None))
     check_finite("weight", weight)
-    dtype = torch.float64 if weight.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(weight)
     rows = weight.detach().to(dtype)
     return torch.nn.functional.normalize(rows, p=2.0, dim=-1, eps=1e-12)
 

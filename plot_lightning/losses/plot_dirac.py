@@ -1,4 +1,4 @@
-"""Exact PLOT transport cost to a point mass (the ``dirac`` variant), as a chunked custom autograd function.
+"""Exact PLOT transport cost to a point mass (the ``dirac`` variant): the math and the logits kernel.
 
 Optimal transport from ``p_t = softmax(z_t)`` to the point mass ``δ_{y_t}`` has a single feasible plan (all
 mass goes to ``y_t``), so the distance is exact and linear in ``p_t``::
@@ -8,23 +8,14 @@ mass goes to ``y_t``), so the distance is exact and linear in ``p_t``::
 with ``C`` the cosine (``1 - ê_v · ê_y``) or L2 (``||ê_v - ê_y|| = sqrt(2 - 2 ê_v · ê_y)``) cost between
 unit embedding rows, the same convention as :mod:`plot_lightning.losses.plot_cost` (cosine in ``[0, 2]`` up
 to rounding, ``W_t`` clamped to ``[0, 2]``, exactly 0 for ``v = y``). :func:`dirac_rows` is the per-chunk
-math, shared with the logits head (``plot_lightning.heads.logits_head``) and the fused head.
+math, the only one: :class:`DiracLogitsFunction` (from full logits: the logits head of the unfused training
+step, and :func:`dirac_transport_cost`) and the fused head (from hidden states) both call it.
 
-Memory. Only masked (response) positions are touched, ``chunk_size`` tokens at a time, so the forward holds
-at most two ``(chunk_size, V)`` compute-dtype temporaries besides what it keeps for backward; no second
-``(B, T, V)`` fp32 tensor is made. The cost row ``C(·, y_t)`` costs one ``(chunk, d) @ (d, V)`` product.
-
-Backward, two strategies (``recompute``):
-
-* ``recompute=False`` (default): the forward turns the cost row it already has into the gradient rows
-  ``p (C - W)`` and keeps them, ``(N, V)`` in the logits' dtype (N = masked tokens), for backward, which only
-  scales them by the upstream gradient. No second matrix product; the price is ``N * V`` elements held from
-  forward to backward, no more than the ``p`` (and ``C``) a naive autograd graph would save, and in bf16 when
-  the logits are bf16 (the dtype the gradient is returned in anyway).
-* ``recompute=True``: nothing ``(N, V)``-sized is kept; backward recomputes ``p`` and the cost row chunk by
-  chunk, i.e. a second ``(N, d) @ (d, V)`` product. Less memory, more time.
-
-``benchmarks/plot_overhead.py`` measures both against naive autograd.
+:class:`DiracLogitsFunction` computes the targets' log-probs and the costs of the chosen positions in one
+pass over the logits, and its backward writes the logits gradient once, block by block, adding the
+gradient rows ``p (C - W)`` it kept from forward (``(M, V)`` in the logits' dtype, M = cost tokens): no
+second matrix product, and no more memory than the ``p`` (and ``C``) a naive autograd graph would save.
+The math runs in fp32 (fp64 for fp64 logits); memory besides the kept rows: one ``(chunk, V)`` block.
 """
 
 from __future__ import annotations
@@ -32,12 +23,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from plot_lightning.losses.logprobs import DEFAULT_CHUNK, masked_logps, position_blocks
 from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, as_cost_embedding
-from plot_lightning.losses.precision import fp32_math
-
-
-def _compute_dtype(logits: Tensor) -> torch.dtype:
-    return torch.float64 if logits.dtype == torch.float64 else torch.float32
+from plot_lightning.losses.precision import compute_dtype, fp32_math
+from plot_lightning.section_timer import NO_TIMER
 
 
 def dirac_cost_rows(
@@ -97,99 +86,117 @@ def dirac_rows(
     )
 
 
-def _chunk_cost(
-    logits: Tensor,
-    rows: tuple[Tensor, Tensor],
-    targets: Tensor,
-    unit_embedding: Tensor | CostEmbedding,
-    cost: str,
-    *,
-    grad_rows: bool,
-    out: Tensor | None = None,
-) -> tuple[Tensor, Tensor | None]:
-    """``W (n,)`` and (with ``grad_rows``) ``p (C - W) (n, V)`` for the positions ``rows`` of ``logits``."""
-    probs = logits[rows].to(_compute_dtype(logits))  # (n, V); indexing copies, so in-place ops are safe
-    if not bool(torch.isfinite(probs).all()):
-        raise ValueError(
-            f"'logits' (shape {tuple(logits.shape)}, dtype {logits.dtype}) holds NaN or infinite values "
-            "at masked (response) positions"
-        )
-    return dirac_rows(_softmax_(probs), unit_embedding, targets, cost, grad_rows=grad_rows, out=out)
-
-
-def _softmax_(values: Tensor) -> Tensor:
-    """Row softmax computed in place (saves one ``(n, V)`` temporary)."""
-    values.sub_(values.amax(dim=-1, keepdim=True)).exp_()
-    return values.div_(values.sum(dim=-1, keepdim=True))
-
-
-class DiracTransportCost(torch.autograd.Function):
-    """Per-token ``W_t`` for the masked positions of ``logits``; see the module docstring.
-
-    ``forward(logits (B,T,V), batch_idx (N,), time_idx (N,), targets (N,), unit_embedding (V,d), cost,
-    chunk_size, recompute, keep_grad) -> (N,)`` in fp32 (fp64 for fp64 logits). ``keep_grad`` says whether a
-    backward will follow (autograd's ``needs_input_grad`` is also True under ``no_grad``).
-    """
+class DiracLogitsFunction(torch.autograd.Function):
+    """``forward(logits (N,T,V), targets (N,S), cost_mask (N,S) bool, unit_embedding (V,d)|None, cost, chunk,
+    keep_grad, timer) -> (logps (N,S), costs (M,))`` with ``S <= T``: position ``t < S`` of ``logits`` predicts
+    ``targets[:, t]`` (positions ``>= S`` get gradient 0); ``logps`` at every position (meaningful where
+    masked), ``costs`` at the ``M`` True positions of ``cost_mask`` in row-major order."""
 
     @staticmethod
-    def forward(
-        ctx, logits, batch_idx, time_idx, targets, unit_embedding, cost, chunk_size, recompute, keep_grad
-    ):
-        dtype = _compute_dtype(logits)
-        embedding = as_cost_embedding(unit_embedding).to(logits.device, dtype)
-        count = targets.shape[0]
-        store = keep_grad and not recompute
-        grads = logits.new_empty((count, logits.shape[-1])) if store else None  # (N, V), logits dtype
-        transport = torch.empty(count, dtype=dtype, device=logits.device)
-        for start in range(0, count, chunk_size):
-            part = slice(start, start + chunk_size)
-            # Write the cost row straight into the kept gradient buffer when the dtypes allow it.
-            out = grads[part] if store and grads.dtype == dtype else None
-            transport[part], rows = _chunk_cost(
-                logits,
-                (batch_idx[part], time_idx[part]),
-                targets[part],
-                embedding,
-                cost,
-                grad_rows=store,
-                out=out,
-            )
-            if store and out is None:
-                grads[part].copy_(rows)
-        ctx.chunk_size, ctx.cost, ctx.recompute = chunk_size, cost, recompute
-        ctx.logits_meta = (logits.shape, logits.dtype, logits.device)
-        if recompute:
-            ctx.embedding = embedding  # frozen; not a tensor autograd could version-check
-            ctx.save_for_backward(batch_idx, time_idx, targets, logits)
-        else:
-            ctx.save_for_backward(batch_idx, time_idx, grads)
-        return transport
+    def forward(ctx, logits, targets, cost_mask, unit_embedding, cost, chunk, keep_grad, timer):
+        dtype = compute_dtype(logits)
+        batch, length = targets.shape
+        aligned = logits[:, :length]  # (N, S, V) strided view, never copied whole
+        embedding = (
+            None if unit_embedding is None else as_cost_embedding(unit_embedding).to(logits.device, dtype)
+        )
+        count = int(cost_mask.sum()) if embedding is not None else 0
+        store = keep_grad and count > 0
+        grad_rows = logits.new_empty((count, logits.shape[-1])) if store else None  # (M, V) p (C - W)
+        logps = torch.empty(batch, length, dtype=dtype, device=logits.device)
+        costs = torch.empty(count, dtype=dtype, device=logits.device)
+        offset = 0
+        for block in position_blocks(batch, length, chunk):
+            log_probs = torch.log_softmax(aligned[block].to(dtype), dim=-1)  # (r, t, V)
+            labels = targets[block]
+            logps[block] = log_probs.gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+            picked = cost_mask[block]
+            if count and bool(picked.any()):
+                # blocks run in row-major order, and so do the cost tokens: they fill rows [offset, offset + n)
+                with timer.section(logits.device):
+                    offset = _block_costs(
+                        log_probs, labels, picked, embedding, cost, costs, grad_rows, offset
+                    )
+        ctx.chunk, ctx.dtype, ctx.store, ctx.timer = chunk, dtype, store, timer
+        ctx.save_for_backward(logits, targets, cost_mask, grad_rows if store else None)
+        return logps, costs
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_transport):
-        shape, dtype, device = ctx.logits_meta
-        grad_logits = torch.zeros(shape, dtype=dtype, device=device)
-        batch_idx, time_idx = ctx.saved_tensors[:2]
-        for start in range(0, batch_idx.shape[0], ctx.chunk_size):
-            part = slice(start, start + ctx.chunk_size)
-            upstream = grad_transport[part].unsqueeze(1)  # (n, 1)
-            if ctx.recompute:
-                rows = _recomputed_grad_rows(ctx, part)
-            else:
-                rows = ctx.saved_tensors[2][part].to(grad_transport.dtype)
-            grad_logits[batch_idx[part], time_idx[part]] = (rows * upstream).to(dtype)
-        return grad_logits, None, None, None, None, None, None, None, None
+    def backward(ctx, grad_logps, grad_costs):
+        logits, targets, cost_mask, grad_rows = ctx.saved_tensors
+        batch, length = targets.shape
+        grad = torch.empty(logits.shape, dtype=logits.dtype, device=logits.device)  # (N, T, V), written once
+        grad[:, length:].zero_()  # positions past the targets predict nothing
+        aligned, aligned_grad = logits[:, :length], grad[:, :length]
+        offset = 0
+        for block in position_blocks(batch, length, ctx.chunk):
+            weight = (
+                torch.zeros(targets[block].shape, dtype=ctx.dtype, device=logits.device)
+                if grad_logps is None
+                else grad_logps[block].to(ctx.dtype)
+            ).unsqueeze(-1)
+            block_grad = torch.softmax(aligned[block].to(ctx.dtype), dim=-1).mul_(-weight)
+            block_grad.scatter_add_(-1, targets[block].unsqueeze(-1), weight)
+            picked = cost_mask[block]
+            n = int(picked.sum()) if ctx.store else 0
+            if n and grad_costs is not None:
+                part = slice(offset, offset + n)
+                with ctx.timer.section(logits.device):
+                    _add_cost_grads(block_grad, picked, grad_rows[part], grad_costs[part])
+            offset += n
+            aligned_grad[block] = block_grad
+        return grad, None, None, None, None, None, None, None
 
 
-def _recomputed_grad_rows(ctx, part: slice) -> Tensor:
-    """``p (C - W)`` for one chunk, recomputed from the saved logits (``recompute=True``)."""
-    batch_idx, time_idx, targets, logits = ctx.saved_tensors
-    embedding = ctx.embedding
-    _, rows = _chunk_cost(
-        logits, (batch_idx[part], time_idx[part]), targets[part], embedding, ctx.cost, grad_rows=True
-    )
-    return rows
+_TEMP_ELEMENTS = 2**21  # elements per (rows, V) temporary: 8 MB fp32, below glibc's mmap threshold
+
+
+def _slices(count: int, vocab: int):
+    """Slices of at most ``_TEMP_ELEMENTS // vocab`` rows covering ``range(count)``.
+
+    A fresh ``(n, V)`` temporary (75 MB for 382 tokens at SmolLM2's vocabulary) is a new memory mapping whose
+    first touch costs page faults on every step; temporaries of this size come from reused heap memory.
+    """
+    step = max(1, _TEMP_ELEMENTS // vocab)
+    for start in range(0, count, step):
+        yield slice(start, min(start + step, count))
+
+
+def _block_costs(log_probs, labels, picked, embedding, cost, costs, grad_rows, offset: int) -> int:
+    """The dirac costs (and stored gradient rows) of the ``picked (r, t)`` positions of one block's
+    ``log_probs (r, t, V)``, written at ``[offset, offset + n)``; returns ``offset + n``.
+
+    One cost-row product for the whole block (it reads the whole embedding whatever the row count), written
+    straight into the stored gradient rows when the dtypes agree; the probabilities in slices (:func:`_slices`).
+    """
+    vocab = log_probs.shape[-1]
+    positions = picked.reshape(-1).nonzero().squeeze(1)
+    flat, targets = log_probs.view(-1, vocab), labels.reshape(-1)[positions]
+    count, store = positions.shape[0], grad_rows is not None
+    stored = None if grad_rows is None else grad_rows[offset : offset + count]
+    out = stored if store and stored.dtype == log_probs.dtype else None
+    cost_rows = dirac_cost_rows(embedding, targets, cost, out=out)  # (n, V)
+    for part in _slices(count, vocab):
+        probs = flat[positions[part]].exp_()  # (n_part, V) p
+        rows = slice(offset + part.start, offset + part.stop)
+        costs[rows], grads = dirac_from_cost_rows(probs, cost_rows[part], grad_rows=store)
+        if store and out is None:
+            stored[part].copy_(grads)
+    return offset + count
+
+
+def _add_cost_grads(block_grad: Tensor, picked: Tensor, grad_rows: Tensor, upstream: Tensor) -> None:
+    """``block_grad (r, t, V) += upstream * grad_rows`` at the ``picked (r, t)`` positions, in place.
+
+    The stored rows stay intact (a retained graph may run backward again); they are scaled in slices
+    (:func:`_slices`).
+    """
+    flat_grad = block_grad.view(-1, block_grad.shape[-1])
+    positions = picked.reshape(-1).nonzero().squeeze(1)  # block positions of the cost tokens, in order
+    for part in _slices(positions.shape[0], block_grad.shape[-1]):
+        scaled = grad_rows[part].to(block_grad.dtype) * upstream[part].to(block_grad.dtype).unsqueeze(1)
+        flat_grad.index_add_(0, positions[part], scaled)
 
 
 @fp32_math
@@ -200,28 +207,27 @@ def dirac_token_costs(
     unit_embedding: Tensor | CostEmbedding,
     *,
     cost: str = "cosine",
-    chunk_size: int = 1024,
-    recompute: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
 ) -> tuple[Tensor, Tensor]:
     """Per-token exact cost ``W_t`` at the masked positions, in row-major order of ``mask``.
 
-    Args: ``logits (B,T,V)`` any float dtype, ``labels (B,T)`` long in ``[0, V)`` where masked,
-    ``mask (B,T)`` bool, ``unit_embedding (V,d)`` unit rows (see ``normalise_embedding``).
-    Returns ``(costs (N,), batch_idx (N,))``: fp32 costs (fp64 for fp64 logits), in ``[0, 2]``, and the
-    example each masked token belongs to. Inputs are checked by ``plot.plot_transport_cost`` except
-    finiteness of the masked logits, which is checked here chunk by chunk.
+    Args: ``logits (B,T,V)`` aligned with ``labels (B,T)`` (long, in ``[0, V)`` where masked), any float
+    dtype; ``mask (B,T)`` bool; ``unit_embedding (V,d)`` unit rows (see ``normalise_embedding``);
+    ``chunk_size``: positions per fp32 block.
+    Returns ``(costs (N,), batch_idx (N,))``: fp32 costs (fp64 for fp64 logits) in ``[0, 2]`` and the example
+    each masked token belongs to. ValueError for an unknown ``cost`` or NaN/inf logits on masked tokens.
     """
     if cost not in COST_KINDS:
         raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
     if chunk_size < 1:
         raise ValueError(f"'chunk_size' must be >= 1, got {chunk_size}")
-    batch_idx, time_idx = mask.nonzero(as_tuple=True)  # (N,), (N,)
-    targets = labels[batch_idx, time_idx]  # (N,)
     keep_grad = torch.is_grad_enabled() and logits.requires_grad
-    costs = DiracTransportCost.apply(
-        logits, batch_idx, time_idx, targets, unit_embedding, cost, chunk_size, recompute, keep_grad
+    targets = labels.masked_fill(~mask, 0).long()
+    logps, costs = DiracLogitsFunction.apply(
+        logits, targets, mask, unit_embedding, cost, chunk_size, keep_grad, NO_TIMER
     )
-    return costs, batch_idx
+    masked_logps(logps, mask, logits.shape)  # NaN/inf logits on a masked token: a ValueError, not a NaN cost
+    return costs, mask.nonzero(as_tuple=True)[0]
 
 
 def dirac_transport_cost(
@@ -231,12 +237,11 @@ def dirac_transport_cost(
     unit_embedding: Tensor | CostEmbedding,
     *,
     cost: str = "cosine",
-    chunk_size: int = 1024,
-    recompute: bool = False,
+    chunk_size: int = DEFAULT_CHUNK,
 ) -> Tensor:
     """``(B,)`` per-example mean of ``W_t`` over the masked tokens (see :func:`dirac_token_costs`)."""
     costs, batch_idx = dirac_token_costs(
-        logits, labels, mask, unit_embedding, cost=cost, chunk_size=chunk_size, recompute=recompute
+        logits, labels, mask, unit_embedding, cost=cost, chunk_size=chunk_size
     )
     batch = logits.shape[0]
     totals = torch.zeros(batch, dtype=costs.dtype, device=costs.device).index_add(0, batch_idx, costs)

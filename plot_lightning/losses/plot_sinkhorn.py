@@ -41,7 +41,7 @@ from plot_lightning.losses.plot_cost import (
     check_cost_embedding,
     pairwise_token_cost,
 )
-from plot_lightning.losses.precision import fp32_math
+from plot_lightning.losses.precision import compute_dtype, fp32_math
 from plot_lightning.ot.sinkhorn import SinkhornConvergenceWarning, sinkhorn_cost
 from plot_lightning.tensor_checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
 
@@ -55,7 +55,7 @@ def reference_topk(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
     check_shape("logits", logits, (None, None, None))
     if not (isinstance(k, int) and 1 <= k <= logits.shape[-1]):
         raise ValueError(f"'k' must be an integer in [1, {logits.shape[-1]}], got {k!r}")
-    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(logits)
     with torch.no_grad():
         logits = logits.to(dtype)
         top_logits, ids = logits.topk(k, dim=-1)
@@ -165,7 +165,7 @@ def sinkhorn_transport_cost(
             iterations, target weight of the reference, Sinkhorn divergence instead of the cost, "cosine" | "l2".
     """
     _validate(logits, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps, top_k, lam, cost)
-    dtype = torch.float64 if logits.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(logits)
     policy_logits = logits[mask].to(dtype)  # (M, V): masked positions only
     check_finite("logits", policy_logits)
     policy_ids = (
@@ -222,7 +222,7 @@ def support_transport_cost(
             f"'support_ids' (shape {tuple(support_ids.shape)}) must hold [policy top-K, 'ref_topk_ids', "
             "'labels'] on the masked tokens (support_slots)"
         )
-    dtype = torch.float64 if support_logps.dtype == torch.float64 else torch.float32
+    dtype = compute_dtype(support_logps)
     logps = support_logps[mask].to(dtype)
     check_finite("support_logps", logps)
     return _mean_transport(

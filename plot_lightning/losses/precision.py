@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import torch
+from torch import Tensor
 
 _DEVICE_TYPES = ("cpu", "cuda", "xpu", "mps", "hpu")
 F = TypeVar("F", bound=Callable)
@@ -45,3 +46,8 @@ def fp32_math(function: F) -> F:
             return function(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def compute_dtype(*tensors: Tensor) -> torch.dtype:
+    """The dtype the fp32 math runs in for these inputs: fp64 when any is fp64, else fp32."""
+    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from .logprobs import pair_logps
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
 @LOSSES.register("pro")
-class PROLoss(nn.Module):
+class PROLoss(LossTerm):
     """``loss = -log softmax([s_w, s_l])[0] + sft_weight * NLL(y_w)``, ``s = avg log pi(y) / temperature``.
 
     PRO scores each candidate by its length-normalised log-likelihood and maximises the Plackett-Luce
@@ -27,10 +27,7 @@ class PROLoss(nn.Module):
         temperature: divides the scores, > 0.
     """
 
-    requires_reference = False
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(rejected=True)
 
     def __init__(self, sft_weight: float = 0.05, temperature: float = 1.0) -> None:
         super().__init__()

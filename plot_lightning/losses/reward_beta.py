@@ -18,7 +18,7 @@ def _reference_betas(loss: CompositeLoss) -> dict[str, float]:
     return {
         name: float(term.beta)
         for name, term in loss.terms.items()
-        if getattr(term, "requires_reference", False) and isinstance(getattr(term, "beta", None), int | float)
+        if term.needs.reference and isinstance(getattr(term, "beta", None), int | float)
     }
 
 

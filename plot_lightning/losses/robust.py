@@ -8,11 +8,11 @@ The label-smoothed cross-entropy (conservative DPO, cDPO) is a different loss: `
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import nn
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
@@ -25,7 +25,7 @@ def check_noise_args(beta: float, label_smoothing: float) -> None:
 
 
 @LOSSES.register("robust")
-class RobustDPOLoss(nn.Module):
+class RobustDPOLoss(LossTerm):
     """TRL's ``robust``: ``((1-eps) * l(h) - eps * l(-h)) / (1 - 2 eps)``, ``l(h) = -log sigmoid(beta h)``.
 
     ``h`` is the difference of policy/reference log-ratios (summed log-probs); ``eps = 0`` gives DPO.
@@ -37,10 +37,7 @@ class RobustDPOLoss(nn.Module):
         label_smoothing: assumed label flip probability ``eps`` in ``[0, 0.5)``.
     """
 
-    requires_reference = True
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(reference=True, rejected=True)
 
     def __init__(self, beta: float = 0.1, label_smoothing: float = 0.1) -> None:
         super().__init__()

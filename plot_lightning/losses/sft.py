@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from torch import nn
-
 from plot_lightning.tensor_checks import check_shape
 
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 SFT_REDUCTIONS = ("token", "example")
 
 
 @LOSSES.register("sft")
-class SFTLoss(nn.Module):
+class SFTLoss(LossTerm):
     """Mean negative log-likelihood of the chosen response tokens.
 
     ``reduction="token"`` (default, TRL's ``sft``): one mean over every response token of the batch,
@@ -28,10 +27,7 @@ class SFTLoss(nn.Module):
         reduction: ``"token"`` (TRL's) or ``"example"`` (length-normalised per example).
     """
 
-    requires_reference = False
-    requires_rejected = False
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds()
 
     def __init__(self, reduction: Literal["token", "example"] = "token") -> None:
         super().__init__()

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import nn
 
 from .logprobs import pair_logps
 from .metrics import reward_metrics
 from .registry import LOSSES
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 
 @LOSSES.register("simpo")
-class SimPOLoss(nn.Module):
+class SimPOLoss(LossTerm):
     """``loss = -log sigmoid(beta * (avg log pi(y_w) - avg log pi(y_l)) - gamma)``.
 
     ``avg`` is the mean log-prob per response token; the implicit reward is ``beta * avg log pi(y)``.
@@ -24,10 +24,7 @@ class SimPOLoss(nn.Module):
         gamma: target reward margin (the paper uses ``gamma/beta`` around 0.5, so about 1.0-1.6).
     """
 
-    requires_reference = False
-    requires_rejected = True
-    requires_logits = False
-    requires_reference_topk = False
+    needs = TokenNeeds(rejected=True)
 
     def __init__(self, beta: float = 2.0, gamma: float = 1.0) -> None:
         super().__init__()

@@ -76,18 +76,18 @@ def test_ot_embedding_is_a_frozen_copy_outside_buffers_and_state() -> None:
     """Not a buffer: precision plugins, FSDP buffer_dtype and DDP's buffer broadcast never see it."""
     module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1], share_cost_embedding=False)
     module.configure_model()
-    embedding = module.loss.terms["plot"].unit_embedding
+    embedding = module.cost_embedding
     assert embedding.dtype == torch.float32
     assert not any(buffer is embedding for buffer in module.buffers())
     assert not any(key.startswith("loss.") for key in module.state_dict())
     module.to(torch.bfloat16)  # what bf16-true does to the module
-    assert module.loss.terms["plot"].unit_embedding.dtype == torch.float32
+    assert module.cost_embedding.dtype == torch.float32
     weight = module.policy.get_output_embeddings().weight.detach().float()
     torch.testing.assert_close(embedding, torch.nn.functional.normalize(weight, dim=-1), atol=1e-2, rtol=0)
     before = embedding.clone()
     with torch.no_grad():
         module.policy.get_output_embeddings().weight.add_(1.0)  # training the policy does not move it
-    assert module.loss.terms["plot"].unit_embedding is embedding
+    assert module.cost_embedding is embedding
     torch.testing.assert_close(embedding, before, rtol=0, atol=0)  # a copy, not a view of the weight
 
 
@@ -180,7 +180,10 @@ def test_subpreference_metrics_are_exact_at_every_batch_size(tmp_path, quiet_tra
     with torch.no_grad():
         aligned = align_batch(batch)
         forward = preference_forward(
-            causal_logits(module.policy, aligned), aligned, module._reference_outputs(aligned, batch, "val")
+            causal_logits(module.policy, aligned),
+            aligned,
+            module._reference_outputs(aligned, batch, "val"),
+            cost_embedding=module.cost_embedding,
         )
         per_example = [
             float(module.loss(select_examples(forward, torch.arange(4) == i))[0]) for i in range(4)
@@ -230,7 +233,7 @@ def test_ot_cost_reads_the_reference_embedding_instead_of_a_copy() -> None:
     inverse norms (no V x d copy), equal to the normalised copy; the policy training does not move it."""
     module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
     module.configure_model()
-    shared = module.loss.terms["plot"].unit_embedding
+    shared = module.cost_embedding
     assert isinstance(shared, CostEmbedding) and shared.is_shared
     reference_weight = module.reference.get_output_embeddings().weight
     assert shared.weight is reference_weight
@@ -253,7 +256,7 @@ def test_ot_cost_reads_the_reference_embedding_instead_of_a_copy() -> None:
 def test_ot_cost_keeps_its_copy_where_sharing_is_not_safe(kwargs, reason) -> None:
     module = PLOTModule(model="tiny", **{"losses": ["dpo", "plot"], "weights": [1.0, 0.1], **kwargs})
     module.configure_model()
-    embedding = module.loss.terms["plot"].unit_embedding
+    embedding = module.cost_embedding
     assert isinstance(embedding, torch.Tensor) and embedding.dtype == torch.float32, reason
 
 
@@ -264,7 +267,7 @@ def test_ot_cost_sharing_follows_the_trainer_precision(precision, shared, pairs,
     """bf16-true casts the reference after configure_model: PLOT then keeps its fp32 copy."""
     module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1])
     quiet_trainer(max_steps=1, precision=precision).fit(module, datamodule=datamodule(pairs))
-    embedding = module.loss.terms["plot"].unit_embedding
+    embedding = module.cost_embedding
     assert isinstance(embedding, CostEmbedding) == shared
     if not shared:
         assert embedding.dtype == torch.float32

@@ -20,7 +20,10 @@ def loss_and_gradient(module: PLOTModule, batch: dict) -> tuple[float, torch.Ten
     module.policy.zero_grad(set_to_none=True)
     aligned = align_batch(batch)
     reference = module._reference_outputs(aligned, batch, "train")
-    total, _ = module.loss(preference_forward(causal_logits(module.policy, aligned), aligned, reference))
+    logits = causal_logits(module.policy, aligned)
+    total, _ = module.loss(
+        preference_forward(logits, aligned, reference, cost_embedding=module.cost_embedding)
+    )
     total.backward()
     return float(total), torch.cat([p.grad.flatten() for p in module.policy.parameters()])
 

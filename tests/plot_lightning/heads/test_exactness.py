@@ -15,6 +15,7 @@ from plot_lightning.forward import align_batch
 from plot_lightning.heads.exactness import check_fused_exact
 from plot_lightning.heads.preference import fused_preference_forward, logits_preference_forward
 from plot_lightning.losses.composite import CompositeLoss
+from plot_lightning.losses.plot_cost import normalise_embedding
 
 VOCAB = 96
 COMMON = dict(
@@ -93,12 +94,12 @@ def test_pass_through_architectures_are_exact(name) -> None:
     """Fused and logits head agree (log-probs 1e-5, PLOT dirac costs 1e-5) and both equal the model's own."""
     model, batch = build(PASS_THROUGH[name]), pair_batch()
     composite = loss()
-    composite.set_embedding(model.get_output_embeddings().weight.detach())
+    embedding = normalise_embedding(model.get_output_embeddings().weight)
     aligned = align_batch(batch)
     with torch.no_grad():
-        fused = fused_preference_forward(model, aligned, None, composite, chunk=5)
+        fused = fused_preference_forward(model, aligned, None, composite.needs, embedding, chunk=5)
         plain = logits_preference_forward(model(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
-                                          aligned, None, composite)  # fmt: skip
+                                          aligned, None, composite.needs, embedding)  # fmt: skip
     oracle = own_logps(model, batch).float()
     for side in ("chosen", "rejected"):
         torch.testing.assert_close(
@@ -107,7 +108,9 @@ def test_pass_through_architectures_are_exact(name) -> None:
     torch.testing.assert_close(
         torch.cat([plain.chosen.logps, plain.rejected.logps]), oracle, atol=1e-5, rtol=0
     )
-    torch.testing.assert_close(fused.chosen.token_costs, plain.chosen.token_costs, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        fused.chosen.head.token_costs, plain.chosen.head.token_costs, atol=1e-5, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("name", sorted(TRANSFORMING))
@@ -115,16 +118,16 @@ def test_transforming_architectures_are_refused_naming_the_class(name) -> None:
     """The fused path raises one line naming the class; the logits head gives the model's own log-probs."""
     model, batch = build(TRANSFORMING[name]), pair_batch()
     composite = loss()
-    composite.set_embedding(model.get_output_embeddings().weight.detach())
+    embedding = normalise_embedding(model.get_output_embeddings().weight)
     aligned = align_batch(batch)
     with pytest.raises(
         ValueError, match=f"not exact for {type(model).__name__}: it changes its lm_head"
     ) as info:
-        fused_preference_forward(model, aligned, None, composite)
+        fused_preference_forward(model, aligned, None, composite.needs, embedding)
     assert "\n" not in str(info.value)
     with torch.no_grad():
         plain = logits_preference_forward(model(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
-                                          aligned, None, composite)  # fmt: skip
+                                          aligned, None, composite.needs, embedding)  # fmt: skip
     oracle = own_logps(model, batch).float()
     torch.testing.assert_close(
         torch.cat([plain.chosen.logps, plain.rejected.logps]), oracle, atol=1e-5, rtol=0

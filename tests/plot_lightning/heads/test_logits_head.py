@@ -1,5 +1,5 @@
-"""Tests for the logits head: log-probs and PLOT dirac costs from the full logits in one function, against the
-separate kernels (``token_logps`` + ``dirac_token_costs``), gradcheck, fp32 math under bf16, and the mechanism
+"""Tests for the logits head: log-probs and PLOT dirac costs from the full logits in one function, against a
+naive autograd oracle written here (``log_softmax`` and ``sum_v p_v C(v, y)``), gradcheck, fp32 math under bf16, and the mechanism
 behind its speed: backward allocates the logits' gradient once."""
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import torch
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
-import plot_lightning.heads.logits_head as logits_head_module
+import plot_lightning.losses.plot_dirac as plot_dirac_module
 from plot_lightning.forward import AlignedBatch, preference_forward
 from plot_lightning.heads.logits_head import logits_head
 from plot_lightning.heads.preference import logits_preference_forward
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.logprobs import token_logps
 from plot_lightning.losses.plot_cost import normalise_embedding
-from plot_lightning.losses.plot_dirac import dirac_token_costs
 from plot_lightning.losses.types import PreferenceForward
 
 
@@ -33,14 +32,17 @@ def _problem(rows=4, length=9, vocab=13, dim=5, dtype=torch.float64, seed=0):
 
 
 def _separate(logits, targets, mask, embedding, rows, cost):
-    """The independent composition: ``token_logps`` on ``z[:, :-1]`` and the dirac kernel on the cost rows."""
-    aligned = logits[:, :-1]
-    logps = token_logps(aligned, targets, mask)
-    sub = slice(rows.start, rows.stop)
-    costs, batch_idx = dirac_token_costs(aligned[sub], targets[sub], mask[sub], embedding, cost=cost)
-    token_costs = torch.zeros(mask.shape, dtype=costs.dtype)
-    token_costs[sub] = token_costs[sub].index_put(mask[sub].nonzero(as_tuple=True), costs)
-    return logps, token_costs
+    """The naive oracle, plain autograd on ``z[:, :-1]``: ``log_softmax(z)[y]`` and
+    ``W = sum_v softmax(z)_v C(v, y)`` with the whole ``(V, V)`` cost matrix, on the masked positions, in
+    the embedding's dtype."""
+    log_probs = torch.log_softmax(logits[:, :-1].to(embedding.dtype), dim=-1)  # (N, T-1, V)
+    logps = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1) * mask
+    cosine = (1.0 - embedding @ embedding.T).clamp(0.0, 2.0).fill_diagonal_(0.0)  # (V, V)
+    ground = cosine if cost == "cosine" else (2.0 * cosine).sqrt()
+    costs = (log_probs.exp() * ground[targets]).sum(dim=-1)  # (N, T-1)
+    in_rows = torch.zeros_like(mask)
+    in_rows[rows.start : rows.stop] = True
+    return logps, costs * (mask & in_rows)
 
 
 @pytest.mark.parametrize("cost", ["cosine", "l2"])
@@ -50,7 +52,7 @@ def _separate(logits, targets, mask, embedding, rows, cost):
 def test_values_and_gradients_equal_the_separate_kernels(cost, rows, chunk, temp_rows, monkeypatch):
     logits, targets, mask, embedding = _problem()
     if temp_rows:
-        monkeypatch.setattr(logits_head_module, "_TEMP_ELEMENTS", temp_rows * logits.shape[-1])
+        monkeypatch.setattr(plot_dirac_module, "_TEMP_ELEMENTS", temp_rows * logits.shape[-1])
     gen = torch.Generator().manual_seed(7)
     up_logps, up_costs = (
         torch.randn(mask.shape, generator=gen, dtype=torch.float64),
@@ -186,14 +188,15 @@ def test_preference_forward_gives_the_losses_the_same_values_and_gradient(losses
     logits, aligned, embedding = _aligned()
     reference = _reference(aligned)
     composite = CompositeLoss(losses, [1.0] * len(losses), args).double()
-    if "plot" in composite.terms:
-        composite.set_embedding(embedding)
+    embedding = normalise_embedding(embedding).float()  # the module's fp32 cost embedding
     results = []
     for through_head in (True, False):
         if through_head:
-            forward = logits_preference_forward(logits, aligned, reference, composite, chunk=5)
+            forward = logits_preference_forward(
+                logits, aligned, reference, composite.needs, embedding, chunk=5
+            )
         else:
-            forward = preference_forward(logits[:, :-1], aligned, reference)
+            forward = preference_forward(logits[:, :-1], aligned, reference, cost_embedding=embedding)
         total, metrics = composite(forward)
         (grad,) = torch.autograd.grad(total, logits)
         results.append((total.detach(), grad, {k: v.detach() for k, v in metrics.items()}))
@@ -208,11 +211,11 @@ def test_preference_forward_gives_the_losses_the_same_values_and_gradient(losses
 def test_sft_data_without_rejected_rows():
     logits, aligned, embedding = _aligned(with_rejected=False)
     composite = CompositeLoss(["sft", "plot"], [1.0, 0.5]).double()
-    composite.set_embedding(embedding)
-    forward = logits_preference_forward(logits, aligned, None, composite)
+    embedding = normalise_embedding(embedding).float()
+    forward = logits_preference_forward(logits, aligned, None, composite.needs, embedding)
     assert isinstance(forward, PreferenceForward) and forward.rejected is None
-    assert forward.chosen.token_costs is not None
-    want, _ = composite(preference_forward(logits[:, :-1], aligned, None))
+    assert forward.chosen.head.token_costs is not None
+    want, _ = composite(preference_forward(logits[:, :-1], aligned, None, cost_embedding=embedding))
     torch.testing.assert_close(composite(forward)[0], want, rtol=0, atol=1e-12)
 
 
@@ -250,10 +253,11 @@ def test_backward_allocates_the_logits_gradient_once(args):
     logits, aligned, embedding = _aligned(rows=4, length=9, vocab=4096)
     logits = logits.detach().float().requires_grad_()
     composite = CompositeLoss(["dpo", "plot"], [1.0, 0.1], args)
-    composite.set_embedding(embedding.float())
+    embedding = normalise_embedding(embedding.float())
     reference = _reference(aligned)
     reference.logps = reference.logps.float()
-    total, _ = composite(logits_preference_forward(logits, aligned, reference, composite, chunk=8))
+    forward = logits_preference_forward(logits, aligned, reference, composite.needs, embedding, chunk=8)
+    total, _ = composite(forward)
     with NewStorages() as counter:
         total.backward()
     full = logits[:, :-1].numel() * logits.element_size()

@@ -43,11 +43,11 @@ def plot_costs(model) -> torch.Tensor:
     labels[:, :3] = -100
     batch = {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "labels": labels}
     composite = CompositeLoss(["dpo", "plot"], [1.0, 1.0], {"plot": {"variant": "dirac"}})
-    composite.set_embedding(output_embedding_weight(model).detach())
+    embedding = normalise_embedding(output_embedding_weight(model).detach()).float()
     with torch.no_grad():
         logits = model(input_ids=input_ids).logits
-        forward = logits_preference_forward(logits, align_batch(batch), None, composite)
-    return forward.chosen.token_costs
+        forward = logits_preference_forward(logits, align_batch(batch), None, composite.needs, embedding)
+    return forward.chosen.head.token_costs
 
 
 def test_a_logit_scale_gives_the_cost_of_the_same_scale_folded_into_the_weight() -> None:

@@ -6,13 +6,13 @@ import math
 
 import pytest
 import torch
-from torch import nn
 
 from plot_lightning.losses import registry
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.dpo import DPOLoss
 from plot_lightning.losses.sft import SFTLoss
 from plot_lightning.losses.simpo import SimPOLoss
+from plot_lightning.losses.term import LossTerm, TokenNeeds
 from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 
 
@@ -55,39 +55,37 @@ def test_dpo_at_policy_equal_reference_is_ln2():
     torch.testing.assert_close(total, torch.tensor(math.log(2.0)))
 
 
-def test_requirement_flags_are_any_of_the_terms():
+def test_needs_are_the_union_of_the_terms():
     sft_only = CompositeLoss(["sft"], [1.0])
-    assert not sft_only.requires_reference and not sft_only.requires_rejected
-    assert not sft_only.requires_logits and not sft_only.requires_reference_topk
-    assert sft_only.reference_topk_k == 0
+    assert sft_only.needs == TokenNeeds()
     sft_only(_batch(with_rejected=False))  # SFT data works
     mixed = CompositeLoss(["sft", "simpo", "dpo"], [1.0, 1.0, 1.0])
-    assert mixed.requires_reference and mixed.requires_rejected and not mixed.requires_logits
-    assert not CompositeLoss(["simpo"], [1.0]).requires_reference
+    assert mixed.needs == TokenNeeds(reference=True, rejected=True)
+    assert not CompositeLoss(["simpo"], [1.0]).needs.reference
+    plot = CompositeLoss(
+        ["plot", "orpo"], [1.0, 1.0], {"plot": {"variant": "sinkhorn", "gamma": 1.0, "top_k": 4}}
+    )
+    assert plot.needs == TokenNeeds(
+        rejected=True, logits=True, reference_topk=4, cost="cosine", cost_sides=("rejected",), support_top_k=4
+    )
 
 
-class _EmbeddingTerm(nn.Module):
-    requires_reference = requires_rejected = requires_reference_topk = False
-    requires_logits = True
-    reference_topk_k = 0
-
-    def set_embedding(self, weight: torch.Tensor) -> None:
-        self.seen = weight
+class _L2CostTerm(LossTerm):
+    needs = TokenNeeds(cost="l2", cost_sides=("chosen",))
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         return LossOutput(loss=torch.zeros_like(batch.chosen.logps))
 
 
-def test_set_embedding_forwarded_only_to_terms_that_take_it():
-    registry.LOSSES.register("embedding_term")(_EmbeddingTerm)
+def test_terms_needing_different_ground_costs_are_refused_at_build():
+    """The heads compute one cost per token: a cosine PLOT beside an L2 term is a configuration error."""
+    registry.LOSSES.register("l2_term")(_L2CostTerm)
     try:
-        composite = CompositeLoss(["dpo", "embedding_term"], [1.0, 1.0])
+        assert CompositeLoss(["dpo", "l2_term"], [1.0, 1.0]).needs.cost == "l2"
+        with pytest.raises(ValueError, match="different 'cost': 'cosine' and 'l2'"):
+            CompositeLoss(["plot", "l2_term"], [1.0, 1.0])
     finally:
-        registry.LOSSES.unregister("embedding_term")
-    weight = torch.randn(5, 3)
-    composite.set_embedding(weight)
-    assert composite.terms["embedding_term"].seen is weight
-    assert composite.requires_logits
+        registry.LOSSES.unregister("l2_term")
 
 
 @pytest.mark.parametrize(
@@ -128,3 +126,25 @@ def test_a_bad_weight_is_refused_naming_its_loss_and_position(alpha) -> None:
         match=rf"the weight of loss 'plot' \('weights'\[1\]\) must be a finite number >= 0, got {alpha!r}",
     ):
         CompositeLoss(["dpo", "plot"], [1.0, alpha])
+
+
+class _TopKTerm(LossTerm):
+    needs = TokenNeeds(reference_topk=7)
+
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        return LossOutput(loss=torch.zeros_like(batch.chosen.logps))
+
+
+def test_the_reference_top_k_is_the_largest_any_term_needs():
+    """A sinkhorn PLOT with K = 4 beside a term reading K = 7: the reference's top-K is the largest, 7, in
+    either order (as before the declared needs), and the policy support keeps PLOT's 4."""
+    args = {"plot": {"variant": "sinkhorn", "top_k": 4}}
+    registry.LOSSES.register("topk_term")(_TopKTerm)
+    try:
+        needs = [
+            CompositeLoss(names, [1.0, 1.0], args).needs
+            for names in (["plot", "topk_term"], ["topk_term", "plot"])
+        ]
+    finally:
+        registry.LOSSES.unregister("topk_term")
+    assert [(n.reference_topk, n.support_top_k) for n in needs] == [(7, 4), (7, 4)]

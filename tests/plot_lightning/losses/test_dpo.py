@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from plot_lightning.losses.dpo import DPOLoss
+from plot_lightning.losses.term import TokenNeeds
 from plot_lightning.losses.types import PreferenceForward, SequenceSide
 
 
@@ -65,5 +66,4 @@ def test_missing_reference_or_rejected_raise():
 
 
 def test_requirement_flags():
-    assert DPOLoss.requires_reference and DPOLoss.requires_rejected
-    assert not DPOLoss.requires_logits and not DPOLoss.requires_reference_topk
+    assert DPOLoss.needs == TokenNeeds(reference=True, rejected=True)

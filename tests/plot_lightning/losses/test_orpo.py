@@ -23,7 +23,7 @@ def test_hand_value_with_known_probabilities():
     out = ORPOLoss(beta=0.25, nll="response")(batch)
     torch.testing.assert_close(out.loss, torch.tensor([math.log(2.0) + 0.25 * math.log(1.25)]))
     torch.testing.assert_close(out.metrics["log_odds_ratio"], torch.tensor(math.log(4.0)))
-    assert not ORPOLoss.requires_reference
+    assert not ORPOLoss().needs.reference
 
 
 def test_log_odds_stable_against_fp64():
@@ -57,4 +57,4 @@ def test_prompt_and_response_nll_is_one_token_mean_over_the_batch():
         sides.append(side)
     out = ORPOLoss(beta=0.0)(PreferenceForward(*sides))
     torch.testing.assert_close(out.loss, torch.tensor([1.5, 0.5]) * math.log(4.0))
-    assert ORPOLoss().requires_logits and not ORPOLoss(nll="response").requires_logits
+    assert ORPOLoss().needs.logits and not ORPOLoss(nll="response").needs.logits

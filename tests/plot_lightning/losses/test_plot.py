@@ -10,6 +10,7 @@ from plot_lightning.losses.plot import VARIANTS, PLOTLoss, plot_transport_cost
 from plot_lightning.losses.plot_cost import normalise_embedding
 from plot_lightning.losses.plot_sinkhorn import reference_topk
 from plot_lightning.losses.registry import LOSSES
+from plot_lightning.losses.term import TokenNeeds
 from plot_lightning.losses.types import PreferenceForward, SequenceSide
 
 # ê_0 = (1,0), ê_1 = (0,1), ê_2 = (-1,0): cosine costs to token 0 are (0, 1, 2).
@@ -152,36 +153,28 @@ def test_sinkhorn_rejects_non_finite_logits():
         )
 
 
-def test_loss_flags_follow_hyperparameters():
-    plain = PLOTLoss()
-    assert (plain.requires_reference, plain.requires_logits, plain.requires_rejected) == (False, True, False)
-    assert (plain.requires_reference_topk, plain.reference_topk_k) == (False, 0)
-    pushing = PLOTLoss(variant="sinkhorn", gamma=0.5, top_k=16)
-    assert pushing.requires_rejected and pushing.requires_reference_topk and pushing.reference_topk_k == 16
+def test_needs_follow_hyperparameters():
+    """Dirac: the chosen side's costs (plus the rejected side's with the push); sinkhorn: the reference top-K
+    and the policy support of the same K, and the rejected side's dirac costs with the push."""
+    assert PLOTLoss().needs == TokenNeeds(cost="cosine", cost_sides=("chosen",))
+    pushing = PLOTLoss(variant="sinkhorn", gamma=0.5, top_k=16, cost="l2")
+    assert pushing.needs == TokenNeeds(
+        rejected=True, reference_topk=16, cost="l2", cost_sides=("rejected",), support_top_k=16
+    )
     assert LOSSES["plot"] is PLOTLoss
 
 
-def test_set_embedding_stores_a_detached_normalised_fp32_buffer_outside_the_state_dict():
-    weight = torch.nn.Parameter(3.0 * THREE_TOKENS.double())
-    loss = PLOTLoss()
-    loss.set_embedding(weight)
-    assert loss.unit_embedding.dtype == torch.float32 and not loss.unit_embedding.requires_grad
-    torch.testing.assert_close(loss.unit_embedding, THREE_TOKENS)
-    assert "unit_embedding" not in loss.state_dict()
-
-
-def test_forward_before_set_embedding_raises():
+def test_forward_without_a_cost_embedding_raises():
     logits = torch.zeros(1, 1, 3)
-    with pytest.raises(RuntimeError, match="set_embedding"):
+    with pytest.raises(ValueError, match="cost_embedding"):
         PLOTLoss()(PreferenceForward(chosen=_side(logits, torch.zeros(1, 1, dtype=torch.long))))
 
 
 def test_chosen_only_loss_is_the_transport_cost_and_ignores_rejected():
     """Uniform logits over the three-token vocabulary with y = 0: W = (0 + 1 + 2)/3 = 1."""
     loss = PLOTLoss()
-    loss.set_embedding(THREE_TOKENS)
     chosen = _side(torch.zeros(1, 2, 3), torch.zeros(1, 2, dtype=torch.long))
-    output = loss(PreferenceForward(chosen=chosen, rejected=None))
+    output = loss(PreferenceForward(chosen=chosen, rejected=None, cost_embedding=THREE_TOKENS))
     torch.testing.assert_close(output.loss, torch.ones(1))
     assert set(output.metrics) == {"chosen_cost"} and not output.metrics["chosen_cost"].requires_grad
 
@@ -191,16 +184,15 @@ def test_rejected_term_is_a_bounded_hinge():
     loss is 1 + 2 (0.5 - 0) = 2 = chosen + gamma * margin, the largest the push can add. Rejected uniform with
     y = 0: W = 1 >= margin, the hinge is off and contributes neither value nor gradient."""
     loss = PLOTLoss(gamma=2.0, margin=0.5)
-    loss.set_embedding(THREE_TOKENS)
     labels = torch.zeros(1, 2, dtype=torch.long)
     chosen = _side(torch.zeros(1, 2, 3), labels)
     peaked = torch.tensor([40.0, 0.0, 0.0]).expand(1, 2, 3).clone().requires_grad_(True)
-    output = loss(PreferenceForward(chosen=chosen, rejected=_side(peaked, labels)))
+    output = loss(PreferenceForward(chosen, _side(peaked, labels), THREE_TOKENS))
     torch.testing.assert_close(output.loss, torch.tensor([2.0]))
     assert float(output.metrics["rejected_cost"]) < 1e-12
 
     uniform = torch.zeros(1, 2, 3, requires_grad=True)
-    output = loss(PreferenceForward(chosen=chosen, rejected=_side(uniform, labels)))
+    output = loss(PreferenceForward(chosen, _side(uniform, labels), THREE_TOKENS))
     torch.testing.assert_close(output.loss, torch.ones(1))
     output.loss.sum().backward()
     assert bool((uniform.grad == 0).all())
@@ -209,21 +201,18 @@ def test_rejected_term_is_a_bounded_hinge():
 def test_rejected_term_bounded_on_random_inputs_and_zero_when_gamma_is_zero():
     logits, labels, _, embedding = _problem(dtype=torch.float32)
     chosen, rejected = _side(logits, labels), _side(-3.0 * logits, labels.flip(0))
-    batch = PreferenceForward(chosen=chosen, rejected=rejected)
+    batch = PreferenceForward(chosen=chosen, rejected=rejected, cost_embedding=embedding)
     base = PLOTLoss(gamma=0.0)
-    base.set_embedding(embedding)
     pushing = PLOTLoss(gamma=0.7, margin=1.5)
-    pushing.set_embedding(embedding)
     extra = pushing(batch).loss - base(batch).loss
     assert bool((extra >= 0).all()) and bool((extra <= 0.7 * 1.5 + 1e-6).all())
 
 
 def test_rejected_required_when_gamma_positive():
     loss = PLOTLoss(gamma=1.0)
-    loss.set_embedding(THREE_TOKENS)
     chosen = _side(torch.zeros(1, 1, 3), torch.zeros(1, 1, dtype=torch.long))
     with pytest.raises(ValueError, match="rejected"):
-        loss(PreferenceForward(chosen=chosen))
+        loss(PreferenceForward(chosen=chosen, cost_embedding=THREE_TOKENS))
 
 
 def test_bad_hyperparameters_raise():
@@ -232,10 +221,9 @@ def test_bad_hyperparameters_raise():
             PLOTLoss(**kwargs)
 
 
-def test_composite_forwards_the_embedding_and_logs_the_term():
+def test_composite_logs_the_term():
     composite = CompositeLoss(["plot"], [0.5])
-    composite.set_embedding(THREE_TOKENS)
     chosen = _side(torch.zeros(1, 2, 3, requires_grad=True), torch.zeros(1, 2, dtype=torch.long))
-    total, terms = composite(PreferenceForward(chosen=chosen))
+    total, terms = composite(PreferenceForward(chosen=chosen, cost_embedding=THREE_TOKENS))
     torch.testing.assert_close(total, torch.tensor(0.5))
     assert set(terms) >= {"loss/plot", "plot/chosen_cost", "loss"}

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from plot_lightning.losses.registry import LOSSES
+from plot_lightning.losses.term import LossTerm, TokenNeeds
 from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 
 CONTRACT_NAMES = {
@@ -23,7 +24,6 @@ CONTRACT_NAMES = {
     "pro",
     "plot",
 }
-FLAGS = ("requires_reference", "requires_rejected", "requires_logits", "requires_reference_topk")
 
 
 def test_names_match_the_contract():
@@ -56,21 +56,20 @@ def _pair_batch() -> PreferenceForward:
 
 @pytest.mark.parametrize("name", sorted(CONTRACT_NAMES - {"plot"}))
 def test_default_module_is_well_formed(name):
-    """Default construction; boolean requirement flags; forward gives a finite (B,) loss with grad and
+    """Default construction; declared needs; forward gives a finite (B,) loss with grad and
     detached scalar metrics."""
     loss = LOSSES[name]()
     assert isinstance(loss, nn.Module)
-    assert all(isinstance(getattr(loss, flag), bool) for flag in FLAGS)
+    assert isinstance(loss, LossTerm) and isinstance(loss.needs, TokenNeeds)
     out = loss(_pair_batch())
     assert isinstance(out, LossOutput)
     assert out.loss.shape == (2,) and out.loss.requires_grad and bool(torch.isfinite(out.loss).all())
     assert all(v.dim() == 0 and not v.requires_grad for v in out.metrics.values())
 
 
-class _ChosenLengthLoss(nn.Module):
-    """A loss defined outside the package: minus the chosen log-prob divided by the response length."""
-
-    requires_reference = requires_rejected = requires_logits = requires_reference_topk = False
+class _ChosenLengthLoss(LossTerm):
+    """A loss defined outside the package: minus the chosen log-prob divided by the response length (the
+    default needs: the chosen side's log-probs only)."""
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         return LossOutput(-batch.chosen.logps / batch.chosen.mask.sum(-1))
@@ -91,3 +90,20 @@ def test_a_loss_registered_outside_the_package_is_built_by_name():
     finally:
         LOSSES.unregister("chosen_length")
     assert "chosen_length" not in LOSSES
+
+
+class _UndeclaredLoss(nn.Module):
+    def forward(self, batch: PreferenceForward) -> LossOutput:
+        return LossOutput(-batch.chosen.logps)
+
+
+def test_a_registered_loss_that_is_not_a_loss_term_is_refused_by_name():
+    """The heads read every term's ``needs``: a plain ``nn.Module`` is refused when the loss is built."""
+    from plot_lightning.losses.composite import CompositeLoss
+
+    LOSSES.register("undeclared")(_UndeclaredLoss)
+    try:
+        with pytest.raises(TypeError, match="loss 'undeclared' is a _UndeclaredLoss, not a LossTerm"):
+            CompositeLoss(["undeclared"], [1.0])
+    finally:
+        LOSSES.unregister("undeclared")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from plot_lightning.losses.sft import SFTLoss
+from plot_lightning.losses.term import TokenNeeds
 from plot_lightning.losses.types import PreferenceForward, SequenceSide
 
 
@@ -38,5 +39,4 @@ def test_gradients_of_both_reductions():
 
 
 def test_requirement_flags():
-    assert not SFTLoss.requires_reference and not SFTLoss.requires_rejected
-    assert not SFTLoss.requires_logits and not SFTLoss.requires_reference_topk
+    assert SFTLoss().needs == TokenNeeds()  # the chosen side's log-probs only

@@ -7,6 +7,7 @@ import math
 import torch
 
 from plot_lightning.losses.simpo import SimPOLoss
+from plot_lightning.losses.term import TokenNeeds
 from plot_lightning.losses.types import PreferenceForward, SequenceSide
 
 
@@ -23,7 +24,7 @@ def test_hand_value_without_reference():
     torch.testing.assert_close(out.loss, torch.tensor([math.log1p(math.exp(-1.0))]))
     torch.testing.assert_close(out.metrics["rewards/chosen"], torch.tensor(-2.0))
     torch.testing.assert_close(out.metrics["rewards/margins"], torch.tensor(2.0))
-    assert not SimPOLoss.requires_reference and SimPOLoss.requires_rejected
+    assert SimPOLoss.needs == TokenNeeds(rejected=True)
 
 
 def test_length_normalisation():

@@ -68,7 +68,7 @@ class Recorder:
         logps, cost = fp32_reference(batch.chosen, self.unit_embedding)
         rejected_logps, _ = fp32_reference(batch.rejected, self.unit_embedding)
         logps_found = torch.cat([batch.chosen.logps, batch.rejected.logps])
-        embedding = term.unit_embedding  # a shared CostEmbedding (the reference's lm_head) or the fp32 copy
+        embedding = batch.cost_embedding  # a shared CostEmbedding (the reference's lm_head) or the fp32 copy
         if isinstance(embedding, CostEmbedding):
             embedding = embedding.unit_rows()
         self.rows.append(
