@@ -108,7 +108,7 @@ def cost_embedding_rows(model: str) -> list[dict]:
     rows = []
     for dtype in ("float32", "bfloat16"):
         module = _module(model, True, dtype)
-        held = module.loss.terms["plot"].unit_embedding
+        held = module.cost_embedding  # the module owns it; a CostEmbedding or a plain normalised tensor
         weight = getattr(held, "weight", held)
         model_storages = {
             m.get_output_embeddings().weight.untyped_storage().data_ptr()

@@ -209,17 +209,17 @@ class PLOTModule(pl.LightningModule):
         policy = load_causal_lm(hp.model, dtype=getattr(torch, hp.model_dtype))
         if hp.get("disable_dropout", True):
             disable_dropout(policy)
-        # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
-        # No copy here: normalise_embedding writes a new fp32 tensor (each copy is V x d: ~250 MB at V=128k).
-        if self.loss.needs.cost is not None:
-            self.cost_embedding = normalise_embedding(output_embedding_weight(policy).detach()).to(
-                torch.float32
-            )
         if self.uses_reference:
             self.reference = self.reference_mode.setup(policy, self._trainer)
+        # Frozen OT cost embedding, taken before LoRA and sharding (under FSDP the live weight is a shard).
+        if self.loss.needs.cost is not None:
             if self.reference is not None and self._shares_cost_embedding():
                 # the frozen reference's lm_head is the start embedding: read it instead of a V x d copy
                 self.cost_embedding = CostEmbedding.shared(output_embedding_weight(self.reference))
+            else:  # normalise_embedding writes a new fp32 tensor (V x d: ~250 MB at V=128k), built only here
+                self.cost_embedding = normalise_embedding(output_embedding_weight(policy).detach()).to(
+                    torch.float32
+                )
         if hp.lora is not None:
             policy = apply_lora(policy, LoraSettings(**hp.lora))
             if hp.get("disable_dropout", True):
