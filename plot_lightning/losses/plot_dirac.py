@@ -230,19 +230,10 @@ def dirac_token_costs(
     return costs, mask.nonzero(as_tuple=True)[0]
 
 
-def dirac_transport_cost(
-    logits: Tensor,
-    labels: Tensor,
-    mask: Tensor,
-    unit_embedding: Tensor | CostEmbedding,
-    *,
-    cost: str = "cosine",
-    chunk_size: int = DEFAULT_CHUNK,
-) -> Tensor:
-    """``(B,)`` per-example mean of ``W_t`` over the masked tokens (see :func:`dirac_token_costs`)."""
-    costs, batch_idx = dirac_token_costs(
-        logits, labels, mask, unit_embedding, cost=cost, chunk_size=chunk_size
-    )
+def dirac_transport_cost(logits: Tensor, labels: Tensor, mask: Tensor, unit_embedding, **options) -> Tensor:
+    """``(B,)`` per-example mean of ``W_t`` over the masked tokens: :func:`dirac_token_costs` with the same
+    arguments (``options``: its ``cost`` and ``chunk_size``), averaged per example."""
+    costs, batch_idx = dirac_token_costs(logits, labels, mask, unit_embedding, **options)
     batch = logits.shape[0]
     totals = torch.zeros(batch, dtype=costs.dtype, device=costs.device).index_add(0, batch_idx, costs)
     counts = mask.sum(dim=-1).to(costs.dtype).clamp(min=1.0)

@@ -13,9 +13,9 @@ from plot_lightning.losses.logprobs import token_logps
 from plot_lightning.losses.plot_cost import normalise_embedding
 from plot_lightning.losses.plot_dirac import dirac_token_costs
 from plot_lightning.losses.plot_sinkhorn import (
+    PolicySupport,
     reference_topk,
     sinkhorn_transport_cost,
-    support_transport_cost,
 )
 from plot_lightning.section_timer import NO_TIMER
 
@@ -155,8 +155,8 @@ def sinkhorn_pair(hidden, weight, bias, targets, mask, embedding, ref_logits, su
         extra_ids=ref_ids, chunk=chunk,
     )  # fmt: skip
     args = (targets[rows], mask[rows], embedding, ref_ids[rows], ref_logps[rows])
-    fused_cost = support_transport_cost(
-        fused.support_logps[rows], fused.support_ids[rows], *args, cost=cost, **SINKHORN
+    fused_cost = sinkhorn_transport_cost(
+        PolicySupport(fused.support_logps[rows], fused.support_ids[rows]), *args, cost=cost, **SINKHORN
     )
     logits = hidden.float() @ weight.float().T + (0 if bias is None else bias.float())
     plain_cost = sinkhorn_transport_cost(logits[rows], *args, cost=cost, **SINKHORN)
