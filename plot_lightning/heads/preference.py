@@ -31,7 +31,6 @@ from plot_lightning.losses.logprobs import DEFAULT_CHUNK as LOGITS_CHUNK
 from plot_lightning.losses.plot_cost import CostEmbedding
 from plot_lightning.losses.term import TokenNeeds
 from plot_lightning.losses.types import PreferenceForward, SequenceSide, TokenOutputs
-from plot_lightning.section_timer import NO_TIMER, SectionTimer
 
 
 def check_fused_support(loss: nn.Module) -> None:
@@ -105,14 +104,13 @@ def logits_preference_forward(
     needs: TokenNeeds,
     cost_embedding: Tensor | CostEmbedding | None = None,
     chunk: int = LOGITS_CHUNK,
-    timer: SectionTimer = NO_TIMER,
 ) -> PreferenceForward:
     """The unfused step's losses' input from the policy's full ``logits (N, T, V)`` (``forward.model_logits``):
     log-probs and the declared dirac costs (``needs``, against ``cost_embedding``) in one function
     (``logits_head``), so that backward writes one logits gradient; the sides still carry the aligned logits
-    for the losses that read them (sinkhorn, ORPO, ...). ``timer`` times the cost work."""
+    for the losses that read them (sinkhorn, ORPO, ...)."""
     _, _, cost_rows = _row_plan(aligned, needs, cost_embedding)
-    settings = {"unit_embedding": cost_embedding, "cost": needs.cost, "timer": timer} if cost_rows else {}
+    settings = {"unit_embedding": cost_embedding, "cost": needs.cost} if cost_rows else {}
     token_logps, token_costs = logits_head(
         logits, aligned.targets, aligned.mask, cost_rows=cost_rows, chunk=chunk, **settings
     )
@@ -157,7 +155,6 @@ def fused_preference_forward(
     needs: TokenNeeds,
     cost_embedding: Tensor | CostEmbedding | None = None,
     chunk: int = DEFAULT_CHUNK,
-    timer: SectionTimer = NO_TIMER,
 ) -> PreferenceForward:
     """One policy forward whose lm_head is the fused head; the dirac costs and the support ``needs`` declares."""
     rows, pairs, cost_rows = _row_plan(aligned, needs, cost_embedding)
@@ -178,7 +175,6 @@ def fused_preference_forward(
             aligned.targets,
             aligned.mask,
             chunk=chunk,
-            timer=timer,
             **settings,
         )
         packed = torch.stack([outputs.logps, outputs.costs, outputs.mean_logits], dim=-1)  # (N, T-1, 3)

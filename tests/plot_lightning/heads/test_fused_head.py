@@ -17,7 +17,6 @@ from plot_lightning.losses.plot_sinkhorn import (
     reference_topk,
     sinkhorn_transport_cost,
 )
-from plot_lightning.section_timer import NO_TIMER
 
 
 def problem(rows=4, length=7, width=8, vocab=50, dtype=torch.float32, bias=True, seed=0):
@@ -104,7 +103,7 @@ def test_gradcheck_fp64() -> None:
 
     def function(h, w, b):
         logps, costs, support_logps, _ = FusedHeadFunction.apply(
-            h, w, b, ids, embedding.double(), extra, layout, 2, NO_TIMER
+            h, w, b, ids, embedding.double(), extra, layout, 2
         )
         return logps, costs, support_logps
 
