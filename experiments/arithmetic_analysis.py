@@ -15,6 +15,7 @@ said as it is: "no difference resolvable" when the primary interval crosses zero
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,18 @@ def load_measurements(
     return out
 
 
+def measurements_from_items(lines: Iterable[str]) -> dict[tuple[str, int, int], dict[str, dict[int, float]]]:
+    """What :func:`load_measurements` returns, rebuilt from the lines of a committed ``items.jsonl`` (one JSON
+    object per measured item, as :func:`.arithmetic_report.write_items` writes them)."""
+    records: dict[tuple[str, int, int], dict[str, list[dict[str, Any]]]] = {}
+    for line in lines:
+        if line.strip():
+            item = json.loads(line)
+            key = (item.pop("arm"), item.pop("seed"), item.pop("step"))
+            records.setdefault(key, {}).setdefault(item.pop("set"), []).append(item)
+    return {key: item_values({"items": sets}) for key, sets in records.items()}
+
+
 def arm_array(measurements, arm: str, seeds: list[int], step: int, metric: str) -> np.ndarray:
     """``(S, I)`` over the items every seed measured (in item order)."""
     rows = [measurements[(arm, seed, step)][metric] for seed in seeds]
@@ -75,9 +88,10 @@ def arm_summary(values: np.ndarray, resamples: int, confidence: float) -> dict[s
             "degenerate": bool(replicates.std() == 0), "seeds": values.shape[0], "items": values.shape[1]}  # fmt: skip
 
 
-def analyse(config: ArithmeticExperiment) -> dict[str, Any]:
-    """Arm summaries at every point and the config's contrasts at the end, with Holm, MDE and the verdict."""
-    measurements = load_measurements(config)
+def analyse(config: ArithmeticExperiment, measurements=None) -> dict[str, Any]:
+    """Arm summaries at every point and the config's contrasts at the end, with Holm, MDE and the verdict;
+    ``measurements`` default to the run's files (:func:`load_measurements`)."""
+    measurements = load_measurements(config) if measurements is None else measurements
     settings = config.analysis
     arms: dict[str, Any] = {}
     for arm in config.arms:
