@@ -23,7 +23,7 @@ import yaml
 @torch.no_grad()
 def pair_margins(model, tokenizer, records, max_length: int, max_prompt_length: int | None) -> torch.Tensor:
     """``(n,)`` fp32 ``log pi(chosen) - log pi(rejected)`` of the pairs in ``records`` that fit ``max_length``."""
-    from plot_lightning.experiment.heldout_metrics import collate_pairs, encode_pairs
+    from plot_lightning.data.pair_batches import collate_pairs, encode_pairs
     from plot_lightning.forward import align_batch, causal_logits
     from plot_lightning.losses.logprobs import sequence_logps
 
@@ -40,14 +40,14 @@ def pair_margins(model, tokenizer, records, max_length: int, max_prompt_length: 
 
 def heldout_change(base: Path, export: Path, config_path: Path) -> dict[str, Any]:
     """Before/after margins on the validation pairs of the resolved demo ``config.yaml``."""
-    from plot_lightning.experiment.measure_stage import load_heldout_records
+    from plot_lightning.data.pair_batches import load_pair_records
     from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
     config = yaml.safe_load(config_path.read_text())
     data, trainer, model = config["data"], config["trainer"], config["model"]
     count = int(trainer.get("limit_val_batches") or 0) * int(data["batch_size"])
     val_files = data["val_files"] if isinstance(data["val_files"], list) else [data["val_files"]]
-    records = load_heldout_records(val_files, count)
+    records = load_pair_records(val_files, count)
     lengths = (int(data["max_length"]), data.get("max_prompt_length"))
     tokenizer = load_tokenizer(str(base))
     before = pair_margins(load_causal_lm(str(base)), tokenizer, records, *lengths)

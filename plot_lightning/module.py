@@ -310,16 +310,16 @@ class PLOTModule(pl.LightningModule):
         return tensor if trainer is None else trainer.strategy.reduce(tensor, reduce_op="mean")
 
     def _policy_forward(self, aligned, reference: ReferenceOutputs | None) -> PreferenceForward:
-        needs, timer = self.loss.needs, self.loss.timer
+        needs = self.loss.needs
         if self.cost_embedding is not None:  # a plain attribute (see __init__): moved once, here
             self.cost_embedding = self.cost_embedding.to(self.device)
         if self.hparams.fused_head:
             chunk = self.hparams.fused_chunk_size
             return fused_preference_forward(
-                self.policy, aligned, reference, needs, self.cost_embedding, chunk, timer
+                self.policy, aligned, reference, needs, self.cost_embedding, chunk
             )
         logits = model_logits(self.policy, aligned)
-        return logits_preference_forward(logits, aligned, reference, needs, self.cost_embedding, timer=timer)
+        return logits_preference_forward(logits, aligned, reference, needs, self.cost_embedding)
 
     def _values(self, forward: PreferenceForward) -> dict[str, Tensor]:
         """The loss terms and preference metrics of ``forward`` (a subset of a validation batch)."""

@@ -1,15 +1,11 @@
 """Overhead accounting in every run: ``OverheadMonitor`` logs, per training step, ``perf/step_s``,
-``perf/tokens_per_s`` (non-padding tokens), ``perf/padding_fraction``, ``perf/peak_memory_mb`` and, for runs with PLOT,
-``perf/plot_share`` (the share of the step spent on PLOT's own work, :mod:`plot_lightning.section_timer`);
-on GPU also ``perf/mfu``.
+``perf/tokens_per_s`` (non-padding tokens), ``perf/padding_fraction``, ``perf/peak_memory_mb``; on GPU also
+``perf/mfu``.
 
 So the paper's "+2.67% training time" claim can be checked from a user's own MLflow runs: compare
-``perf/tokens_per_s`` of a DPO run and a DPO+PLOT run, and read ``perf/plot_share``. ``plot_share`` counts
-the PLOT term's forward and the PLOT-only work inside the heads: the dirac costs and their gradient (logits
-head and fused head) and the fused head's sinkhorn support. Not in it: backward through the PLOT term's own
-kernels when no head computed the cost (sinkhorn on the unfused path), the reference's top-K, and any
-slow-down PLOT causes elsewhere (memory traffic, allocator state); compare tokens/s for the whole overhead.
-CPU sections are timed with ``perf_counter``, CUDA ones with events read after the step's synchronisation.
+``perf/tokens_per_s`` of a DPO run and a DPO+PLOT run. PLOT's work is computed inside the heads' chunks,
+interleaved with the log-probs, so it is not timed separately here (no timers in the kernels);
+``benchmarks/plot_overhead.py`` measures it side by side.
 
 Peak memory: ``torch.cuda.max_memory_allocated`` since the step started on GPU; on CPU the process's peak
 resident set so far (``ru_maxrss``, monotone). MFU: ``8 x parameters x tokens / step_s / peak`` (policy
@@ -34,7 +30,7 @@ def _sync(device: torch.device) -> None:
 
 
 class OverheadMonitor(pl.Callback):
-    """Per-step throughput, step time, peak memory, PLOT share and (GPU) MFU; see the module docstring.
+    """Per-step throughput, step time, peak memory and (GPU) MFU; see the module docstring.
 
     Args:
         peak_tflops: the device's peak dense TFLOP/s for MFU (default: looked up for known GPUs).
@@ -43,20 +39,12 @@ class OverheadMonitor(pl.Callback):
     def __init__(self, peak_tflops: float | None = None) -> None:
         self.peak_tflops = peak_tflops
         self._start = 0.0
-        self._timer = None  # the loss's token-work SectionTimer, when a term has a ground cost
         self._parameters = 0
-
-    def setup(self, trainer, pl_module, stage: str) -> None:
-        loss = pl_module.loss
-        if loss.needs.cost is not None:  # a term with a ground cost (PLOT): time its work
-            self._timer = loss.timer
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if pl_module.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(pl_module.device)
         _sync(pl_module.device)
-        if self._timer is not None:
-            self._timer.begin_step()
         self._start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -66,8 +54,6 @@ class OverheadMonitor(pl.Callback):
         values = {"perf/step_s": step_s, "perf/tokens_per_s": tokens / max(step_s, 1e-9)}
         values["perf/padding_fraction"] = 1.0 - tokens / batch["attention_mask"].numel()
         values["perf/peak_memory_mb"] = self._peak_memory_mb(pl_module.device)
-        if self._timer is not None:
-            values["perf/plot_share"] = self._timer.end_step() / max(step_s, 1e-9)
         mfu = self._mfu(pl_module, tokens, step_s)
         if mfu is not None:
             values["perf/mfu"] = mfu

@@ -1,5 +1,5 @@
-"""Every module of both packages imports, eval/ (import name plot_eval) never imports plot_lightning, and
-nothing imports a top-level `eval`."""
+"""Every module of both packages and of the experiments imports, eval/ (import name plot_eval) never imports
+plot_lightning, neither package imports the tooling beside it, and nothing imports a top-level `eval`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import experiments
 import plot_eval as eval_package
 import plot_lightning
 
-PACKAGES = [plot_lightning, eval_package]
+PACKAGES = [plot_lightning, eval_package, experiments]
 
 
 def _module_names() -> list[str]:
@@ -58,13 +59,26 @@ def test_eval_never_imports_plot_lightning() -> None:
     assert offenders == []
 
 
+def test_the_installed_packages_never_import_the_tooling() -> None:
+    """experiments/ and benchmarks/ are not installed: an import of them from either package breaks a user's
+    installation."""
+    offenders = [
+        f"{path}: {module}"
+        for package in (plot_lightning, eval_package)
+        for path in Path(package.__path__[0]).rglob("*.py")
+        for module in _imported_modules(path)
+        if module.split(".")[0] in ("experiments", "benchmarks")
+    ]
+    assert offenders == []
+
+
 def test_nothing_imports_a_top_level_eval() -> None:
     """The folder eval/ is installed as plot_eval: an `import eval` works only from the repo root (where the
     folder shadows nothing) and breaks everywhere else, so none may remain in code, tests or benchmarks."""
     repo = Path(plot_lightning.__path__[0]).parent
     offenders = [
         f"{path.relative_to(repo)}: {module}"
-        for folder in ("plot_lightning", "eval", "tests", "benchmarks")
+        for folder in ("plot_lightning", "eval", "experiments", "tests", "benchmarks")
         for path in (repo / folder).rglob("*.py")
         for module in _imported_modules(path)
         if module.split(".")[0] == "eval"

@@ -95,18 +95,23 @@ def _other_commands() -> list[list[str]]:
             found.append(words[1:])
         if words[0] == ".venv/bin/plot-eval":
             found.append(["eval", *words[1:]])
+        if words[:3] == [".venv/bin/python", "-m", "experiments"]:
+            found.append(["experiments", *words[3:]])
     return found
 
 
 @pytest.mark.parametrize("words", _other_commands(), ids=lambda w: " ".join(w)[:50])
 def test_other_commands_and_their_flags_exist(words, capsys):
-    """`export`, `demo`, `tracking sync`, `plot-eval run/compare`: the subcommand exists and every flag used is in its help."""
+    """`export`, `demo`, `tracking sync`, `plot-eval run/compare`, `python -m experiments <cmd>`: the subcommand
+    exists and every flag used is in its help."""
     if words[0] == "eval":
         from plot_eval.cli import main as run
+    elif words[0] == "experiments":
+        from experiments.__main__ import main as run
     else:
         from plot_lightning.cli.main import main as run
     nested = words[0] in ("eval", "tracking")  # `plot-eval <cmd>` and `plot-lightning tracking <action>`
-    command = words[1:2] if words[0] == "eval" else words[: 2 if nested else 1]
+    command = words[1:2] if words[0] in ("eval", "experiments") else words[: 2 if nested else 1]
     with pytest.raises(SystemExit) as exit_info:
         run([*command, "--help"])
     assert exit_info.value.code == 0

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED = ("plot_lightning", "eval", "tests", "docs", "configs", "benchmarks")
+SCANNED = ("plot_lightning", "eval", "experiments", "tests", "docs", "configs", "benchmarks")
 SUFFIXES = {".py", ".md", ".yaml", ".yml", ".toml", ".txt"}
 # Split so that this file does not match itself.
 OUTSIDE = re.compile(

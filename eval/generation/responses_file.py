@@ -11,12 +11,11 @@ log-probabilities): those are skipped with the reason in results.json.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections import Counter
 from pathlib import Path
 
-from plot_eval.sources.base import SourceRowError
+from plot_eval.sources.base import SourceRowError, read_jsonl
 
 SHOW_IDS = 10
 """Ids listed in a missing / unknown id error (the count is always given)."""
@@ -42,23 +41,14 @@ def read_responses(path: Path) -> dict[str, str]:
     """id -> response of a responses file; raises SourceRowError naming the file, line and field."""
     responses: dict[str, str] = {}
     lines: dict[str, int] = {}
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise _line_error(path, line_no, "<json>", f"invalid JSON ({err.msg})") from err
-            if not isinstance(row, dict):
-                raise _line_error(path, line_no, "<json>", "expected a JSON object")
-            for name in ("id", "response"):
-                if not isinstance(row.get(name), str):
-                    raise _line_error(path, line_no, name, f"must be a string, got {_kind(row, name)}")
-            if row["id"] in responses:
-                reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"
-                raise _line_error(path, line_no, "id", reason)
-            responses[row["id"]], lines[row["id"]] = row["response"], line_no
+    for line_no, row in read_jsonl(path, unit="line"):
+        for name in ("id", "response"):
+            if not isinstance(row.get(name), str):
+                raise _line_error(path, line_no, name, f"must be a string, got {_kind(row, name)}")
+        if row["id"] in responses:
+            reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"
+            raise _line_error(path, line_no, "id", reason)
+        responses[row["id"]], lines[row["id"]] = row["response"], line_no
     return responses
 
 

@@ -37,19 +37,9 @@ class OpenAIJudge(ChatClient):
 
     error_type = JudgeUnavailableError
 
-    def __init__(
-        self,
-        url: str,
-        model: str,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        timeout: float = 60.0,
-        retries: int = 3,
-        rate_limit: float | None = None,
-        *,
-        backoff: float = 1.0,
-        max_tokens: int = 512,
-    ):
-        super().__init__(url, model, api_key_env, timeout, retries, rate_limit, backoff=backoff, role="judge")
+    def __init__(self, *args, max_tokens: int = 512, **kwargs):
+        """``ChatClient``'s arguments (its ``role`` is "judge" here) and ``max_tokens``."""
+        super().__init__(*args, **{**kwargs, "role": "judge"})
         self.max_tokens = max_tokens
 
     def chat(self, messages: list[dict]) -> str:

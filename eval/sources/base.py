@@ -46,8 +46,9 @@ def open_text(path: Path):
     return open(path, encoding="utf-8", newline="")
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield (1-based row number, object) for each non-blank line; bad JSON raises SourceRowError."""
+def read_jsonl(path: Path, unit: str = "row") -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (1-based line number, object) for each non-blank line; bad JSON raises SourceRowError (naming
+    the number as a ``unit``, see SourceRowError)."""
     with open_text(path) as handle:
         for row_no, line in enumerate(handle, start=1):
             if not line.strip():
@@ -55,9 +56,9 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
-                raise SourceRowError(path, row_no, "<json>", f"invalid JSON ({err.msg})") from err
+                raise SourceRowError(path, row_no, "<json>", f"invalid JSON ({err.msg})", unit=unit) from err
             if not isinstance(obj, dict):
-                raise SourceRowError(path, row_no, "<json>", "expected a JSON object")
+                raise SourceRowError(path, row_no, "<json>", "expected a JSON object", unit=unit)
             yield row_no, obj
 
 

@@ -8,9 +8,10 @@ How to run::
     plot-lightning export --ckpt_path runs/.../last.ckpt --config configs/dpo_plot.yaml --output_dir out/
     plot-lightning prepare-model                          # convert SmolLM2-135M-Instruct once (offline)
     plot-lightning prepare-model gemma-3-270m             # or a known packaged GGUF, or any .gguf path
-    plot-lightning experiment --config configs/experiments/cpu_small.yaml   # does PLOT help? (grid, resumable)
-    plot-lightning diagnose --before BASE --after EXPORT --pairs FILE       # next-token mass vs target
     plot-lightning tracking sync runs/x/lightning_logs/version_0   # CSV metrics -> the run's MLflow run
+
+The experiments that measure whether PLOT helps are tooling in the repository, not commands of the installed
+package: ``python -m experiments`` from a checkout (README, "Does PLOT help?").
 
 ``fit`` and ``validate`` go to the LightningCLI (:mod:`plot_lightning.cli.lightning_cli`); the other
 commands are plain argparse parsers defined here, so they start without importing Lightning.
@@ -95,30 +96,6 @@ def _demo_command(argv: list[str]) -> None:
     run_demo(steps=args.steps, out_dir=args.out, evaluate_policy=not args.no_eval)
 
 
-def _experiment_command(argv: list[str]) -> None:
-    from plot_lightning.experiment.command import experiment_command
-
-    experiment_command(argv)
-
-
-def _diagnose_command(argv: list[str]) -> None:
-    from plot_lightning.experiment.command import diagnose_command
-
-    diagnose_command(argv)
-
-
-def _arithmetic_data_command(argv: list[str]) -> None:
-    from plot_lightning.experiment.arithmetic_command import arithmetic_data_command
-
-    arithmetic_data_command(argv)
-
-
-def _arithmetic_run_command(argv: list[str]) -> None:
-    from plot_lightning.experiment.arithmetic_command import arithmetic_run_command
-
-    arithmetic_run_command(argv)
-
-
 def _tracking_command(argv: list[str]) -> None:
     from plot_lightning.tracking.store import StoreError
     from plot_lightning.tracking.sync import sync_run
@@ -155,10 +132,6 @@ _COMMANDS: dict[str, Callable[[list[str]], None]] = {
     "export": _export_command,
     "prepare-model": _prepare_model_command,
     "demo": _demo_command,
-    "experiment": _experiment_command,
-    "diagnose": _diagnose_command,
-    "arithmetic-data": _arithmetic_data_command,
-    "arithmetic-run": _arithmetic_run_command,
     "tracking": _tracking_command,
 }
 

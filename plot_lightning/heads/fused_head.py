@@ -35,7 +35,6 @@ from plot_lightning.heads.fused_checks import check_fused_inputs, check_support_
 from plot_lightning.losses.plot_cost import CostEmbedding, as_cost_embedding
 from plot_lightning.losses.plot_dirac import dirac_rows
 from plot_lightning.losses.precision import compute_dtype
-from plot_lightning.section_timer import NO_TIMER, SectionTimer
 
 DEFAULT_CHUNK = 512  # tokens per chunk: 512 x 49,152 vocab x 4 bytes = 100 MB per (chunk, V) fp32 block
 
@@ -75,11 +74,11 @@ def _support_ids(logits: Tensor, top_k: int, extra: Tensor, targets: Tensor) -> 
 
 class FusedHeadFunction(torch.autograd.Function):
     """``forward(hidden (M,d), weight (V,d), bias (V,)|None, targets (M,), unit_embedding (V,d)|None,
-    extra_ids (S,E), layout, chunk, timer) -> (logps (M,), costs (M,), support_logps (S,L), support_ids (S,L))``
+    extra_ids (S,E), layout, chunk) -> (logps (M,), costs (M,), support_logps (S,L), support_ids (S,L))``
     with ``S = layout.support_end``, ``L = top_k + E + 1``; ``costs`` is 0 outside the layout's cost tokens."""
 
     @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, unit_embedding, extra_ids, layout, chunk, timer):
+    def forward(ctx, hidden, weight, bias, targets, unit_embedding, extra_ids, layout, chunk):
         dtype = compute_dtype(hidden, weight)
         count, device = hidden.shape[0], hidden.device
         width = layout.top_k + extra_ids.shape[1] + 1
@@ -99,21 +98,15 @@ class FusedHeadFunction(torch.autograd.Function):
                 lse[rows] = torch.logsumexp(logits, dim=-1)
                 logps[rows] = logits.gather(1, targets[rows, None]).squeeze(1) - lse[rows]
                 if with_support:
-                    with timer.section(device):
-                        support_ids[rows] = _support_ids(logits, layout.top_k, extra_ids[rows], targets[rows])
-                        support_logps[rows] = logits.gather(1, support_ids[rows]) - lse[rows, None]
+                    support_ids[rows] = _support_ids(logits, layout.top_k, extra_ids[rows], targets[rows])
+                    support_logps[rows] = logits.gather(1, support_ids[rows]) - lse[rows, None]
                 if with_cost:
-                    with timer.section(device):
-                        probs = logits.sub_(
-                            lse[rows, None]
-                        ).exp_()  # in place: the logits are not needed again
-                        costs[rows] = dirac_rows(
-                            probs, embedding, targets[rows], layout.cost, grad_rows=False
-                        )[0]
+                    probs = logits.sub_(lse[rows, None]).exp_()  # in place: the logits are not needed again
+                    costs[rows] = dirac_rows(probs, embedding, targets[rows], layout.cost, grad_rows=False)[0]
                 del logits
         ctx.save_for_backward(hidden, weight, bias, targets, lse, support_ids)
         ctx.embedding = embedding  # frozen; not a tensor autograd could version-check
-        ctx.layout, ctx.chunk, ctx.dtype, ctx.timer = layout, chunk, dtype, timer
+        ctx.layout, ctx.chunk, ctx.dtype = layout, chunk, dtype
         ctx.mark_non_differentiable(support_ids)
         return logps, costs, support_logps, support_ids
 
@@ -137,8 +130,7 @@ class FusedHeadFunction(torch.autograd.Function):
                 h = hidden[rows].to(dtype)  # (n, d)
                 dz = _chunk_logits(h, weight_c, bias_c).sub_(lse[rows, None]).exp_()  # p (n, V)
                 if with_cost:  # p (C - W) (n, V), from the recomputed cost row
-                    with ctx.timer.section(hidden.device):
-                        cost_grad = dirac_rows(dz, embedding, targets[rows], layout.cost, grad_rows=True)[1]
+                    cost_grad = dirac_rows(dz, embedding, targets[rows], layout.cost, grad_rows=True)[1]
                 scale = g_logp[rows]  # (n,) total upstream weight on log-probs of this row
                 with_support = with_support and g_support is not None
                 if with_support:
@@ -147,8 +139,7 @@ class FusedHeadFunction(torch.autograd.Function):
                 if with_support:
                     dz.scatter_add_(1, support_ids[rows], g_support[rows])  # duplicate ids add up
                 if with_cost:
-                    with ctx.timer.section(hidden.device):
-                        dz.addcmul_(cost_grad, g_cost[rows, None])  # + g_c p (C - W)
+                    dz.addcmul_(cost_grad, g_cost[rows, None])  # + g_c p (C - W)
                     del cost_grad
                 if want_hidden:
                     grad_hidden[rows] = (dz @ weight_c).to(hidden.dtype)
@@ -159,7 +150,7 @@ class FusedHeadFunction(torch.autograd.Function):
                 del dz
         grad_weight = None if grad_weight is None else grad_weight.to(weight.dtype)
         grad_bias = None if grad_bias is None else grad_bias.to(bias.dtype)
-        return grad_hidden, grad_weight, grad_bias, None, None, None, None, None, None
+        return grad_hidden, grad_weight, grad_bias, None, None, None, None, None
 
 
 @dataclass
@@ -196,7 +187,6 @@ def fused_head(
     top_k: int = 0,
     extra_ids: Tensor | None = None,
     chunk: int = DEFAULT_CHUNK,
-    timer: SectionTimer = NO_TIMER,
 ) -> FusedOutputs:
     """Log-probs of ``targets``, PLOT dirac costs and the sinkhorn support from hidden states, without logits.
 
@@ -215,8 +205,6 @@ def fused_head(
         extra_ids: ``(N, T, E)`` long ids appended to the support after the top-K (e.g. the reference's
             top-K), in ``[0, V)`` where masked on the support rows; None: ``E = 0``.
         chunk: tokens per chunk (peak extra memory about ``3 * chunk * V`` fp32 values).
-        timer: times the PLOT-only work (costs, their gradient, the sinkhorn support) for
-            ``perf/plot_share`` (:mod:`plot_lightning.section_timer`).
 
     Raises:
         ValueError: bad shapes or options, ids out of range, or non-finite log-probs / costs.
@@ -236,7 +224,7 @@ def fused_head(
         else extra_ids[row_idx[kept], time_idx[kept]].long()
     )  # (S, E)
     logps, costs, support_logps, support_ids = FusedHeadFunction.apply(
-        selected, weight, bias, token_targets, unit_embedding, extra, layout, chunk, timer
+        selected, weight, bias, token_targets, unit_embedding, extra, layout, chunk
     )
     for name, values in (("log-probs", logps), ("costs", costs), ("support log-probs", support_logps)):
         if not bool(torch.isfinite(values.detach()).all()):

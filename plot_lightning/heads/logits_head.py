@@ -33,7 +33,6 @@ from plot_lightning.losses.logprobs import DEFAULT_CHUNK, masked_logps
 from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, check_cost_embedding
 from plot_lightning.losses.plot_dirac import DiracLogitsFunction
 from plot_lightning.losses.precision import fp32_math
-from plot_lightning.section_timer import NO_TIMER, SectionTimer
 from plot_lightning.tensor_checks import check_labels_in_range, check_shape
 
 
@@ -47,7 +46,6 @@ def logits_head(
     cost_rows: range = range(0),
     cost: str = "cosine",
     chunk: int = DEFAULT_CHUNK,
-    timer: SectionTimer = NO_TIMER,
 ) -> tuple[Tensor, Tensor | None]:
     """Per-token log-probs of ``targets`` and PLOT dirac costs from the model's full logits.
 
@@ -61,8 +59,6 @@ def logits_head(
         cost_rows: the rows that get a PLOT dirac cost (e.g. ``range(0, B)``: the chosen half).
         cost: ``"cosine"`` or ``"l2"``, as :mod:`plot_lightning.losses.plot_dirac`.
         chunk: positions per fp32 block (as ``token_logps``).
-        timer: times the PLOT-only work (the costs in forward, their gradient in backward) for
-            ``perf/plot_share`` (:mod:`plot_lightning.section_timer`).
 
     Returns:
         ``(logps (N, T-1), costs (N, T-1) or None)``: fp32 (fp64 for fp64 logits), 0 where ``mask`` is False
@@ -98,7 +94,7 @@ def logits_head(
         cost_mask[cost_rows.start : cost_rows.stop] = mask[cost_rows.start : cost_rows.stop]
     keep_grad = torch.is_grad_enabled() and logits.requires_grad
     logps, costs = DiracLogitsFunction.apply(
-        logits, safe_targets, cost_mask, unit_embedding if with_cost else None, cost, chunk, keep_grad, timer
+        logits, safe_targets, cost_mask, unit_embedding if with_cost else None, cost, chunk, keep_grad
     )
     logps = masked_logps(logps, mask, logits.shape)
     if not with_cost:

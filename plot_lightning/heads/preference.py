@@ -31,7 +31,6 @@ from plot_lightning.losses.logprobs import DEFAULT_CHUNK as LOGITS_CHUNK
 from plot_lightning.losses.plot_cost import CostEmbedding
 from plot_lightning.losses.term import TokenNeeds
 from plot_lightning.losses.types import PreferenceForward, SequenceSide, TokenOutputs
-from plot_lightning.section_timer import NO_TIMER, SectionTimer
 
 
 def check_fused_support(loss: nn.Module) -> None:
@@ -84,15 +83,18 @@ def fused_reference_outputs(
     return ReferenceOutputs(logps=logps, topk_ids=side["ids"], topk_logps=topk_logps)
 
 
-def _cost_rows(needs: TokenNeeds, pairs: int, rows: int, embedding) -> range:
-    """The rows whose dirac cost the terms read (``TokenNeeds.cost_sides``): chosen ``[0, pairs)``, rejected
-    ``[pairs, rows)`` (empty without pair data), both ``[0, rows)``."""
+def _row_plan(aligned: AlignedBatch, needs: TokenNeeds, embedding) -> tuple[int, int, range]:
+    """``(rows, pairs, cost_rows)``: the batch's rows, its chosen rows ``[0, pairs)`` (all rows without pair
+    data), and the rows whose dirac cost the terms read (``TokenNeeds.cost_sides``): chosen ``[0, pairs)``,
+    rejected ``[pairs, rows)`` (empty without pair data), both ``[0, rows)``."""
+    rows = aligned.input_ids.shape[0]
+    pairs = rows // 2 if aligned.has_rejected else rows
     if not needs.cost_sides:
-        return range(0)
+        return rows, pairs, range(0)
     if embedding is None:
         raise ValueError("the loss declares a ground cost: pass the module's 'cost_embedding' (V, d)")
     start = 0 if "chosen" in needs.cost_sides else pairs
-    return range(start, rows if "rejected" in needs.cost_sides else pairs)
+    return rows, pairs, range(start, rows if "rejected" in needs.cost_sides else pairs)
 
 
 def logits_preference_forward(
@@ -102,16 +104,13 @@ def logits_preference_forward(
     needs: TokenNeeds,
     cost_embedding: Tensor | CostEmbedding | None = None,
     chunk: int = LOGITS_CHUNK,
-    timer: SectionTimer = NO_TIMER,
 ) -> PreferenceForward:
     """The unfused step's losses' input from the policy's full ``logits (N, T, V)`` (``forward.model_logits``):
     log-probs and the declared dirac costs (``needs``, against ``cost_embedding``) in one function
     (``logits_head``), so that backward writes one logits gradient; the sides still carry the aligned logits
-    for the losses that read them (sinkhorn, ORPO, ...). ``timer`` times the cost work."""
-    rows = aligned.input_ids.shape[0]
-    pairs = rows // 2 if aligned.has_rejected else rows
-    cost_rows = _cost_rows(needs, pairs, rows, cost_embedding)
-    settings = {"unit_embedding": cost_embedding, "cost": needs.cost, "timer": timer} if cost_rows else {}
+    for the losses that read them (sinkhorn, ORPO, ...)."""
+    _, _, cost_rows = _row_plan(aligned, needs, cost_embedding)
+    settings = {"unit_embedding": cost_embedding, "cost": needs.cost} if cost_rows else {}
     token_logps, token_costs = logits_head(
         logits, aligned.targets, aligned.mask, cost_rows=cost_rows, chunk=chunk, **settings
     )
@@ -156,12 +155,9 @@ def fused_preference_forward(
     needs: TokenNeeds,
     cost_embedding: Tensor | CostEmbedding | None = None,
     chunk: int = DEFAULT_CHUNK,
-    timer: SectionTimer = NO_TIMER,
 ) -> PreferenceForward:
     """One policy forward whose lm_head is the fused head; the dirac costs and the support ``needs`` declares."""
-    rows = aligned.input_ids.shape[0]
-    pairs = rows // 2 if aligned.has_rejected else rows
-    cost_rows = _cost_rows(needs, pairs, rows, cost_embedding)
+    rows, pairs, cost_rows = _row_plan(aligned, needs, cost_embedding)
     settings = {"unit_embedding": cost_embedding, "cost": needs.cost or "cosine", "cost_rows": cost_rows}
     if needs.support_top_k:
         if reference is None or reference.topk_ids is None:
@@ -179,7 +175,6 @@ def fused_preference_forward(
             aligned.targets,
             aligned.mask,
             chunk=chunk,
-            timer=timer,
             **settings,
         )
         packed = torch.stack([outputs.logps, outputs.costs, outputs.mean_logits], dim=-1)  # (N, T-1, 3)

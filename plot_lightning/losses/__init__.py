@@ -21,6 +21,7 @@ from .orpo import ORPOLoss
 from .plot import PLOTLoss, plot_transport_cost
 from .pro import PROLoss
 from .registry import LOSSES
+from .reward_term import NoisyLabelRewardLoss, RewardLoss
 from .robust import RobustDPOLoss
 from .sft import SFTLoss
 from .simpo import SimPOLoss
@@ -38,10 +39,12 @@ __all__ = [
     "LOSSES",
     "LossOutput",
     "LossTerm",
+    "NoisyLabelRewardLoss",
     "ORPOLoss",
     "PLOTLoss",
     "PROLoss",
     "PreferenceForward",
+    "RewardLoss",
     "RobustDPOLoss",
     "SFTLoss",
     "SequenceSide",

@@ -17,12 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .logprobs import reference_logratios
-from .metrics import reward_metrics
 from .registry import LOSSES
-from .robust import check_noise_args
-from .term import LossTerm, TokenNeeds
-from .types import LossOutput, PreferenceForward
+from .reward_term import NoisyLabelRewardLoss
+from .types import PreferenceForward
 
 
 def quantile_logistic_loss(upper: Tensor, lower: Tensor, beta: float, label_smoothing: float) -> Tensor:
@@ -44,28 +41,25 @@ def quantile_violations(upper: Tensor, lower: Tensor) -> Tensor:
 
 
 @LOSSES.register("aot")
-class AOTLoss(LossTerm):
+class AOTLoss(NoisyLabelRewardLoss):
     """Paired AOT (TRL's ``aot``): ``mean_i h(sort(rho)_i - sort(rho_ref)_i)``; with ``B = 1`` it is DPO.
+
+    The loss is ``(B,)``, one entry per quantile rank; its extra metric is the fraction of violated quantiles.
 
     Args:
         beta: scale of the logistic loss, > 0.
         label_smoothing: ``eps`` in ``[0, 0.5)``.
     """
 
-    needs = TokenNeeds(reference=True, rejected=True)
-
     def __init__(self, beta: float = 0.1, label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        check_noise_args(beta, label_smoothing)
-        self.beta = float(beta)
-        self.label_smoothing = float(label_smoothing)
+        super().__init__(beta, label_smoothing)
 
-    def forward(self, batch: PreferenceForward) -> LossOutput:
-        """``(B,)`` loss per quantile rank; metrics: rewards and the fraction of violated quantiles."""
-        chosen_logratios, rejected_logratios = reference_logratios(batch, "aot")
-        policy_margin = batch.chosen.logps - batch.rejected.logps
-        reference_margin = batch.chosen.ref_logps - batch.rejected.ref_logps
-        loss = quantile_logistic_loss(policy_margin, reference_margin, self.beta, self.label_smoothing)
-        metrics = reward_metrics(self.beta * chosen_logratios, self.beta * rejected_logratios)
-        metrics["quantile_violations"] = quantile_violations(policy_margin, reference_margin)
-        return LossOutput(loss=loss, metrics=metrics)
+    def samples(self, chosen_logratios: Tensor, rejected_logratios: Tensor, batch: PreferenceForward):
+        """``(upper (B,), lower (B,))``: the two samples whose quantiles are matched (here the policy's and the
+        reference's chosen-minus-rejected margins)."""
+        return batch.chosen.logps - batch.rejected.logps, batch.chosen.ref_logps - batch.rejected.ref_logps
+
+    def pair_loss(self, chosen_logratios: Tensor, rejected_logratios: Tensor, batch: PreferenceForward):
+        upper, lower = self.samples(chosen_logratios, rejected_logratios, batch)
+        loss = quantile_logistic_loss(upper, lower, self.beta, self.label_smoothing)
+        return loss, {"quantile_violations": quantile_violations(upper, lower)}

@@ -7,17 +7,15 @@ rejected, so it works for unpaired data.
 
 from __future__ import annotations
 
-from .aot import quantile_logistic_loss, quantile_violations
-from .logprobs import reference_logratios
-from .metrics import reward_metrics
+from torch import Tensor
+
+from .aot import AOTLoss
 from .registry import LOSSES
-from .robust import check_noise_args
-from .term import LossTerm, TokenNeeds
-from .types import LossOutput, PreferenceForward
+from .types import PreferenceForward
 
 
 @LOSSES.register("aot_unpaired")
-class AOTUnpairedLoss(LossTerm):
+class AOTUnpairedLoss(AOTLoss):
     """Unpaired AOT: ``mean_i h(sort(r_w)_i - sort(r_l)_i)`` over the batch; with ``B = 1`` it is DPO.
 
     Args:
@@ -25,18 +23,6 @@ class AOTUnpairedLoss(LossTerm):
         label_smoothing: ``eps`` in ``[0, 0.5)``.
     """
 
-    needs = TokenNeeds(reference=True, rejected=True)
-
-    def __init__(self, beta: float = 0.1, label_smoothing: float = 0.0) -> None:
-        super().__init__()
-        check_noise_args(beta, label_smoothing)
-        self.beta = float(beta)
-        self.label_smoothing = float(label_smoothing)
-
-    def forward(self, batch: PreferenceForward) -> LossOutput:
-        """``(B,)`` loss per quantile rank; metrics: rewards and the fraction of violated quantiles."""
-        chosen_logratios, rejected_logratios = reference_logratios(batch, "aot_unpaired")
-        loss = quantile_logistic_loss(chosen_logratios, rejected_logratios, self.beta, self.label_smoothing)
-        metrics = reward_metrics(self.beta * chosen_logratios, self.beta * rejected_logratios)
-        metrics["quantile_violations"] = quantile_violations(chosen_logratios, rejected_logratios)
-        return LossOutput(loss=loss, metrics=metrics)
+    def samples(self, chosen_logratios: Tensor, rejected_logratios: Tensor, batch: PreferenceForward):
+        """The chosen and the rejected log-ratios themselves."""
+        return chosen_logratios, rejected_logratios

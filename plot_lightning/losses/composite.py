@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
-
-from plot_lightning.section_timer import SectionTimer
 
 from .options import LossOptionError, describe_options, validate_loss_args
 from .precision import fp32_math
@@ -85,8 +82,6 @@ class CompositeLoss(nn.Module):
         TokenNeeds.union(
             term.needs for term in self.terms.values()
         )  # two terms asking for different ground costs fail here, not at the first step
-        # Time of the token-level work (terms with a ground cost, and their part of the heads): perf/plot_share.
-        self.timer = SectionTimer()
 
     @property
     def needs(self) -> TokenNeeds:
@@ -105,9 +100,7 @@ class CompositeLoss(nn.Module):
         terms: dict[str, Tensor] = {}
         for name in self.names:
             term = self.terms[name]
-            timed = self.timer.section(batch.chosen.labels.device) if term.needs.cost else nullcontext()
-            with timed:
-                output = term(batch)
+            output = term(batch)
             means[name] = output.loss.mean()
             terms[f"loss/{name}"] = means[name].detach()
             terms.update({f"{name}/{key}": value.detach() for key, value in output.metrics.items()})

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import torch
+from torch import Tensor
 
-from .logprobs import reference_logratios
-from .metrics import reward_metrics
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds
-from .types import LossOutput, PreferenceForward
+from .reward_term import RewardLoss
+from .types import PreferenceForward
 
 
 @LOSSES.register("hinge")
-class HingeLoss(LossTerm):
+class HingeLoss(RewardLoss):
     """``loss = max(0, 1 - beta * h)``, ``h`` the difference of policy/reference log-ratios (TRL's hinge).
 
     Zero, with zero gradient, once the scaled margin ``beta * h`` reaches 1.
@@ -21,17 +20,5 @@ class HingeLoss(LossTerm):
         beta: scale of the margin (the hinge's margin is ``1/beta`` in log-ratio units); > 0.
     """
 
-    needs = TokenNeeds(reference=True, rejected=True)
-
-    def __init__(self, beta: float = 0.1) -> None:
-        super().__init__()
-        if not beta > 0:
-            raise ValueError(f"'beta' must be > 0, got {beta}")
-        self.beta = float(beta)
-
-    def forward(self, batch: PreferenceForward) -> LossOutput:
-        """Per-example ``(B,)`` hinge loss plus reward metrics."""
-        chosen_logratios, rejected_logratios = reference_logratios(batch, "hinge")
-        loss = torch.relu(1.0 - self.beta * (chosen_logratios - rejected_logratios))
-        metrics = reward_metrics(self.beta * chosen_logratios, self.beta * rejected_logratios)
-        return LossOutput(loss=loss, metrics=metrics)
+    def pair_loss(self, chosen_logratios: Tensor, rejected_logratios: Tensor, batch: PreferenceForward):
+        return torch.relu(1.0 - self.beta * (chosen_logratios - rejected_logratios)), {}

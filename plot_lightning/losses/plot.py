@@ -23,7 +23,11 @@ from plot_lightning.losses.plot_cost import (
     check_cost_embedding,
 )
 from plot_lightning.losses.plot_dirac import dirac_transport_cost
-from plot_lightning.losses.plot_sinkhorn import sinkhorn_transport_cost, support_transport_cost
+from plot_lightning.losses.plot_sinkhorn import (
+    SINKHORN_DEFAULTS,
+    PolicySupport,
+    sinkhorn_transport_cost,
+)
 from plot_lightning.losses.precision import fp32_math
 from plot_lightning.losses.registry import LOSSES
 from plot_lightning.losses.term import LossTerm, TokenNeeds
@@ -78,11 +82,11 @@ def plot_transport_cost(
     cost: str = "cosine",
     ref_topk_ids: Tensor | None = None,
     ref_topk_logps: Tensor | None = None,
-    top_k: int = 32,
-    epsilon: float = 0.05,
-    max_iter: int = 200,
-    lam: float = 0.3,
-    debias: bool = False,
+    top_k: int = SINKHORN_DEFAULTS.top_k,
+    epsilon: float = SINKHORN_DEFAULTS.epsilon,
+    max_iter: int = SINKHORN_DEFAULTS.max_iter,
+    lam: float = SINKHORN_DEFAULTS.lam,
+    debias: bool = SINKHORN_DEFAULTS.debias,
     chunk_size: int = 1024,
 ) -> Tensor:
     """Per-example mean transport cost over the response tokens, ``(B,)`` fp32 (fp64 for fp64 logits).
@@ -163,11 +167,11 @@ class PLOTLoss(LossTerm):
         cost: Literal["cosine", "l2"] = "cosine",
         gamma: float = 0.0,
         margin: float = 0.5,
-        top_k: int = 32,
-        epsilon: float = 0.05,
-        max_iter: int = 200,
-        lam: float = 0.3,
-        debias: bool = False,
+        top_k: int = SINKHORN_DEFAULTS.top_k,
+        epsilon: float = SINKHORN_DEFAULTS.epsilon,
+        max_iter: int = SINKHORN_DEFAULTS.max_iter,
+        lam: float = SINKHORN_DEFAULTS.lam,
+        debias: bool = SINKHORN_DEFAULTS.debias,
     ) -> None:
         super().__init__()
         if variant not in VARIANTS:
@@ -204,9 +208,8 @@ class PLOTLoss(LossTerm):
                 raise ValueError(
                     "variant 'sinkhorn' needs 'ref_topk_ids' and 'ref_topk_logps' from the reference"
                 )
-            return support_transport_cost(
-                head.support_logps,
-                head.support_ids,
+            return sinkhorn_transport_cost(
+                PolicySupport(head.support_logps, head.support_ids),
                 side.labels,
                 as_bool_mask("mask", side.mask),
                 embedding,

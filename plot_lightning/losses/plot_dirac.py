@@ -26,7 +26,6 @@ from torch import Tensor
 from plot_lightning.losses.logprobs import DEFAULT_CHUNK, masked_logps, position_blocks
 from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, as_cost_embedding
 from plot_lightning.losses.precision import compute_dtype, fp32_math
-from plot_lightning.section_timer import NO_TIMER
 
 
 def dirac_cost_rows(
@@ -88,12 +87,12 @@ def dirac_rows(
 
 class DiracLogitsFunction(torch.autograd.Function):
     """``forward(logits (N,T,V), targets (N,S), cost_mask (N,S) bool, unit_embedding (V,d)|None, cost, chunk,
-    keep_grad, timer) -> (logps (N,S), costs (M,))`` with ``S <= T``: position ``t < S`` of ``logits`` predicts
+    keep_grad) -> (logps (N,S), costs (M,))`` with ``S <= T``: position ``t < S`` of ``logits`` predicts
     ``targets[:, t]`` (positions ``>= S`` get gradient 0); ``logps`` at every position (meaningful where
     masked), ``costs`` at the ``M`` True positions of ``cost_mask`` in row-major order."""
 
     @staticmethod
-    def forward(ctx, logits, targets, cost_mask, unit_embedding, cost, chunk, keep_grad, timer):
+    def forward(ctx, logits, targets, cost_mask, unit_embedding, cost, chunk, keep_grad):
         dtype = compute_dtype(logits)
         batch, length = targets.shape
         aligned = logits[:, :length]  # (N, S, V) strided view, never copied whole
@@ -113,11 +112,8 @@ class DiracLogitsFunction(torch.autograd.Function):
             picked = cost_mask[block]
             if count and bool(picked.any()):
                 # blocks run in row-major order, and so do the cost tokens: they fill rows [offset, offset + n)
-                with timer.section(logits.device):
-                    offset = _block_costs(
-                        log_probs, labels, picked, embedding, cost, costs, grad_rows, offset
-                    )
-        ctx.chunk, ctx.dtype, ctx.store, ctx.timer = chunk, dtype, store, timer
+                offset = _block_costs(log_probs, labels, picked, embedding, cost, costs, grad_rows, offset)
+        ctx.chunk, ctx.dtype, ctx.store = chunk, dtype, store
         ctx.save_for_backward(logits, targets, cost_mask, grad_rows if store else None)
         return logps, costs
 
@@ -142,11 +138,10 @@ class DiracLogitsFunction(torch.autograd.Function):
             n = int(picked.sum()) if ctx.store else 0
             if n and grad_costs is not None:
                 part = slice(offset, offset + n)
-                with ctx.timer.section(logits.device):
-                    _add_cost_grads(block_grad, picked, grad_rows[part], grad_costs[part])
+                _add_cost_grads(block_grad, picked, grad_rows[part], grad_costs[part])
             offset += n
             aligned_grad[block] = block_grad
-        return grad, None, None, None, None, None, None, None
+        return grad, None, None, None, None, None, None
 
 
 _TEMP_ELEMENTS = 2**21  # elements per (rows, V) temporary: 8 MB fp32, below glibc's mmap threshold
@@ -224,25 +219,16 @@ def dirac_token_costs(
     keep_grad = torch.is_grad_enabled() and logits.requires_grad
     targets = labels.masked_fill(~mask, 0).long()
     logps, costs = DiracLogitsFunction.apply(
-        logits, targets, mask, unit_embedding, cost, chunk_size, keep_grad, NO_TIMER
+        logits, targets, mask, unit_embedding, cost, chunk_size, keep_grad
     )
     masked_logps(logps, mask, logits.shape)  # NaN/inf logits on a masked token: a ValueError, not a NaN cost
     return costs, mask.nonzero(as_tuple=True)[0]
 
 
-def dirac_transport_cost(
-    logits: Tensor,
-    labels: Tensor,
-    mask: Tensor,
-    unit_embedding: Tensor | CostEmbedding,
-    *,
-    cost: str = "cosine",
-    chunk_size: int = DEFAULT_CHUNK,
-) -> Tensor:
-    """``(B,)`` per-example mean of ``W_t`` over the masked tokens (see :func:`dirac_token_costs`)."""
-    costs, batch_idx = dirac_token_costs(
-        logits, labels, mask, unit_embedding, cost=cost, chunk_size=chunk_size
-    )
+def dirac_transport_cost(logits: Tensor, labels: Tensor, mask: Tensor, unit_embedding, **options) -> Tensor:
+    """``(B,)`` per-example mean of ``W_t`` over the masked tokens: :func:`dirac_token_costs` with the same
+    arguments (``options``: its ``cost`` and ``chunk_size``), averaged per example."""
+    costs, batch_idx = dirac_token_costs(logits, labels, mask, unit_embedding, **options)
     batch = logits.shape[0]
     totals = torch.zeros(batch, dtype=costs.dtype, device=costs.device).index_add(0, batch_idx, costs)
     counts = mask.sum(dim=-1).to(costs.dtype).clamp(min=1.0)

@@ -30,6 +30,8 @@ converged step), and a warning (once per setting) when a step still ends unconve
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -131,40 +133,79 @@ _WARNED_SETTINGS: set[tuple[int, float]] = set()  # (max_iter, epsilon) already 
 DEFAULT_MAX_ITER = 200  # converges on SmolLM2-sized problems (module docstring); stops early when converged
 
 
+@dataclass(frozen=True)
+class SinkhornSettings:
+    """The sinkhorn variant's settings, with the defaults every entry point uses (``PLOTLoss``,
+    ``plot_transport_cost`` and the two functions below).
+
+    ``top_k``: K, the size of the policy and reference supports; ``epsilon``: entropic regularisation in cost
+    units (POT's ``reg``); ``max_iter``: Sinkhorn iterations (early stop at :func:`tolerance`); ``lam``: the
+    reference's weight in the target; ``debias``: the Sinkhorn divergence instead of the cost.
+    """
+
+    top_k: int = 32
+    epsilon: float = 0.05
+    max_iter: int = DEFAULT_MAX_ITER
+    lam: float = 0.3
+    debias: bool = False
+
+
+SINKHORN_DEFAULTS = SinkhornSettings()
+
+
 def tolerance(dtype: torch.dtype) -> float:
     """L1 marginal error at which the solve stops: 1e-5 in fp32 (its floor here is ~1e-6), 1e-9 in fp64."""
     return 1e-9 if dtype == torch.float64 else 1e-5
 
 
+class PolicySupport(NamedTuple):
+    """The policy's side of the problem computed elsewhere (the fused head, ``plot_lightning.heads``, inside
+    its chunks of tokens): ``logps (B, T, 2K+1)`` fp32 policy log-probs of ``ids (B, T, 2K+1)`` long, the
+    :func:`support_slots` of the policy top-K, the reference top-K and the labels (checked under the mask)."""
+
+    logps: Tensor
+    ids: Tensor
+
+
 @fp32_math
 def sinkhorn_transport_cost(
-    logits: Tensor,
+    policy: Tensor | PolicySupport,
     labels: Tensor,
     mask: Tensor,
     unit_embedding: Tensor,
     ref_topk_ids: Tensor,
     ref_topk_logps: Tensor,
     *,
-    top_k: int = 32,
-    epsilon: float = 0.05,
-    max_iter: int = DEFAULT_MAX_ITER,
-    lam: float = 0.3,
-    debias: bool = False,
     cost: str = "cosine",
+    **settings,
 ) -> Tensor:
     """Per-example mean entropic transport cost ``(B,)`` between the policy and the anchored target.
 
     Args:
-        logits: ``(B, T, V)`` policy logits (any float dtype; the math runs in fp32, fp64 if given fp64).
-        labels: ``(B, T)`` long target ids, aligned with ``logits``.
+        policy: ``(B, T, V)`` policy logits (any float dtype; the math runs in fp32, fp64 if given fp64), or
+            the policy's log-probs on the support slots already computed (:class:`PolicySupport`).
+        labels: ``(B, T)`` long target ids, aligned with ``policy``.
         mask: ``(B, T)`` bool, True on response tokens; every row needs at least one.
         unit_embedding: ``(V, d)`` unit-row embedding (``normalise_embedding``), frozen.
         ref_topk_ids: ``(B, T, top_k)`` reference top-K ids (``reference_topk``).
         ref_topk_logps: ``(B, T, top_k)`` reference log-probabilities of those ids.
-        top_k, epsilon, max_iter, lam, debias, cost: K, entropic regularisation (cost units), Sinkhorn
-            iterations, target weight of the reference, Sinkhorn divergence instead of the cost, "cosine" | "l2".
+        cost: "cosine" | "l2".
+        settings: :class:`SinkhornSettings` fields (``top_k``, ``epsilon``, ``max_iter``, ``lam``,
+            ``debias``); an unknown name is a TypeError.
     """
-    _validate(logits, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps, top_k, lam, cost)
+    options = SinkhornSettings(**settings)
+    if isinstance(policy, PolicySupport):
+        logps, ids = _given_support(policy, labels, mask, ref_topk_ids, ref_topk_logps, options.top_k)
+    else:
+        logps, ids = _support_from_logits(policy, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps,
+                                          options, cost)  # fmt: skip
+    return _mean_transport(logps, ids, ref_topk_logps[mask], mask, unit_embedding, cost, options)
+
+
+def _support_from_logits(logits, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps, options, cost):
+    """``(logps (M, L), ids (M, L))`` on the masked tokens, from the full ``(B, T, V)`` logits."""
+    top_k = options.top_k
+    _validate(logits, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps, top_k, options.lam, cost)
     dtype = compute_dtype(logits)
     policy_logits = logits[mask].to(dtype)  # (M, V): masked positions only
     check_finite("logits", policy_logits)
@@ -173,67 +214,34 @@ def sinkhorn_transport_cost(
     )  # (M, K): the support is not differentiated
     ids = support_slots(policy_ids, ref_topk_ids[mask], labels[mask])  # (M, L)
     # Gradients reach the logits through these L log-probs only (their log-softmax includes the whole row).
-    support_logps = policy_logits.gather(-1, ids) - torch.logsumexp(policy_logits, dim=-1, keepdim=True)
-    return _mean_transport(
-        support_logps, ids, ref_topk_logps[mask], mask, unit_embedding, cost, lam, epsilon, max_iter, debias
-    )
+    return policy_logits.gather(-1, ids) - torch.logsumexp(policy_logits, dim=-1, keepdim=True), ids
 
 
-@fp32_math
-def support_transport_cost(
-    support_logps: Tensor,
-    support_ids: Tensor,
-    labels: Tensor,
-    mask: Tensor,
-    unit_embedding: Tensor,
-    ref_topk_ids: Tensor,
-    ref_topk_logps: Tensor,
-    *,
-    top_k: int = 32,
-    epsilon: float = 0.05,
-    max_iter: int = DEFAULT_MAX_ITER,
-    lam: float = 0.3,
-    debias: bool = False,
-    cost: str = "cosine",
-) -> Tensor:
-    """:func:`sinkhorn_transport_cost` from the policy's log-probs on the support slots, not from the logits.
-
-    For the fused head (``plot_lightning.heads``), which computes the support inside its chunks of tokens.
-
-    Args:
-        support_logps: ``(B, T, 2K+1)`` fp32 policy log-probs of ``support_ids`` (differentiable).
-        support_ids: ``(B, T, 2K+1)`` long, :func:`support_slots` of the policy top-K, ``ref_topk_ids`` and
-            ``labels`` (checked under ``mask``).
-        labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps, and the settings: as
-            :func:`sinkhorn_transport_cost`.
-    """
+def _given_support(support: PolicySupport, labels, mask, ref_topk_ids, ref_topk_logps, top_k: int):
+    """``(logps (M, L), ids (M, L))`` on the masked tokens of a :class:`PolicySupport`, checked."""
     batch, length = mask.shape
     slots = 2 * top_k + 1
-    check_shape("support_logps", support_logps, (batch, length, slots))
-    check_shape("support_ids", support_ids, (batch, length, slots))
+    check_shape("support_logps", support.logps, (batch, length, slots))
+    check_shape("support_ids", support.ids, (batch, length, slots))
     check_shape("ref_topk_ids", ref_topk_ids, (batch, length, top_k))
     check_shape("ref_topk_logps", ref_topk_logps, (batch, length, top_k))
     if mask.dtype != torch.bool:
         raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
     check_mask_nonempty("mask", mask)
-    ids = support_ids[mask]  # (M, L)
+    ids = support.ids[mask]  # (M, L)
     if not (torch.equal(ids[:, top_k:-1], ref_topk_ids[mask]) and torch.equal(ids[:, -1], labels[mask])):
         raise ValueError(
-            f"'support_ids' (shape {tuple(support_ids.shape)}) must hold [policy top-K, 'ref_topk_ids', "
+            f"'support_ids' (shape {tuple(support.ids.shape)}) must hold [policy top-K, 'ref_topk_ids', "
             "'labels'] on the masked tokens (support_slots)"
         )
-    dtype = compute_dtype(support_logps)
-    logps = support_logps[mask].to(dtype)
+    logps = support.logps[mask].to(compute_dtype(support.logps))
     check_finite("support_logps", logps)
-    return _mean_transport(
-        logps, ids, ref_topk_logps[mask], mask, unit_embedding, cost, lam, epsilon, max_iter, debias
-    )
+    return logps, ids
 
 
-def _mean_transport(
-    support_logps, ids, ref_logps, mask, unit_embedding, cost, lam, epsilon, max_iter, debias
-):
+def _mean_transport(support_logps, ids, ref_logps, mask, unit_embedding, cost, options: SinkhornSettings):
     """``(B,)`` mean over ``mask (B, T)`` of the per-token costs of the ``M`` masked tokens ``(M, L)``."""
+    lam, epsilon, max_iter, debias = options.lam, options.epsilon, options.max_iter, options.debias
     dtype = support_logps.dtype
     ref_logps = ref_logps.to(dtype)  # (M, K)
     check_finite("ref_topk_logps", ref_logps)

@@ -1,7 +1,8 @@
 """One beta for the logged implicit rewards: the loss's own, unless the user sets another.
 
 The module logs ``rewards/*`` (TRL's names, ``beta * (log pi - log ref)``) from :mod:`.metrics`; reward-based
-terms also return their own ``<term>/rewards/*`` computed with their beta. With one beta both are the same
+terms (:class:`.reward_term.RewardLoss`, which declares ``beta``) also return their own ``<term>/rewards/*``
+computed with their beta. With one beta both are the same
 numbers, so the term's copies are dropped rather than logged twice.
 """
 
@@ -10,16 +11,13 @@ from __future__ import annotations
 from torch import Tensor
 
 from .composite import CompositeLoss
+from .reward_term import RewardLoss
 
 DEFAULT_BETA = 0.1  # TRL's DPOConfig.beta, for runs with no reference-based term that has a beta
 
 
 def _reference_betas(loss: CompositeLoss) -> dict[str, float]:
-    return {
-        name: float(term.beta)
-        for name, term in loss.terms.items()
-        if term.needs.reference and isinstance(getattr(term, "beta", None), int | float)
-    }
+    return {name: term.beta for name, term in loss.terms.items() if isinstance(term, RewardLoss)}
 
 
 def reward_beta(loss: CompositeLoss, metrics_beta: float | None) -> float:

@@ -8,24 +8,15 @@ The label-smoothed cross-entropy (conservative DPO, cDPO) is a different loss: `
 from __future__ import annotations
 
 import torch.nn.functional as F
+from torch import Tensor
 
-from .logprobs import reference_logratios
-from .metrics import reward_metrics
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds
-from .types import LossOutput, PreferenceForward
-
-
-def check_noise_args(beta: float, label_smoothing: float) -> None:
-    """ValueError unless ``beta > 0`` and ``label_smoothing`` in ``[0, 0.5)``."""
-    if not beta > 0:
-        raise ValueError(f"'beta' must be > 0, got {beta}")
-    if not 0.0 <= label_smoothing < 0.5:
-        raise ValueError(f"'label_smoothing' must lie in [0, 0.5), got {label_smoothing}")
+from .reward_term import NoisyLabelRewardLoss
+from .types import PreferenceForward
 
 
 @LOSSES.register("robust")
-class RobustDPOLoss(LossTerm):
+class RobustDPOLoss(NoisyLabelRewardLoss):
     """TRL's ``robust``: ``((1-eps) * l(h) - eps * l(-h)) / (1 - 2 eps)``, ``l(h) = -log sigmoid(beta h)``.
 
     ``h`` is the difference of policy/reference log-ratios (summed log-probs); ``eps = 0`` gives DPO.
@@ -34,22 +25,9 @@ class RobustDPOLoss(LossTerm):
 
     Args:
         beta: DPO's inverse temperature, > 0.
-        label_smoothing: assumed label flip probability ``eps`` in ``[0, 0.5)``.
+        label_smoothing: ``eps`` in ``[0, 0.5)``, the flip rate the estimator corrects for.
     """
 
-    needs = TokenNeeds(reference=True, rejected=True)
-
-    def __init__(self, beta: float = 0.1, label_smoothing: float = 0.1) -> None:
-        super().__init__()
-        check_noise_args(beta, label_smoothing)
-        self.beta = float(beta)
-        self.label_smoothing = float(label_smoothing)
-
-    def forward(self, batch: PreferenceForward) -> LossOutput:
-        """Per-example ``(B,)`` loss plus reward metrics."""
-        chosen_logratios, rejected_logratios = reference_logratios(batch, "robust")
-        scaled = self.beta * (chosen_logratios - rejected_logratios)
-        eps = self.label_smoothing
-        loss = (-(1.0 - eps) * F.logsigmoid(scaled) + eps * F.logsigmoid(-scaled)) / (1.0 - 2.0 * eps)
-        metrics = reward_metrics(self.beta * chosen_logratios, self.beta * rejected_logratios)
-        return LossOutput(loss=loss, metrics=metrics)
+    def pair_loss(self, chosen_logratios: Tensor, rejected_logratios: Tensor, batch: PreferenceForward):
+        scaled, eps = self.beta * (chosen_logratios - rejected_logratios), self.label_smoothing
+        return (-(1.0 - eps) * F.logsigmoid(scaled) + eps * F.logsigmoid(-scaled)) / (1.0 - 2.0 * eps), {}

@@ -4,7 +4,6 @@
   is recorded with each run; its public names are re-exported here.
 - :mod:`.background`, :mod:`.delivery`, :mod:`.store`, :mod:`.run_record`, :mod:`.sync`: the MLflow writer
   thread, what it sends, the local store, the run record kept beside the CSV log and the later sync.
-- :mod:`.experiment_runs`: the parent / cell / training run tree of an experiment.
 """
 
 from __future__ import annotations

@@ -25,9 +25,9 @@ def test_the_expected_experiment_configs_are_shipped() -> None:
 
 @pytest.mark.parametrize("name", sorted(ARITHMETIC_CELLS))
 def test_arithmetic_config_arms_are_valid_cli_configs(name: str, tmp_path) -> None:
+    from experiments.arithmetic_config import load_arithmetic_config
+    from experiments.arithmetic_run import cell_training
     from plot_lightning.cli.lightning_cli import PLOTLightningCLI
-    from plot_lightning.experiment.arithmetic_config import load_arithmetic_config
-    from plot_lightning.experiment.arithmetic_run import cell_training
 
     config = load_arithmetic_config(CONFIG_DIR / f"{name}.yaml")
     assert config.name == name and len(config.arms) * len(config.seeds) == ARITHMETIC_CELLS[name]
@@ -47,9 +47,9 @@ def test_arithmetic_config_arms_are_valid_cli_configs(name: str, tmp_path) -> No
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_CELLS))
 def test_experiment_config_builds_its_grid(name: str, tmp_path) -> None:
-    from plot_lightning.experiment.config import load_experiment_config
-    from plot_lightning.experiment.data_prep import prepare_data
-    from plot_lightning.experiment.grid import build_cells
+    from experiments.config import load_experiment_config
+    from experiments.data_prep import prepare_data
+    from experiments.grid import build_cells
 
     raw = yaml.safe_load((CONFIG_DIR / f"{name}.yaml").read_text(encoding="utf-8"))
     config = load_experiment_config(CONFIG_DIR / f"{name}.yaml")
@@ -65,12 +65,12 @@ def test_experiment_config_builds_its_grid(name: str, tmp_path) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_CELLS))
 def test_cell_training_configs_are_valid_cli_configs(name: str, tmp_path) -> None:
+    from experiments.config import load_experiment_config
+    from experiments.data_prep import CategoryFiles
+    from experiments.grid import Cell, build_cells
+    from experiments.state import CellState
+    from experiments.train_stage import cell_training_config
     from plot_lightning.cli.lightning_cli import PLOTLightningCLI
-    from plot_lightning.experiment.config import load_experiment_config
-    from plot_lightning.experiment.data_prep import CategoryFiles
-    from plot_lightning.experiment.grid import Cell, build_cells
-    from plot_lightning.experiment.state import CellState
-    from plot_lightning.experiment.train_stage import cell_training_config
 
     config = load_experiment_config(CONFIG_DIR / f"{name}.yaml")
     data = {

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from plot_lightning.data.pair_batches import encode_pairs
 from plot_lightning.demo_heldout import change_table, pair_margins
-from plot_lightning.experiment.heldout_metrics import encode_pairs
 from plot_lightning.models.tiny import tiny_model
 
 

@@ -25,6 +25,9 @@ class Capture(OverheadMonitor):
         self.steps.append({**logged, "tokens": float(batch["attention_mask"].sum())})
 
 
+PERF = {"perf/step_s", "perf/tokens_per_s", "perf/padding_fraction", "perf/peak_memory_mb"}
+
+
 @pytest.fixture
 def data(tmp_path) -> PreferenceDataModule:
     rows = [{"prompt": f"Q{i}?", "chosen": "Yes, bake it. " * (1 + i), "rejected": "No."} for i in range(4)]
@@ -43,10 +46,4 @@ def test_perf_metrics_every_step(losses, data, quiet_trainer) -> None:
         assert step["perf/step_s"] > 0 and step["perf/peak_memory_mb"] > 0
         assert step["perf/tokens_per_s"] == pytest.approx(step["tokens"] / step["perf/step_s"], rel=1e-4)
         assert "perf/mfu" not in step  # CPU: no MFU
-        if "plot" in losses:
-            assert 0.0 < step["perf/plot_share"] < 1.0
-        else:
-            assert "perf/plot_share" not in step
-    if "plot" in losses:
-        # the share covers PLOT's work inside the logits head (forward and backward), not only the loss term
-        assert module.loss.timer.sections >= 3
+        assert not any(name.startswith("perf/") and name not in PERF for name in step), step

@@ -29,7 +29,7 @@ def test_ngram_statistics_by_hand():
 
 def test_distinct_2_counts_lower_cased_words_and_punctuation():
     """Issue 22: the experiment's own count split on whitespace and read 1.0 here. Tokens: go to the shop ,
-    go to it -> 7 bigrams, (go, to) twice -> 6 / 7 (the value tests/plot_lightning/experiment reads back)."""
+    go to it -> 7 bigrams, (go, to) twice -> 6 / 7 (the value tests/experiments reads back)."""
     assert distinct_n("Go to the shop, go to it", 2) == pytest.approx(6 / 7)
 
 

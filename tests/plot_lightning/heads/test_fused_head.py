@@ -13,11 +13,10 @@ from plot_lightning.losses.logprobs import token_logps
 from plot_lightning.losses.plot_cost import normalise_embedding
 from plot_lightning.losses.plot_dirac import dirac_token_costs
 from plot_lightning.losses.plot_sinkhorn import (
+    PolicySupport,
     reference_topk,
     sinkhorn_transport_cost,
-    support_transport_cost,
 )
-from plot_lightning.section_timer import NO_TIMER
 
 
 def problem(rows=4, length=7, width=8, vocab=50, dtype=torch.float32, bias=True, seed=0):
@@ -104,7 +103,7 @@ def test_gradcheck_fp64() -> None:
 
     def function(h, w, b):
         logps, costs, support_logps, _ = FusedHeadFunction.apply(
-            h, w, b, ids, embedding.double(), extra, layout, 2, NO_TIMER
+            h, w, b, ids, embedding.double(), extra, layout, 2
         )
         return logps, costs, support_logps
 
@@ -155,8 +154,8 @@ def sinkhorn_pair(hidden, weight, bias, targets, mask, embedding, ref_logits, su
         extra_ids=ref_ids, chunk=chunk,
     )  # fmt: skip
     args = (targets[rows], mask[rows], embedding, ref_ids[rows], ref_logps[rows])
-    fused_cost = support_transport_cost(
-        fused.support_logps[rows], fused.support_ids[rows], *args, cost=cost, **SINKHORN
+    fused_cost = sinkhorn_transport_cost(
+        PolicySupport(fused.support_logps[rows], fused.support_ids[rows]), *args, cost=cost, **SINKHORN
     )
     logits = hidden.float() @ weight.float().T + (0 if bias is None else bias.float())
     plain_cost = sinkhorn_transport_cost(logits[rows], *args, cost=cost, **SINKHORN)
