@@ -124,8 +124,8 @@ def analyse(config: ArithmeticExperiment, measurements=None) -> dict[str, Any]:
             "low": result.low, "high": result.high, "p_value": result.p_value, "p_holm": p_adjusted,
             "se": result.se, "degenerate": result.degenerate,
             "mde": minimum_detectable_effect(result.se, settings["level"]),
-            "better": significant and sign * result.estimate > 0,
-            "worse": significant and sign * result.estimate < 0,
+            "better": bool(significant and sign * result.estimate > 0),
+            "worse": bool(significant and sign * result.estimate < 0),
             "seeds": result.n_seeds, "items": result.n_items,
         })  # fmt: skip
     return {

@@ -169,7 +169,7 @@ class PolicySupport(NamedTuple):
 
 @fp32_math
 def sinkhorn_transport_cost(
-    policy: Tensor | PolicySupport,
+    logits: Tensor | PolicySupport,
     labels: Tensor,
     mask: Tensor,
     unit_embedding: Tensor,
@@ -182,9 +182,9 @@ def sinkhorn_transport_cost(
     """Per-example mean entropic transport cost ``(B,)`` between the policy and the anchored target.
 
     Args:
-        policy: ``(B, T, V)`` policy logits (any float dtype; the math runs in fp32, fp64 if given fp64), or
+        logits: ``(B, T, V)`` policy logits (any float dtype; the math runs in fp32, fp64 if given fp64), or
             the policy's log-probs on the support slots already computed (:class:`PolicySupport`).
-        labels: ``(B, T)`` long target ids, aligned with ``policy``.
+        labels: ``(B, T)`` long target ids, aligned with ``logits``.
         mask: ``(B, T)`` bool, True on response tokens; every row needs at least one.
         unit_embedding: ``(V, d)`` unit-row embedding (``normalise_embedding``), frozen.
         ref_topk_ids: ``(B, T, top_k)`` reference top-K ids (``reference_topk``).
@@ -194,10 +194,10 @@ def sinkhorn_transport_cost(
             ``debias``); an unknown name is a TypeError.
     """
     options = SinkhornSettings(**settings)
-    if isinstance(policy, PolicySupport):
-        logps, ids = _given_support(policy, labels, mask, ref_topk_ids, ref_topk_logps, options.top_k)
+    if isinstance(logits, PolicySupport):
+        logps, ids = _given_support(logits, labels, mask, ref_topk_ids, ref_topk_logps, options.top_k)
     else:
-        logps, ids = _support_from_logits(policy, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps,
+        logps, ids = _support_from_logits(logits, labels, mask, unit_embedding, ref_topk_ids, ref_topk_logps,
                                           options, cost)  # fmt: skip
     return _mean_transport(logps, ids, ref_topk_logps[mask], mask, unit_embedding, cost, options)
 

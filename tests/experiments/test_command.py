@@ -51,7 +51,7 @@ def test_diagnose_two_folders(tmp_path, tiny_model_dir, tiny_tokenizer, capsys):
 def test_commands_have_help(command: str, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([command, "--help"])
-    assert exit_info.value.code == 0 and f"plot-lightning {command}" in capsys.readouterr().out
+    assert exit_info.value.code == 0 and f"python -m experiments {command}" in capsys.readouterr().out
 
 
 def test_collect_with_no_finished_cell_writes_empty_results(tiny_experiment, capsys):

@@ -32,5 +32,10 @@ def test_every_committed_interval_is_recomputed_from_the_committed_items():
     assert len(measurements) == 1 + len(config.arms) * len(config.seeds) * len(config.points)
     recomputed = json.loads(json.dumps(analyse(config, measurements)))
     committed = json.loads((RESULTS / "results.json").read_text(encoding="utf-8"))
+    # The run's code wrote numpy booleans through json's default=str ("False"); the analysis now writes bools.
+    for contrast in committed["contrasts"]:
+        contrast.update(
+            {k: contrast[k] == "True" for k in ("better", "worse") if isinstance(contrast[k], str)}
+        )
     for key in ("base", "base_items", "arms", "contrasts", "verdict", "analysis"):
         assert recomputed[key] == committed[key], key
