@@ -49,6 +49,19 @@ def _call_routed(model: nn.Module, aligned: AlignedBatch, compute) -> Tensor:
     return output.logits  # what ``compute`` returned, with the model's (FSDP) output hooks on it
 
 
+def _fused_pass(model: nn.Module, aligned: AlignedBatch, chunk: int, pack, **settings) -> Tensor:
+    """One forward of ``model`` whose lm_head runs :func:`fused_head` (with ``settings``) on the final hidden
+    states; ``pack(outputs) -> Tensor`` makes the hooked output from the head's outputs."""
+
+    def compute(hidden: Tensor, head: nn.Linear) -> Tensor:
+        targets, mask = aligned.targets, aligned.mask
+        return pack(
+            fused_head(hidden[:, :-1], head.weight, head.bias, targets, mask, chunk=chunk, **settings)
+        )
+
+    return _call_routed(model, aligned, compute)
+
+
 def fused_reference_outputs(
     model: nn.Module, aligned: AlignedBatch, top_k: int = 0, chunk: int = DEFAULT_CHUNK
 ) -> ReferenceOutputs:
@@ -57,25 +70,17 @@ def fused_reference_outputs(
     elsewhere, as the reference cache fills them); no grad, no full logits."""
     side: dict[str, Tensor] = {}
 
-    def compute(hidden: Tensor, head: nn.Linear) -> Tensor:
-        rows = aligned.targets.shape[0]
-        outputs = fused_head(
-            hidden[:, :-1],
-            head.weight,
-            head.bias,
-            aligned.targets,
-            aligned.mask,
-            support_rows=rows if top_k else 0,
-            top_k=top_k,
-            chunk=chunk,
-        )
+    def pack(outputs) -> Tensor:
         if not top_k:
             return outputs.logps.unsqueeze(-1)  # (N, T-1, 1)
         side["ids"] = outputs.support_ids[..., :top_k]
         return torch.cat([outputs.logps.unsqueeze(-1), outputs.support_logps[..., :top_k]], dim=-1)
 
+    support_rows = aligned.targets.shape[0] if top_k else 0
     with torch.no_grad():
-        packed = _call_routed(model, aligned, compute)  # (N, T-1, 1 + K)
+        packed = _fused_pass(
+            model, aligned, chunk, pack, support_rows=support_rows, top_k=top_k
+        )  # (N, T-1, 1+K)
     logps = packed[..., 0].contiguous().sum(dim=-1)
     if not top_k:
         return ReferenceOutputs(logps=logps)
@@ -167,23 +172,14 @@ def fused_preference_forward(
         settings.update(support_rows=pairs, top_k=needs.support_top_k, extra_ids=reference.topk_ids)
     side: dict[str, Tensor] = {}
 
-    def compute(hidden: Tensor, head: nn.Linear) -> Tensor:
-        outputs = fused_head(
-            hidden[:, :-1],
-            head.weight,
-            head.bias,
-            aligned.targets,
-            aligned.mask,
-            chunk=chunk,
-            **settings,
-        )
+    def pack(outputs) -> Tensor:
         packed = torch.stack([outputs.logps, outputs.costs, outputs.mean_logits], dim=-1)  # (N, T-1, 3)
         if outputs.support_logps is None:
             return packed
         side["ids"] = outputs.support_ids  # long, not differentiable: beside the hooked output
         return torch.cat([packed, outputs.support_logps], dim=-1)  # (N, T-1, 3 + L)
 
-    packed = _call_routed(policy, aligned, compute)
+    packed = _fused_pass(policy, aligned, chunk, pack, **settings)
     ids = side.get("ids")
     if not aligned.has_rejected:
         chosen = _side(slice(0, rows), packed, ids, aligned, reference, cost_rows)
