@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from experiments.config import ExperimentConfigError
+from experiments.config import ExperimentConfigError, read_experiment_yaml
 
 METRICS = ("accuracy", "ontask_kl", "ontask_nll", "offtask_nll_change")
 """Per-item metrics: exact-match 0/1; KL per token and NLL per token of the correct response; the change of
@@ -111,11 +109,7 @@ def _contrasts(where: str, raw: list[Any], arms: dict[str, Any]) -> list[Contras
 
 def load_arithmetic_config(path: str | Path) -> ArithmeticExperiment:
     """Parse and validate; ExperimentConfigError names the file and the key."""
-    path = Path(path).resolve()
-    if not path.is_file():
-        raise ExperimentConfigError(f"experiment config {path}: no such file")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    where = str(path)
+    path, raw, where = read_experiment_yaml(path)
     known = {"name", "data_dir", "base_config", "model", "arms", "seeds", "out_dir", "train_overrides"}
     known |= {"measure", "gate", "analysis"}
     unknown = sorted(set(raw) - known)

@@ -8,7 +8,7 @@ from typing import Any
 
 from experiments.arithmetic_config import METRICS, ArithmeticExperiment
 from experiments.arithmetic_run import cell_folder
-from experiments.state import atomic_write_json
+from experiments.state import atomic_write_json, atomic_write_text
 
 LABELS = {
     "accuracy": "held-out accuracy",
@@ -32,9 +32,7 @@ def write_items(config: ArithmeticExperiment, path: Path) -> int:
         for name, items in record["items"].items():
             lines += [json.dumps({"arm": arm, "seed": seed, "step": record["step"], "set": name, **item})
                       for item in items]  # fmt: skip
-    scratch = path.with_name(f".{path.name}.tmp")
-    scratch.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    scratch.replace(path)
+    atomic_write_text(path, "\n".join(lines) + "\n")
     return len(lines)
 
 
@@ -139,9 +137,7 @@ def write_outputs(config: ArithmeticExperiment, results: dict[str, Any]) -> dict
     results["items_written"] = write_items(config, out / "items.jsonl")
     atomic_write_json(out / "results.json", results)
     text = report(config, results)
-    scratch = out / ".report.md.tmp"
-    scratch.write_text(text, encoding="utf-8")
-    scratch.replace(out / "report.md")
+    atomic_write_text(out / "report.md", text)
     return {
         "results": str(out / "results.json"),
         "report": str(out / "report.md"),

@@ -178,13 +178,17 @@ def _validate(config: ExperimentConfig, where: str) -> None:
         raise ExperimentConfigError(f"{where}: key 'base_config': no such file {config.base_config}")
 
 
-def load_experiment_config(path: str | Path) -> ExperimentConfig:
-    """Parse and validate an experiment YAML; raise ExperimentConfigError naming the file and key."""
+def read_experiment_yaml(path: str | Path) -> tuple[Path, dict[str, Any], str]:
+    """``(absolute path, the parsed mapping, the name errors give it)``; ExperimentConfigError if missing."""
     path = Path(path).resolve()
     if not path.is_file():
         raise ExperimentConfigError(f"experiment config {path}: no such file")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    where = str(path)
+    return path, yaml.safe_load(path.read_text(encoding="utf-8")) or {}, str(path)
+
+
+def load_experiment_config(path: str | Path) -> ExperimentConfig:
+    """Parse and validate an experiment YAML; raise ExperimentConfigError naming the file and key."""
+    path, raw, where = read_experiment_yaml(path)
     known = {f.name for f in fields(ExperimentConfig)} - {"path"}
     unknown = sorted(set(raw) - known)
     if unknown:

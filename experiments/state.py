@@ -16,14 +16,13 @@ from typing import Any
 STAGES = ("trained", "exported", "measured", "evaluated", "done")
 
 
-def atomic_write_json(path: Path, payload: Any) -> Path:
-    """Write JSON via a temporary sibling + fsync + rename: readers see the old file or the new one."""
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` via a temporary sibling + fsync + rename: readers see the old file or the new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as tmp:
-            json.dump(payload, tmp, indent=2, sort_keys=True, default=str)
-            tmp.write("\n")
+            tmp.write(text)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp_name, path)
@@ -31,6 +30,11 @@ def atomic_write_json(path: Path, payload: Any) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_json(path: Path, payload: Any) -> Path:
+    """:func:`atomic_write_text` of ``payload`` as indented JSON (keys sorted)."""
+    return atomic_write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def read_json(path: Path) -> Any:
