@@ -141,7 +141,7 @@ def run_demo(
     print(f"training   : {speed}")
     print("times      : " + ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings.items()))
     print(f"peak memory: {_peak_rss_gib():.2f} GiB (max RSS of this process / its children)")
-    print("next       : does PLOT help? python -m experiments grid --config configs/experiments/cpu_small.yaml "
-          "(README 'Does PLOT help?', docs/results.md)")  # fmt: skip
+    print("next       : does PLOT help? docs/results.md; from a checkout, .venv/bin/python -m experiments "
+          "arithmetic-run --config configs/experiments/arithmetic.yaml (README 'Does PLOT help?')")  # fmt: skip
     print("\n" + change_table(change))
     return export_dir
