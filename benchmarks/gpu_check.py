@@ -10,8 +10,8 @@ what it finished):
 
 1. ``heads``: one DPO + 0.1 PLOT step in bf16 against fp32, fused and unfused heads, and fused against
    unfused in fp32, with computed verdicts (:mod:`precision_check`);
-2. ``packing``: prefix-shared packed batches in bf16 against fp32, or the line "not available at this
-   commit" while ``plot_lightning.data.packing`` does not exist;
+2. ``packing``: prefix-shared packed steps (``prefix_sharing=True``) in fp32 and bf16 against the unpacked
+   fp32 step, both heads (:func:`precision_check.packing_precision_rows`; a model that refuses says why);
 3. ``embedding``: whether PLOT holds its own ``V x d`` copy of the cost embedding (fp32 and bf16 models);
 4. ``fsdp``: one FSDP2 step against the plain step (:mod:`fsdp_step`);
 5. ``vs_trl``: ``vs_trl.py speed`` at 2 x 256 and 4 x 1024, gradient checkpointing on in both libraries, on
@@ -27,7 +27,6 @@ imported, plus TRL (and its ``datasets``) in the ``vs_trl`` section's child proc
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
 import subprocess
@@ -47,8 +46,8 @@ SIZES = {  # --tiny (CPU smoke) / real shapes: models of the heads and fsdp sect
     False: {"models": ("random-smollm2", "random-gemma3-270m"), "pairs": 2, "seq_len": 256},
 }
 VS_TRL = {  # model -> configurations of the vs_trl section, the issue's target first
-    "random-gemma3-270m": "trl,fused_dpo,fused,dpo_plot",
-    "random-smollm2": "trl,fused,dpo_plot",
+    "random-gemma3-270m": "trl,fused_dpo,fused,shared,dpo_plot",
+    "random-smollm2": "trl,fused,shared,dpo_plot",
 }
 
 
@@ -118,10 +117,14 @@ def heads_section(args, folders: dict[str, str], examples: list[dict]) -> list[d
     ]
 
 
-def packing_section(args, folders, examples) -> str:
-    if importlib.util.find_spec("plot_lightning.data.packing") is None:
-        return "packing: not available at this commit (no plot_lightning.data.packing); nothing compared."
-    return "packing: plot_lightning.data.packing exists, but this check has no bf16 comparison for it yet."
+def packing_section(args, folders, examples) -> list[dict]:
+    from precision_check import packing_precision_rows
+
+    return [
+        {"model": name, **row}
+        for name, folder in folders.items()
+        for row in packing_precision_rows(folder, examples, args.device)
+    ]
 
 
 def embedding_section(args, folders, examples) -> list[dict]:

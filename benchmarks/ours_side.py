@@ -51,19 +51,21 @@ class StepRecorder(pl.Callback):
         self.step_records.append(record)
 
 
-# configuration -> (with PLOT dirac, fused head)
+# configuration -> (with PLOT dirac, fused head, prefix sharing)
 CONFIGS = {
-    "dpo": (False, False),
-    "dpo_plot": (True, False),
-    "fused": (True, True),
-    "fused_dpo": (False, True),
+    "dpo": (False, False, False),
+    "dpo_plot": (True, False, False),
+    "fused": (True, True, False),
+    "fused_dpo": (False, True, False),
+    "shared": (True, True, True),
+    "shared_dpo": (False, True, True),
 }
 
 
 def run_ours(model_spec: str, examples: list[dict], pad_id: int, settings: dict, config: str) -> StepRecorder:
     """Train ``settings["steps"]`` steps of ``config`` (see :data:`CONFIGS`; PLOT weight ``plot_weight``), with
     the decoder layers' activations recomputed in backward when ``settings["gradient_checkpointing"]``."""
-    with_plot, fused = CONFIGS[config]
+    with_plot, fused, shared = CONFIGS[config]
     losses, weights = (["dpo", "plot"], [1.0, settings["plot_weight"]]) if with_plot else (["dpo"], [1.0])
     lr = settings["lr"]
     module = PLOTModule(
@@ -76,6 +78,7 @@ def run_ours(model_spec: str, examples: list[dict], pad_id: int, settings: dict,
             params, lr=lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, fused=settings["fused_adamw"]
         ),  # TRL's default optim is "adamw_torch_fused" (transformers, torch >= 2.8): the same kernel
         fused_head=fused,
+        prefix_sharing=shared,
         gradient_checkpointing=settings["gradient_checkpointing"],
     )
     loader = DataLoader(

@@ -26,7 +26,7 @@ FP32_HEADS_RTOL = 1e-4
 PERTURBATION = 0.02  # relative size of the seeded move of the policy off the reference
 
 
-def _module(model: str, fused: bool, dtype: str) -> PLOTModule:
+def _module(model: str, fused: bool, dtype: str, shared: bool = False) -> PLOTModule:
     module = PLOTModule(
         model=model,
         losses=["dpo", "plot"],
@@ -34,6 +34,7 @@ def _module(model: str, fused: bool, dtype: str) -> PLOTModule:
         loss_args={"dpo": {"beta": 0.1}, "plot": {"variant": "dirac"}},
         fused_head=fused,
         model_dtype=dtype,
+        prefix_sharing=shared,  # True: a model that cannot take it raises (the packing rows say why)
     )
     module.configure_model()
     return module
@@ -52,10 +53,10 @@ def _perturbed_policy_state(model: str) -> dict[str, torch.Tensor]:
 
 
 def step(
-    model: str, fused: bool, dtype: str, state: dict, batch: dict, device: str
+    model: str, fused: bool, dtype: str, state: dict, batch: dict, device: str, shared: bool = False
 ) -> tuple[float, torch.Tensor]:
     """Loss and the flattened fp32 policy gradient of one step with the policy at ``state``."""
-    module = _module(model, fused, dtype)
+    module = _module(model, fused, dtype, shared)
     module.policy.load_state_dict(state)  # cast to the module's dtype
     module.to(device)
     on_device = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
@@ -99,6 +100,39 @@ def head_precision_rows(model: str, examples: list[dict], device: str) -> list[d
     row["pass"] = row["loss_rel_diff"] <= FP32_HEADS_RTOL and row["grad_rel_err"] <= FP32_HEADS_RTOL
     row["threshold"] = f"loss rel and grad rel err <= {FP32_HEADS_RTOL:g}"
     rows.append(row)
+    return rows
+
+
+def packing_precision_rows(model: str, examples: list[dict], device: str) -> list[dict]:
+    """Prefix-shared packed steps (``prefix_sharing=True``) against the unpacked fp32 step of the same head:
+    in fp32 (the same function: within ``FP32_HEADS_RTOL``) and in bf16 (the bf16 thresholds). A model that
+    cannot take the packed call gives one row with the reason instead."""
+    batch = PreferenceCollator(0)(examples)
+    state = _perturbed_policy_state(model)
+    rows = []
+    for fused in (False, True):
+        head = "fused" if fused else "unfused"
+        reference = step(model, fused, "float32", state, batch, device)
+        for dtype in ("float32", "bfloat16"):
+            name = f"{head} shared {dtype} vs {head} unshared float32"
+            try:
+                row = _compare(
+                    name, *step(model, fused, dtype, state, batch, device, shared=True), *reference
+                )
+            except ValueError as error:  # the packed call refused for this model (e.g. an attention window)
+                rows.append({"comparison": name, "pass": "refused", "threshold": str(error)[-160:]})
+                continue
+            if dtype == "float32":
+                row["pass"] = (
+                    row["loss_rel_diff"] <= FP32_HEADS_RTOL and row["grad_rel_err"] <= FP32_HEADS_RTOL
+                )
+                row["threshold"] = f"loss rel and grad rel err <= {FP32_HEADS_RTOL:g}"
+            else:
+                row["pass"] = (
+                    row["loss_rel_diff"] <= BF16_LOSS_RTOL and row["grad_cosine"] >= BF16_GRAD_COSINE
+                )
+                row["threshold"] = f"loss rel <= {BF16_LOSS_RTOL:g}, grad cosine >= {BF16_GRAD_COSINE:g}"
+            rows.append(row)
     return rows
 
 

@@ -74,9 +74,16 @@ def round_ratios(numerator: list[dict], denominator: list[dict], names: tuple[st
 
 def comparisons(configs: list[str]) -> list[tuple[str, str]]:
     """Which pairs to compare: every configuration against TRL, what PLOT adds over DPO (with PLOT against
-    without it, same head) and the fused head against the unfused one (same losses: the default's rule)."""
+    without it, same head), the fused head against the unfused one and prefix sharing against none (same
+    losses: the defaults' rules)."""
     pairs = [(config, "trl") for config in configs if config != "trl" and "trl" in configs]
-    for with_plot, without in (("fused", "fused_dpo"), ("dpo_plot", "dpo"), ("fused", "dpo_plot")):
+    for with_plot, without in (
+        ("fused", "fused_dpo"),
+        ("shared", "shared_dpo"),
+        ("dpo_plot", "dpo"),
+        ("fused", "dpo_plot"),
+        ("shared", "fused"),
+    ):
         if with_plot in configs and without in configs:
             pairs.append((with_plot, without))
     return pairs

@@ -17,21 +17,45 @@ from trl_side import run_trl, trl_rows
 from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
 
-def synthetic_examples(pairs: int, seq_len: int, vocab: int, steps: int) -> list[dict]:
-    """Random ids, every row ``seq_len`` tokens: a quarter prompt, the rest the chosen / rejected response."""
+def sample_lengths(model_spec: str) -> list[tuple[int, int, int]]:
+    """(prompt, chosen, rejected) token counts of the committed demo pairs under ``model_spec``'s tokenizer and
+    chat template (185 pairs; prompts are 59% of the tokens at SmolLM2's template)."""
+    from vs_trl import tokenised_examples
+
+    rows, _ = tokenised_examples(model_spec, "sample:demo", 1 << 16, 1 << 16)
+    triples = []
+    for row in rows:
+        prompt = sum(1 for label in row["chosen_labels"] if label == -100)
+        triples.append(
+            (prompt, len(row["chosen_input_ids"]) - prompt, len(row["rejected_input_ids"]) - prompt)
+        )
+    return triples
+
+
+def synthetic_examples(
+    pairs: int, seq_len: int, vocab: int, steps: int, lengths: list[tuple[int, int, int]] | None = None
+) -> list[dict]:
+    """Random ids. Without ``lengths`` every row is ``seq_len`` tokens, a quarter prompt; with them pair ``i``
+    takes the proportions of ``lengths[i % len]`` scaled so that its longer row is ``seq_len`` tokens."""
     gen = torch.Generator().manual_seed(1)
-    prompt = seq_len // 4
     examples = []
     for index in range(pairs * steps):
+        if lengths is None:
+            prompt, chosen_len, rejected_len = seq_len // 4, seq_len, seq_len
+        else:
+            p, c, r = lengths[index % len(lengths)]
+            scale = seq_len / (p + max(c, r))
+            prompt = max(1, round(p * scale))
+            chosen_len = max(prompt + 1, round((p + c) * scale))
+            rejected_len = max(prompt + 1, round((p + r) * scale))
         ids = torch.randint(3, vocab, (3, seq_len), generator=gen).tolist()
-        chosen, rejected = ids[0], ids[0][:prompt] + ids[1][prompt:]
-        labels = lambda row: [-100] * prompt + row[prompt:]  # noqa: E731
+        chosen, rejected = ids[0][:chosen_len], (ids[0][:prompt] + ids[1][prompt:])[:rejected_len]
         examples.append(
             {
                 "chosen_input_ids": chosen,
-                "chosen_labels": labels(chosen),
+                "chosen_labels": [-100] * prompt + chosen[prompt:],
                 "rejected_input_ids": rejected,
-                "rejected_labels": labels(rejected),
+                "rejected_labels": [-100] * prompt + rejected[prompt:],
                 "example_index": index,
                 "subpreference_id": 0,
             }
@@ -54,7 +78,9 @@ def one(args, settings: dict) -> None:
     model_spec = resolve_model(args.model, args.work_dir, args.random_layers)
     spec = RANDOM_SPECS.get(args.model)
     vocab = spec.vocab_size if spec else len(load_tokenizer(model_spec))
-    examples = synthetic_examples(pairs, seq_len, vocab, args.steps)
+    lengths = sample_lengths(model_spec) if args.lengths == "sample" else None
+    examples = synthetic_examples(pairs, seq_len, vocab, args.steps, lengths)
+    tokens = sum(len(e["chosen_input_ids"]) + len(e["rejected_input_ids"]) for e in examples) / args.steps
     settings["pairs"] = pairs
     cpu_start = time.process_time()
     if args.config == "trl":
@@ -82,7 +108,8 @@ def one(args, settings: dict) -> None:
     result = {
         "config": args.config,
         "shape": args.shape,
-        "tokens_per_step": 2 * pairs * seq_len,
+        "tokens_per_step": tokens,  # real tokens of both rows (no padding), the mean over the steps
+        "lengths": args.lengths,
         "step_s": steps,
         "cpu_s_total": time.process_time() - cpu_start,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -24,7 +24,7 @@ def run_child(args, config: str, shape: str, checkpointing: str) -> dict:
     command += ["--checkpointing", checkpointing]
     command += ["--model", args.model, "--steps", str(args.steps), "--lr", str(args.lr)]
     command += ["--threads", str(args.threads), "--work-dir", args.work_dir, "--warmup", str(args.warmup)]
-    command += ["--device", args.device]
+    command += ["--device", args.device, "--lengths", args.lengths]
     if args.random_layers:
         command += ["--random-layers", str(args.random_layers)]
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": str(args.threads)}

@@ -18,7 +18,11 @@ How to run (CPU, fp32; TRL is in the dev extra):
 
 Configurations: ``trl`` (TRL DPO), ``dpo`` (ours, DPO), ``dpo_plot`` (ours, DPO + 0.1 PLOT dirac, unfused),
 ``fused`` (ours, DPO + 0.1 PLOT dirac, ``fused_head=True``), ``fused_dpo`` (ours, DPO, ``fused_head=True``;
-``correctness --config fused_dpo`` checks the fused head against TRL). ``random-*`` models (``random-smollm2``,
+``correctness --config fused_dpo`` checks the fused head against TRL), ``shared`` and ``shared_dpo`` (``fused``
+and ``fused_dpo`` with ``prefix_sharing=True``: one packed pass per pair); the others ``prefix_sharing=False``.
+``--lengths sample`` (default) gives each pair the prompt/chosen/rejected proportions of a committed demo pair
+(prompts 59% of the tokens at SmolLM2's chat template), scaled so its longer row is the shape's length;
+``uniform``, every row the full length with a quarter prompt. Tokens/s counts real tokens (no padding). ``random-*`` models (``random-smollm2``,
 ``random-128k``, ``random-gemma3-270m``, see ``random_models.py``) are random weights of real shapes, written
 once under ``--work-dir``: right for speed and memory, not for the correctness table.
 
@@ -47,7 +51,7 @@ from machine_load import LoadProbe  # noqa: E402
 
 # The sides (Lightning, TRL, the models) are imported where used: building the parser stays light.
 
-CONFIGS = ("trl", "dpo", "dpo_plot", "fused", "fused_dpo")
+CONFIGS = ("trl", "dpo", "dpo_plot", "fused", "fused_dpo", "shared", "shared_dpo")
 LOSS_RTOL, METRIC_ATOL, METRIC_RTOL = 1e-5, 2e-5, 1e-5  # stated tolerances of the correctness table
 
 
@@ -196,7 +200,8 @@ def speed(args) -> int:
         raise SystemExit(f"--configs: unknown {unknown}; choose from {CONFIGS}")
     print(
         f"settings: model {args.model}, shapes {args.shapes}, configs {configs}, rounds {args.rounds}, steps "
-        f"{args.steps} ({args.warmup} warm-up), threads {args.threads}, lr {args.lr}, fp32, synthetic ids seed 1"
+        f"{args.steps} ({args.warmup} warm-up), threads {args.threads}, lr {args.lr}, fp32, synthetic ids seed 1, "
+        f"lengths {args.lengths}"
     )
     checkpointing = args.checkpointing.split(",")
     if set(checkpointing) - {"off", "on"}:
@@ -237,6 +242,13 @@ def build_parser() -> argparse.ArgumentParser:
             "--random-layers", type=int, default=None, help="decoder layers of a random-* model (smoke: 1)"
         )
         p.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+        p.add_argument(
+            "--lengths",
+            choices=("sample", "uniform"),
+            default="sample",
+            help="sample: each pair's prompt/chosen/rejected proportions from the committed demo pairs; "
+            "uniform: every row the full length, a quarter prompt",
+        )
     sub.choices["correctness"].add_argument("--data", default="sample:demo")
     sub.choices["correctness"].add_argument("--max-length", type=int, default=512)
     sub.choices["correctness"].add_argument("--config", choices=("dpo", "fused_dpo"), default="dpo")

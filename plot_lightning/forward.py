@@ -14,6 +14,7 @@ Chosen and rejected go through the model in ONE forward (the concatenated batch)
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +22,7 @@ from torch import Tensor, nn
 
 from plot_lightning.losses.logprobs import sequence_logps, split_pairs
 from plot_lightning.losses.types import PreferenceForward, SequenceSide, TokenOutputs
+from plot_lightning.prefix_sharing import SharedPrefixLayout, packed_call, share_prefixes, use_shared
 
 IGNORE_INDEX = -100
 
@@ -35,6 +37,8 @@ class AlignedBatch:
         targets: ``(N, T-1)`` long in ``[0, V)`` (0 where ``mask`` is False).
         mask: ``(N, T-1)`` bool, True on response tokens.
         has_rejected: whether rows ``[N/2, N)`` are the rejected responses of rows ``[0, N/2)``.
+        shared: where set, the models are called once per pair on packed rows (:mod:`prefix_sharing`); what
+            every call returns is still laid out as these ``N`` rows.
     """
 
     input_ids: Tensor
@@ -42,6 +46,7 @@ class AlignedBatch:
     targets: Tensor
     mask: Tensor
     has_rejected: bool
+    shared: SharedPrefixLayout | None = None
 
 
 @dataclass
@@ -59,8 +64,12 @@ class ReferenceOutputs:
     topk_logps: Tensor | None = None
 
 
-def align_batch(batch: Mapping[str, Tensor]) -> AlignedBatch:
-    """Shift ``batch["labels"]`` once into aligned ``targets``/``mask``; check shapes and pairing."""
+def align_batch(batch: Mapping[str, Tensor], prefix_sharing: bool | None = False) -> AlignedBatch:
+    """Shift ``batch["labels"]`` once into aligned ``targets``/``mask``; check shapes and pairing.
+
+    ``prefix_sharing``: False, calls the models on the ``N`` rows; None (where a model can) or True (raising
+    where a model cannot), on the packed rows of :func:`prefix_sharing.share_prefixes` (pair batches only).
+    """
     input_ids, attention_mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
     if input_ids.dim() != 2 or input_ids.shape[1] < 2:
         raise ValueError(f"'input_ids' must be (N, T) with T >= 2, got shape {tuple(input_ids.shape)}")
@@ -74,14 +83,29 @@ def align_batch(batch: Mapping[str, Tensor]) -> AlignedBatch:
         raise ValueError(f"pair batch 'input_ids' (shape {tuple(input_ids.shape)}) needs an even N = 2B")
     targets = labels[:, 1:]
     mask = targets != IGNORE_INDEX
-    return AlignedBatch(input_ids, attention_mask, targets.masked_fill(~mask, 0), mask, has_rejected)
+    shared = None
+    if has_rejected and prefix_sharing is not False:
+        shared = share_prefixes(input_ids, attention_mask, required=prefix_sharing is True)
+    return AlignedBatch(input_ids, attention_mask, targets.masked_fill(~mask, 0), mask, has_rejected, shared)
+
+
+def call_model(model: nn.Module, aligned: AlignedBatch, during=nullcontext):
+    """``model``'s output for the ``N`` rows of ``aligned`` (its ``logits`` ``(N, T, V)``), the call made inside
+    ``during()`` (e.g. a routed head): the one place a model is called on a batch, packed where
+    ``aligned.shared`` says and the model can take it (asked before ``during``)."""
+    layout = aligned.shared
+    if layout is not None and not use_shared(model, layout, aligned.input_ids, aligned.attention_mask):
+        layout = None
+    with during():
+        if layout is not None:
+            return packed_call(model, layout)
+        return model(input_ids=aligned.input_ids, attention_mask=aligned.attention_mask, use_cache=False)
 
 
 def model_logits(model: nn.Module, aligned: AlignedBatch) -> Tensor:
     """``(N, T, V)`` logits of ``model`` at every position (one forward over all rows), in the model's dtype,
     not shifted: position ``t < T-1`` predicts ``aligned.targets[:, t]``."""
-    output = model(input_ids=aligned.input_ids, attention_mask=aligned.attention_mask, use_cache=False)
-    return output.logits
+    return call_model(model, aligned).logits
 
 
 def causal_logits(model: nn.Module, aligned: AlignedBatch) -> Tensor:

@@ -92,6 +92,13 @@ class PLOTModule(pl.LightningModule):
             "prompt_and_response" is refused). Default false: leaner in every
             measured run, not yet shown never slower (docs/benchmarks.md).
         fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
+        prefix_sharing: call the policy and the reference once per pair on packed rows (prompt, then chosen,
+            then rejected, which does not see the chosen; several pairs per row, no padding but at the end of
+            a row) instead of on ``2B`` padded rows: the prompt is computed once, with the same log-probs,
+            losses and gradients (``plot_lightning.prefix_sharing``). None (default): wherever a model takes
+            it (asked of each model on its first batch: ``sdpa`` or ``eager`` attention, and rows within any
+            attention window), else that model is called unpacked with one warning; True: raise instead;
+            False: never. SFT data (no pairs) is never packed.
         on_nonfinite_grad: "stop" (raise before a step with a NaN/inf gradient is applied) or "skip" (drop that
             step and count it in ``train/nonfinite_grad_steps``). Non-finite weights are never checkpointed.
         max_consecutive_skips: with "skip", how many non-finite steps in a row are dropped before the run
@@ -134,6 +141,7 @@ class PLOTModule(pl.LightningModule):
         disable_dropout: bool = True,
         fused_head: bool = False,
         fused_chunk_size: int = 512,
+        prefix_sharing: bool | None = None,
         on_nonfinite_grad: str = "stop",
         max_consecutive_skips: int = 10,
         share_cost_embedding: bool = True,
@@ -272,7 +280,7 @@ class PLOTModule(pl.LightningModule):
         """
         where = f"{stage} step {self.global_step} (batch {self._batch_idx})"
         try:
-            aligned = align_batch(batch)
+            aligned = align_batch(batch, self.hparams.get("prefix_sharing", False))
             reference = self._reference_outputs(aligned, batch, stage)
             forward = self._policy_forward(aligned, reference)
             total, terms = self.loss(forward, self._log_grad_shares if stage == "train" else None)

@@ -22,7 +22,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from plot_lightning.forward import AlignedBatch, ReferenceOutputs, preference_forward
+from plot_lightning.forward import AlignedBatch, ReferenceOutputs, call_model, preference_forward
 from plot_lightning.heads.exactness import check_fused_exact
 from plot_lightning.heads.fused_head import DEFAULT_CHUNK, fused_head
 from plot_lightning.heads.logits_head import logits_head
@@ -44,9 +44,8 @@ def check_fused_support(loss: nn.Module) -> None:
 
 def _call_routed(model: nn.Module, aligned: AlignedBatch, compute) -> Tensor:
     check_fused_exact(model, aligned.input_ids, aligned.attention_mask)  # the first call per model only
-    with routed_head(model, compute):
-        output = model(input_ids=aligned.input_ids, attention_mask=aligned.attention_mask, use_cache=False)
-    return output.logits  # what ``compute`` returned, with the model's (FSDP) output hooks on it
+    # what ``compute`` returned, with the model's (FSDP) output hooks on it
+    return call_model(model, aligned, lambda: routed_head(model, compute)).logits
 
 
 def _fused_pass(model: nn.Module, aligned: AlignedBatch, chunk: int, pack, **settings) -> Tensor:

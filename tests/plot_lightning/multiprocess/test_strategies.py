@@ -101,3 +101,23 @@ def test_fused_sinkhorn_sharded_matches_unfused_single(
     assert result["reference"] == pytest.approx(result["initial"], rel=1e-9, abs=1e-9)
     assert result["policy"] != pytest.approx(result["initial"], rel=1e-6)
     assert result["policy"] == pytest.approx(single["policy"], rel=1e-5, abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.multiprocess
+@pytest.mark.parametrize(
+    ("strategy", "head"),
+    [("ddp", []), ("fsdp1", ["--fused-head"]), ("fsdp2", []), ("fsdp2", ["--fused-head"])],
+)
+def test_prefix_sharing_two_processes_match_unpacked_one(
+    strategy: str, head: list, single: dict, tmp_path
+) -> None:
+    """``prefix_sharing=True`` (each pair one packed segment; plot_lightning/prefix_sharing.py) on 2 processes
+    = the unpacked step on one, with either head: the packed hidden states are gathered back before the
+    lm_head, inside the model's own forward, so FSDP's hooks see one ordinary forward (same losses, same
+    policy after 3 SGD steps)."""
+    result = run_strategy(strategy, tmp_path, "--prefix-sharing", *head)
+    assert result["losses"] == pytest.approx(single["losses"], rel=1e-4, abs=1e-5)
+    assert result["reference"] == pytest.approx(result["initial"], rel=1e-9, abs=1e-9)
+    assert result["policy"] != pytest.approx(result["initial"], rel=1e-6)
+    assert result["policy"] == pytest.approx(single["policy"], rel=1e-5, abs=1e-4)

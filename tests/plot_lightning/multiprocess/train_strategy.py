@@ -152,6 +152,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.5, help="SGD learning rate")
     parser.add_argument("--fused-head", action="store_true", help="PLOTModule(fused_head=True)")
     parser.add_argument("--plot-variant", default="dirac", help="loss_args.plot.variant (with a plot loss)")
+    parser.add_argument(
+        "--prefix-sharing", action="store_true", help="PLOTModule(prefix_sharing=True), else False"
+    )
     args = parser.parse_args()
 
     devices = 1 if args.strategy == "single" else 2
@@ -163,6 +166,7 @@ def main() -> None:
         weights=[float(w) for w in args.weights.split(",")],
         fused_head=args.fused_head,
         fused_chunk_size=16,
+        prefix_sharing=args.prefix_sharing,
         loss_args=plot_args(args.plot_variant) if "plot" in args.losses.split(",") else {},
         # SGD, not Adam: Adam's first step is ~lr * sign(grad), which turns float noise into large differences.
         optimizer=lambda params: torch.optim.SGD(params, lr=lr),
