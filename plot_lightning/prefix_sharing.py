@@ -72,12 +72,14 @@ class SharedPrefixLayout:
 
 
 def _lengths(attention_mask: Tensor) -> Tensor:
-    """``(N,)`` real lengths; ValueError unless every row is right-padded (ones then zeros)."""
+    """``(N,)`` real lengths; ValueError unless every row is right-padded (ones then zeros) and not empty."""
     mask = attention_mask.bool()
     lengths = mask.sum(dim=1)
     right_padded = torch.arange(mask.shape[1], device=mask.device)[None, :] < lengths[:, None]
-    if not torch.equal(mask, right_padded):
-        raise ValueError("prefix sharing needs right-padded rows ('attention_mask' ones then zeros)")
+    if not torch.equal(mask, right_padded) or not bool((lengths > 0).all()):
+        raise ValueError(
+            "prefix sharing needs right-padded, non-empty rows ('attention_mask' ones then zeros)"
+        )
     return lengths
 
 
