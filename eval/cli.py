@@ -78,22 +78,25 @@ def _check_sides(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
 
 
 def _sides(args: argparse.Namespace) -> dict[str, Any]:
-    """What `evaluate` gets for each side: a folder path, a ResponsesFile or an EndpointModel."""
-    from plot_eval.generation.sides import side_from_options
+    """What `evaluate` gets for each side: a folder path, a ResponsesFile or an EndpointModel (argparse
+    lets exactly one of the three through)."""
+    from plot_eval.generation.endpoint import EndpointModel
+    from plot_eval.generation.responses_file import ResponsesFile
 
-    files = {"model": args.responses, "baseline": args.baseline_responses}
-    return {
-        role: side_from_options(
-            role,
-            folder=getattr(args, role),
-            responses=files[role],
-            endpoint=getattr(args, f"{role}_endpoint"),
-            served_name=getattr(args, f"{role}_name"),
-            fingerprint=getattr(args, f"{role}_fingerprint"),
-            api_key_env=args.endpoint_api_key_env,
-        )
-        for role in ("model", "baseline")
-    }
+    sides: dict[str, Any] = {}
+    for role, responses in (("model", args.responses), ("baseline", args.baseline_responses)):
+        endpoint = getattr(args, f"{role}_endpoint")
+        if responses is not None:
+            sides[role] = ResponsesFile(responses, role=role)
+        elif endpoint is not None:
+            served, fingerprint = getattr(args, f"{role}_name"), getattr(args, f"{role}_fingerprint")
+            key_env = args.endpoint_api_key_env
+            sides[role] = EndpointModel(
+                endpoint, served, fingerprint=fingerprint, role=role, api_key_env=key_env
+            )
+        else:
+            sides[role] = getattr(args, role)
+    return sides
 
 
 def build_parser() -> argparse.ArgumentParser:

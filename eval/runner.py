@@ -26,11 +26,11 @@ from typing import TYPE_CHECKING, Any
 
 from plot_eval.aggregation.summary import summarize_run
 from plot_eval.generation.cache import ResultCache
-from plot_eval.generation.sides import as_side
+from plot_eval.generation.cached import LocalModel
 from plot_eval.judges.base import UNJUDGED, JudgeContext, programmatic_win
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
-from plot_eval.models.handle import ModelInput, ModelPool
+from plot_eval.models.handle import ModelHandle, ModelInput, ModelPool
 from plot_eval.progress import progress_by_group, quiet_libraries
 from plot_eval.registry import JUDGES, METRICS, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
@@ -188,7 +188,7 @@ def evaluate(
     plan, skipped = checked_plan(suite, root, limit, judge_engine)  # before any generation
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     _log(progress and bool(skipped), f"skipped {len(skipped)} unreadable row(s): see results.json 'skipped'")
-    handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
+    handles = {"model": _as_side(model, "model"), "baseline": _as_side(baseline, "baseline")}
     _check_sides(handles, plan, suite, root, limit)
     with quiet_libraries(not progress):
         samples, lm_eval, cache_stats = _collect(
@@ -210,6 +210,14 @@ def evaluate(
         output_dir=str(output_dir),
     )
     return _write_and_track(results, samples, output_dir, track, tracking_uri, experiment, run_name, progress)
+
+
+def _as_side(spec: Any, role: str):
+    """`spec` itself when it is already a side (it has `respond`: a `ResponsesFile`, an `EndpointModel`), else
+    a `LocalModel` loaded here from a folder or a `(model, tokenizer)` pair. Every side has `role`,
+    `fingerprint`, `describe()`, `check(ids, known)`, `respond(ids, prompts, settings, cache, progress=)` and
+    `lm_eval_skip_reason` (None when lm-eval tasks can run on it)."""
+    return spec if hasattr(spec, "respond") else LocalModel(ModelHandle(spec, role=role))
 
 
 def _check_sides(handles, plan, suite: Suite, root: Path, limit: int | None) -> None:

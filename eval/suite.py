@@ -24,6 +24,8 @@ from typing import Any
 
 import yaml
 
+from plot_eval.registry import JUDGES, METRICS, SCORERS, SOURCES, SettingsError, build_settings
+
 CATEGORIES = ("human_values", "logic")
 SUITE_SCHEMA_VERSION = 1
 
@@ -149,29 +151,10 @@ class Suite:
         data.pop("path")
         return data
 
-    def judge_names(self) -> list[str]:
-        return sorted({s.judge for sub in self.subpreferences for s in sub.sets})
-
 
 def _build(cls: type, raw: Any, where: str) -> Any:
-    """Instantiate dataclass `cls` from mapping `raw`, rejecting unknown or missing keys."""
-    if isinstance(raw, cls):  # a default already built
-        return raw
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)} - {"path"}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise SuiteError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-    required = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    missing = [name for name in required if name not in raw]
-    if missing:
-        raise SuiteError(f"{where}: missing required key(s) {missing}")
-    return cls(**raw)
+    """Instantiate dataclass `cls` from mapping `raw`, rejecting unknown or missing keys (`path` is not read)."""
+    return build_settings(cls, raw, where, error=SuiteError, hidden=("path",))
 
 
 def _check(condition: bool, where: str, message: str) -> None:
@@ -180,8 +163,6 @@ def _check(condition: bool, where: str, message: str) -> None:
 
 
 def _parse_set(raw: Any, where: str) -> PromptSet:
-    from plot_eval.registry import JUDGES, METRICS, SOURCES
-
     prompt_set = _build(PromptSet, raw, where)
     prompt_set.source = _build(SourceSpec, prompt_set.source, f"{where}.source")
     prompt_set.prompt = _build(PromptSpec, prompt_set.prompt or {}, f"{where}.prompt")
@@ -231,8 +212,6 @@ def _check_source_options(source: SourceSpec, where: str) -> None:
     """Options must be keyword parameters of the source's loader; unknown ones are named with the valid."""
     import inspect
 
-    from plot_eval.registry import SOURCES
-
     _check(isinstance(source.options, dict), where, "must be a mapping")
     parameters = inspect.signature(SOURCES.get(source.loader).component).parameters
     valid = sorted(name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
@@ -241,8 +220,6 @@ def _check_source_options(source: SourceSpec, where: str) -> None:
 
 
 def _parse_components(registry, raw: Any, where: str) -> dict[str, Any]:
-    from plot_eval.registry import SettingsError
-
     raw = raw or {}
     _check(isinstance(raw, dict), where, f"must map {registry.what} name -> settings")
     parsed = {}
@@ -282,8 +259,6 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     _check(suite.generation.max_new_tokens > 0, f"{where}: generation.max_new_tokens", "must be > 0")
     suite.scoring = _build(ScoringSettings, suite.scoring or {}, f"{where}: scoring")
     _check(0 < suite.scoring.confidence < 1, f"{where}: scoring.confidence", "must be in (0, 1)")
-    from plot_eval.registry import JUDGES, SCORERS
-
     suite.judges = _parse_components(JUDGES, suite.judges, f"{where}: judges")
     suite.scorers = _parse_components(SCORERS, suite.scorers, f"{where}: scorers")
     suite.lm_eval = _build(LmEvalSettings, suite.lm_eval or {}, f"{where}: lm_eval")

@@ -19,15 +19,9 @@ import math
 from typing import Any
 
 from plot_eval.aggregation.length_control import length_controlled_winrate, word_count
-from plot_eval.judges.base import programmatic_win
 from plot_eval.metrics.base import bootstrap_interval as interval
 from plot_eval.registry import METRICS
 from plot_eval.suite import ScoringSettings
-
-
-def outcome_win(model_good: bool, baseline_good: bool) -> float:
-    """1.0 if only the model has the good outcome (correct / refused), 0.0 if only the baseline, else 0.5."""
-    return programmatic_win(model_good, baseline_good)
 
 
 def winrate_summary(wins: list[float | None], scoring: ScoringSettings) -> dict[str, Any] | None:

@@ -82,7 +82,7 @@ def _with_prompt(code: str, prompt: str, entry_point: str) -> str:
 
 
 def build_solution(response: str, entry_point: str, *, prompt: str = "") -> str:
-    """The solution module that ``code_passes`` runs before the tests."""
+    """The solution module that ``judge_code`` runs on the recorded calls."""
     return _with_prompt(extract_code(response, entry_point), prompt, entry_point)
 
 
@@ -169,20 +169,3 @@ def judge_code(
             return CodeVerdict(report["status"] == "passed", judged=True, reason=report.get("error", ""))
         return CodeVerdict(passed=False, judged=False, reason=f"the replay failed: {str(report)[:300]}")
     return CodeVerdict(passed=False, judged=False, reason=f"the tests asked for new calls {MAX_ROUNDS} times")
-
-
-def code_passes(
-    response: str,
-    tests: str,
-    entry_point: str,
-    *,
-    reference: str,
-    prompt: str = "",
-    timeout_s: float = 10.0,
-    memory_mb: int = 1024,
-    allow_unsandboxed: bool = False,
-) -> bool:
-    """True when the code in ``response`` passes ``tests`` (``judge_code``). Raises
-    ``SandboxUnavailableError`` where the sandbox cannot be set up, unless ``allow_unsandboxed``."""
-    limits = {"timeout_s": timeout_s, "memory_mb": memory_mb, "allow_unsandboxed": allow_unsandboxed}
-    return judge_code(response, tests, entry_point, reference=reference, prompt=prompt, **limits).passed

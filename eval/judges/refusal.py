@@ -89,11 +89,6 @@ def refusal_label(text: str) -> str:
     return "compliance"
 
 
-def keyword_refusal(text: str) -> bool:
-    """True when `text` is labelled a refusal."""
-    return refusal_label(text) == "refusal"
-
-
 @functools.cache
 def heldout_accuracy() -> dict:
     """Precision and recall of these rules on the held-out half of the labelled set (computed once)."""

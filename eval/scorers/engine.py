@@ -23,9 +23,6 @@ class QualityScorer:
         self._scorers = {name: SCORERS.get(name).component(s, context) for name, s in scorers.items()}
         self._ids: dict[str, Any] = {}
 
-    def kinds(self) -> list[str]:
-        return list(self._scorers)
-
     def _identity(self, name: str) -> Any:
         if name not in self._ids:
             self._ids[name] = [name, self._scorers[name].identity()]
