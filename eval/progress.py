@@ -14,6 +14,7 @@ run whose responses are all cached shows no generation). `enabled=False` (`plot-
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -108,20 +109,12 @@ def progress_by_group(
 ) -> Iterator[T]:
     """Yield `items` in order, counting them in one Progress per run of consecutive items of a group
     (e.g. the prompts of one set), so each group reaches its own total."""
-    runs: list[tuple[str, int]] = []
-    for item in items:
-        group = group_of(item)
-        if runs and runs[-1][0] == group:
-            runs[-1] = (group, runs[-1][1] + 1)
-        else:
-            runs.append((group, 1))
-    position = 0
-    for group, count in runs:
-        with Progress(stage, count, group, enabled=enabled, stream=stream) as bar:
-            for item in items[position : position + count]:
+    for group, members in itertools.groupby(items, key=group_of):
+        members = list(members)
+        with Progress(stage, len(members), group, enabled=enabled, stream=stream) as bar:
+            for item in members:
                 yield item
                 bar.update()
-        position += count
 
 
 @contextmanager

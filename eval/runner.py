@@ -30,7 +30,7 @@ from plot_eval.generation.cached import LocalModel
 from plot_eval.judges.base import UNJUDGED, JudgeContext, programmatic_win
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
-from plot_eval.models.handle import ModelHandle, ModelInput, ModelPool
+from plot_eval.models.handle import ModelInput, ModelPool
 from plot_eval.progress import progress_by_group, quiet_libraries
 from plot_eval.registry import JUDGES, METRICS, SCORERS, SettingsError
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
@@ -217,7 +217,7 @@ def _as_side(spec: Any, role: str):
     a `LocalModel` loaded here from a folder or a `(model, tokenizer)` pair. Every side has `role`,
     `fingerprint`, `describe()`, `check(ids, known)`, `respond(ids, prompts, settings, cache, progress=)` and
     `lm_eval_skip_reason` (None when lm-eval tasks can run on it)."""
-    return spec if hasattr(spec, "respond") else LocalModel(ModelHandle(spec, role=role))
+    return spec if hasattr(spec, "respond") else LocalModel(spec, role=role)
 
 
 def _check_sides(handles, plan, suite: Suite, root: Path, limit: int | None) -> None:

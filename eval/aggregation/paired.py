@@ -4,7 +4,7 @@ A sample is identified by its id ``<subpreference>/<set>/<item id>``, the key th
 samples.jsonl.
 For each prompt both runs judged validly, the paired difference is d_i = win_B,i - win_A,i in
 {-1, -0.5, 0, 0.5, 1}; its mean is the difference of the two win rates on those prompts (B minus A), and its
-CI is the percentile bootstrap of that mean resampling prompts (`bootstrap_ci`), so each resample keeps a
+CI is the percentile bootstrap of that mean resampling prompts (`bootstrap_interval`), so each resample keeps a
 prompt's two verdicts together and the prompt-to-prompt variation that both runs share cancels. Per set, and
 per subpreference over the sets whose metric is `pooled` (the same pooling as the win rates).
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from plot_eval.aggregation.stats import bootstrap_ci
+from plot_eval.metrics.base import bootstrap_interval
 from plot_eval.registry import METRICS
 from plot_eval.suite import ScoringSettings
 
@@ -94,12 +94,7 @@ def paired_difference(
     counts = {"n": len(valid), "invalid_pairs": len(pairs) - len(valid)}
     if not valid:
         return {"mean": None, "ci_low": None, "ci_high": None, "degenerate": True, **counts}
-    ci = bootstrap_ci(
-        [b - a for a, b in valid],
-        n_resamples=scoring.bootstrap_resamples,
-        confidence=scoring.confidence,
-        seed=scoring.seed,
-    )
+    ci = bootstrap_interval([b - a for a, b in valid], scoring)
     return {
         **ci,
         **counts,

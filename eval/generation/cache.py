@@ -15,6 +15,7 @@ import json
 import os
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +84,19 @@ class ResultCache:
             return self._values[key]
         self.misses[kind] += 1
         return None
+
+    def lookup(self, keys: list[str], kind: str) -> tuple[list[Any], list[int]]:
+        """(the cached value or None for each key, the positions of the misses); counts as `get` does."""
+        values = [self.get(key, kind) for key in keys]
+        return values, [i for i, value in enumerate(values) if value is None]
+
+    def get_or_compute(self, key: str, kind: str, compute: Callable[[], Any]) -> Any:
+        """The cached value of `key`, else `compute()`, stored before it is returned."""
+        value = self.get(key, kind)
+        if value is None:
+            value = compute()
+            self.put(key, kind, value)
+        return value
 
     def put(self, key: str, kind: str, value: Any) -> None:
         """Append one record and make it durable (flush + fsync) before returning."""

@@ -101,8 +101,7 @@ class EndpointModel:
     ) -> list[str]:  # fmt: skip
         """Responses in the order of `prompts`; each is cached as soon as it arrives (a failure keeps them)."""
         keys = [cache_key("generation", self.identity, p, settings.cache_settings()) for p in prompts]
-        responses: list[str | None] = [cache.get(key, "generation") for key in keys]
-        missing = [i for i, text in enumerate(responses) if text is None]
+        responses, missing = cache.lookup(keys, "generation")
         call = _StopOnFailure(self.client, decoding(settings))
         pool = ThreadPoolExecutor(max_workers=max(1, settings.batch_size))
         bar = Progress("generate", len(missing), f"{self.role} (endpoint)", enabled=progress)

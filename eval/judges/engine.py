@@ -64,12 +64,11 @@ class VerdictEngine:
         key = cache_key(
             "pairwise", self.identity(name), NON_ANSWER_RULES, prompt, model_response, baseline_response
         )
-        cached = self.cache.get(key, "verdict")
-        if cached is not None:
-            return cached["win"]
-        win = pairwise_score(self.judge(name), prompt, model_response, baseline_response)
-        self.cache.put(key, "verdict", {"win": win})
-        return win
+        judge = self.judge(name)
+        verdict = self.cache.get_or_compute(
+            key, "verdict", lambda: {"win": pairwise_score(judge, prompt, model_response, baseline_response)}
+        )
+        return verdict["win"]
 
     def outcome(self, name: str, item: PromptItem, response: str) -> dict[str, Any]:
         """{"label", "score", ...} of one response (see plot_eval.judges.base.LABELS)."""
@@ -77,9 +76,5 @@ class VerdictEngine:
         # the whole reference: a judge may read any of its fields, and a field left out of the key would
         # hand a later item the stale verdict of an earlier one
         key = cache_key("outcome", self.identity(name), prompt, response, dict(item.reference))
-        cached = self.cache.get(key, "verdict")
-        if cached is not None:
-            return cached
-        value = self.judge(name).outcome(item, prompt, response)
-        self.cache.put(key, "verdict", value)
-        return value
+        judge = self.judge(name)
+        return self.cache.get_or_compute(key, "verdict", lambda: judge.outcome(item, prompt, response))

@@ -41,8 +41,7 @@ class QualityScorer:
         for name, scorer in self._scorers.items():
             identity = self._identity(name)
             keys = [cache_key("score", identity, p, r) for p, r in zip(prompts, responses, strict=True)]
-            values = [self.cache.get(key, "score") for key in keys]
-            missing = [i for i, value in enumerate(values) if value is None]
+            values, missing = self.cache.lookup(keys, "score")
             bar = Progress("score", len(values), f"{name} {label}".strip(), enabled=self.progress)
             bar.update(len(values) - len(missing))  # cached: done already
             for start in range(0, len(missing), self.chunk_size):
