@@ -1,7 +1,6 @@
 """Text-generating judge backends for rubric judges: `chat(messages) -> str`, chosen by name in settings.
 
-`openai`: any OpenAI-compatible endpoint (eval/judges/openai_compat.py's client, with retries and rate
-limit). `local`: a local Hugging Face causal LM, greedy decoding. Each backend's `identity()` (endpoint and
+`openai`: any OpenAI-compatible endpoint (the `openai` judge's settings and client). `local`: a local Hugging Face causal LM, greedy decoding. Each backend's `identity()` (endpoint and
 model name, or model fingerprint, plus decoding settings) goes into the rubric judge's cache keys.
 """
 
@@ -9,40 +8,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from plot_eval.judges.openai_compat import NEEDS_ENDPOINT, OpenAISettings
 from plot_eval.registry import Registry, build_settings
 
 BACKENDS = Registry("judge backend", ("plot_eval.judges.chat_backends",))
 
 
 @dataclass
-class OpenAIBackendSettings:
-    url: str = ""
-    model: str = ""
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 60.0
-    retries: int = 3
-    max_tokens: int = 512
+class OpenAIBackendSettings(OpenAISettings):
+    """The `openai` judge's settings, with `url` and `model` required when the suite is read."""
 
     def validate(self) -> None:
         if not self.url or not self.model:
-            raise ValueError("needs 'url' and 'model' (the served model name)")
+            raise ValueError(NEEDS_ENDPOINT)
 
 
 @BACKENDS.register("openai", settings=OpenAIBackendSettings)
 class OpenAIBackend:
     def __init__(self, settings: OpenAIBackendSettings, context):
         self.settings = settings
+        self.client = settings.client()
 
     def identity(self) -> dict:
         s = self.settings
         return {"endpoint": s.url.rstrip("/"), "model": s.model, "temperature": 0, "max_tokens": s.max_tokens}
 
     def chat(self, messages: list[dict]) -> str:
-        from plot_eval.judges.openai_compat import OpenAIJudge
-
-        s = self.settings
-        client = OpenAIJudge(s.url, s.model, s.api_key_env, s.timeout_s, s.retries, max_tokens=s.max_tokens)
-        return client.chat(messages)
+        return self.client.chat(messages)
 
 
 @dataclass

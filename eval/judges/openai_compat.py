@@ -24,6 +24,9 @@ from plot_eval.registry import JUDGES
 __all__ = ["JudgeUnavailableError", "OpenAIJudge", "RateLimiter"]
 
 
+NEEDS_ENDPOINT = "needs 'url' and 'model' (the served model name)"
+
+
 class JudgeUnavailableError(EndpointUnavailableError):
     """The judge endpoint could not answer (unreachable, or still failing after all retries)."""
 
@@ -65,6 +68,11 @@ class OpenAISettings:
     max_tokens: int = 512
     """Room for a short explanation before the verdict tag."""
 
+    def client(self) -> OpenAIJudge:
+        """The client on these settings (the `openai` judge's, and the rubric judges' `openai` backend)."""
+        limits = (self.timeout_s, self.retries, self.rate_limit)
+        return OpenAIJudge(self.url, self.model, self.api_key_env, *limits, max_tokens=self.max_tokens)
+
 
 @JUDGES.register("openai", settings=OpenAISettings, metrics=("winrate",))
 class OpenAIVerdicts(Judge):
@@ -72,8 +80,8 @@ class OpenAIVerdicts(Judge):
 
     def identity(self) -> dict:
         s = self.settings
-        if not s.url or not s.model:
-            raise ValueError("judges.openai: needs 'url' and 'model' (the served model name)")
+        if not s.url or not s.model:  # not checked with the settings: the CLI may give url and model
+            raise ValueError(f"judges.openai: {NEEDS_ENDPOINT}")
         return {
             "endpoint": s.url.rstrip("/"),
             "model": s.model,
@@ -84,8 +92,5 @@ class OpenAIVerdicts(Judge):
 
     def compare(self, prompt: str, response_a: str, response_b: str) -> float | None:
         if not hasattr(self, "_judge"):
-            s = self.settings
-            self._judge = OpenAIJudge(
-                s.url, s.model, s.api_key_env, s.timeout_s, s.retries, s.rate_limit, max_tokens=s.max_tokens
-            )
+            self._judge = self.settings.client()
         return self._judge.compare(prompt, response_a, response_b)
