@@ -1,19 +1,9 @@
-"""`plot-eval` (also `python -m plot_eval`): run an evaluation suite, or compare finished runs.
+"""`plot-eval` (also `python -m plot_eval`): run an evaluation suite, compare finished runs, or write a suite's prompts.
 
-    plot-eval run --config configs/eval/quick.yaml --model runs/dpo_plot/export --baseline BASE_FOLDER \\
-        [--data-root D] [--output-dir O] [--tracking-uri U] [--limit N] [--judge-model F] [--no-lm-eval]
-    plot-eval run --config SUITE --responses model.jsonl --baseline-responses base.jsonl   (judge files)
-    plot-eval run --config SUITE --model-endpoint URL --model-name NAME --baseline BASE_FOLDER
-    plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U] [--unpaired]
-    plot-eval prompts --config configs/eval/quick.yaml --out prompts.jsonl [--data-root D] [--limit N]
-
-`run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
-command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
-table (with each set's metric entries, e.g. accuracy, ASR, over-refusal: eval/reports/console.py). `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
-(B - A, per subpreference and set, on the same prompts) of each later run against the first, and can log
-the comparison to MLflow.
-`prompts` writes every prompt `run` would evaluate, with its id, as JSONL (eval/reports/prompts.py).
-"""
+`run` writes results.json, samples.jsonl, report.md, charts/ and cache.jsonl (rerun the same command to
+resume) into the output folder, logs an MLflow run and prints the win-rate table; `compare` prints the metrics
+of several runs side by side and the paired bootstrap difference of each later run against the first;
+`prompts` writes every prompt `run` would evaluate, with its id, as JSONL. Flags: `plot-eval <command> --help`."""
 
 from __future__ import annotations
 

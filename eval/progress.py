@@ -1,16 +1,12 @@
 """Progress of the long stages of a run (generation, judging, scoring, lm-eval): a bar or plain lines.
 
-On a terminal (the stream, stderr by default, is a tty) a stage shows a tqdm bar. In a log file or CI, where
-a bar shows nothing useful, it prints a line when it starts, at every tenth of the way, at least every
-`every_s` seconds while items finish, and always at the end, flushed as they come::
+On a terminal a stage shows a tqdm bar. In a log file or CI it prints a line when it starts, at every tenth
+of the way, at least every `every_s` seconds while items finish, and at the end::
 
     [judge] math/gsm8k 12/40 | 0:00:31 elapsed | ETA 0:01:12
 
-Judging, scoring and lm-eval count cached items as done; generation counts the prompts it generates (a
-run whose responses are all cached shows no generation). `enabled=False` (`plot-eval run --quiet`,
-`evaluate(progress=False)`) prints nothing, and `quiet_libraries` turns off transformers' own bars
-(weight loading) for that time.
-"""
+Cached items count as done. `enabled=False` (`--quiet`) prints nothing, and `quiet_libraries` turns off
+transformers' own bars for that time."""
 
 from __future__ import annotations
 

@@ -1,17 +1,13 @@
 """Registries of judges, metrics, scorers and sources: configuration names -> one registered class each.
 
-A component registers itself where it is defined (one file per component), with its settings dataclass and,
-for judges, the metrics it can feed::
+A component registers itself where it is defined, with its settings dataclass and, for judges, the metrics
+it can feed::
 
     @JUDGES.register("length", settings=LengthSettings, metrics=("winrate",))
     class LengthJudge(PairwiseJudge): ...
 
-A metric (eval/metrics/base.py) declares how its verdicts aggregate and are reported; a scorer returns
-named per-response values. Nothing else dispatches on names: the suite validates `judges.<name>` with that
-settings class, checks that a set's judge can feed its metric, and the engines build components by name. Code outside the package
-registers the same way (import it before loading the suite). Built-in components are imported on first
-lookup, so `import eval` stays cheap.
-"""
+Nothing else dispatches on names. Code outside the package registers the same way (import it before loading
+the suite). Built-in components are imported on first lookup, so `import plot_eval` stays cheap."""
 
 from __future__ import annotations
 

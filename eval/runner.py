@@ -1,19 +1,13 @@
 """The Python API: `evaluate(model, baseline, suite, ...)` runs a suite and returns the results dict.
 
-Example (also what `plot-eval run` calls)::
-
     from plot_eval import evaluate
     results = evaluate("runs/dpo_plot/export", "<base model folder>", "configs/eval/quick.yaml",
                        output_dir="eval-out/dpo_plot")
     print(results["subpreferences"]["helpfulness"]["winrate"])   # {mean, ci_low, ci_high, n, ties, invalid}
-    print(results["subpreferences"]["helpfulness"]["lc_winrate"])  # length-controlled, with mean lengths
 
-Steps: load every prompt set of the suite -> generate for model and baseline (cached) -> verdicts per
-sample (cached) -> scores of the suite's scorers (cached) -> lm-eval tasks (cached) -> aggregate with bootstrap
-CIs -> write results.json, samples.jsonl, report.md, charts -> log to MLflow. Everything computed is appended
-to `<output_dir>/cache.jsonl` as it finishes, so an interrupted run resumes where it stopped and a rerun
-recomputes nothing (`results["cache"]` counts hits and misses).
-"""
+Prompts -> generations -> verdicts -> scores -> lm-eval, each appended to `<output_dir>/cache.jsonl` as it
+finishes (an interrupted run resumes, a rerun recomputes nothing) -> aggregates with bootstrap CIs ->
+results.json, samples.jsonl, report.md, charts -> MLflow."""
 
 from __future__ import annotations
 

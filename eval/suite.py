@@ -1,18 +1,9 @@
 """Declarative, versioned evaluation suites (YAML) as small validated dataclasses.
 
-A suite names, for each of the seven subpreferences, one or more prompt sets. Each set says where its
-prompts come from (a registered source and a file under the data root), how the chat prompt is built,
-which registered judge scores it and which registered metric it feeds (eval/metrics), built-ins:
-
-- ``winrate``: a pairwise judge (e.g. ``local_lm``, ``openai``, ``reward_model``), both orders;
-- ``accuracy``: correctness (e.g. ``gsm8k``, ``math``, ``code_exec``) of each side, win = 1 / 0.5 / 0;
-- ``asr``: refusal / compliance / non-answer on red-team prompts (``refusal``, ``strongreject``);
-- ``over_refusal``: the refusal rate on harmless prompts (``refusal``).
-
-Which judge can feed which metric, and each judge's and scorer's settings, come from the registries
-(eval/registry.py): `judges.<name>` and `scorers.<name>` are validated by the component's settings class.
-Load with :func:`load_suite`; every error names the file and the offending key path.
-"""
+A suite names, for each subpreference, one or more prompt sets: where the prompts come from (a registered
+source and a file under the data root), how the chat prompt is built, which registered judge scores it and
+which registered metric it feeds (eval/registry.py). `judges.<name>` and `scorers.<name>` are validated by
+the component's own settings class. Load with :func:`load_suite`; every error names the file and key path."""
 
 from __future__ import annotations
 

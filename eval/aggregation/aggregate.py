@@ -1,17 +1,10 @@
-"""Turning per-sample verdicts into win rates and each set's metric entries, with their intervals.
+"""Per-sample verdicts -> win rates and each set's metric entries, with their intervals.
 
-Per-sample win of the model against the baseline, in {0, 0.5, 1}, or None for an invalid verdict:
-- pairwise judges give it directly (`pairwise_score`: both orders, disagreement = tie = 0.5);
-- outcome judges: 1 if only the model has its metric's good outcome (`Metric.good_label`), 0.5 if both or
-  neither do, 0 otherwise; a non-answer is never good, an `unjudged` side makes the win invalid.
-A win rate is the mean of the valid wins (ties count as half), with a percentile bootstrap CI from
-`bootstrap_ci`, and reports n, ties and invalid verdicts. Next to it, `lc_winrate` is the length-controlled
-win rate of the same valid verdicts (`length_control`, lengths in words), wherever records carry responses.
-Every other number of a set comes from its registered metric (eval/metrics: `Metric.summarize`), e.g.
-accuracy per side, or ASR with the refusal and non-answer rates. A subpreference's win rate pools the wins
-of the sets whose metric is `pooled` (`winrate` and `accuracy` among the built-ins) and leaves out the
-others (`asr` and `over_refusal`), which are reported on their own.
-"""
+A win rate is the mean of the valid wins in {0, 0.5, 1} (ties count as half; invalid verdicts, None, are
+counted and left out) with a percentile bootstrap CI; next to it `lc_winrate`, the length-controlled win rate
+of the same verdicts (lengths in words), wherever records carry responses. Every other number of a set comes
+from its registered metric (`Metric.summarize`). A subpreference's win rate pools the sets whose metric is
+`pooled` (built-ins: `winrate`, `accuracy`; `asr` and `over_refusal` are reported on their own)."""
 
 from __future__ import annotations
 

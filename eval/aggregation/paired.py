@@ -1,16 +1,10 @@
 """Paired comparison of two evaluations (A, B) of the same prompts against the same baseline.
 
-A sample is identified by its id ``<subpreference>/<set>/<item id>``, the key the pipeline writes to
-samples.jsonl.
-For each prompt both runs judged validly, the paired difference is d_i = win_B,i - win_A,i in
-{-1, -0.5, 0, 0.5, 1}; its mean is the difference of the two win rates on those prompts (B minus A), and its
-CI is the percentile bootstrap of that mean resampling prompts (`bootstrap_interval`), so each resample keeps a
-prompt's two verdicts together and the prompt-to-prompt variation that both runs share cancels. Per set, and
-per subpreference over the sets whose metric is `pooled` (the same pooling as the win rates).
-
-The comparison refuses (PairingError) runs whose baselines differ (model fingerprint in results.json), whose
-prompts differ (unmatched keys, counted per side), or whose shared keys carry another prompt text or judge.
-"""
+Samples pair by id (``<subpreference>/<set>/<item id>``). Where both runs judged validly, d_i = win_B,i -
+win_A,i; its mean is B's win rate minus A's on those prompts, and its CI the percentile bootstrap of that mean
+resampling prompts, so each resample keeps a prompt's two verdicts together and the prompt-to-prompt variation
+both runs share cancels. Per set, and per subpreference over its `pooled` sets. Runs with different baselines
+(fingerprint), different prompts, or another prompt text or judge under one id raise PairingError."""
 
 from __future__ import annotations
 

@@ -1,16 +1,12 @@
 """Generation by a served model (vLLM, TGI, llama.cpp server, ...) through its OpenAI chat completions API.
 
-Each prompt is one ``POST {url}/chat/completions`` through the shared client (eval/models/chat_client.py:
-bounded timeout, retries with backoff on 429 / 5xx / connection errors, errors naming the URL), with the
-suite's generation settings: ``max_tokens`` = max_new_tokens; greedy (do_sample false) is ``temperature 0``;
-sampling sends temperature and top_p; ``seed`` is always sent (servers that honour it make sampling
-reproducible). Up to ``generation.batch_size`` requests are in flight at once, so the server can batch them.
+One request per prompt through the shared client (eval/models/chat_client.py), up to
+``generation.batch_size`` in flight so the server can batch them: ``max_tokens`` = max_new_tokens, greedy is
+``temperature 0``, sampling sends temperature and top_p, ``seed`` is always sent.
 
 Responses are cached by (URL, served model name, user fingerprint, prompt, settings). A URL and a name do
-not pin the weights behind them: set ``fingerprint`` (``--model-fingerprint``, e.g. the checkpoint's hash or
-a version tag) whenever the served model changes, or use a fresh output folder; otherwise a rerun reuses the
-responses cached for the old model.
-"""
+not pin the weights behind them: set ``fingerprint`` (``--model-fingerprint``) whenever the served model
+changes, or a rerun reuses the responses cached for the old one."""
 
 from __future__ import annotations
 

@@ -1,11 +1,7 @@
 """Pairwise judge through any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp server, ...).
 
-``POST {url}/chat/completions`` with ``{"model", "messages", "temperature": 0, "max_tokens"}`` through the
-shared client (eval/models/chat_client.py: API key from the variable named by ``api_key_env``, retries with
-backoff on connection errors, timeouts, 429 and 5xx, client-side rate limit). The reply text must carry
-exactly one MT-Bench verdict tag (eval/judges/prompt.py): ``[[A]]`` -> 1.0, ``[[B]]`` -> 0.0, ``[[C]]`` (tie)
--> 0.5; anything else is an invalid verdict (None), counted and reported, never a win.
-"""
+Greedy chat completions through the shared client (eval/models/chat_client.py). The reply must carry exactly
+one MT-Bench verdict tag (eval/judges/prompt.py); anything else is an invalid verdict (None), never a win."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""PNG charts of a results dict: `winrate.png` and `quality.png`.
-
-`winrate.png`: per-subpreference win rate against the baseline with its 95% CI as error bars (0.5 = parity
-line). `quality.png`: every scorer's values (results["scores"]: fluency, coherence, ...) of model vs
-baseline, mean with CI, one panel per value. Every
-chart's title names both models (reading.model_label), every bar carries its sample count ("n=12"), and a
-degenerate interval (reading.degenerate_reason) is drawn as a hatched, faded bar labelled
-"n=2, interval degenerate" rather than as a bar whose missing error bar looks precise.
-"""
+"""PNG charts of a results dict: `winrate.png` (per-subpreference win rate with its 95% CI, 0.5 = parity) and
+`quality.png` (every scorer's values, model vs baseline). Titles name both models; every bar carries its n,
+and a degenerate interval (reading.degenerate_reason) is a hatched, faded bar labelled "interval degenerate"
+rather than a bar whose missing error bar looks precise."""
 
 from __future__ import annotations
 

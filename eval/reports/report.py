@@ -1,9 +1,5 @@
-"""Markdown report and PNG charts from a results dict (never from models: trackers only consume results).
-
-The charts are drawn by reports/charts.py. The report names both models in its title, gives n with every
-interval and marks a degenerate one (reports/reading.py: fewer than 10 samples or zero width) in the text
-("(n=2; degenerate interval: n=2 < 10)"), as the charts do with a hatched bar.
-"""
+"""Markdown report and PNG charts from a results dict (never from models). Every interval comes with its n, and
+a degenerate one (reports/reading.py) is marked in the text as the charts mark it with a hatched bar."""
 
 from __future__ import annotations
 

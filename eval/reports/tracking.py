@@ -1,12 +1,9 @@
 """MLflow tracking of an evaluation (the only module in eval/ that imports mlflow).
 
-One run per evaluation: params (suite, models, fingerprints, generation settings, seeds), metrics
-(`results.flat_metrics`: `winrate/<subpreference>`, `<entry>/<sub>/<set>` for every metric entry of a set,
-`<scorer>/<value>`, `lm_eval/<task>/<metric>`, baseline values under `baseline/`), the per-sample table (`mlflow.log_table`), and artifacts: report.md,
-charts/*.png, results.json. The default store is `sqlite:///<cwd>/mlflow.db` with artifacts in
-`<cwd>/mlartifacts`; pass a server URL (http://host:port) to log to an MLflow server. The caller writes the
-results files before calling here, so a tracking failure never loses them.
-"""
+One run per evaluation: params (suite, models, fingerprints, generation settings, seeds), the metrics of
+`results.flat_metrics`, the per-sample table, and report.md, charts/*.png and results.json as artifacts. The
+default store is `sqlite:///<cwd>/mlflow.db`; a server URL logs to that server. The caller writes the results
+files first, so a tracking failure never loses them."""
 
 from __future__ import annotations
 
