@@ -26,10 +26,6 @@ def _listed(ids: list[str]) -> str:
     return f"{len(ids)}: {ids[:SHOW_IDS]}{more}"
 
 
-def _line_error(path: Path, line_no: int, field: str, reason: str) -> SourceRowError:
-    return SourceRowError(path, line_no, field, reason, unit="line")
-
-
 def _kind(row: dict, name: str) -> str:
     """What a field holds, in JSON's words: an absent key is "missing", a JSON null is "null"."""
     if name not in row:
@@ -44,10 +40,11 @@ def read_responses(path: Path) -> dict[str, str]:
     for line_no, row in read_jsonl(path, unit="line"):
         for name in ("id", "response"):
             if not isinstance(row.get(name), str):
-                raise _line_error(path, line_no, name, f"must be a string, got {_kind(row, name)}")
+                reason = f"must be a string, got {_kind(row, name)}"
+                raise SourceRowError(path, line_no, name, reason, unit="line")
         if row["id"] in responses:
             reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"
-            raise _line_error(path, line_no, "id", reason)
+            raise SourceRowError(path, line_no, "id", reason, unit="line")
         responses[row["id"]], lines[row["id"]] = row["response"], line_no
     return responses
 

@@ -28,14 +28,16 @@ class Comparator(Protocol):
 
 @dataclass
 class JudgeContext:
-    """What judges may use besides their settings: `pool.get(folder)` -> a shared lazily loaded model."""
+    """What judges and scorers may use besides their settings: `pool.get(folder)` -> a shared, lazily loaded
+    model."""
 
     pool: Any
 
-    def default_lm_path(self):
+    def lm(self, folder: str | None):
+        """The pool's handle of LM `folder`; None: the default, offline SmolLM2-135M-Instruct."""
         from plot_eval.models.defaults import default_scorer_model_path
 
-        return default_scorer_model_path()
+        return self.pool.get(folder or default_scorer_model_path())
 
 
 class Judge:

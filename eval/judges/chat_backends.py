@@ -48,7 +48,7 @@ class LocalBackendSettings:
 class LocalBackend:
     def __init__(self, settings: LocalBackendSettings, context):
         self.settings = settings
-        self.handle = context.pool.get(settings.model or context.default_lm_path())
+        self.handle = context.lm(settings.model)
 
     def identity(self) -> dict:
         return {

@@ -69,12 +69,9 @@ class LocalLMSettings:
 class LocalLMVerdicts(Judge):
     """Registered pairwise judge: `LocalLMJudge` on the folder in the settings, loaded on first use."""
 
-    def _handle(self):
-        return self.context.pool.get(self.settings.model or self.context.default_lm_path())
-
     def identity(self) -> dict:
         return {
-            "model": self._handle().fingerprint,
+            "model": self.context.lm(self.settings.model).fingerprint,
             "prompt": JUDGE_INSTRUCTION,
             "verdict": "logits of A vs B",
             "max_response_tokens": self.settings.max_response_tokens,
@@ -82,7 +79,7 @@ class LocalLMVerdicts(Judge):
 
     def compare(self, prompt: str, response_a: str, response_b: str) -> float:
         if not hasattr(self, "_judge"):
-            model, tokenizer = self._handle().pair
+            model, tokenizer = self.context.lm(self.settings.model).pair
             self._judge = LocalLMJudge(
                 model, tokenizer, max_response_tokens=self.settings.max_response_tokens
             )

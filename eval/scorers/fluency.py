@@ -132,7 +132,7 @@ class FluencyComponent:
 
     def __init__(self, settings: FluencySettings, context):
         self.settings = settings
-        self.handle = context.pool.get(settings.model or context.default_lm_path())
+        self.handle = context.lm(settings.model)
 
     def identity(self) -> dict:
         return {"model": self.handle.fingerprint, "max_length": self.settings.max_length, "ngrams": "v1"}
