@@ -32,6 +32,7 @@ import torch
 from plot_eval.aggregation.stats import percentile_interval
 
 _MAX_ITER = 100
+_FLAGS = ("all_same_verdict", "zero_length_spread", "separable", "not_converged")  # the first that holds
 _TOL = 1e-10
 
 
@@ -117,18 +118,8 @@ def lc_winrates(features: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Te
         intercept, _, fitted = fit_logistic(features[regular], targets[regular])
         values[regular] = torch.where(fitted, torch.sigmoid(intercept), torch.nan)
         converged[regular] = fitted
-    flags = [
-        "all_same_verdict"
-        if s
-        else "zero_length_spread"
-        if f
-        else "separable"
-        if p
-        else None
-        if c
-        else "not_converged"
-        for s, f, p, c in zip(same.tolist(), flat.tolist(), split.tolist(), converged.tolist(), strict=True)
-    ]
+    conditions = torch.stack([same, flat, split, ~converged], dim=1).tolist()  # (R, 4)
+    flags = [next((flag for flag, hit in zip(_FLAGS, row, strict=True) if hit), None) for row in conditions]
     return values, flags
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.registry import SOURCES
-from plot_eval.sources.base import PromptItem, SourceRowError, open_text, read_jsonl, user_prompt
+from plot_eval.sources.base import PromptItem, SourceRowError, open_text, read_jsonl, require, user_prompt
 
 FORMATS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
@@ -100,24 +100,9 @@ def _value(path: Path, row_no: int, row: dict, name: str) -> Any:
     return row[name]
 
 
-def _text(path: Path, row_no: int, row: dict, name: str) -> str:
-    value = _value(path, row_no, row, name)
-    if not isinstance(value, str):
-        raise SourceRowError(path, row_no, name, f"expected a string, got {type(value).__name__}")
-    if not value.strip():
-        raise SourceRowError(path, row_no, name, "empty")
-    return value
-
-
 def _scalar_text(path: Path, row_no: int, row: dict, name: str) -> str:
     """A string or a number as text (ids and answers may be numbers in JSON / Parquet)."""
-    value = _value(path, row_no, row, name)
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise SourceRowError(path, row_no, name, f"expected a string or number, got {type(value).__name__}")
-    text = str(value).strip()
-    if not text:
-        raise SourceRowError(path, row_no, name, "empty")
-    return text
+    return str(require(path, row_no, row, name, (str, int, float))).strip()
 
 
 def _matches(value: Any, wanted: Any) -> bool:
@@ -133,7 +118,7 @@ def _keep(path: Path, row_no: int, row: dict, filters: dict[str, Any], exclude: 
 
 def _prompt(path: Path, row_no: int, row: dict, field: str | None, template: str | None) -> str:
     if field is not None:
-        return _text(path, row_no, row, field)
+        return require(path, row_no, row, field)
     for name in template_fields(template):
         _value(path, row_no, row, name)
     try:
