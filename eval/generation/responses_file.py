@@ -1,12 +1,10 @@
 """Responses generated elsewhere (vLLM, TGI, an API): a JSONL file of ``{"id": str, "response": str}``.
 
-One object per line; `id` is the suite prompt id (`plot_eval.sources.plan.sample_id`, as `plot-eval prompts`
-writes it); other fields are ignored. Every prompt of the suite needs exactly one response and every id must
-be a prompt of the suite (under `--limit`, answers to the prompts it leaves out are ignored). The file's identity is the sha256 of its bytes, so a changed file is a different
-"model" in results and tracking; verdicts and scores are cached by the response text itself, so a changed
-response never reuses a stale verdict. Responses files cannot run lm-eval tasks (they need the model's
-log-probabilities): those are skipped with the reason in results.json.
-"""
+`id` is the suite prompt id, as `plot-eval prompts` writes it; other fields are ignored. Every prompt needs
+exactly one response and every id must be a prompt of the suite (under `--limit`, answers to the prompts it
+leaves out are ignored). The file's identity is the sha256 of its bytes; verdicts and scores are cached by
+the response text itself, so a changed response never reuses a stale verdict. lm-eval tasks need the model's
+log-probabilities: they are skipped, with the reason in results.json."""
 
 from __future__ import annotations
 

@@ -1,13 +1,9 @@
 """Verdicts for the runner: builds the judges a suite names (through the registry) and caches every verdict.
 
-Pairwise verdicts are keyed by (judge name, judge identity, prompt, model response, baseline response);
-outcome verdicts by (judge name, identity, prompt, response, the item's whole reference), so a baseline's verdicts are reused
-by every later run against it and any change to a judge (model, endpoint, prompt, decoding, rules) misses
-the cache. Judges are constructed cheaply; their models load only when a verdict is missing.
-
-Non-answers (eval/judges/non_answer.py) are decided before any pairwise judge is asked: a non-answer loses
-to an answer and ties with another non-answer; it is never a win.
-"""
+The cache key holds the judge's name and identity, the prompt and the response(s), and for outcome verdicts
+the item's whole reference: a baseline's verdicts serve every later run against it, and any change to a judge
+misses the cache. Non-answers (non_answer.py) are decided before a pairwise judge is asked: a non-answer
+loses to an answer and ties with another; it is never a win."""
 
 from __future__ import annotations
 
