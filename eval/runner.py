@@ -59,35 +59,27 @@ def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, score
     return suite
 
 
-class PlanCheck:
-    """`usable` for `plan_suite`: every prompt's reference must suit its judge, checked before any generation.
+def checked_plan(suite: Suite, root: Path, limit: int | None, engine: VerdictEngine):
+    """(plan, skipped rows): `plan_suite` with every prompt's reference checked by its judge, before any
+    generation. An unreadable one raises, naming set, file and row, unless its set says `unreadable: skip`:
+    then it is left out and listed in the skipped rows ({set, id, row, file, reason})."""
+    skipped: list[dict[str, Any]] = []
 
-    A reference the judge cannot read raises, naming set, file and row, unless its set says
-    `unreadable: skip`: then the prompt is left out and listed in `skipped` ({set, id, row, file, reason})."""
-
-    def __init__(self, engine: VerdictEngine, data_root: Path):
-        self.engine, self.data_root = engine, Path(data_root)
-        self.skipped: list[dict[str, Any]] = []
-
-    def __call__(self, planned) -> bool:
+    def usable(planned) -> bool:
         _, prompt_set, item, _ = planned
         try:
-            self.engine.judge(prompt_set.judge).check(item)
+            engine.judge(prompt_set.judge).check(item)
             return True
         except ValueError as err:
             row = f"row {item.row}" if item.row is not None else f"prompt {item.id!r}"
-            file = self.data_root / prompt_set.source.file
+            file = Path(root) / prompt_set.source.file
             if prompt_set.unreadable != "skip":
                 raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
             entry = {"set": _set_label(planned), "id": item.id, "row": item.row, "file": str(file)}
-            self.skipped.append({**entry, "reason": str(err)})
+            skipped.append({**entry, "reason": str(err)})
             return False
 
-
-def checked_plan(suite: Suite, root: Path, limit: int | None, engine: VerdictEngine):
-    """(plan, skipped rows): `plan_suite` with every reference checked by its judge (`PlanCheck`)."""
-    check = PlanCheck(engine, root)
-    return plan_suite(suite, root, limit, usable=check), check.skipped
+    return plan_suite(suite, root, limit, usable=usable), skipped
 
 
 def attach_judge_accuracy(results: dict[str, Any], suite: Suite, engine: VerdictEngine) -> None:

@@ -74,9 +74,6 @@ class ResultCache:
     def __len__(self) -> int:
         return len(self._values)
 
-    def __contains__(self, key: str) -> bool:
-        return key in self._values
-
     def get(self, key: str, kind: str) -> Any | None:
         """The cached value or None; counts a hit or a miss for `kind`."""
         if key in self._values:

@@ -1,20 +1,14 @@
 """The program the sandbox runs: sets resource limits, then runs one job and reports on it.
 
-Run as ``python -I sandbox_harness.py JOB_FD REPORT_FD`` inside the sandbox, never imported by the judge:
-standard library only (and its neighbours ``sandbox_calls.py`` and ``plain_data.py``, bound next to it).
-The job (a JSON document) is read from JOB_FD, which is then closed. Two kinds of job:
+Run as ``python -I sandbox_harness.py JOB_FD REPORT_FD``, never imported by the judge: standard library only
+(and its neighbours ``sandbox_calls.py`` and ``plain_data.py``). The job is a JSON document read from JOB_FD:
 
 - ``script`` (``run_python``): runs a program as ``__main__`` and writes the job's one-time token to
-  REPORT_FD after its last line ran, so an early ``sys.exit(0)``, ``os._exit(0)``, signal or timeout is
-  not reported as a run to the end. The program shares this process, so a program that looks for the
-  token (walking the stack up to ``main``) can forge that report: it is a convenience for tests of the
-  sandbox itself, and no verdict is ever based on it.
-- ``record``, ``outputs``, ``replay`` (``sandbox_calls.py``): the steps of a code verdict; the JSON
-  report written to REPORT_FD is data the judge validates. Only ``outputs`` runs untrusted code, and its
-  report is nothing but that code's outputs: what it could forge there is its own answers, which is what
-  it is judged on. The verdict comes from ``replay``, a separate process with no untrusted code in it,
-  so this file's being readable inside the sandbox gives the code under test nothing to work with.
-"""
+  REPORT_FD after its last line ran, so an early exit, signal or timeout is not a run to the end. The
+  program shares this process and could forge that report: it serves tests of the sandbox, never a verdict.
+- ``record``, ``outputs``, ``replay``: the steps of a code verdict (``sandbox_calls.py``), whose JSON report
+  the judge validates. Only ``outputs`` runs untrusted code, and all it can forge is its own answers; the
+  verdict comes from ``replay``, a separate process with no untrusted code in it."""
 
 from __future__ import annotations
 
