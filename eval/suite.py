@@ -153,6 +153,11 @@ def _check(condition: bool, where: str, message: str) -> None:
         raise SuiteError(f"{where}: {message}")
 
 
+def _check_registered(registry, name: str, where: str, what: str = "") -> None:
+    message = f"unknown {what or registry.what} {name!r}; registered: {registry.names()}"
+    _check(name in registry, where, message)
+
+
 def _parse_set(raw: Any, where: str) -> PromptSet:
     prompt_set = _build(PromptSet, raw, where)
     prompt_set.source = _build(SourceSpec, prompt_set.source, f"{where}.source")
@@ -160,22 +165,10 @@ def _parse_set(raw: Any, where: str) -> PromptSet:
     _check(
         isinstance(prompt_set.name, str) and prompt_set.name, f"{where}.name", "must be a non-empty string"
     )
-    _check(
-        prompt_set.source.loader in SOURCES,
-        f"{where}.source.loader",
-        f"unknown loader {prompt_set.source.loader!r}; expected one of {SOURCES.names()}",
-    )
+    _check_registered(SOURCES, prompt_set.source.loader, f"{where}.source.loader", "loader")
     _check_source_options(prompt_set.source, f"{where}.source.options")
-    _check(
-        prompt_set.metric in METRICS,
-        f"{where}.metric",
-        f"unknown metric {prompt_set.metric!r}; expected one of {METRICS.names()}",
-    )
-    _check(
-        prompt_set.judge in JUDGES,
-        f"{where}.judge",
-        f"unknown judge {prompt_set.judge!r}; registered: {JUDGES.names()}",
-    )
+    _check_registered(METRICS, prompt_set.metric, f"{where}.metric")
+    _check_registered(JUDGES, prompt_set.judge, f"{where}.judge")
     feeds = JUDGES.get(prompt_set.judge).metrics
     able = [name for name in JUDGES.names() if prompt_set.metric in JUDGES.get(name).metrics]
     _check(
