@@ -18,26 +18,17 @@ from plot_eval.registry import JUDGES
 
 
 class RewardModelJudge:
-    """``compare(prompt, a, b) = sigmoid(r(prompt, a) - r(prompt, b))``.
+    """``compare(prompt, a, b) = sigmoid(r(prompt, a) - r(prompt, b))``; ``path``: a HF folder of a sequence
+    classifier with ``num_labels == 1``."""
 
-    ``path`` is a HF folder (or hub name) of a sequence classifier with ``num_labels == 1``; an in-memory
-    model can be passed instead, with its ``tokenizer``.
-    """
-
-    def __init__(self, path: str | os.PathLike | torch.nn.Module, *, tokenizer=None, max_length: int = 2048):
-        if isinstance(path, torch.nn.Module):
-            if tokenizer is None:
-                raise ValueError("tokenizer: required when an in-memory reward model is given")
-            self.model = path
-        else:
-            self.model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
-            tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(path))
+    def __init__(self, path: str | os.PathLike, *, max_length: int = 2048):
+        self.model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
         if self.model.config.num_labels != 1:
             raise ValueError(
                 f"path: a reward model has one output, got num_labels={self.model.config.num_labels}"
             )
         self.model.eval()
-        self.tokenizer = tokenizer
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path))
         self.max_length = max_length
 
     def _text(self, prompt: str, response: str) -> str:

@@ -46,13 +46,6 @@ def test_reward_reads_chat_formatted_conversation(reward_dir):
     assert text == "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\nAnswer.<|im_end|>\n"
 
 
-def test_in_memory_model_needs_tokenizer(reward_dir, tiny_tokenizer):
-    model = LlamaForSequenceClassification.from_pretrained(reward_dir)
-    assert RewardModelJudge(model, tokenizer=tiny_tokenizer).compare("Q", "a", "a") == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="tokenizer"):
-        RewardModelJudge(model)
-
-
 def test_rejects_multi_label_classifier(tmp_path, tiny_tokenizer):
     config = LlamaConfig(
         vocab_size=len(tiny_tokenizer),
@@ -64,5 +57,7 @@ def test_rejects_multi_label_classifier(tmp_path, tiny_tokenizer):
         num_labels=3,
         pad_token_id=0,
     )
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="num_labels=3"):
-        RewardModelJudge(LlamaForSequenceClassification(config), tokenizer=tiny_tokenizer)
+        RewardModelJudge(tmp_path)
