@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import linecache
 import os
 import resource
 import sys
@@ -40,11 +39,6 @@ def _write_all(fd: int, data: bytes, write) -> None:
         data = data[write(fd, data) :]
 
 
-def _execute(source: str, filename: str, namespace: dict) -> None:
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for tracebacks
-    exec(compile(source, filename, "exec"), namespace)
-
-
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -53,11 +47,8 @@ def _flush() -> None:
             pass
 
 
-def _run_calls(job: dict, report_fd: int) -> None:
+def _run_calls(sandbox_calls, job: dict, report_fd: int) -> None:
     """A step of a code verdict: its report, or the error that stopped it, as one JSON document."""
-    sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # -I leaves this folder off sys.path
-    import sandbox_calls
-
     write, exit_now, dumps = os.write, os._exit, json.dumps  # before untrusted code can replace them
     try:
         report = sandbox_calls.MODES[job["mode"]](job)
@@ -77,11 +68,16 @@ def main() -> None:
     with os.fdopen(job_fd, "rb") as handle:
         job = json.load(handle)
     _set_limits(job.pop("limits"))
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # -I leaves this folder off sys.path
+    import sandbox_calls  # the three steps of a code verdict, and `execute`
+
     if job["mode"] != "script":
-        _run_calls(job, report_fd)
+        _run_calls(sandbox_calls, job, report_fd)
     token, write, exit_now = job.pop("token").encode(), os.write, os._exit
     try:
-        _execute(job["program"], "program.py", {"__name__": "__main__", "__builtins__": builtins})
+        sandbox_calls.execute(
+            job["program"], "program.py", {"__name__": "__main__", "__builtins__": builtins}
+        )
     except SystemExit as stop:
         print(f"sandbox: the program exited early (SystemExit: {stop.code!r}); not a pass", file=sys.stderr)
         _flush()
