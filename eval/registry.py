@@ -143,7 +143,6 @@ SOURCES = Registry(
         f"plot_eval.sources.{name}"
         for name in (
             "mt_bench",
-            "vicuna_bench",
             "hh_rlhf",
             "truthfulqa",
             "gsm8k",
