@@ -1,10 +1,6 @@
-"""Pairwise judge from a local Hugging Face causal LM.
-
-The judging prompt (eval/judges/prompt.py) is rendered with the judge's chat template and generation
-prompt; the judge's next-token logits z are read at the position where the verdict letter would be written,
-and P(A better) = exp(z_A) / (exp(z_A) + exp(z_B)) = sigmoid(z_A - z_B), computed in fp32. No text is
-generated, so the verdict is deterministic and never unparseable.
-"""
+"""Pairwise judge from a local Hugging Face causal LM, without generating: P(A better) = sigmoid(z_A - z_B)
+from the judge's fp32 next-token logits of "A" and "B" after the judging prompt (eval/judges/prompt.py), so
+the verdict is deterministic and never unparseable."""
 
 from __future__ import annotations
 

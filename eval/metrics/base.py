@@ -17,8 +17,6 @@ from typing import Any
 
 from plot_eval.aggregation.stats import bootstrap_ci
 
-KINDS = ("pairwise", "outcome")
-
 
 def bootstrap_interval(values: Sequence[float], scoring) -> dict[str, float]:
     """Mean with its percentile bootstrap CI under `scoring` (resamples, confidence, seed): {mean, ci_low,

@@ -1,10 +1,7 @@
 """TruthfulQA.csv: columns Type, Category, Question, Best Answer, Correct Answers, Incorrect Answers.
 
-`split="holdout"` (default) keeps only the held-out questions, the last `holdout.TRUTHFULQA_HOLDOUT_FRACTION`
-(20%) of the data rows: 0-based rows >= `holdout_start(n, 0.2)` (164 of 817). The training recipe
-(plot_lightning/data/recipes/holdout.py) uses only the questions before them. `split="all"` reads every row:
-only for files holding held-out rows alone, such as eval/samples/truthfulqa/TruthfulQA.csv.
-"""
+`split="holdout"` (default) keeps the held-out questions only, the last 20% of the rows (eval/sources/
+holdout.py); `split="all"` reads every row, for files holding held-out rows alone (eval/samples)."""
 
 from __future__ import annotations
 
