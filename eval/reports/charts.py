@@ -14,11 +14,6 @@ DEGENERATE_HATCH = "//"
 MODEL_COLOR, BASELINE_COLOR = "#4C72B0", "#DD8452"
 
 
-def bar_label(ci: dict[str, Any]) -> str:
-    """The text under a bar's top: `n=12`, or `n=2\\ninterval degenerate`."""
-    return f"n={ci['n']}" + ("\ninterval degenerate" if degenerate_reason(ci) else "")
-
-
 def _bar(ax, x: float, ci: dict[str, Any], color: str, name: str) -> None:
     """One bar at `x` of height ci["mean"], its CI as an error bar when it has width, and its n label."""
     degenerate = degenerate_reason(ci) is not None
@@ -36,7 +31,7 @@ def _bar(ax, x: float, ci: dict[str, Any], color: str, name: str) -> None:
         ax.errorbar([x], [ci["mean"]], yerr=[[low], [high]], fmt="none", ecolor="black", capsize=4)
     top = max(ci["ci_high"], ci["mean"])
     ax.annotate(
-        bar_label(ci),
+        f"n={ci['n']}" + ("\ninterval degenerate" if degenerate else ""),
         (x, top),
         xytext=(0, 3),
         textcoords="offset points",

@@ -70,10 +70,6 @@ def _params(results: dict[str, Any]) -> dict[str, str]:
     return {key: str(value)[:500] for key, value in params.items()}
 
 
-def _table(samples: list[dict[str, Any]]) -> dict[str, list]:
-    return {column: [sample.get(column) for sample in samples] for column in _TABLE_COLUMNS}
-
-
 def log_evaluation(
     results: dict[str, Any],
     samples: list[dict[str, Any]],
@@ -92,7 +88,8 @@ def log_evaluation(
         for key, value in flat_metrics(results).items():
             client.log_metric(run_id, key, float(value))
         if samples:
-            client.log_table(run_id, data=_table(samples), artifact_file="samples_table.json")
+            table = {column: [sample.get(column) for sample in samples] for column in _TABLE_COLUMNS}
+            client.log_table(run_id, data=table, artifact_file="samples_table.json")
         for name in ("report.md", RESULTS_FILE):
             if (output_dir / name).is_file():
                 client.log_artifact(run_id, str(output_dir / name))

@@ -54,8 +54,7 @@ def plan_suite(
     plan = []
     for sub in suite.subpreferences:
         for prompt_set in sub.sets:
-            caps = [c for c in (prompt_set.limit, limit) if c]
-            cap = min(caps) if caps else None
+            cap = min((c for c in (prompt_set.limit, limit) if c), default=None)
             source = prompt_set.source
             excluded = set(prompt_set.exclude)
             kept: list[PlannedPrompt] = []
