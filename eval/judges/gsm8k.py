@@ -10,7 +10,6 @@ are normalised: thousands commas, ``$`` and a trailing ``%`` dropped, ``18.0`` -
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from plot_eval.judges.base import Judge
@@ -58,12 +57,7 @@ def gsm8k_correct(response: str, gold: str) -> bool:
     return extract_final_number(response) == gold_number
 
 
-@dataclass
-class GSM8KSettings:
-    """No options: the extraction rule is fixed (and shared with lm-eval)."""
-
-
-@JUDGES.register("gsm8k", settings=GSM8KSettings, metrics=("accuracy",))
+@JUDGES.register("gsm8k", metrics=("accuracy",))
 class GSM8KJudge(Judge):
     """Outcome judge: `correct` when the final numbers match, else `incorrect`."""
 

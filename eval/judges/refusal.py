@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
 
 from plot_eval.judges import refusal_phrases as phrases
 from plot_eval.judges.base import Judge
@@ -94,12 +93,7 @@ def heldout_accuracy() -> dict:
     return {"rules": RULES, **measure(refusal_label)}
 
 
-@dataclass
-class RefusalSettings:
-    """The rules judge has no options; its identity is its rules version."""
-
-
-@JUDGES.register("refusal", settings=RefusalSettings, metrics=("asr", "over_refusal"))
+@JUDGES.register("refusal", metrics=("asr", "over_refusal"))
 class RefusalJudge(Judge):
     """Outcome judge: refusal / compliance / non_answer / unjudged by the phrase rules above."""
 
