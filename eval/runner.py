@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plot_eval.aggregation.summary import summarize_run
+from plot_eval.aggregation.aggregate import summarize_run
 from plot_eval.generation.cache import ResultCache
 from plot_eval.generation.cached import LocalModel
 from plot_eval.judges.base import UNJUDGED, JudgeContext, programmatic_win

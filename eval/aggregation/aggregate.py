@@ -1,4 +1,5 @@
-"""Per-sample verdicts -> win rates and each set's metric entries, with their intervals.
+"""Per-sample verdicts -> win rates and each set's metric entries with their intervals: the metric part of
+results.json (`summarize_run`).
 
 A win rate is the mean of the valid wins in {0, 0.5, 1} (ties count as half; invalid verdicts, None, are
 counted and left out) with a percentile bootstrap CI; next to it `lc_winrate`, the length-controlled win rate
@@ -14,7 +15,7 @@ from typing import Any
 from plot_eval.aggregation.length_control import length_controlled_winrate, word_count
 from plot_eval.metrics.base import bootstrap_interval as interval
 from plot_eval.registry import METRICS
-from plot_eval.suite import ScoringSettings
+from plot_eval.suite import ScoringSettings, Suite
 
 
 def winrate_summary(wins: list[float | None], scoring: ScoringSettings) -> dict[str, Any] | None:
@@ -83,3 +84,43 @@ def summarize_scores(rows: list[dict[str, float]], scoring: ScoringSettings) -> 
         if finite:
             out[key] = {**interval(finite, scoring), "dropped": len(rows) - len(finite)}
     return out
+
+
+def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str, Any]) -> dict[str, Any]:
+    """{suite, subpreferences, scores, lm_eval} for the results file.
+
+    subpreferences[name] = {category, paper_named, winrate (pooled CI or None), sets: {set: summary}}.
+    scores[scorer] = {"model": {value name: CI}, "baseline": {...}} for every scorer the suite ran (e.g.
+    scores["fluency"]["model"]["perplexity"]).
+    """
+    subpreferences = {}
+    for sub in suite.subpreferences:
+        by_set = {
+            s.name: [r for r in samples if r["subpreference"] == sub.name and r["set"] == s.name]
+            for s in sub.sets
+        }
+        by_set = {name: records for name, records in by_set.items() if records}
+        metrics = {s.name: s.metric for s in sub.sets}
+        subpreferences[sub.name] = {
+            "category": sub.category,
+            "paper_named": sub.paper_named,
+            "description": sub.description,
+            **summarize_subpreference(by_set, metrics, suite.scoring),
+        }
+    scores: dict[str, dict[str, Any]] = {}
+    for group in suite.scorers:
+        scores[group] = {
+            side: summarize_scores([s[f"{side}_scores"].get(group, {}) for s in samples], suite.scoring)
+            for side in ("model", "baseline")
+        }
+    return {
+        "suite": {
+            "name": suite.name,
+            "version": suite.version,
+            "path": suite.path,
+            "config": suite.to_dict(),
+        },
+        "subpreferences": subpreferences,
+        "scores": scores,
+        "lm_eval": lm_eval,
+    }
