@@ -16,7 +16,7 @@ from typing import Any
 
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="evaluate a model against a baseline on a suite")
-    run.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    _suite_arguments(run, "at most N prompts per set (and lm-eval docs)")
     _side_arguments(run, "model", "--model", "--responses", "--model-endpoint", "--model-name")
     _side_arguments(
         run, "baseline", "--baseline", "--baseline-responses", "--baseline-endpoint", "--baseline-name"
@@ -24,7 +24,6 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--endpoint-api-key-env", default=None, help="env variable with the API key sent to the endpoints"
     )
-    run.add_argument("--data-root", default=None, help="folder with the eval data (overrides the suite's)")
     run.add_argument(
         "--output-dir", default=None, help="default: eval-out/<suite>-<model folder name>-<hash of its path>"
     )
@@ -32,7 +31,6 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--experiment", default="plot-eval", help="MLflow experiment name")
     run.add_argument("--run-name", default=None, help="MLflow run name")
     run.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
-    run.add_argument("--limit", type=int, default=None, help="at most N prompts per set (and lm-eval docs)")
     run.add_argument("--judge-model", default=None, help="HF folder for the local_lm judge")
     run.add_argument("--scorer-model", default=None, help="HF folder of the perplexity scorer LM")
     run.add_argument("--embedding-model", default=None, help="HF folder of the sentence-embedding model")
@@ -106,14 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _suite_arguments(parser: argparse.ArgumentParser, limit_help: str) -> None:
+    parser.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    parser.add_argument("--data-root", default=None, help="folder with the eval data (overrides the suite's)")
+    parser.add_argument("--limit", type=int, default=None, help=limit_help)
+
+
 def _prompts_parser(sub: argparse._SubParsersAction) -> None:
     prompts = sub.add_parser("prompts", help="write every prompt of a suite, with its id, as JSONL")
-    prompts.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    _suite_arguments(prompts, "at most N prompts per set")
     prompts.add_argument("--out", required=True, help="JSONL file to write (replaced atomically)")
-    prompts.add_argument(
-        "--data-root", default=None, help="folder with the eval data (overrides the suite's)"
-    )
-    prompts.add_argument("--limit", type=int, default=None, help="at most N prompts per set")
 
 
 def _cmd_prompts(args: argparse.Namespace) -> int:
