@@ -14,11 +14,8 @@ from plot_eval.judges.prompt import (
     parse_verdict,
     verdict_messages,
 )
-from plot_eval.models.chat_client import ChatClient, EndpointUnavailableError, RateLimiter
+from plot_eval.models.chat_client import ChatClient, EndpointUnavailableError
 from plot_eval.registry import JUDGES
-
-__all__ = ["JudgeUnavailableError", "OpenAIJudge", "RateLimiter"]
-
 
 NEEDS_ENDPOINT = "needs 'url' and 'model' (the served model name)"
 

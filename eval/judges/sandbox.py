@@ -26,15 +26,6 @@ from pathlib import Path
 from plot_eval.judges import sandbox_cgroup
 from plot_eval.judges.sandbox_bwrap import HARNESS_DIR, bwrap_command, interpreter, missing_tool
 
-__all__ = [
-    "SandboxResult",
-    "SandboxUnavailableError",
-    "isolation_problem",
-    "require_isolation",
-    "run_job",
-    "run_python",
-]
-
 _OUTPUT_LIMIT_BYTES = 1 << 20  # kept per stream
 FILE_SIZE_LIMIT_BYTES = 32 << 20  # RLIMIT_FSIZE: any one file, the streams and the report included
 WRITE_LIMIT_BYTES = 64 << 20  # the size of the call's tmpfs: all files it writes together
