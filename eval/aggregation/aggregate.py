@@ -87,12 +87,8 @@ def summarize_scores(rows: list[dict[str, float]], scoring: ScoringSettings) -> 
 
 
 def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str, Any]) -> dict[str, Any]:
-    """{suite, subpreferences, scores, lm_eval} for the results file.
-
-    subpreferences[name] = {category, paper_named, winrate (pooled CI or None), sets: {set: summary}}.
-    scores[scorer] = {"model": {value name: CI}, "baseline": {...}} for every scorer the suite ran (e.g.
-    scores["fluency"]["model"]["perplexity"]).
-    """
+    """{suite, subpreferences, scores, lm_eval} for the results file, e.g.
+    subpreferences["math"]["sets"]["gsm8k"] (`summarize_set`), scores["fluency"]["model"]["perplexity"]."""
     subpreferences = {}
     for sub in suite.subpreferences:
         by_set = {

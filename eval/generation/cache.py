@@ -45,17 +45,14 @@ class ResultCache:
             return
         data = self.path.read_bytes()
         lines = data.split(b"\n")
-        good_bytes = 0
         for number, line in enumerate(lines, start=1):
-            is_last = number == len(lines)
             if not line.strip():
-                good_bytes += len(line) + (0 if is_last else 1)
                 continue
             try:
                 record = json.loads(line)
                 self._values[record["key"]] = record["value"]
             except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
-                if is_last:  # unterminated final line: an interrupted write; drop it
+                if number == len(lines):  # unterminated final line: an interrupted write; drop it
                     self.dropped_partial_line = True
                     break
                 self.skipped_lines.append(number)
@@ -63,12 +60,12 @@ class ResultCache:
                     f"{self.path}: line {number}: not a cache record ({err}); skipped, it will be recomputed",
                     stacklevel=3,
                 )
-            good_bytes += len(line) + (0 if is_last else 1)
-        if self.dropped_partial_line or (data and not data.endswith(b"\n")):
+        if data and not data.endswith(b"\n"):  # the next record must start on a line of its own
             with self.path.open("r+b") as handle:
-                handle.truncate(good_bytes)
-                if good_bytes and not data[:good_bytes].endswith(b"\n"):
-                    handle.seek(good_bytes)
+                if self.dropped_partial_line:
+                    handle.truncate(len(data) - len(lines[-1]))
+                else:
+                    handle.seek(len(data))
                     handle.write(b"\n")
 
     def __len__(self) -> int:
