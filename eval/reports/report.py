@@ -24,13 +24,13 @@ REPORT_FILE = "report.md"
 CHARTS_DIR = "charts"
 
 
-def _fmt(ci: dict[str, float] | None, digits: int = 3) -> str:
+def _fmt(ci: dict[str, float] | None) -> str:
+    """An interval (a metric entry or a score) with its n, and the reason when it is degenerate."""
     if not ci or "mean" not in ci:
-        return "n/a" if not ci or not ci.get("invalid") else f"n/a ({ci['invalid']} invalid)"
-    text = f"{ci['mean']:.{digits}f} [{ci['ci_low']:.{digits}f}, {ci['ci_high']:.{digits}f}] (n={ci['n']}"
+        return "n/a"
     reason = degenerate_reason(ci)
-    text += f"; degenerate interval: {reason})" if reason else ")"
-    return text + (f", {ci['invalid']} invalid" if ci.get("invalid") else "")
+    mark = f"; degenerate interval: {reason}" if reason else ""
+    return f"{ci['mean']:.3f} [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}] (n={ci['n']}{mark})"
 
 
 def _fmt_winrate(ci: dict[str, Any] | None) -> str:
