@@ -45,7 +45,7 @@ class Progress:
         self._stream = stream or sys.stderr
         self._enabled = enabled and total > 0
         self._start = self._last_line = time.monotonic()
-        self._next_tenth = 1
+        self._tenths = 0  # tenths of the total reached so far
         self._bar = None
         if self._enabled and getattr(self._stream, "isatty", lambda: False)():
             from tqdm.auto import tqdm
@@ -76,11 +76,9 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n)
             return
-        tenth_reached = self.done * 10 >= self._next_tenth * self.total
-        while self._next_tenth * self.total <= self.done * 10:
-            self._next_tenth += 1
+        tenths, self._tenths = self._tenths, self.done * 10 // self.total
         overdue = time.monotonic() - self._last_line >= self.every_s
-        if tenth_reached or overdue or self.done == self.total:
+        if self._tenths > tenths or overdue or self.done == self.total:
             self._line()
 
     def close(self) -> None:

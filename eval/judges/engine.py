@@ -37,11 +37,8 @@ class VerdictEngine:
     def judge(self, name: str):
         """The registered judge `name`, built once from the suite's settings (defaults when absent)."""
         if name not in self._judges:
-            entry = JUDGES.get(name)
-            settings = self.settings.get(name)
-            if settings is None:
-                settings = JUDGES.settings(name, {}, f"judges.{name}")
-            self._judges[name] = entry.component(settings, self.context)
+            settings = self.settings.get(name) or JUDGES.settings(name, {}, f"judges.{name}")
+            self._judges[name] = JUDGES.get(name).component(settings, self.context)
         return self._judges[name]
 
     def identity(self, name: str) -> Any:
