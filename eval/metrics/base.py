@@ -19,16 +19,9 @@ from plot_eval.aggregation.stats import bootstrap_ci
 
 
 def bootstrap_interval(values: Sequence[float], scoring) -> dict[str, float]:
-    """Mean with its percentile bootstrap CI under `scoring` (resamples, confidence, seed): {mean, ci_low,
-    ci_high, n}."""
-    if not values:
-        raise ValueError("values: need at least one sample to summarise")
-    return bootstrap_ci(
-        [float(v) for v in values],
-        n_resamples=scoring.bootstrap_resamples,
-        confidence=scoring.confidence,
-        seed=scoring.seed,
-    )
+    """`bootstrap_ci` of `values` under `scoring` (resamples, confidence, seed): {mean, ci_low, ci_high, n}."""
+    resampling = {"n_resamples": scoring.bootstrap_resamples, "confidence": scoring.confidence}
+    return bootstrap_ci(values, **resampling, seed=scoring.seed)
 
 
 class Metric:
