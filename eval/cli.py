@@ -1,9 +1,8 @@
 """`plot-eval` (also `python -m plot_eval`): run an evaluation suite, compare finished runs, or write a suite's prompts.
 
 `run` writes results.json, samples.jsonl, report.md, charts/ and cache.jsonl (rerun the same command to
-resume) into the output folder, logs an MLflow run and prints the win-rate table; `compare` prints the metrics
-of several runs side by side and the paired bootstrap difference of each later run against the first;
-`prompts` writes every prompt `run` would evaluate, with its id, as JSONL. Flags: `plot-eval <command> --help`."""
+resume) and logs an MLflow run; `compare` adds the paired bootstrap difference of each later run against the
+first; `prompts` writes what `run` would evaluate. Flags: `plot-eval <command> --help`."""
 
 from __future__ import annotations
 

@@ -1,13 +1,9 @@
 """Registries of judges, metrics, scorers and sources: configuration names -> one registered class each.
 
 A component registers itself where it is defined, with its settings dataclass and, for judges, the metrics
-it can feed::
-
-    @JUDGES.register("length", settings=LengthSettings, metrics=("winrate",))
-    class LengthJudge(PairwiseJudge): ...
-
-Nothing else dispatches on names. Code outside the package registers the same way (import it before loading
-the suite). Built-in components are imported on first lookup, so `import plot_eval` stays cheap."""
+it can feed (`@JUDGES.register("length", settings=LengthSettings, metrics=("winrate",))`); nothing else
+dispatches on names. Code outside the package registers the same way, imported before the suite is loaded.
+Built-in components are imported on first lookup, so `import plot_eval` stays cheap."""
 
 from __future__ import annotations
 

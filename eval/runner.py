@@ -5,9 +5,8 @@
                        output_dir="eval-out/dpo_plot")
     print(results["subpreferences"]["helpfulness"]["winrate"])   # {mean, ci_low, ci_high, n, ties, invalid}
 
-Prompts -> generations -> verdicts -> scores -> lm-eval, each appended to `<output_dir>/cache.jsonl` as it
-finishes (an interrupted run resumes, a rerun recomputes nothing) -> aggregates with bootstrap CIs ->
-results.json, samples.jsonl, report.md, charts -> MLflow."""
+Generations, verdicts, scores and lm-eval results go to `<output_dir>/cache.jsonl` as they finish, so an
+interrupted run resumes and a rerun recomputes nothing."""
 
 from __future__ import annotations
 
@@ -155,14 +154,12 @@ def evaluate(
     track: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate `model` against `baseline` on `suite`; returns the results dict (also in results.json).
+    """Evaluate `model` against `baseline` on `suite` (a YAML path or a Suite); returns the results dict.
 
-    `model` / `baseline`: a Hugging Face folder, an in-memory `(model, tokenizer)`, a `ResponsesFile`
-    (responses generated elsewhere) or an `EndpointModel` (a served model). `suite`: a YAML path
-    or a Suite. `data_root` overrides the suite's. `limit` caps the prompts of every set. `judges` / `scorers`
-    override suite settings, e.g. `judges={"local_lm": {"model": "<folder>"}}`, `scorers={"fluency": {"model": "<folder>"}}`
-    (scorer settings). `track=False` skips MLflow.
-    Raises on a missing model folder, bad data row or judge failure; what finished stays in the cache.
+    `model` / `baseline`: a Hugging Face folder, an in-memory `(model, tokenizer)`, a `ResponsesFile` or an
+    `EndpointModel`. `limit` caps the prompts of every set; `judges` / `scorers` override suite settings, e.g.
+    `judges={"local_lm": {"model": "<folder>"}}`. Raises on a missing model folder, a bad data row or a judge
+    failure; what finished stays in the cache.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     suite = _with_overrides(suite, judges, scorers)
