@@ -1,12 +1,9 @@
 """Append-only JSONL cache of generations, verdicts and scores, so an evaluation can always resume.
 
-Each record is one line `{"key": <sha256>, "kind": <str>, "value": <json>}` written, flushed and fsynced
-before the caller moves on: a crash, a dead judge endpoint or Ctrl-C loses nothing that finished. The key is
-sha256 over the canonical JSON of what determines the value (model fingerprint, prompt, settings), so a
-changed model, prompt or setting misses the cache instead of reusing a stale answer. A partial last line
-(the process died mid-write) is dropped on open; a damaged line elsewhere is skipped with a warning naming
-the line (its value is then a cache miss and gets recomputed and appended), so a run always resumes.
-"""
+Each record is one line `{"key": <sha256>, "kind": <str>, "value": <json>}`, flushed and fsynced before the
+caller moves on: a crash or Ctrl-C loses nothing that finished. The key hashes what determines the value
+(`cache_key`), so a changed model, prompt or setting misses instead of reusing a stale answer. A partial last
+line (a write cut short) is dropped on open; a damaged line elsewhere is skipped with a warning naming it."""
 
 from __future__ import annotations
 

@@ -1,10 +1,7 @@
 """The judging prompts of the LLM judges; their text is part of each judge's identity (cache keys).
 
-`judge_messages`: single-letter verdict, for the local causal-LM judge that reads the logits of "A" and "B"
-(no text is generated, so it is never unparseable). `verdict_messages`: the MT-Bench pairwise format
-(Zheng et al. 2023) for judges that write text: the reply must end with exactly one of ``[[A]]``, ``[[B]]``
-or ``[[C]]`` (tie); `parse_verdict` accepts nothing else.
-"""
+`judge_messages` asks for a single verdict letter (the local judge reads the logits of "A" and "B");
+`verdict_messages` is the MT-Bench pairwise format (Zheng et al. 2023) for judges that write text."""
 
 from __future__ import annotations
 
