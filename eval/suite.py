@@ -137,11 +137,6 @@ class Suite:
             root = Path(self.path).parent / root
         return root.resolve()
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.pop("path")
-        return data
-
 
 def _build(cls: type, raw: Any, where: str) -> Any:
     """Instantiate dataclass `cls` from mapping `raw`, rejecting unknown or missing keys (`path` is not read)."""

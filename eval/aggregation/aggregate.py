@@ -9,6 +9,7 @@ from its registered metric (`Metric.summarize`). A subpreference's win rate pool
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -114,7 +115,7 @@ def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str
             "name": suite.name,
             "version": suite.version,
             "path": suite.path,
-            "config": suite.to_dict(),
+            "config": {k: v for k, v in dataclasses.asdict(suite).items() if k != "path"},
         },
         "subpreferences": subpreferences,
         "scores": scores,

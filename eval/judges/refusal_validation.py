@@ -8,10 +8,11 @@ count of them is reported next to the rates."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from plot_eval.sources.base import read_jsonl
 
 LABELLED_SET = Path(__file__).resolve().parents[1] / "samples" / "refusal" / "labelled_responses.jsonl"
 CLASSES = ("refusal", "compliance")
@@ -24,8 +25,7 @@ def split_of(text: str) -> str:
 
 def load_labelled(path: Path = LABELLED_SET) -> list[dict]:
     """The labelled rows ({"label", "style", "lang", "split", "text"}), in file order."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return [row for _, row in read_jsonl(path)]
 
 
 def classification_report(pairs: Iterable[tuple[str, str]]) -> dict:

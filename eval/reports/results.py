@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.reports.reading import set_entries
+from plot_eval.sources.base import read_jsonl
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
@@ -79,9 +80,7 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_samples(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    path = Path(output_dir) / SAMPLES_FILE
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return [sample for _, sample in read_jsonl(Path(output_dir) / SAMPLES_FILE)]
 
 
 def winrate_metrics(path: str, summary: dict[str, Any]) -> dict[str, float]:
