@@ -24,13 +24,6 @@ def _listed(ids: list[str]) -> str:
     return f"{len(ids)}: {ids[:SHOW_IDS]}{more}"
 
 
-def _kind(row: dict, name: str) -> str:
-    """What a field holds, in JSON's words: an absent key is "missing", a JSON null is "null"."""
-    if name not in row:
-        return "missing"
-    return "null" if row[name] is None else type(row[name]).__name__
-
-
 def read_responses(path: Path) -> dict[str, str]:
     """id -> response of a responses file; raises SourceRowError naming the file, line and field."""
     responses: dict[str, str] = {}
@@ -38,8 +31,14 @@ def read_responses(path: Path) -> dict[str, str]:
     for line_no, row in read_jsonl(path, unit="line"):
         for name in ("id", "response"):
             if not isinstance(row.get(name), str):
-                reason = f"must be a string, got {_kind(row, name)}"
-                raise SourceRowError(path, line_no, name, reason, unit="line")
+                got = (
+                    "missing"
+                    if name not in row
+                    else "null"
+                    if row[name] is None
+                    else type(row[name]).__name__
+                )
+                raise SourceRowError(path, line_no, name, f"must be a string, got {got}", unit="line")
         if row["id"] in responses:
             reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"
             raise SourceRowError(path, line_no, "id", reason, unit="line")

@@ -53,23 +53,17 @@ def extract_code(response: str, entry_point: str | None = None) -> str:
     return blocks[0]
 
 
-def _compiles(code: str) -> bool:
-    try:
-        compile(code, "prompt", "exec")
-    except SyntaxError:
-        return False
-    return True
-
-
 def _with_prompt(code: str, prompt: str, entry_point: str) -> str:
     if not prompt:
         return code
     if not _defines(code, entry_point):
         return prompt + code  # a completion of the prompt's function body
-    if _compiles(prompt):  # the prompt's stub (signature + docstring) is valid; the code's def replaces it
-        return f"{prompt}\n\n{code}"
-    imports = [line for line in prompt.splitlines() if line.startswith(("import ", "from "))]
-    return "\n".join(imports + [code])
+    try:
+        compile(prompt, "prompt", "exec")
+    except SyntaxError:  # a stub without a body: keep only its imports
+        imports = [line for line in prompt.splitlines() if line.startswith(("import ", "from "))]
+        return "\n".join(imports + [code])
+    return f"{prompt}\n\n{code}"  # the prompt's stub (signature + docstring) is valid; the code's def replaces it
 
 
 def build_solution(response: str, entry_point: str, *, prompt: str = "") -> str:
