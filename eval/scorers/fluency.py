@@ -13,35 +13,12 @@ repetition_rate = 1 - |unique word 4-grams| / |word 4-grams| (seq-rep-4, Welleck
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import torch
 
+from plot_eval.judges.non_answer import distinct_n, repetition_rate
 from plot_eval.registry import SCORERS
-
-_WORD = re.compile(r"\w+|[^\w\s]")
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased word and punctuation tokens used by the n-gram statistics."""
-    return _WORD.findall(text.lower())
-
-
-def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-
-
-def distinct_n(text: str, n: int = 2) -> float:
-    """Unique n-grams / n-grams of ``text`` (0.0 when it has fewer than n words)."""
-    grams = _ngrams(words(text), n)
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def repetition_rate(text: str, n: int = 4) -> float:
-    """Share of n-grams that repeat an earlier n-gram: 1 - unique/total (0.0 when fewer than n words)."""
-    grams = _ngrams(words(text), n)
-    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
 
 
 @dataclass

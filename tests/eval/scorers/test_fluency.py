@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from plot_eval.judges.base import JudgeContext
+from plot_eval.judges.non_answer import distinct_n, repetition_rate, words
 from plot_eval.models.handle import ModelPool
-from plot_eval.scorers.fluency import FluencyScorer, FluencySettings, distinct_n, repetition_rate, words
+from plot_eval.scorers.fluency import FluencyScorer, FluencySettings
 
 
 def test_ngram_statistics_by_hand():
