@@ -1,8 +1,6 @@
-"""Text-generating judge backends for rubric judges: `chat(messages) -> str`, chosen by name in settings.
-
-`openai`: any OpenAI-compatible endpoint (the `openai` judge's settings and client). `local`: a local Hugging Face causal LM, greedy decoding. Each backend's `identity()` (endpoint and
-model name, or model fingerprint, plus decoding settings) goes into the rubric judge's cache keys.
-"""
+"""Text-generating backends of the rubric judges, `chat(messages) -> str`, chosen by `kind` in their settings:
+`openai` (the `openai` judge's settings and client) or `local` (a local causal LM, greedy). A backend's
+`identity()` goes into the rubric judge's cache keys."""
 
 from __future__ import annotations
 

@@ -27,14 +27,13 @@ class JudgeUnavailableError(EndpointUnavailableError):
 class OpenAIJudge(ChatClient):
     """``compare(prompt, a, b)`` asks the endpoint for an MT-Bench verdict (``[[A]]``, ``[[B]]``, ``[[C]]``).
 
-    Arguments as `ChatClient` (url, model, api_key_env, timeout, retries, rate_limit, backoff), plus
-    max_tokens: room for a short explanation before the verdict tag. Greedy (temperature 0).
+    Arguments as `ChatClient` (its ``role`` is "judge" here), plus max_tokens: room for a short explanation
+    before the verdict tag. Greedy (temperature 0).
     """
 
     error_type = JudgeUnavailableError
 
     def __init__(self, *args, max_tokens: int = 512, **kwargs):
-        """``ChatClient``'s arguments (its ``role`` is "judge" here) and ``max_tokens``."""
         super().__init__(*args, **{**kwargs, "role": "judge"})
         self.max_tokens = max_tokens
 

@@ -63,10 +63,8 @@ def _params(results: dict[str, Any]) -> dict[str, str]:
         "data_root": results.get("data_root", ""),
         "limit": results.get("limit"),
     }
-    for key, value in suite["config"]["generation"].items():
-        params[f"generation.{key}"] = value
-    for key, value in (results.get("seeds") or {}).items():
-        params[f"seed.{key}"] = value
+    params.update({f"generation.{key}": value for key, value in suite["config"]["generation"].items()})
+    params.update({f"seed.{key}": value for key, value in (results.get("seeds") or {}).items()})
     return {key: str(value)[:500] for key, value in params.items()}
 
 
