@@ -7,19 +7,15 @@ coherence, lm-eval tasks; results as JSON + MLflow. Python API: ``from plot_eval
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 __all__ = ["evaluate", "load_suite"]
+_HOMES = {"evaluate": "plot_eval.runner", "load_suite": "plot_eval.suite"}
 
 
 def __getattr__(name: str) -> Any:
-    # lazy: `import eval` stays cheap (no torch / transformers) until the API is used
-    if name == "evaluate":
-        from plot_eval.runner import evaluate
-
-        return evaluate
-    if name == "load_suite":
-        from plot_eval.suite import load_suite
-
-        return load_suite
-    raise AttributeError(f"module 'plot_eval' has no attribute {name!r}")
+    # lazy: `import plot_eval` stays cheap (no torch / transformers) until the API is used
+    if name not in _HOMES:
+        raise AttributeError(f"module 'plot_eval' has no attribute {name!r}")
+    return getattr(importlib.import_module(_HOMES[name]), name)

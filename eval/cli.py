@@ -1,19 +1,8 @@
-"""`plot-eval` (also `python -m plot_eval`): run an evaluation suite, or compare finished runs.
+"""`plot-eval` (also `python -m plot_eval`): run an evaluation suite, compare finished runs, or write a suite's prompts.
 
-    plot-eval run --config configs/eval/quick.yaml --model runs/dpo_plot/export --baseline BASE_FOLDER \\
-        [--data-root D] [--output-dir O] [--tracking-uri U] [--limit N] [--judge-model F] [--no-lm-eval]
-    plot-eval run --config SUITE --responses model.jsonl --baseline-responses base.jsonl   (judge files)
-    plot-eval run --config SUITE --model-endpoint URL --model-name NAME --baseline BASE_FOLDER
-    plot-eval compare eval-out/dpo eval-out/dpo_plot [--log] [--tracking-uri U] [--unpaired]
-    plot-eval prompts --config configs/eval/quick.yaml --out prompts.jsonl [--data-root D] [--limit N]
-
-`run` writes O/results.json, O/samples.jsonl, O/report.md, O/charts/*.png and O/cache.jsonl (rerun the same
-command to resume), logs an MLflow run (default store sqlite:///$PWD/mlflow.db) and prints the win-rate
-table (with each set's metric entries, e.g. accuracy, ASR, over-refusal: eval/reports/console.py). `compare` prints the metrics of several runs side by side, then the paired bootstrap difference
-(B - A, per subpreference and set, on the same prompts) of each later run against the first, and can log
-the comparison to MLflow.
-`prompts` writes every prompt `run` would evaluate, with its id, as JSONL (eval/reports/prompts.py).
-"""
+`run` writes results.json, samples.jsonl, report.md, charts/ and cache.jsonl (rerun the same command to
+resume) and logs an MLflow run; `compare` adds the paired bootstrap difference of each later run against the
+first; `prompts` writes what `run` would evaluate. Flags: `plot-eval <command> --help`."""
 
 from __future__ import annotations
 
@@ -26,7 +15,7 @@ from typing import Any
 
 def _run_parser(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="evaluate a model against a baseline on a suite")
-    run.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    _suite_arguments(run, "at most N prompts per set (and lm-eval docs)")
     _side_arguments(run, "model", "--model", "--responses", "--model-endpoint", "--model-name")
     _side_arguments(
         run, "baseline", "--baseline", "--baseline-responses", "--baseline-endpoint", "--baseline-name"
@@ -34,7 +23,6 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--endpoint-api-key-env", default=None, help="env variable with the API key sent to the endpoints"
     )
-    run.add_argument("--data-root", default=None, help="folder with the eval data (overrides the suite's)")
     run.add_argument(
         "--output-dir", default=None, help="default: eval-out/<suite>-<model folder name>-<hash of its path>"
     )
@@ -42,7 +30,6 @@ def _run_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--experiment", default="plot-eval", help="MLflow experiment name")
     run.add_argument("--run-name", default=None, help="MLflow run name")
     run.add_argument("--no-tracking", action="store_true", help="do not log to MLflow")
-    run.add_argument("--limit", type=int, default=None, help="at most N prompts per set (and lm-eval docs)")
     run.add_argument("--judge-model", default=None, help="HF folder for the local_lm judge")
     run.add_argument("--scorer-model", default=None, help="HF folder of the perplexity scorer LM")
     run.add_argument("--embedding-model", default=None, help="HF folder of the sentence-embedding model")
@@ -78,22 +65,25 @@ def _check_sides(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
 
 
 def _sides(args: argparse.Namespace) -> dict[str, Any]:
-    """What `evaluate` gets for each side: a folder path, a ResponsesFile or an EndpointModel."""
-    from plot_eval.generation.sides import side_from_options
+    """What `evaluate` gets for each side: a folder path, a ResponsesFile or an EndpointModel (argparse
+    lets exactly one of the three through)."""
+    from plot_eval.generation.endpoint import EndpointModel
+    from plot_eval.generation.responses_file import ResponsesFile
 
-    files = {"model": args.responses, "baseline": args.baseline_responses}
-    return {
-        role: side_from_options(
-            role,
-            folder=getattr(args, role),
-            responses=files[role],
-            endpoint=getattr(args, f"{role}_endpoint"),
-            served_name=getattr(args, f"{role}_name"),
-            fingerprint=getattr(args, f"{role}_fingerprint"),
-            api_key_env=args.endpoint_api_key_env,
-        )
-        for role in ("model", "baseline")
-    }
+    sides: dict[str, Any] = {}
+    for role, responses in (("model", args.responses), ("baseline", args.baseline_responses)):
+        endpoint = getattr(args, f"{role}_endpoint")
+        if responses is not None:
+            sides[role] = ResponsesFile(responses, role=role)
+        elif endpoint is not None:
+            served, fingerprint = getattr(args, f"{role}_name"), getattr(args, f"{role}_fingerprint")
+            key_env = args.endpoint_api_key_env
+            sides[role] = EndpointModel(
+                endpoint, served, fingerprint=fingerprint, role=role, api_key_env=key_env
+            )
+        else:
+            sides[role] = getattr(args, role)
+    return sides
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -113,14 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _suite_arguments(parser: argparse.ArgumentParser, limit_help: str) -> None:
+    parser.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    parser.add_argument("--data-root", default=None, help="folder with the eval data (overrides the suite's)")
+    parser.add_argument("--limit", type=int, default=None, help=limit_help)
+
+
 def _prompts_parser(sub: argparse._SubParsersAction) -> None:
     prompts = sub.add_parser("prompts", help="write every prompt of a suite, with its id, as JSONL")
-    prompts.add_argument("--config", required=True, help="suite YAML, e.g. configs/eval/quick.yaml")
+    _suite_arguments(prompts, "at most N prompts per set")
     prompts.add_argument("--out", required=True, help="JSONL file to write (replaced atomically)")
-    prompts.add_argument(
-        "--data-root", default=None, help="folder with the eval data (overrides the suite's)"
-    )
-    prompts.add_argument("--limit", type=int, default=None, help="at most N prompts per set")
 
 
 def _cmd_prompts(args: argparse.Namespace) -> int:

@@ -1,19 +1,16 @@
 """Progress of the long stages of a run (generation, judging, scoring, lm-eval): a bar or plain lines.
 
-On a terminal (the stream, stderr by default, is a tty) a stage shows a tqdm bar. In a log file or CI, where
-a bar shows nothing useful, it prints a line when it starts, at every tenth of the way, at least every
-`every_s` seconds while items finish, and always at the end, flushed as they come::
+On a terminal a stage shows a tqdm bar. In a log file or CI it prints a line when it starts, at every tenth
+of the way, at least every `every_s` seconds while items finish, and at the end::
 
     [judge] math/gsm8k 12/40 | 0:00:31 elapsed | ETA 0:01:12
 
-Judging, scoring and lm-eval count cached items as done; generation counts the prompts it generates (a
-run whose responses are all cached shows no generation). `enabled=False` (`plot-eval run --quiet`,
-`evaluate(progress=False)`) prints nothing, and `quiet_libraries` turns off transformers' own bars
-(weight loading) for that time.
-"""
+Cached items count as done. `enabled=False` (`--quiet`) prints nothing, and `quiet_libraries` turns off
+transformers' own bars for that time."""
 
 from __future__ import annotations
 
+import itertools
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -48,7 +45,7 @@ class Progress:
         self._stream = stream or sys.stderr
         self._enabled = enabled and total > 0
         self._start = self._last_line = time.monotonic()
-        self._next_tenth = 1
+        self._tenths = 0  # tenths of the total reached so far
         self._bar = None
         if self._enabled and getattr(self._stream, "isatty", lambda: False)():
             from tqdm.auto import tqdm
@@ -79,11 +76,9 @@ class Progress:
         if self._bar is not None:
             self._bar.update(n)
             return
-        tenth_reached = self.done * 10 >= self._next_tenth * self.total
-        while self._next_tenth * self.total <= self.done * 10:
-            self._next_tenth += 1
+        tenths, self._tenths = self._tenths, self.done * 10 // self.total
         overdue = time.monotonic() - self._last_line >= self.every_s
-        if tenth_reached or overdue or self.done == self.total:
+        if self._tenths > tenths or overdue or self.done == self.total:
             self._line()
 
     def close(self) -> None:
@@ -108,20 +103,12 @@ def progress_by_group(
 ) -> Iterator[T]:
     """Yield `items` in order, counting them in one Progress per run of consecutive items of a group
     (e.g. the prompts of one set), so each group reaches its own total."""
-    runs: list[tuple[str, int]] = []
-    for item in items:
-        group = group_of(item)
-        if runs and runs[-1][0] == group:
-            runs[-1] = (group, runs[-1][1] + 1)
-        else:
-            runs.append((group, 1))
-    position = 0
-    for group, count in runs:
-        with Progress(stage, count, group, enabled=enabled, stream=stream) as bar:
-            for item in items[position : position + count]:
+    for group, members in itertools.groupby(items, key=group_of):
+        members = list(members)
+        with Progress(stage, len(members), group, enabled=enabled, stream=stream) as bar:
+            for item in members:
                 yield item
                 bar.update()
-        position += count
 
 
 @contextmanager

@@ -1,17 +1,9 @@
 """Registries of judges, metrics, scorers and sources: configuration names -> one registered class each.
 
-A component registers itself where it is defined (one file per component), with its settings dataclass and,
-for judges, the metrics it can feed::
-
-    @JUDGES.register("length", settings=LengthSettings, metrics=("winrate",))
-    class LengthJudge(PairwiseJudge): ...
-
-A metric (eval/metrics/base.py) declares how its verdicts aggregate and are reported; a scorer returns
-named per-response values. Nothing else dispatches on names: the suite validates `judges.<name>` with that
-settings class, checks that a set's judge can feed its metric, and the engines build components by name. Code outside the package
-registers the same way (import it before loading the suite). Built-in components are imported on first
-lookup, so `import eval` stays cheap.
-"""
+A component registers itself where it is defined, with its settings dataclass and, for judges, the metrics
+it can feed (`@JUDGES.register("length", settings=LengthSettings, metrics=("winrate",))`); nothing else
+dispatches on names. Code outside the package registers the same way, imported before the suite is loaded.
+Built-in components are imported on first lookup, so `import plot_eval` stays cheap."""
 
 from __future__ import annotations
 
@@ -39,27 +31,35 @@ class NoSettings:
     """A component without options."""
 
 
-def build_settings(cls: type, raw: Any, where: str) -> Any:
-    """Instantiate dataclass `cls` from mapping `raw` (None = defaults), naming unknown keys and valid ones."""
-    if isinstance(raw, cls):
+def build_settings(
+    cls: type, raw: Any, where: str, *, error: type[ValueError] = SettingsError, hidden: tuple[str, ...] = ()
+) -> Any:
+    """Instantiate dataclass `cls` from mapping `raw` (None = defaults); raises `error` naming unknown keys
+    (with the valid ones) and missing required keys. Fields in `hidden` are never read from `raw`."""
+    if isinstance(raw, cls):  # a default already built
         return raw
     raw = {} if raw is None else raw
     if not isinstance(raw, dict):
-        raise SettingsError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    valid = sorted(f.name for f in dataclasses.fields(cls))
+        raise error(f"{where}: expected a mapping, got {type(raw).__name__}")
+    fields = [f for f in dataclasses.fields(cls) if f.name not in hidden]
+    valid = sorted(f.name for f in fields)
     unknown = sorted(set(raw) - set(valid))
     if unknown:
-        raise SettingsError(f"{where}: unknown key(s) {unknown}; valid keys: {valid}")
+        raise error(f"{where}: unknown key(s) {unknown}; valid keys: {valid}")
+    required = (f.name for f in fields if f.default is f.default_factory is dataclasses.MISSING)
+    missing = [name for name in required if name not in raw]
+    if missing:
+        raise error(f"{where}: missing required key(s) {missing}")
     try:
         settings = cls(**raw)
     except (TypeError, ValueError) as err:
-        raise SettingsError(f"{where}: {err}") from err
+        raise error(f"{where}: {err}") from err
     check = getattr(settings, "validate", None)
     if check is not None:
         try:
             check()
         except ValueError as err:
-            raise SettingsError(f"{where}: {err}") from err
+            raise error(f"{where}: {err}") from err
     return settings
 
 
@@ -139,7 +139,6 @@ SOURCES = Registry(
         f"plot_eval.sources.{name}"
         for name in (
             "mt_bench",
-            "vicuna_bench",
             "hh_rlhf",
             "truthfulqa",
             "gsm8k",

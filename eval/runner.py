@@ -1,19 +1,12 @@
 """The Python API: `evaluate(model, baseline, suite, ...)` runs a suite and returns the results dict.
 
-Example (also what `plot-eval run` calls)::
-
     from plot_eval import evaluate
     results = evaluate("runs/dpo_plot/export", "<base model folder>", "configs/eval/quick.yaml",
                        output_dir="eval-out/dpo_plot")
     print(results["subpreferences"]["helpfulness"]["winrate"])   # {mean, ci_low, ci_high, n, ties, invalid}
-    print(results["subpreferences"]["helpfulness"]["lc_winrate"])  # length-controlled, with mean lengths
 
-Steps: load every prompt set of the suite -> generate for model and baseline (cached) -> verdicts per
-sample (cached) -> scores of the suite's scorers (cached) -> lm-eval tasks (cached) -> aggregate with bootstrap
-CIs -> write results.json, samples.jsonl, report.md, charts -> log to MLflow. Everything computed is appended
-to `<output_dir>/cache.jsonl` as it finishes, so an interrupted run resumes where it stopped and a rerun
-recomputes nothing (`results["cache"]` counts hits and misses).
-"""
+Generations, verdicts, scores and lm-eval results go to `<output_dir>/cache.jsonl` as they finish, so an
+interrupted run resumes and a rerun recomputes nothing."""
 
 from __future__ import annotations
 
@@ -24,9 +17,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plot_eval.aggregation.summary import summarize_run
+from plot_eval.aggregation.aggregate import summarize_run
 from plot_eval.generation.cache import ResultCache
-from plot_eval.generation.sides import as_side
+from plot_eval.generation.cached import LocalModel
 from plot_eval.judges.base import UNJUDGED, JudgeContext, programmatic_win
 from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
@@ -65,35 +58,27 @@ def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, score
     return suite
 
 
-class PlanCheck:
-    """`usable` for `plan_suite`: every prompt's reference must suit its judge, checked before any generation.
+def checked_plan(suite: Suite, root: Path, limit: int | None, engine: VerdictEngine):
+    """(plan, skipped rows): `plan_suite` with every prompt's reference checked by its judge, before any
+    generation. An unreadable one raises, naming set, file and row, unless its set says `unreadable: skip`:
+    then it is left out and listed in the skipped rows ({set, id, row, file, reason})."""
+    skipped: list[dict[str, Any]] = []
 
-    A reference the judge cannot read raises, naming set, file and row, unless its set says
-    `unreadable: skip`: then the prompt is left out and listed in `skipped` ({set, id, row, file, reason})."""
-
-    def __init__(self, engine: VerdictEngine, data_root: Path):
-        self.engine, self.data_root = engine, Path(data_root)
-        self.skipped: list[dict[str, Any]] = []
-
-    def __call__(self, planned) -> bool:
+    def usable(planned) -> bool:
         _, prompt_set, item, _ = planned
         try:
-            self.engine.judge(prompt_set.judge).check(item)
+            engine.judge(prompt_set.judge).check(item)
             return True
         except ValueError as err:
             row = f"row {item.row}" if item.row is not None else f"prompt {item.id!r}"
-            file = self.data_root / prompt_set.source.file
+            file = Path(root) / prompt_set.source.file
             if prompt_set.unreadable != "skip":
                 raise ValueError(f"set {prompt_set.name!r} ({file}): {row}: {err}") from err
             entry = {"set": _set_label(planned), "id": item.id, "row": item.row, "file": str(file)}
-            self.skipped.append({**entry, "reason": str(err)})
+            skipped.append({**entry, "reason": str(err)})
             return False
 
-
-def checked_plan(suite: Suite, root: Path, limit: int | None, engine: VerdictEngine):
-    """(plan, skipped rows): `plan_suite` with every reference checked by its judge (`PlanCheck`)."""
-    check = PlanCheck(engine, root)
-    return plan_suite(suite, root, limit, usable=check), check.skipped
+    return plan_suite(suite, root, limit, usable=usable), skipped
 
 
 def attach_judge_accuracy(results: dict[str, Any], suite: Suite, engine: VerdictEngine) -> None:
@@ -169,14 +154,12 @@ def evaluate(
     track: bool = True,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Evaluate `model` against `baseline` on `suite`; returns the results dict (also in results.json).
+    """Evaluate `model` against `baseline` on `suite` (a YAML path or a Suite); returns the results dict.
 
-    `model` / `baseline`: a Hugging Face folder, an in-memory `(model, tokenizer)`, a `ResponsesFile`
-    (responses generated elsewhere) or an `EndpointModel` (a served model). `suite`: a YAML path
-    or a Suite. `data_root` overrides the suite's. `limit` caps the prompts of every set. `judges` / `scorers`
-    override suite settings, e.g. `judges={"local_lm": {"model": "<folder>"}}`, `scorers={"fluency": {"model": "<folder>"}}`
-    (scorer settings). `track=False` skips MLflow.
-    Raises on a missing model folder, bad data row or judge failure; what finished stays in the cache.
+    `model` / `baseline`: a Hugging Face folder, an in-memory `(model, tokenizer)`, a `ResponsesFile` or an
+    `EndpointModel`. `limit` caps the prompts of every set; `judges` / `scorers` override suite settings, e.g.
+    `judges={"local_lm": {"model": "<folder>"}}`. Raises on a missing model folder, a bad data row or a judge
+    failure; what finished stays in the cache.
     """
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     suite = _with_overrides(suite, judges, scorers)
@@ -188,7 +171,7 @@ def evaluate(
     plan, skipped = checked_plan(suite, root, limit, judge_engine)  # before any generation
     _log(progress, f"suite {suite.name} v{suite.version}: {len(plan)} prompts from {root}")
     _log(progress and bool(skipped), f"skipped {len(skipped)} unreadable row(s): see results.json 'skipped'")
-    handles = {"model": as_side(model, "model"), "baseline": as_side(baseline, "baseline")}
+    handles = {"model": _as_side(model, "model"), "baseline": _as_side(baseline, "baseline")}
     _check_sides(handles, plan, suite, root, limit)
     with quiet_libraries(not progress):
         samples, lm_eval, cache_stats = _collect(
@@ -210,6 +193,14 @@ def evaluate(
         output_dir=str(output_dir),
     )
     return _write_and_track(results, samples, output_dir, track, tracking_uri, experiment, run_name, progress)
+
+
+def _as_side(spec: Any, role: str):
+    """`spec` itself when it is already a side (it has `respond`: a `ResponsesFile`, an `EndpointModel`), else
+    a `LocalModel` loaded here from a folder or a `(model, tokenizer)` pair. Every side has `role`,
+    `fingerprint`, `describe()`, `check(ids, known)`, `respond(ids, prompts, settings, cache, progress=)` and
+    `lm_eval_skip_reason` (None when lm-eval tasks can run on it)."""
+    return spec if hasattr(spec, "respond") else LocalModel(spec, role=role)
 
 
 def _check_sides(handles, plan, suite: Suite, root: Path, limit: int | None) -> None:

@@ -1,18 +1,9 @@
 """Declarative, versioned evaluation suites (YAML) as small validated dataclasses.
 
-A suite names, for each of the seven subpreferences, one or more prompt sets. Each set says where its
-prompts come from (a registered source and a file under the data root), how the chat prompt is built,
-which registered judge scores it and which registered metric it feeds (eval/metrics), built-ins:
-
-- ``winrate``: a pairwise judge (e.g. ``local_lm``, ``openai``, ``reward_model``), both orders;
-- ``accuracy``: correctness (e.g. ``gsm8k``, ``math``, ``code_exec``) of each side, win = 1 / 0.5 / 0;
-- ``asr``: refusal / compliance / non-answer on red-team prompts (``refusal``, ``strongreject``);
-- ``over_refusal``: the refusal rate on harmless prompts (``refusal``).
-
-Which judge can feed which metric, and each judge's and scorer's settings, come from the registries
-(eval/registry.py): `judges.<name>` and `scorers.<name>` are validated by the component's settings class.
-Load with :func:`load_suite`; every error names the file and the offending key path.
-"""
+A suite names, for each subpreference, one or more prompt sets: where the prompts come from (a registered
+source and a file under the data root), how the chat prompt is built, which registered judge scores it and
+which registered metric it feeds (eval/registry.py). `judges.<name>` and `scorers.<name>` are validated by
+the component's own settings class. Load with :func:`load_suite`; every error names the file and key path."""
 
 from __future__ import annotations
 
@@ -23,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from plot_eval.registry import JUDGES, METRICS, SCORERS, SOURCES, SettingsError, build_settings
 
 CATEGORIES = ("human_values", "logic")
 SUITE_SCHEMA_VERSION = 1
@@ -144,34 +137,10 @@ class Suite:
             root = Path(self.path).parent / root
         return root.resolve()
 
-    def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.pop("path")
-        return data
-
-    def judge_names(self) -> list[str]:
-        return sorted({s.judge for sub in self.subpreferences for s in sub.sets})
-
 
 def _build(cls: type, raw: Any, where: str) -> Any:
-    """Instantiate dataclass `cls` from mapping `raw`, rejecting unknown or missing keys."""
-    if isinstance(raw, cls):  # a default already built
-        return raw
-    if not isinstance(raw, dict):
-        raise SuiteError(f"{where}: expected a mapping, got {type(raw).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)} - {"path"}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise SuiteError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-    required = [
-        f.name
-        for f in dataclasses.fields(cls)
-        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    ]
-    missing = [name for name in required if name not in raw]
-    if missing:
-        raise SuiteError(f"{where}: missing required key(s) {missing}")
-    return cls(**raw)
+    """Instantiate dataclass `cls` from mapping `raw`, rejecting unknown or missing keys (`path` is not read)."""
+    return build_settings(cls, raw, where, error=SuiteError, hidden=("path",))
 
 
 def _check(condition: bool, where: str, message: str) -> None:
@@ -179,31 +148,22 @@ def _check(condition: bool, where: str, message: str) -> None:
         raise SuiteError(f"{where}: {message}")
 
 
-def _parse_set(raw: Any, where: str) -> PromptSet:
-    from plot_eval.registry import JUDGES, METRICS, SOURCES
+def _check_registered(registry, name: str, where: str, what: str = "") -> None:
+    message = f"unknown {what or registry.what} {name!r}; registered: {registry.names()}"
+    _check(name in registry, where, message)
 
+
+def _parse_set(raw: Any, where: str) -> PromptSet:
     prompt_set = _build(PromptSet, raw, where)
     prompt_set.source = _build(SourceSpec, prompt_set.source, f"{where}.source")
     prompt_set.prompt = _build(PromptSpec, prompt_set.prompt or {}, f"{where}.prompt")
     _check(
         isinstance(prompt_set.name, str) and prompt_set.name, f"{where}.name", "must be a non-empty string"
     )
-    _check(
-        prompt_set.source.loader in SOURCES,
-        f"{where}.source.loader",
-        f"unknown loader {prompt_set.source.loader!r}; expected one of {SOURCES.names()}",
-    )
+    _check_registered(SOURCES, prompt_set.source.loader, f"{where}.source.loader", "loader")
     _check_source_options(prompt_set.source, f"{where}.source.options")
-    _check(
-        prompt_set.metric in METRICS,
-        f"{where}.metric",
-        f"unknown metric {prompt_set.metric!r}; expected one of {METRICS.names()}",
-    )
-    _check(
-        prompt_set.judge in JUDGES,
-        f"{where}.judge",
-        f"unknown judge {prompt_set.judge!r}; registered: {JUDGES.names()}",
-    )
+    _check_registered(METRICS, prompt_set.metric, f"{where}.metric")
+    _check_registered(JUDGES, prompt_set.judge, f"{where}.judge")
     feeds = JUDGES.get(prompt_set.judge).metrics
     able = [name for name in JUDGES.names() if prompt_set.metric in JUDGES.get(name).metrics]
     _check(
@@ -231,8 +191,6 @@ def _check_source_options(source: SourceSpec, where: str) -> None:
     """Options must be keyword parameters of the source's loader; unknown ones are named with the valid."""
     import inspect
 
-    from plot_eval.registry import SOURCES
-
     _check(isinstance(source.options, dict), where, "must be a mapping")
     parameters = inspect.signature(SOURCES.get(source.loader).component).parameters
     valid = sorted(name for name, p in parameters.items() if p.kind is inspect.Parameter.KEYWORD_ONLY)
@@ -241,8 +199,6 @@ def _check_source_options(source: SourceSpec, where: str) -> None:
 
 
 def _parse_components(registry, raw: Any, where: str) -> dict[str, Any]:
-    from plot_eval.registry import SettingsError
-
     raw = raw or {}
     _check(isinstance(raw, dict), where, f"must map {registry.what} name -> settings")
     parsed = {}
@@ -282,8 +238,6 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     _check(suite.generation.max_new_tokens > 0, f"{where}: generation.max_new_tokens", "must be > 0")
     suite.scoring = _build(ScoringSettings, suite.scoring or {}, f"{where}: scoring")
     _check(0 < suite.scoring.confidence < 1, f"{where}: scoring.confidence", "must be in (0, 1)")
-    from plot_eval.registry import JUDGES, SCORERS
-
     suite.judges = _parse_components(JUDGES, suite.judges, f"{where}: judges")
     suite.scorers = _parse_components(SCORERS, suite.scorers, f"{where}: scorers")
     suite.lm_eval = _build(LmEvalSettings, suite.lm_eval or {}, f"{where}: lm_eval")

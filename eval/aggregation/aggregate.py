@@ -1,33 +1,22 @@
-"""Turning per-sample verdicts into win rates and each set's metric entries, with their intervals.
+"""Per-sample verdicts -> win rates and each set's metric entries with their intervals: the metric part of
+results.json (`summarize_run`).
 
-Per-sample win of the model against the baseline, in {0, 0.5, 1}, or None for an invalid verdict:
-- pairwise judges give it directly (`pairwise_score`: both orders, disagreement = tie = 0.5);
-- outcome judges: 1 if only the model has its metric's good outcome (`Metric.good_label`), 0.5 if both or
-  neither do, 0 otherwise; a non-answer is never good, an `unjudged` side makes the win invalid.
-A win rate is the mean of the valid wins (ties count as half), with a percentile bootstrap CI from
-`bootstrap_ci`, and reports n, ties and invalid verdicts. Next to it, `lc_winrate` is the length-controlled
-win rate of the same valid verdicts (`length_control`, lengths in words), wherever records carry responses.
-Every other number of a set comes from its registered metric (eval/metrics: `Metric.summarize`), e.g.
-accuracy per side, or ASR with the refusal and non-answer rates. A subpreference's win rate pools the wins
-of the sets whose metric is `pooled` (`winrate` and `accuracy` among the built-ins) and leaves out the
-others (`asr` and `over_refusal`), which are reported on their own.
-"""
+A win rate is the mean of the valid wins in {0, 0.5, 1} (ties count as half; invalid verdicts, None, are
+counted and left out) with a percentile bootstrap CI; next to it `lc_winrate`, the length-controlled win rate
+of the same verdicts (lengths in words), wherever records carry responses. Every other number of a set comes
+from its registered metric (`Metric.summarize`). A subpreference's win rate pools the sets whose metric is
+`pooled` (built-ins: `winrate`, `accuracy`; `asr` and `over_refusal` are reported on their own)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
 from plot_eval.aggregation.length_control import length_controlled_winrate, word_count
-from plot_eval.judges.base import programmatic_win
 from plot_eval.metrics.base import bootstrap_interval as interval
 from plot_eval.registry import METRICS
-from plot_eval.suite import ScoringSettings
-
-
-def outcome_win(model_good: bool, baseline_good: bool) -> float:
-    """1.0 if only the model has the good outcome (correct / refused), 0.0 if only the baseline, else 0.5."""
-    return programmatic_win(model_good, baseline_good)
+from plot_eval.suite import ScoringSettings, Suite
 
 
 def winrate_summary(wins: list[float | None], scoring: ScoringSettings) -> dict[str, Any] | None:
@@ -96,3 +85,39 @@ def summarize_scores(rows: list[dict[str, float]], scoring: ScoringSettings) -> 
         if finite:
             out[key] = {**interval(finite, scoring), "dropped": len(rows) - len(finite)}
     return out
+
+
+def summarize_run(suite: Suite, samples: list[dict[str, Any]], lm_eval: dict[str, Any]) -> dict[str, Any]:
+    """{suite, subpreferences, scores, lm_eval} for the results file, e.g.
+    subpreferences["math"]["sets"]["gsm8k"] (`summarize_set`), scores["fluency"]["model"]["perplexity"]."""
+    subpreferences = {}
+    for sub in suite.subpreferences:
+        by_set = {
+            s.name: [r for r in samples if r["subpreference"] == sub.name and r["set"] == s.name]
+            for s in sub.sets
+        }
+        by_set = {name: records for name, records in by_set.items() if records}
+        metrics = {s.name: s.metric for s in sub.sets}
+        subpreferences[sub.name] = {
+            "category": sub.category,
+            "paper_named": sub.paper_named,
+            "description": sub.description,
+            **summarize_subpreference(by_set, metrics, suite.scoring),
+        }
+    scores: dict[str, dict[str, Any]] = {}
+    for group in suite.scorers:
+        scores[group] = {
+            side: summarize_scores([s[f"{side}_scores"].get(group, {}) for s in samples], suite.scoring)
+            for side in ("model", "baseline")
+        }
+    return {
+        "suite": {
+            "name": suite.name,
+            "version": suite.version,
+            "path": suite.path,
+            "config": {k: v for k, v in dataclasses.asdict(suite).items() if k != "path"},
+        },
+        "subpreferences": subpreferences,
+        "scores": scores,
+        "lm_eval": lm_eval,
+    }

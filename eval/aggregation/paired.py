@@ -1,22 +1,16 @@
 """Paired comparison of two evaluations (A, B) of the same prompts against the same baseline.
 
-A sample is identified by its id ``<subpreference>/<set>/<item id>``, the key the pipeline writes to
-samples.jsonl.
-For each prompt both runs judged validly, the paired difference is d_i = win_B,i - win_A,i in
-{-1, -0.5, 0, 0.5, 1}; its mean is the difference of the two win rates on those prompts (B minus A), and its
-CI is the percentile bootstrap of that mean resampling prompts (`bootstrap_ci`), so each resample keeps a
-prompt's two verdicts together and the prompt-to-prompt variation that both runs share cancels. Per set, and
-per subpreference over the sets whose metric is `pooled` (the same pooling as the win rates).
-
-The comparison refuses (PairingError) runs whose baselines differ (model fingerprint in results.json), whose
-prompts differ (unmatched keys, counted per side), or whose shared keys carry another prompt text or judge.
-"""
+Samples pair by id (``<subpreference>/<set>/<item id>``). Where both runs judged validly, d_i = win_B,i -
+win_A,i; its mean is B's win rate minus A's on those prompts, and its CI the percentile bootstrap of that mean
+resampling prompts, so each resample keeps a prompt's two verdicts together and the prompt-to-prompt variation
+both runs share cancels. Per set, and per subpreference over its `pooled` sets. Runs with different baselines
+(fingerprint), different prompts, or another prompt text or judge under one id raise PairingError."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from plot_eval.aggregation.stats import bootstrap_ci
+from plot_eval.metrics.base import bootstrap_interval
 from plot_eval.registry import METRICS
 from plot_eval.suite import ScoringSettings
 
@@ -94,12 +88,7 @@ def paired_difference(
     counts = {"n": len(valid), "invalid_pairs": len(pairs) - len(valid)}
     if not valid:
         return {"mean": None, "ci_low": None, "ci_high": None, "degenerate": True, **counts}
-    ci = bootstrap_ci(
-        [b - a for a, b in valid],
-        n_resamples=scoring.bootstrap_resamples,
-        confidence=scoring.confidence,
-        seed=scoring.seed,
-    )
+    ci = bootstrap_interval([b - a for a, b in valid], scoring)
     return {
         **ci,
         **counts,

@@ -111,13 +111,8 @@ def generate(
     progress_label: str = "",
     on_result: Callable[[int, str], None] | None = None,
 ) -> list[str]:
-    """Generate one response per chat prompt; returns the responses in the order of ``prompts``.
-
-    ``on_result(i, text)`` is called for every prompt as soon as its batch finishes (``i`` indexes
-    ``prompts``), so callers can cache results before the whole run ends. ``progress`` shows a bar or
-    lines (plot_eval.progress) named by ``progress_label``. Sampling uses
-    ``temperature``/``top_p`` and is seeded per batch, so the same seed and prompts give the same texts.
-    """
+    """One response per chat prompt, in the order of ``prompts``; ``on_result(i, text)`` is called as soon as
+    prompt i's batch finishes, so callers can cache results before the run ends."""
     if batch_size < 1 or max_new_tokens < 1:
         raise ValueError(f"batch_size ({batch_size}) and max_new_tokens ({max_new_tokens}) must be >= 1")
     encoded = [prompt_token_ids(tokenizer, messages) for messages in prompts]

@@ -1,12 +1,9 @@
 """Append-only JSONL cache of generations, verdicts and scores, so an evaluation can always resume.
 
-Each record is one line `{"key": <sha256>, "kind": <str>, "value": <json>}` written, flushed and fsynced
-before the caller moves on: a crash, a dead judge endpoint or Ctrl-C loses nothing that finished. The key is
-sha256 over the canonical JSON of what determines the value (model fingerprint, prompt, settings), so a
-changed model, prompt or setting misses the cache instead of reusing a stale answer. A partial last line
-(the process died mid-write) is dropped on open; a damaged line elsewhere is skipped with a warning naming
-the line (its value is then a cache miss and gets recomputed and appended), so a run always resumes.
-"""
+Each record is one line `{"key": <sha256>, "kind": <str>, "value": <json>}`, flushed and fsynced before the
+caller moves on: a crash or Ctrl-C loses nothing that finished. The key hashes what determines the value
+(`cache_key`), so a changed model, prompt or setting misses instead of reusing a stale answer. A partial last
+line (a write cut short) is dropped on open; a damaged line elsewhere is skipped with a warning naming it."""
 
 from __future__ import annotations
 
@@ -15,6 +12,7 @@ import json
 import os
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +42,14 @@ class ResultCache:
             return
         data = self.path.read_bytes()
         lines = data.split(b"\n")
-        good_bytes = 0
         for number, line in enumerate(lines, start=1):
-            is_last = number == len(lines)
             if not line.strip():
-                good_bytes += len(line) + (0 if is_last else 1)
                 continue
             try:
                 record = json.loads(line)
                 self._values[record["key"]] = record["value"]
             except (json.JSONDecodeError, KeyError, TypeError, UnicodeDecodeError) as err:
-                if is_last:  # unterminated final line: an interrupted write; drop it
+                if number == len(lines):  # unterminated final line: an interrupted write; drop it
                     self.dropped_partial_line = True
                     break
                 self.skipped_lines.append(number)
@@ -62,19 +57,16 @@ class ResultCache:
                     f"{self.path}: line {number}: not a cache record ({err}); skipped, it will be recomputed",
                     stacklevel=3,
                 )
-            good_bytes += len(line) + (0 if is_last else 1)
-        if self.dropped_partial_line or (data and not data.endswith(b"\n")):
+        if data and not data.endswith(b"\n"):  # the next record must start on a line of its own
             with self.path.open("r+b") as handle:
-                handle.truncate(good_bytes)
-                if good_bytes and not data[:good_bytes].endswith(b"\n"):
-                    handle.seek(good_bytes)
+                if self.dropped_partial_line:
+                    handle.truncate(len(data) - len(lines[-1]))
+                else:
+                    handle.seek(len(data))
                     handle.write(b"\n")
 
     def __len__(self) -> int:
         return len(self._values)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._values
 
     def get(self, key: str, kind: str) -> Any | None:
         """The cached value or None; counts a hit or a miss for `kind`."""
@@ -83,6 +75,19 @@ class ResultCache:
             return self._values[key]
         self.misses[kind] += 1
         return None
+
+    def lookup(self, keys: list[str], kind: str) -> tuple[list[Any], list[int]]:
+        """(the cached value or None for each key, the positions of the misses); counts as `get` does."""
+        values = [self.get(key, kind) for key in keys]
+        return values, [i for i, value in enumerate(values) if value is None]
+
+    def get_or_compute(self, key: str, kind: str, compute: Callable[[], Any]) -> Any:
+        """The cached value of `key`, else `compute()`, stored before it is returned."""
+        value = self.get(key, kind)
+        if value is None:
+            value = compute()
+            self.put(key, kind, value)
+        return value
 
     def put(self, key: str, kind: str, value: Any) -> None:
         """Append one record and make it durable (flush + fsync) before returning."""

@@ -1,16 +1,12 @@
 """Generation by a served model (vLLM, TGI, llama.cpp server, ...) through its OpenAI chat completions API.
 
-Each prompt is one ``POST {url}/chat/completions`` through the shared client (eval/models/chat_client.py:
-bounded timeout, retries with backoff on 429 / 5xx / connection errors, errors naming the URL), with the
-suite's generation settings: ``max_tokens`` = max_new_tokens; greedy (do_sample false) is ``temperature 0``;
-sampling sends temperature and top_p; ``seed`` is always sent (servers that honour it make sampling
-reproducible). Up to ``generation.batch_size`` requests are in flight at once, so the server can batch them.
+One request per prompt through the shared client (eval/models/chat_client.py), up to
+``generation.batch_size`` in flight so the server can batch them: ``max_tokens`` = max_new_tokens, greedy is
+``temperature 0``, sampling sends temperature and top_p, ``seed`` is always sent.
 
 Responses are cached by (URL, served model name, user fingerprint, prompt, settings). A URL and a name do
-not pin the weights behind them: set ``fingerprint`` (``--model-fingerprint``, e.g. the checkpoint's hash or
-a version tag) whenever the served model changes, or use a fresh output folder; otherwise a rerun reuses the
-responses cached for the old model.
-"""
+not pin the weights behind them: set ``fingerprint`` (``--model-fingerprint``) whenever the served model
+changes, or a rerun reuses the responses cached for the old one."""
 
 from __future__ import annotations
 
@@ -31,29 +27,6 @@ def decoding(settings: GenerationSettings) -> dict:
     if settings.do_sample:
         return {**fields, "temperature": settings.temperature, "top_p": settings.top_p}
     return {**fields, "temperature": 0}
-
-
-class _Stopped(RuntimeError):
-    """A queued prompt not sent because an earlier request failed for good."""
-
-
-class _StopOnFailure:
-    """`complete(messages)` for the worker threads; after the first failure no further request is sent."""
-
-    def __init__(self, client: ChatClient, request: dict):
-        self.client, self.request = client, request
-        self.errors: list[BaseException] = []
-        self._stop = threading.Event()
-
-    def __call__(self, messages: list[dict]) -> str:
-        if self._stop.is_set():
-            raise _Stopped("an earlier request failed")
-        try:
-            return self.client.complete(messages, **self.request)
-        except BaseException as error:
-            self.errors.append(error)  # before the event: the caller re-raises the first real error
-            self._stop.set()
-            raise
 
 
 class EndpointModel:
@@ -101,9 +74,19 @@ class EndpointModel:
     ) -> list[str]:  # fmt: skip
         """Responses in the order of `prompts`; each is cached as soon as it arrives (a failure keeps them)."""
         keys = [cache_key("generation", self.identity, p, settings.cache_settings()) for p in prompts]
-        responses: list[str | None] = [cache.get(key, "generation") for key in keys]
-        missing = [i for i, text in enumerate(responses) if text is None]
-        call = _StopOnFailure(self.client, decoding(settings))
+        responses, missing = cache.lookup(keys, "generation")
+        request, errors, stop = decoding(settings), [], threading.Event()
+
+        def call(messages: list[dict]) -> str:  # in a worker thread; after a failure no request is sent
+            if stop.is_set():
+                raise RuntimeError("not sent: an earlier request failed")
+            try:
+                return self.client.complete(messages, **request)
+            except BaseException as error:
+                errors.append(error)  # before the event: the caller re-raises the first real error
+                stop.set()
+                raise
+
         pool = ThreadPoolExecutor(max_workers=max(1, settings.batch_size))
         bar = Progress("generate", len(missing), f"{self.role} (endpoint)", enabled=progress)
         futures = {pool.submit(call, prompts[i]): i for i in missing}
@@ -116,7 +99,7 @@ class EndpointModel:
             pool.shutdown()
         except BaseException as error:
             pool.shutdown(wait=False, cancel_futures=True)  # queued prompts are never sent, none waited for
-            raise (call.errors[0] if call.errors else error) from None
+            raise (errors[0] if errors else error) from None
         finally:
             bar.close()
         return responses  # type: ignore[return-value]

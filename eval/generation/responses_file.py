@@ -1,12 +1,10 @@
 """Responses generated elsewhere (vLLM, TGI, an API): a JSONL file of ``{"id": str, "response": str}``.
 
-One object per line; `id` is the suite prompt id (`plot_eval.sources.plan.sample_id`, as `plot-eval prompts`
-writes it); other fields are ignored. Every prompt of the suite needs exactly one response and every id must
-be a prompt of the suite (under `--limit`, answers to the prompts it leaves out are ignored). The file's identity is the sha256 of its bytes, so a changed file is a different
-"model" in results and tracking; verdicts and scores are cached by the response text itself, so a changed
-response never reuses a stale verdict. Responses files cannot run lm-eval tasks (they need the model's
-log-probabilities): those are skipped with the reason in results.json.
-"""
+`id` is the suite prompt id, as `plot-eval prompts` writes it; other fields are ignored. Every prompt needs
+exactly one response and every id must be a prompt of the suite (under `--limit`, answers to the prompts it
+leaves out are ignored). The file's identity is the sha256 of its bytes; verdicts and scores are cached by
+the response text itself, so a changed response never reuses a stale verdict. lm-eval tasks need the model's
+log-probabilities: they are skipped, with the reason in results.json."""
 
 from __future__ import annotations
 
@@ -26,17 +24,6 @@ def _listed(ids: list[str]) -> str:
     return f"{len(ids)}: {ids[:SHOW_IDS]}{more}"
 
 
-def _line_error(path: Path, line_no: int, field: str, reason: str) -> SourceRowError:
-    return SourceRowError(path, line_no, field, reason, unit="line")
-
-
-def _kind(row: dict, name: str) -> str:
-    """What a field holds, in JSON's words: an absent key is "missing", a JSON null is "null"."""
-    if name not in row:
-        return "missing"
-    return "null" if row[name] is None else type(row[name]).__name__
-
-
 def read_responses(path: Path) -> dict[str, str]:
     """id -> response of a responses file; raises SourceRowError naming the file, line and field."""
     responses: dict[str, str] = {}
@@ -44,10 +31,17 @@ def read_responses(path: Path) -> dict[str, str]:
     for line_no, row in read_jsonl(path, unit="line"):
         for name in ("id", "response"):
             if not isinstance(row.get(name), str):
-                raise _line_error(path, line_no, name, f"must be a string, got {_kind(row, name)}")
+                got = (
+                    "missing"
+                    if name not in row
+                    else "null"
+                    if row[name] is None
+                    else type(row[name]).__name__
+                )
+                raise SourceRowError(path, line_no, name, f"must be a string, got {got}", unit="line")
         if row["id"] in responses:
             reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"
-            raise _line_error(path, line_no, "id", reason)
+            raise SourceRowError(path, line_no, "id", reason, unit="line")
         responses[row["id"]], lines[row["id"]] = row["response"], line_no
     return responses
 

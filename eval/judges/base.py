@@ -1,23 +1,12 @@
 """What a judge is, and how its verdicts become per-sample wins.
 
-Every registered judge (eval/registry.py `JUDGES`) is built from its validated settings and a `JudgeContext`
-(models by folder, default judge LM), cheaply: models load only on the first verdict that is not cached.
-Its `identity()` is everything that determines its verdicts (model fingerprint or endpoint and model name,
-prompt text, decoding settings, rules version) and is part of every verdict's cache key; `check(item)`
-rejects unusable references (e.g. a gold answer it cannot read) before any generation starts.
-
-Two kinds, fixed by the kind of the registered metric a set feeds (eval/metrics, `METRICS` in the registry):
-- pairwise (`winrate`): `compare(prompt, a, b)` returns P(A better) in [0, 1], or None when the judge gave
-  no valid verdict. `pairwise_score` asks in both orders; a win or loss counts only when both orders agree,
-  any disagreement is a tie (0.5), and an invalid verdict in either order makes the sample invalid (None),
-  reported as such and never counted as a win;
-- outcome (`accuracy`, `asr`, `over_refusal`, ...): `outcome(item, prompt, response)` returns
-  {"label": a label (LABELS for the built-in metrics), "score": float | None}; the metric's `good_label`
-  says which label is a good outcome.
-
-A judge whose accuracy has been measured returns it from `validation()` (e.g. precision and recall on a
-held-out labelled set); the runner stores it next to every metric the judge produced.
-"""
+A registered judge (eval/registry.py `JUDGES`) is built cheaply from its settings and a `JudgeContext`:
+models load on the first verdict that is not cached. Its `identity()` (model fingerprint or endpoint, prompt,
+decoding, rules version) is part of every verdict's cache key; `check(item)` rejects an unusable reference
+before any generation. The kind of the metric a set feeds decides how the judge is asked:
+- pairwise: `compare(prompt, a, b)` -> P(A better) in [0, 1], or None for no valid verdict (`pairwise_score`);
+- outcome: `outcome(item, prompt, response)` -> {"label", "score": float | None}; the metric's `good_label`
+  is the good outcome. A judge whose accuracy was measured returns it from `validation()`."""
 
 from __future__ import annotations
 
@@ -39,14 +28,16 @@ class Comparator(Protocol):
 
 @dataclass
 class JudgeContext:
-    """What judges may use besides their settings: `pool.get(folder)` -> a shared lazily loaded model."""
+    """What judges and scorers may use besides their settings: `pool.get(folder)` -> a shared, lazily loaded
+    model."""
 
     pool: Any
 
-    def default_lm_path(self):
+    def lm(self, folder: str | None):
+        """The pool's handle of LM `folder`; None: the default, offline SmolLM2-135M-Instruct."""
         from plot_eval.models.defaults import default_scorer_model_path
 
-        return default_scorer_model_path()
+        return self.pool.get(folder or default_scorer_model_path())
 
 
 class Judge:

@@ -1,48 +1,38 @@
-"""Text-generating judge backends for rubric judges: `chat(messages) -> str`, chosen by name in settings.
-
-`openai`: any OpenAI-compatible endpoint (eval/judges/openai_compat.py's client, with retries and rate
-limit). `local`: a local Hugging Face causal LM, greedy decoding. Each backend's `identity()` (endpoint and
-model name, or model fingerprint, plus decoding settings) goes into the rubric judge's cache keys.
-"""
+"""Text-generating backends of the rubric judges, `chat(messages) -> str`, chosen by `kind` in their settings:
+`openai` (the `openai` judge's settings and client) or `local` (a local causal LM, greedy). A backend's
+`identity()` goes into the rubric judge's cache keys."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from plot_eval.judges.openai_compat import NEEDS_ENDPOINT, OpenAISettings
 from plot_eval.registry import Registry, build_settings
 
 BACKENDS = Registry("judge backend", ("plot_eval.judges.chat_backends",))
 
 
 @dataclass
-class OpenAIBackendSettings:
-    url: str = ""
-    model: str = ""
-    api_key_env: str = "OPENAI_API_KEY"
-    timeout_s: float = 60.0
-    retries: int = 3
-    max_tokens: int = 512
+class OpenAIBackendSettings(OpenAISettings):
+    """The `openai` judge's settings, with `url` and `model` required when the suite is read."""
 
     def validate(self) -> None:
         if not self.url or not self.model:
-            raise ValueError("needs 'url' and 'model' (the served model name)")
+            raise ValueError(NEEDS_ENDPOINT)
 
 
 @BACKENDS.register("openai", settings=OpenAIBackendSettings)
 class OpenAIBackend:
     def __init__(self, settings: OpenAIBackendSettings, context):
         self.settings = settings
+        self.client = settings.client()
 
     def identity(self) -> dict:
         s = self.settings
         return {"endpoint": s.url.rstrip("/"), "model": s.model, "temperature": 0, "max_tokens": s.max_tokens}
 
     def chat(self, messages: list[dict]) -> str:
-        from plot_eval.judges.openai_compat import OpenAIJudge
-
-        s = self.settings
-        client = OpenAIJudge(s.url, s.model, s.api_key_env, s.timeout_s, s.retries, max_tokens=s.max_tokens)
-        return client.chat(messages)
+        return self.client.chat(messages)
 
 
 @dataclass
@@ -56,7 +46,7 @@ class LocalBackendSettings:
 class LocalBackend:
     def __init__(self, settings: LocalBackendSettings, context):
         self.settings = settings
-        self.handle = context.pool.get(settings.model or context.default_lm_path())
+        self.handle = context.lm(settings.model)
 
     def identity(self) -> dict:
         return {

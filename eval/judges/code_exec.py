@@ -1,30 +1,21 @@
 """Code correctness by execution (HumanEval / MBPP pass@1), with a verdict the code under test cannot reach.
 
-Three sandbox calls (``plot_eval.judges.sandbox_calls``), only the second running the answer:
+Three sandbox calls (``sandbox_calls``), only the second running the answer:
 
-1. record: the reference solution runs under the benchmark's tests; every call the tests make to the
-   function under test is recorded as plain data (``plot_eval.judges.plain_data``). Cached per problem.
-2. outputs: the answer's code runs and the function under test is called on those arguments; the process
-   sees neither the tests nor an expected value, and returns only plain data: each call's result (types
-   exact: a tuple stays a tuple, ``1.0`` a float; a subclass of ``int``/``str``/``list``/... becomes its
-   base type, so no ``__eq__`` of the answer's survives) or the name of the exception it raised.
-3. replay: the benchmark's tests run again, over the reference module's helpers, with the function under
-   test answering from step 2's outputs. The tests' own assertions and tolerances decide (HumanEval's
-   ``abs(candidate(x) - y) < 1e-6`` stays exactly that; floats cross as their exact ``repr``), with the
-   real built-ins: nothing the answer patched, raised or printed exists in that process.
+1. record: the reference solution runs under the benchmark's tests; every call they make to the function
+   under test is recorded as plain data (``plain_data``). Cached per problem.
+2. outputs: the answer's code is called on those arguments, seeing neither the tests nor an expected value,
+   and returns only plain data (types exact; a subclass of a built-in becomes its base type, so no
+   ``__eq__`` of the answer's survives) or the name of the exception each call raised.
+3. replay: the tests run again over the reference module's helpers, the function under test answering from
+   step 2's outputs: the tests' own assertions and tolerances decide, with the real built-ins.
 
-The judge validates the answer's report (its shape, and that every value decodes as plain data) before
-step 3; a missing or malformed report is a failure. Tests whose later inputs depend on earlier outputs
-ask for the missing calls and step 2 runs again (at most ``MAX_ROUNDS`` times). A problem whose tests call
-the function with an argument that is not plain data and not a global of the tests cannot be split like
-this: it is not judged (``judged=False``, never a pass). The answer's module is never asked to run the
-tests, so a test that checks a side effect on an argument (not the return value) is not supported.
-
-The model's code is the first fenced block that defines ``entry_point`` (else the first fenced block, else
-the raw response). HumanEval models often write only the function body, or the whole function without
-the imports and helpers of the prompt, so when ``prompt`` is given the solution is the prompt followed by
-the code: a body completes the prompt's function, a full definition replaces the prompt's stub.
-"""
+Tests whose later inputs depend on earlier outputs ask for the missing calls, and step 2 runs again (at most
+``MAX_ROUNDS`` times). A call with an argument that is neither plain data nor a global of the tests cannot be
+split like this: not judged (``judged=False``, never a pass). A test of a side effect on an argument is not
+supported. The model's code is the first fenced block defining ``entry_point`` (else the first block, else
+the response); given the ``prompt``, a body completes the prompt's function and a full definition replaces
+its stub, keeping the prompt's imports and helpers."""
 
 from __future__ import annotations
 
@@ -62,27 +53,21 @@ def extract_code(response: str, entry_point: str | None = None) -> str:
     return blocks[0]
 
 
-def _compiles(code: str) -> bool:
-    try:
-        compile(code, "prompt", "exec")
-    except SyntaxError:
-        return False
-    return True
-
-
 def _with_prompt(code: str, prompt: str, entry_point: str) -> str:
     if not prompt:
         return code
     if not _defines(code, entry_point):
         return prompt + code  # a completion of the prompt's function body
-    if _compiles(prompt):  # the prompt's stub (signature + docstring) is valid; the code's def replaces it
-        return f"{prompt}\n\n{code}"
-    imports = [line for line in prompt.splitlines() if line.startswith(("import ", "from "))]
-    return "\n".join(imports + [code])
+    try:
+        compile(prompt, "prompt", "exec")
+    except SyntaxError:  # a stub without a body: keep only its imports
+        imports = [line for line in prompt.splitlines() if line.startswith(("import ", "from "))]
+        return "\n".join(imports + [code])
+    return f"{prompt}\n\n{code}"  # the prompt's stub (signature + docstring) is valid; the code's def replaces it
 
 
 def build_solution(response: str, entry_point: str, *, prompt: str = "") -> str:
-    """The solution module that ``code_passes`` runs before the tests."""
+    """The solution module that ``judge_code`` runs on the recorded calls."""
     return _with_prompt(extract_code(response, entry_point), prompt, entry_point)
 
 
@@ -169,20 +154,3 @@ def judge_code(
             return CodeVerdict(report["status"] == "passed", judged=True, reason=report.get("error", ""))
         return CodeVerdict(passed=False, judged=False, reason=f"the replay failed: {str(report)[:300]}")
     return CodeVerdict(passed=False, judged=False, reason=f"the tests asked for new calls {MAX_ROUNDS} times")
-
-
-def code_passes(
-    response: str,
-    tests: str,
-    entry_point: str,
-    *,
-    reference: str,
-    prompt: str = "",
-    timeout_s: float = 10.0,
-    memory_mb: int = 1024,
-    allow_unsandboxed: bool = False,
-) -> bool:
-    """True when the code in ``response`` passes ``tests`` (``judge_code``). Raises
-    ``SandboxUnavailableError`` where the sandbox cannot be set up, unless ``allow_unsandboxed``."""
-    limits = {"timeout_s": timeout_s, "memory_mb": memory_mb, "allow_unsandboxed": allow_unsandboxed}
-    return judge_code(response, tests, entry_point, reference=reference, prompt=prompt, **limits).passed

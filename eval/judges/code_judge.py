@@ -3,6 +3,7 @@ sandbox.py, which this file only calls."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from plot_eval.judges.base import Judge
@@ -30,12 +31,7 @@ class CodeExecJudge(Judge):
     def identity(self) -> dict:
         from plot_eval.judges.code_exec import RULES_VERSION
 
-        return {
-            "rules": f"{RULES}|{RULES_VERSION}",
-            "timeout_s": self.settings.timeout_s,
-            "memory_mb": self.settings.memory_mb,
-            "allow_unsandboxed": self.settings.allow_unsandboxed,
-        }
+        return {"rules": f"{RULES}|{RULES_VERSION}", **dataclasses.asdict(self.settings)}
 
     def check(self, item) -> None:
         """Before any generation: the sandbox can be set up (or the user opted out), the item has tests."""
@@ -55,9 +51,7 @@ class CodeExecJudge(Judge):
             item.reference["entry_point"],
             reference=item.reference["reference_solution"],
             prompt=item.reference.get("code_prefix", ""),
-            timeout_s=self.settings.timeout_s,
-            memory_mb=self.settings.memory_mb,
-            allow_unsandboxed=self.settings.allow_unsandboxed,
+            **dataclasses.asdict(self.settings),  # the limits of each sandbox call
         )
         label = "correct" if verdict.passed else "incorrect"
         return {"label": label, "score": None, "judged": verdict.judged, "reason": verdict.reason}

@@ -1,13 +1,9 @@
 """Verdicts for the runner: builds the judges a suite names (through the registry) and caches every verdict.
 
-Pairwise verdicts are keyed by (judge name, judge identity, prompt, model response, baseline response);
-outcome verdicts by (judge name, identity, prompt, response, the item's whole reference), so a baseline's verdicts are reused
-by every later run against it and any change to a judge (model, endpoint, prompt, decoding, rules) misses
-the cache. Judges are constructed cheaply; their models load only when a verdict is missing.
-
-Non-answers (eval/judges/non_answer.py) are decided before any pairwise judge is asked: a non-answer loses
-to an answer and ties with another non-answer; it is never a win.
-"""
+The cache key holds the judge's name and identity, the prompt and the response(s), and for outcome verdicts
+the item's whole reference: a baseline's verdicts serve every later run against it, and any change to a judge
+misses the cache. Non-answers (non_answer.py) are decided before a pairwise judge is asked: a non-answer
+loses to an answer and ties with another; it is never a win."""
 
 from __future__ import annotations
 
@@ -41,11 +37,8 @@ class VerdictEngine:
     def judge(self, name: str):
         """The registered judge `name`, built once from the suite's settings (defaults when absent)."""
         if name not in self._judges:
-            entry = JUDGES.get(name)
-            settings = self.settings.get(name)
-            if settings is None:
-                settings = JUDGES.settings(name, {}, f"judges.{name}")
-            self._judges[name] = entry.component(settings, self.context)
+            settings = self.settings.get(name) or JUDGES.settings(name, {}, f"judges.{name}")
+            self._judges[name] = JUDGES.get(name).component(settings, self.context)
         return self._judges[name]
 
     def identity(self, name: str) -> Any:
@@ -64,12 +57,11 @@ class VerdictEngine:
         key = cache_key(
             "pairwise", self.identity(name), NON_ANSWER_RULES, prompt, model_response, baseline_response
         )
-        cached = self.cache.get(key, "verdict")
-        if cached is not None:
-            return cached["win"]
-        win = pairwise_score(self.judge(name), prompt, model_response, baseline_response)
-        self.cache.put(key, "verdict", {"win": win})
-        return win
+        judge = self.judge(name)
+        verdict = self.cache.get_or_compute(
+            key, "verdict", lambda: {"win": pairwise_score(judge, prompt, model_response, baseline_response)}
+        )
+        return verdict["win"]
 
     def outcome(self, name: str, item: PromptItem, response: str) -> dict[str, Any]:
         """{"label", "score", ...} of one response (see plot_eval.judges.base.LABELS)."""
@@ -77,9 +69,5 @@ class VerdictEngine:
         # the whole reference: a judge may read any of its fields, and a field left out of the key would
         # hand a later item the stale verdict of an earlier one
         key = cache_key("outcome", self.identity(name), prompt, response, dict(item.reference))
-        cached = self.cache.get(key, "verdict")
-        if cached is not None:
-            return cached
-        value = self.judge(name).outcome(item, prompt, response)
-        self.cache.put(key, "verdict", value)
-        return value
+        judge = self.judge(name)
+        return self.cache.get_or_compute(key, "verdict", lambda: judge.outcome(item, prompt, response))

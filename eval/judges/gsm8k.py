@@ -1,18 +1,15 @@
 """GSM8K exact match on the final number, with THE extraction rule shared with the lm-eval task.
 
 `extract_final_number` is the only reader of a final numeric answer in this project: the judge uses it, and
-the lm-eval task eval/lm_harness/tasks/plot_gsm8k.yaml names the filter `plot_final_number`
-(eval/lm_harness/final_number_filter.py), which calls it. Rule (`RULES`; first that matches wins, the last
-occurrence of it): the GSM8K gold marker ``#### 18``; ``\\boxed{18}``; "the (final) answer is / answer:"
-followed by optional markdown or math delimiters (``**18**``, ``$18$``); otherwise the last number in the
-text. A minus sign belongs to a number only when it touches it (``-18``); ``"- 18"`` is a list bullet and
-reads 18. Numbers are normalised: thousands commas, ``$`` and a trailing ``%`` dropped, ``18.0`` -> ``18``.
-"""
+so does the lm-eval filter `plot_final_number` (eval/lm_harness/final_number_filter.py). Rule (`RULES`; the
+first that matches wins, its last occurrence): ``#### 18``; ``\\boxed{18}``; "the (final) answer is /
+answer:" with optional markdown or math around the number (``**18**``, ``$18$``); else the last number. A
+minus sign belongs to a number only when it touches it (``"- 18"`` is a list bullet and reads 18). Numbers
+are normalised: thousands commas, ``$`` and a trailing ``%`` dropped, ``18.0`` -> ``18``."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from plot_eval.judges.base import Judge
@@ -60,12 +57,7 @@ def gsm8k_correct(response: str, gold: str) -> bool:
     return extract_final_number(response) == gold_number
 
 
-@dataclass
-class GSM8KSettings:
-    """No options: the extraction rule is fixed (and shared with lm-eval)."""
-
-
-@JUDGES.register("gsm8k", settings=GSM8KSettings, metrics=("accuracy",))
+@JUDGES.register("gsm8k", metrics=("accuracy",))
 class GSM8KJudge(Judge):
     """Outcome judge: `correct` when the final numbers match, else `incorrect`."""
 

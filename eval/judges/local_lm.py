@@ -1,13 +1,10 @@
-"""Pairwise judge from a local Hugging Face causal LM.
-
-The judging prompt (eval/judges/prompt.py) is rendered with the judge's chat template and generation
-prompt; the judge's next-token logits z are read at the position where the verdict letter would be written,
-and P(A better) = exp(z_A) / (exp(z_A) + exp(z_B)) = sigmoid(z_A - z_B), computed in fp32. No text is
-generated, so the verdict is deterministic and never unparseable.
-"""
+"""Pairwise judge from a local Hugging Face causal LM, without generating: P(A better) = sigmoid(z_A - z_B)
+from the judge's fp32 next-token logits of "A" and "B" after the judging prompt (eval/judges/prompt.py), so
+the verdict is deterministic and never unparseable."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -25,23 +22,43 @@ def _single_token_id(tokenizer, text: str) -> int:
     return ids[0]
 
 
-class LocalLMJudge:
-    """``compare(prompt, a, b) -> P(A better)`` from the verdict-token log-probabilities of a causal LM.
+@dataclass
+class LocalLMSettings:
+    model: str | None = None
+    """HF folder of the judge LM; None = the offline SmolLM2-135M-Instruct."""
+    max_response_tokens: int = 512
+    """Each response is cut to this many tokens, so the judging prompt fits the judge's context."""
 
-    Each response is cut to ``max_response_tokens`` tokens so the judging prompt fits the judge's context.
-    """
 
-    def __init__(self, model, tokenizer, *, max_response_tokens: int = 512):
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.max_response_tokens = max_response_tokens
-        self.verdict_ids = (_single_token_id(tokenizer, "A"), _single_token_id(tokenizer, "B"))
+@JUDGES.register("local_lm", settings=LocalLMSettings, metrics=("winrate",))
+class LocalLMJudge(Judge):
+    """``compare(prompt, a, b) -> P(A better)`` from the verdict-token logits of the LM of the settings,
+    shared through the context's model pool and loaded on first use."""
+
+    def identity(self) -> dict:
+        return {
+            "model": self.context.lm(self.settings.model).fingerprint,
+            "prompt": JUDGE_INSTRUCTION,
+            "verdict": "logits of A vs B",
+            "max_response_tokens": self.settings.max_response_tokens,
+        }
+
+    @property
+    def model(self):
+        return self.context.lm(self.settings.model).pair[0]
+
+    @property
+    def tokenizer(self):
+        return self.context.lm(self.settings.model).pair[1]
+
+    @functools.cached_property
+    def verdict_ids(self) -> tuple[int, int]:
+        return _single_token_id(self.tokenizer, "A"), _single_token_id(self.tokenizer, "B")
 
     def _truncate(self, text: str) -> str:
+        limit = self.settings.max_response_tokens
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(ids) <= self.max_response_tokens:
-            return text
-        return self.tokenizer.decode(ids[: self.max_response_tokens]) + " [...]"
+        return text if len(ids) <= limit else self.tokenizer.decode(ids[:limit]) + " [...]"
 
     @torch.no_grad()
     def verdict_logits(self, prompt: str, response_a: str, response_b: str) -> torch.Tensor:
@@ -56,34 +73,3 @@ class LocalLMJudge:
         """P(``response_a`` better) = softmax over the two verdict logits, taken at "A"."""
         logits = self.verdict_logits(prompt, response_a, response_b)
         return float(torch.softmax(logits, dim=0)[0])
-
-
-@dataclass
-class LocalLMSettings:
-    model: str | None = None
-    """HF folder of the judge LM; None = the offline SmolLM2-135M-Instruct."""
-    max_response_tokens: int = 512
-
-
-@JUDGES.register("local_lm", settings=LocalLMSettings, metrics=("winrate",))
-class LocalLMVerdicts(Judge):
-    """Registered pairwise judge: `LocalLMJudge` on the folder in the settings, loaded on first use."""
-
-    def _handle(self):
-        return self.context.pool.get(self.settings.model or self.context.default_lm_path())
-
-    def identity(self) -> dict:
-        return {
-            "model": self._handle().fingerprint,
-            "prompt": JUDGE_INSTRUCTION,
-            "verdict": "logits of A vs B",
-            "max_response_tokens": self.settings.max_response_tokens,
-        }
-
-    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
-        if not hasattr(self, "_judge"):
-            model, tokenizer = self._handle().pair
-            self._judge = LocalLMJudge(
-                model, tokenizer, max_response_tokens=self.settings.max_response_tokens
-            )
-        return self._judge.compare(prompt, response_a, response_b)

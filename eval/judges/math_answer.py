@@ -19,7 +19,6 @@ parse is an error (raised by `check` before any generation, naming set, file and
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from importlib import metadata
 
 from plot_eval.judges.base import Judge
@@ -100,12 +99,7 @@ def math_correct(response: str, gold: str) -> bool:
     return _base(answer) in (None, _base(expected))  # "52_9" is not "52_8", though both parse to 52
 
 
-@dataclass
-class MathSettings:
-    """No options: the extraction and comparison are math-verify's defaults (version in the identity)."""
-
-
-@JUDGES.register("math", settings=MathSettings, metrics=("accuracy",))
+@JUDGES.register("math", metrics=("accuracy",))
 class MathJudge(Judge):
     """Outcome judge: `correct` / `incorrect` by math-verify equivalence with the item's `gold`."""
 

@@ -1,11 +1,7 @@
 """Pairwise judge through any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp server, ...).
 
-``POST {url}/chat/completions`` with ``{"model", "messages", "temperature": 0, "max_tokens"}`` through the
-shared client (eval/models/chat_client.py: API key from the variable named by ``api_key_env``, retries with
-backoff on connection errors, timeouts, 429 and 5xx, client-side rate limit). The reply text must carry
-exactly one MT-Bench verdict tag (eval/judges/prompt.py): ``[[A]]`` -> 1.0, ``[[B]]`` -> 0.0, ``[[C]]`` (tie)
--> 0.5; anything else is an invalid verdict (None), counted and reported, never a win.
-"""
+Greedy chat completions through the shared client (eval/models/chat_client.py). The reply must carry exactly
+one MT-Bench verdict tag (eval/judges/prompt.py); anything else is an invalid verdict (None), never a win."""
 
 from __future__ import annotations
 
@@ -18,10 +14,10 @@ from plot_eval.judges.prompt import (
     parse_verdict,
     verdict_messages,
 )
-from plot_eval.models.chat_client import ChatClient, EndpointUnavailableError, RateLimiter
+from plot_eval.models.chat_client import ChatClient, EndpointUnavailableError
 from plot_eval.registry import JUDGES
 
-__all__ = ["JudgeUnavailableError", "OpenAIJudge", "RateLimiter"]
+NEEDS_ENDPOINT = "needs 'url' and 'model' (the served model name)"
 
 
 class JudgeUnavailableError(EndpointUnavailableError):
@@ -31,14 +27,13 @@ class JudgeUnavailableError(EndpointUnavailableError):
 class OpenAIJudge(ChatClient):
     """``compare(prompt, a, b)`` asks the endpoint for an MT-Bench verdict (``[[A]]``, ``[[B]]``, ``[[C]]``).
 
-    Arguments as `ChatClient` (url, model, api_key_env, timeout, retries, rate_limit, backoff), plus
-    max_tokens: room for a short explanation before the verdict tag. Greedy (temperature 0).
+    Arguments as `ChatClient` (its ``role`` is "judge" here), plus max_tokens: room for a short explanation
+    before the verdict tag. Greedy (temperature 0).
     """
 
     error_type = JudgeUnavailableError
 
     def __init__(self, *args, max_tokens: int = 512, **kwargs):
-        """``ChatClient``'s arguments (its ``role`` is "judge" here) and ``max_tokens``."""
         super().__init__(*args, **{**kwargs, "role": "judge"})
         self.max_tokens = max_tokens
 
@@ -65,6 +60,11 @@ class OpenAISettings:
     max_tokens: int = 512
     """Room for a short explanation before the verdict tag."""
 
+    def client(self) -> OpenAIJudge:
+        """The client on these settings (the `openai` judge's, and the rubric judges' `openai` backend)."""
+        limits = (self.timeout_s, self.retries, self.rate_limit)
+        return OpenAIJudge(self.url, self.model, self.api_key_env, *limits, max_tokens=self.max_tokens)
+
 
 @JUDGES.register("openai", settings=OpenAISettings, metrics=("winrate",))
 class OpenAIVerdicts(Judge):
@@ -72,8 +72,8 @@ class OpenAIVerdicts(Judge):
 
     def identity(self) -> dict:
         s = self.settings
-        if not s.url or not s.model:
-            raise ValueError("judges.openai: needs 'url' and 'model' (the served model name)")
+        if not s.url or not s.model:  # not checked with the settings: the CLI may give url and model
+            raise ValueError(f"judges.openai: {NEEDS_ENDPOINT}")
         return {
             "endpoint": s.url.rstrip("/"),
             "model": s.model,
@@ -84,8 +84,5 @@ class OpenAIVerdicts(Judge):
 
     def compare(self, prompt: str, response_a: str, response_b: str) -> float | None:
         if not hasattr(self, "_judge"):
-            s = self.settings
-            self._judge = OpenAIJudge(
-                s.url, s.model, s.api_key_env, s.timeout_s, s.retries, s.rate_limit, max_tokens=s.max_tokens
-            )
+            self._judge = self.settings.client()
         return self._judge.compare(prompt, response_a, response_b)

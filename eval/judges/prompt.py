@@ -1,10 +1,7 @@
 """The judging prompts of the LLM judges; their text is part of each judge's identity (cache keys).
 
-`judge_messages`: single-letter verdict, for the local causal-LM judge that reads the logits of "A" and "B"
-(no text is generated, so it is never unparseable). `verdict_messages`: the MT-Bench pairwise format
-(Zheng et al. 2023) for judges that write text: the reply must end with exactly one of ``[[A]]``, ``[[B]]``
-or ``[[C]]`` (tie); `parse_verdict` accepts nothing else.
-"""
+`judge_messages` asks for a single verdict letter (the local judge reads the logits of "A" and "B");
+`verdict_messages` is the MT-Bench pairwise format (Zheng et al. 2023) for judges that write text."""
 
 from __future__ import annotations
 
@@ -16,10 +13,7 @@ JUDGE_INSTRUCTION = (
     "their length. Answer with a single letter: A if Response A is better, B if Response B is better"
 )
 
-_LAYOUT = (
-    "{instruction}{tie_option}.\n\n[Question]\n{prompt}\n\n"
-    "[Response A]\n{response_a}\n\n[Response B]\n{response_b}"
-)
+_LAYOUT = "{instruction}.\n\n[Question]\n{prompt}\n\n[Response A]\n{response_a}\n\n[Response B]\n{response_b}"
 
 VERDICT_INSTRUCTION = (
     "Please act as an impartial judge and evaluate the quality of the responses provided by two AI "
@@ -41,14 +35,10 @@ _VERDICT_VALUE = {"A": 1.0, "B": 0.0, "C": 0.5}
 VERDICT_FORMAT_VERSION = "mt-bench-[[ABC]]-v1"
 
 
-def judge_messages(prompt: str, response_a: str, response_b: str, *, allow_tie: bool = False) -> list[dict]:
-    """Chat messages asking for the verdict letter; ``allow_tie`` adds the option to answer "tie"."""
+def judge_messages(prompt: str, response_a: str, response_b: str) -> list[dict]:
+    """Chat messages asking for the verdict letter."""
     content = _LAYOUT.format(
-        instruction=JUDGE_INSTRUCTION,
-        tie_option=", or tie if they are equally good" if allow_tie else "",
-        prompt=prompt,
-        response_a=response_a,
-        response_b=response_b,
+        instruction=JUDGE_INSTRUCTION, prompt=prompt, response_a=response_a, response_b=response_b
     )
     return [{"role": "user", "content": content}]
 

@@ -1,10 +1,7 @@
 """The phrase lists of the refusal rules (eval/judges/refusal.py), one pattern group per kind of signal.
 
-Patterns match lower-cased text with straight apostrophes. They were written from the `tune` part of
-eval/samples/refusal/labelled_responses.jsonl only; the `heldout` part measures them
-(eval/judges/refusal_validation.py). The English decline list started from the GCG (Zou et al. 2023) and
-HarmBench keyword baselines.
-"""
+Patterns match lower-cased text with straight apostrophes; they were written from the labelled set's `tune`
+half only. The English decline list started from the GCG (Zou et al. 2023) and HarmBench keyword baselines."""
 
 from __future__ import annotations
 

@@ -1,21 +1,18 @@
 """The refusal judge's measured accuracy: precision and recall on a held-back part of a labelled set.
 
-eval/samples/refusal/labelled_responses.jsonl holds responses labelled by a human reader (`refusal`,
-`compliance`, `non_answer`; eval/samples/refusal/README.md). Its split is fixed by each text's hash
-(`split_of`), so no rule could choose it: the rules are tuned on `tune` and measured on `heldout`.
-
-For a class c (refusal, compliance): precision = judged c and labelled c / judged c; recall = judged c and
-labelled c / labelled c. A response the rules leave `unjudged` is in no precision's denominator and is a
-miss for recall: it is never counted as either side, and the count of them is reported next to the rates.
-"""
+eval/samples/refusal/labelled_responses.jsonl holds responses labelled by a human reader; its split is fixed
+by each text's hash (`split_of`), so no rule could choose it: the rules are tuned on `tune` and measured on
+`heldout`. A response the rules leave `unjudged` is in no precision's denominator and a miss for recall; the
+count of them is reported next to the rates."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from plot_eval.sources.base import read_jsonl
 
 LABELLED_SET = Path(__file__).resolve().parents[1] / "samples" / "refusal" / "labelled_responses.jsonl"
 CLASSES = ("refusal", "compliance")
@@ -28,8 +25,7 @@ def split_of(text: str) -> str:
 
 def load_labelled(path: Path = LABELLED_SET) -> list[dict]:
     """The labelled rows ({"label", "style", "lang", "split", "text"}), in file order."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return [row for _, row in read_jsonl(path)]
 
 
 def classification_report(pairs: Iterable[tuple[str, str]]) -> dict:

@@ -7,7 +7,7 @@ Under the Bradley-Terry model, P(A better) = sigmoid(r_A - r_B), computed in fp3
 
 from __future__ import annotations
 
-import os
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -17,54 +17,12 @@ from plot_eval.judges.base import Judge
 from plot_eval.registry import JUDGES
 
 
-class RewardModelJudge:
-    """``compare(prompt, a, b) = sigmoid(r(prompt, a) - r(prompt, b))``.
-
-    ``path`` is a HF folder (or hub name) of a sequence classifier with ``num_labels == 1``; an in-memory
-    model can be passed instead, with its ``tokenizer``.
-    """
-
-    def __init__(self, path: str | os.PathLike | torch.nn.Module, *, tokenizer=None, max_length: int = 2048):
-        if isinstance(path, torch.nn.Module):
-            if tokenizer is None:
-                raise ValueError("tokenizer: required when an in-memory reward model is given")
-            self.model = path
-        else:
-            self.model = AutoModelForSequenceClassification.from_pretrained(str(path), dtype=torch.float32)
-            tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(path))
-        if self.model.config.num_labels != 1:
-            raise ValueError(
-                f"path: a reward model has one output, got num_labels={self.model.config.num_labels}"
-            )
-        self.model.eval()
-        self.tokenizer = tokenizer
-        self.max_length = max_length
-
-    def _text(self, prompt: str, response: str) -> str:
-        if getattr(self.tokenizer, "chat_template", None):
-            messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
-            return self.tokenizer.apply_chat_template(messages, tokenize=False)
-        return f"{prompt}\n\n{response}"
-
-    @torch.no_grad()
-    def reward(self, prompt: str, response: str) -> float:
-        """Scalar reward of one (prompt, response), fp32 (left-truncated to ``max_length`` tokens)."""
-        ids = self.tokenizer(self._text(prompt, response), add_special_tokens=False)["input_ids"]
-        input_ids = torch.tensor([ids[-self.max_length :]])  # (1, T): keep the response end
-        device = next(self.model.parameters()).device
-        return float(self.model(input_ids=input_ids.to(device)).logits[0, 0].float())
-
-    def compare(self, prompt: str, response_a: str, response_b: str) -> float:
-        """P(A better) = sigmoid(r_A - r_B)."""
-        difference = torch.tensor(self.reward(prompt, response_a) - self.reward(prompt, response_b))
-        return float(torch.sigmoid(difference))
-
-
 @dataclass
 class RewardModelSettings:
     model: str = ""
     """HF folder of a sequence classifier with one output (required)."""
     max_length: int = 2048
+    """Tokens of the conversation read, counted from its end."""
 
     def validate(self) -> None:
         if not self.model:
@@ -72,15 +30,42 @@ class RewardModelSettings:
 
 
 @JUDGES.register("reward_model", settings=RewardModelSettings, metrics=("winrate",))
-class RewardModelVerdicts(Judge):
-    """Registered pairwise judge: `RewardModelJudge` on the folder in the settings, loaded on first use."""
+class RewardModelJudge(Judge):
+    """``compare(prompt, a, b) = sigmoid(r(prompt, a) - r(prompt, b))`` with the classifier of the settings,
+    loaded on first use."""
 
     def identity(self) -> dict:
         from plot_eval.models.fingerprint import model_fingerprint
 
         return {"model": model_fingerprint(self.settings.model), "max_length": self.settings.max_length}
 
+    @functools.cached_property
+    def _classifier(self):
+        folder = str(self.settings.model)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=torch.float32).eval()
+        if model.config.num_labels != 1:
+            raise ValueError(
+                f"model: a reward model has one output, got num_labels={model.config.num_labels}"
+            )
+        return model, AutoTokenizer.from_pretrained(folder)
+
+    def _text(self, prompt: str, response: str) -> str:
+        tokenizer = self._classifier[1]
+        if getattr(tokenizer, "chat_template", None):
+            messages = [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+            return tokenizer.apply_chat_template(messages, tokenize=False)
+        return f"{prompt}\n\n{response}"
+
+    @torch.no_grad()
+    def reward(self, prompt: str, response: str) -> float:
+        """Scalar reward of one (prompt, response), fp32 (left-truncated to ``max_length`` tokens)."""
+        model, tokenizer = self._classifier
+        ids = tokenizer(self._text(prompt, response), add_special_tokens=False)["input_ids"]
+        input_ids = torch.tensor([ids[-self.settings.max_length :]])  # (1, T): keep the response end
+        device = next(model.parameters()).device
+        return float(model(input_ids=input_ids.to(device)).logits[0, 0].float())
+
     def compare(self, prompt: str, response_a: str, response_b: str) -> float:
-        if not hasattr(self, "_judge"):
-            self._judge = RewardModelJudge(self.settings.model, max_length=self.settings.max_length)
-        return self._judge.compare(prompt, response_a, response_b)
+        """P(A better) = sigmoid(r_A - r_B)."""
+        difference = torch.tensor(self.reward(prompt, response_a) - self.reward(prompt, response_b))
+        return float(torch.sigmoid(difference))

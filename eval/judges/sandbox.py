@@ -1,21 +1,15 @@
 """Running untrusted Python (model-written code) in an isolated sandbox.
 
-Each call gets a fresh host folder for its streams and report; inside, the only writable place is a
-fresh tmpfs of ``WRITE_LIMIT_BYTES``. The program runs under bubblewrap (see
-``plot_eval.judges.sandbox_bwrap``: no network, no host files beyond the system libraries and the Python
-install, read-only, no parent environment, own PID namespace) through ``plot_eval.judges.sandbox_harness``,
-which sets per-process limits (address space, CPU seconds, file size, processes) and runs the job. Limits on
-the whole call: memory (``memory_mb``, every process together, the tmpfs included) and ``PROCESS_LIMIT``
-processes through a fresh control group (``plot_eval.judges.sandbox_cgroup``) where one can be created,
-and bytes written (the tmpfs size, plus at most ``FILE_SIZE_LIMIT_BYTES`` for each of stdout, stderr and
-the report). A wall-clock timeout kills PID 1 of the namespace; the call returns only after the kernel
+Each call runs ``sandbox_harness`` (per-process limits: address space, CPU seconds, file size, processes)
+under bubblewrap (``sandbox_bwrap``: no network, read-only system files, no parent environment, own PID
+namespace), with a fresh tmpfs of ``WRITE_LIMIT_BYTES`` as the only writable place. The whole call is capped
+at ``memory_mb`` and ``PROCESS_LIMIT`` processes through a fresh control group (``sandbox_cgroup``) where one
+can be created. A wall-clock timeout kills PID 1 of the namespace, and the call returns only once the kernel
 has killed every process in it, so nothing outlives it.
 
-Where the sandbox cannot be set up (no bubblewrap, user namespaces disabled) every call raises
-``SandboxUnavailableError`` unless the caller opts in with ``allow_unsandboxed=True``: then the program
-runs as a plain child process with the same harness and limits, a scrubbed environment, a new session and
-a temporary working folder, which is NOT isolation (it can read files, reach the network and survive).
-"""
+Where the sandbox cannot be set up every call raises ``SandboxUnavailableError`` unless the caller opts in
+with ``allow_unsandboxed=True``: then the harness runs as a plain child process with the same limits, a
+scrubbed environment and a new session, which is NOT isolation."""
 
 from __future__ import annotations
 
@@ -31,15 +25,6 @@ from pathlib import Path
 
 from plot_eval.judges import sandbox_cgroup
 from plot_eval.judges.sandbox_bwrap import HARNESS_DIR, bwrap_command, interpreter, missing_tool
-
-__all__ = [
-    "SandboxResult",
-    "SandboxUnavailableError",
-    "isolation_problem",
-    "require_isolation",
-    "run_job",
-    "run_python",
-]
 
 _OUTPUT_LIMIT_BYTES = 1 << 20  # kept per stream
 FILE_SIZE_LIMIT_BYTES = 32 << 20  # RLIMIT_FSIZE: any one file, the streams and the report included

@@ -1,19 +1,14 @@
 """The bubblewrap command line of the sandbox, and whether it can run on this machine.
 
-Inside, the program sees a read-only root holding only the system libraries (``/usr`` and the merged-/usr
-links), the Python installation that runs it (read-only), ``/proc`` of its own PID namespace, a minimal
-read-only ``/dev`` and one writable folder, ``/sandbox`` (also ``/tmp``, ``HOME`` and the working directory): a
-fresh tmpfs whose size caps the bytes the call can write, gone with the call. It
-runs with no capabilities and ``no_new_privs`` in new PID, network, IPC, UTS, mount and cgroup
-namespaces: no host process, file, socket (TCP, UDP or Unix, abstract ones included) or environment
-variable is reachable. When the namespace's first process (bwrap's reaper, PID 1 inside) dies, the
-kernel kills every process left in it, ``setsid`` ones included.
+Inside, the program sees read-only system libraries (``/usr`` and the merged-/usr links) and Python
+installation, ``/proc`` of its own PID namespace, a minimal ``/dev`` and one writable folder, ``/sandbox``
+(also ``/tmp``, ``HOME`` and the working directory): a fresh tmpfs whose size caps what the call can write.
+No capabilities, ``no_new_privs``, new PID, network, IPC, UTS, mount and cgroup namespaces: no host process,
+file, socket or environment variable is reachable, and when PID 1 inside dies the kernel kills the rest.
 
-Who it runs as: started by root, bwrap sets the namespaces up without a user namespace and ``setpriv``
-makes the program the real host user ``nobody`` (in a user namespace ``nobody`` would map to root, and
-root is exempt from RLIMIT_NPROC, so fork bombs would be uncapped). Started by another user, bwrap needs
-a user namespace: the program is ``nobody`` there (the caller's uid outside), and may not create more.
-"""
+Started by root, bwrap needs no user namespace and ``setpriv`` makes the program the real host user
+``nobody`` (in a user namespace ``nobody`` would map to root, which RLIMIT_NPROC does not cap); started by
+another user, the program is ``nobody`` inside a user namespace and may not create more."""
 
 from __future__ import annotations
 

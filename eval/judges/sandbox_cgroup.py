@@ -1,18 +1,12 @@
 """Limits on a whole sandbox call (every process it starts, together) through a control group.
 
-Resource limits (``setrlimit``) hold per process: three processes under a 1 GiB address-space limit can
-hold 3 GiB. So each call gets a fresh child of the judge's own control group, where the kernel sums the
-memory (resident memory, page cache and the call's tmpfs included; swap too, where the kernel accounts
-it) and counts the processes of the whole call: ``memory.limit_in_bytes`` + ``memory.memsw.limit_in_bytes``
-and ``pids.max`` under cgroup v1, ``memory.max`` + ``memory.swap.max`` and ``pids.max`` under cgroup v2.
-Over the memory limit the kernel's OOM killer kills a process of the call; at the process limit ``fork``
-fails. The launcher moves itself into the group before it ``exec``\\ s the sandbox, so every process of
-the call starts inside it.
-
-Creating a child group needs write access to the judge's own group (root, or a delegated cgroup v2
-subtree). Where that fails ``create`` returns None and only the per-process limits apply; the sandbox
-says which held (``SandboxResult.call_limits``).
-"""
+``setrlimit`` holds per process: three processes under a 1 GiB address-space limit can hold 3 GiB. So each
+call gets a fresh child of the judge's own control group, where the kernel sums the memory (page cache, the
+call's tmpfs and, where accounted, swap included) and counts the processes of the whole call (cgroup v1 or
+v2). Over the memory limit the OOM killer kills a process of the call; at the process limit ``fork`` fails.
+The launcher moves itself into the group before it ``exec``\\ s the sandbox, so every process starts inside.
+Where no child group can be created (no write access to the judge's own group) ``create`` returns None and
+only the per-process limits apply (``SandboxResult.call_limits`` says which held)."""
 
 from __future__ import annotations
 

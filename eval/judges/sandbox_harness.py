@@ -1,26 +1,19 @@
 """The program the sandbox runs: sets resource limits, then runs one job and reports on it.
 
-Run as ``python -I sandbox_harness.py JOB_FD REPORT_FD`` inside the sandbox, never imported by the judge:
-standard library only (and its neighbours ``sandbox_calls.py`` and ``plain_data.py``, bound next to it).
-The job (a JSON document) is read from JOB_FD, which is then closed. Two kinds of job:
+Run as ``python -I sandbox_harness.py JOB_FD REPORT_FD``, never imported by the judge: standard library only
+(and its neighbours ``sandbox_calls.py`` and ``plain_data.py``). The job is a JSON document read from JOB_FD:
 
 - ``script`` (``run_python``): runs a program as ``__main__`` and writes the job's one-time token to
-  REPORT_FD after its last line ran, so an early ``sys.exit(0)``, ``os._exit(0)``, signal or timeout is
-  not reported as a run to the end. The program shares this process, so a program that looks for the
-  token (walking the stack up to ``main``) can forge that report: it is a convenience for tests of the
-  sandbox itself, and no verdict is ever based on it.
-- ``record``, ``outputs``, ``replay`` (``sandbox_calls.py``): the steps of a code verdict; the JSON
-  report written to REPORT_FD is data the judge validates. Only ``outputs`` runs untrusted code, and its
-  report is nothing but that code's outputs: what it could forge there is its own answers, which is what
-  it is judged on. The verdict comes from ``replay``, a separate process with no untrusted code in it,
-  so this file's being readable inside the sandbox gives the code under test nothing to work with.
-"""
+  REPORT_FD after its last line ran, so an early exit, signal or timeout is not a run to the end. The
+  program shares this process and could forge that report: it serves tests of the sandbox, never a verdict.
+- ``record``, ``outputs``, ``replay``: the steps of a code verdict (``sandbox_calls.py``), whose JSON report
+  the judge validates. Only ``outputs`` runs untrusted code, and all it can forge is its own answers; the
+  verdict comes from ``replay``, a separate process with no untrusted code in it."""
 
 from __future__ import annotations
 
 import builtins
 import json
-import linecache
 import os
 import resource
 import sys
@@ -46,11 +39,6 @@ def _write_all(fd: int, data: bytes, write) -> None:
         data = data[write(fd, data) :]
 
 
-def _execute(source: str, filename: str, namespace: dict) -> None:
-    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for tracebacks
-    exec(compile(source, filename, "exec"), namespace)
-
-
 def _flush() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -59,11 +47,8 @@ def _flush() -> None:
             pass
 
 
-def _run_calls(job: dict, report_fd: int) -> None:
+def _run_calls(sandbox_calls, job: dict, report_fd: int) -> None:
     """A step of a code verdict: its report, or the error that stopped it, as one JSON document."""
-    sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # -I leaves this folder off sys.path
-    import sandbox_calls
-
     write, exit_now, dumps = os.write, os._exit, json.dumps  # before untrusted code can replace them
     try:
         report = sandbox_calls.MODES[job["mode"]](job)
@@ -83,11 +68,16 @@ def main() -> None:
     with os.fdopen(job_fd, "rb") as handle:
         job = json.load(handle)
     _set_limits(job.pop("limits"))
+    sys.path.append(os.path.dirname(os.path.abspath(__file__)))  # -I leaves this folder off sys.path
+    import sandbox_calls  # the three steps of a code verdict, and `execute`
+
     if job["mode"] != "script":
-        _run_calls(job, report_fd)
+        _run_calls(sandbox_calls, job, report_fd)
     token, write, exit_now = job.pop("token").encode(), os.write, os._exit
     try:
-        _execute(job["program"], "program.py", {"__name__": "__main__", "__builtins__": builtins})
+        sandbox_calls.execute(
+            job["program"], "program.py", {"__name__": "__main__", "__builtins__": builtins}
+        )
     except SystemExit as stop:
         print(f"sandbox: the program exited early (SystemExit: {stop.code!r}); not a pass", file=sys.stderr)
         _flush()

@@ -1,13 +1,10 @@
 """lm-evaluation-harness on the local task YAMLs in eval/lm_harness/tasks, fully offline.
 
-The shipped tasks read local data: `plot_gsm8k` (GSM8K test questions, exact match on the final number)
-and `plot_truthfulqa_mc1` (TruthfulQA best answer vs incorrect answers, only the held-out last 20% of the
-questions: the truthfulqa loader's default `split="holdout"`, see eval/sources/holdout.py). At run time the data is
-converted to JSONL in a temporary folder, each task YAML is copied there with its `data_files` filled in,
-and lm-eval runs `HFLM(pretrained=<model object>, tokenizer=<tokenizer>)` with
-`TaskManager(include_path=<that folder>, include_defaults=False)`. Metric keys such as `acc,none` become
-`acc` (and `exact_match,final_number` -> `exact_match_final_number`) because MLflow rejects commas.
-"""
+`plot_gsm8k` (exact match on the final number) and `plot_truthfulqa_mc1` (best answer vs incorrect ones, on
+the held-out questions only) read local data: it is written as JSONL into a temporary folder next to copies
+of the task YAMLs naming it, and lm-eval runs `HFLM` around the in-memory model with a `TaskManager` on that
+folder alone. Metric keys lose their commas, which MLflow rejects: `acc,none` -> `acc`,
+`exact_match,final_number` -> `exact_match_final_number`."""
 
 from __future__ import annotations
 

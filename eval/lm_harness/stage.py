@@ -28,7 +28,7 @@ def lm_eval_stage(
     settings = suite.lm_eval
     if not settings.tasks:
         return {}
-    task_limit = min(c for c in (settings.limit, limit) if c) if (settings.limit or limit) else None
+    task_limit = min((c for c in (settings.limit, limit) if c), default=None)
     roles = ["model", "baseline"] if settings.on_baseline else ["model"]
     out: dict[str, Any] = {"limit": task_limit}
     reasons = {r: getattr(handles[r], "lm_eval_skip_reason", None) for r in roles}
@@ -37,31 +37,23 @@ def lm_eval_stage(
         out["skipped"] = skipped
     for role in (r for r in roles if r not in skipped):
         handle = handles[role]
-        keys = {task: _task_key(task, handle, suite, data_root, task_limit) for task in settings.tasks}
-        results = {task: cache.get(key, "lm_eval") for task, key in keys.items()}
-        missing = [task for task, value in results.items() if value is None]
-        bar = Progress("lm-eval", len(settings.tasks), f"{role} tasks", enabled=progress)
-        bar.update(len(settings.tasks) - len(missing))  # cached: done already
-        if missing:  # one lm-eval call for all missing tasks: its start-up cost is paid once per model
-            from plot_eval.lm_harness.runner import run_lm_eval
+        keys = [_task_key(task, handle, suite, data_root, task_limit) for task in settings.tasks]
+        values, missing = cache.lookup(keys, "lm_eval")
+        with Progress("lm-eval", len(keys), f"{role} tasks", enabled=progress) as bar:
+            bar.update(len(keys) - len(missing))  # cached: done already
+            if missing:  # one lm-eval call for all missing tasks: its start-up cost is paid once per model
+                from plot_eval.lm_harness.runner import run_lm_eval
 
-            model, tokenizer = handle.pair
-            computed = run_lm_eval(
-                model,
-                tokenizer,
-                missing,
-                data_root,
-                limit=task_limit,
-                batch_size=settings.batch_size,
-                max_gen_toks=settings.max_gen_toks,
-                seed=suite.generation.seed,
-            )
-            for task in missing:
-                cache.put(keys[task], "lm_eval", computed[task])
-                results[task] = computed[task]
-            bar.update(len(missing))
-        bar.close()
-        out[role] = results
+                tasks = [settings.tasks[i] for i in missing]
+                options = {"batch_size": settings.batch_size, "max_gen_toks": settings.max_gen_toks}
+                computed = run_lm_eval(
+                    *handle.pair, tasks, data_root, limit=task_limit, seed=suite.generation.seed, **options
+                )
+                for i, task in zip(missing, tasks, strict=True):
+                    values[i] = computed[task]
+                    cache.put(keys[i], "lm_eval", values[i])
+                bar.update(len(missing))
+        out[role] = dict(zip(settings.tasks, values, strict=True))
     return out
 
 

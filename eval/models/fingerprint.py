@@ -1,11 +1,8 @@
 """Content fingerprints of models, so results and caches are keyed by what a model *is*, not where it lives.
 
-A folder's fingerprint hashes every file that can change what the model generates: config.json, the weights,
-generation_config.json, the tokenizer files and the chat template (a `chat_template.jinja` or the one inside
-`tokenizer_config.json`), in fact every file of the folder except documentation and hidden files. An
-in-memory model hashes its config, generation config and state dict, plus its tokenizer's vocabulary,
-special tokens and chat template when the tokenizer is given.
-"""
+A folder's fingerprint hashes every file of it but documentation and hidden files (weights, configs, tokenizer
+files, chat template). An in-memory model hashes its config, generation config and state dict, plus its
+tokenizer's vocabulary, special tokens and chat template when the tokenizer is given."""
 
 from __future__ import annotations
 

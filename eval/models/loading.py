@@ -20,11 +20,6 @@ class ModelLoadError(OSError):
     """A model folder is missing, incomplete or unreadable; the message names the folder."""
 
 
-def _looks_like_path(path_or_name: str) -> bool:
-    """Hub ids are ``name`` or ``org/name``; anything else (absolute, relative, deeper) is a folder."""
-    return path_or_name.startswith((".", "/", "~")) or path_or_name.count("/") > 1
-
-
 def check_folder(folder: Path) -> None:
     if not folder.exists():
         raise ModelLoadError(f"model folder {folder} does not exist")
@@ -36,23 +31,18 @@ def check_folder(folder: Path) -> None:
         raise ModelLoadError(f"model folder {folder} has no weight file (*.safetensors or *.bin)")
 
 
-def load_model(path_or_name: str | os.PathLike, *, dtype: torch.dtype = torch.float32):
-    """Load ``(model, tokenizer)`` from a Hugging Face folder (or a hub name, honouring offline mode).
+def load_model(folder: str | os.PathLike, *, dtype: torch.dtype = torch.float32):
+    """``(model, tokenizer)`` of a Hugging Face folder, the model in eval mode with ``dtype`` weights.
 
-    The model is returned in eval mode with ``dtype`` weights. Raises ``ModelLoadError`` naming the folder when
-    it does not exist, lacks config.json or weights, or when config/weights/tokenizer cannot be read.
+    Raises ``ModelLoadError`` naming the folder when it does not exist, lacks config.json or weights, or when
+    config, weights or tokenizer cannot be read. Never a hub name: nothing is downloaded.
     """
-    spec = str(path_or_name)
-    folder = Path(spec).expanduser()
-    is_local = folder.exists() or _looks_like_path(spec)
-    if is_local:
-        check_folder(folder)
-        spec = str(folder)
-    where = f"model folder {folder}" if is_local else f"model {spec!r} (no such folder; tried as a hub name)"
+    folder = Path(folder).expanduser()
+    check_folder(folder)
     try:
-        model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype)
-        tokenizer = AutoTokenizer.from_pretrained(spec)
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder))
     except Exception as error:  # transformers raises OSError, ValueError, safetensors errors, ...
-        raise ModelLoadError(f"cannot load {where}: {type(error).__name__}: {error}") from error
+        raise ModelLoadError(f"cannot load model folder {folder}: {type(error).__name__}: {error}") from error
     model.eval()
     return model, tokenizer

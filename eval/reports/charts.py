@@ -1,12 +1,7 @@
-"""PNG charts of a results dict: `winrate.png` and `quality.png`.
-
-`winrate.png`: per-subpreference win rate against the baseline with its 95% CI as error bars (0.5 = parity
-line). `quality.png`: every scorer's values (results["scores"]: fluency, coherence, ...) of model vs
-baseline, mean with CI, one panel per value. Every
-chart's title names both models (reading.model_label), every bar carries its sample count ("n=12"), and a
-degenerate interval (reading.degenerate_reason) is drawn as a hatched, faded bar labelled
-"n=2, interval degenerate" rather than as a bar whose missing error bar looks precise.
-"""
+"""PNG charts of a results dict: `winrate.png` (per-subpreference win rate with its 95% CI, 0.5 = parity) and
+`quality.png` (every scorer's values, model vs baseline). Titles name both models; every bar carries its n,
+and a degenerate interval (reading.degenerate_reason) is a hatched, faded bar labelled "interval degenerate"
+rather than a bar whose missing error bar looks precise."""
 
 from __future__ import annotations
 
@@ -17,11 +12,6 @@ from plot_eval.reports.reading import MIN_SAMPLES, degenerate_reason, model_labe
 
 DEGENERATE_HATCH = "//"
 MODEL_COLOR, BASELINE_COLOR = "#4C72B0", "#DD8452"
-
-
-def bar_label(ci: dict[str, Any]) -> str:
-    """The text under a bar's top: `n=12`, or `n=2\\ninterval degenerate`."""
-    return f"n={ci['n']}" + ("\ninterval degenerate" if degenerate_reason(ci) else "")
 
 
 def _bar(ax, x: float, ci: dict[str, Any], color: str, name: str) -> None:
@@ -41,7 +31,7 @@ def _bar(ax, x: float, ci: dict[str, Any], color: str, name: str) -> None:
         ax.errorbar([x], [ci["mean"]], yerr=[[low], [high]], fmt="none", ecolor="black", capsize=4)
     top = max(ci["ci_high"], ci["mean"])
     ax.annotate(
-        bar_label(ci),
+        f"n={ci['n']}" + ("\ninterval degenerate" if degenerate else ""),
         (x, top),
         xytext=(0, 3),
         textcoords="offset points",

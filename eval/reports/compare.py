@@ -17,9 +17,7 @@ _WINRATE_PREFIXES = ("winrate/", "lc_winrate/", "n/", "ties/", "invalid/")
 
 def run_label(path: str | os.PathLike, results: dict[str, Any]) -> str:
     """A short, MLflow-safe label: the run folder name (or the results file's folder)."""
-    path = Path(path)
-    name = path.name if path.is_dir() else path.parent.name
-    return re.sub(r"[^A-Za-z0-9_.\- ]", "_", name or results["suite"]["name"])
+    return re.sub(r"[^A-Za-z0-9_.\- ]", "_", run_folder(path).name or results["suite"]["name"])
 
 
 def comparison_table(paths: list[str | os.PathLike]) -> dict[str, dict[str, float | None]]:

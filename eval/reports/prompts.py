@@ -1,21 +1,11 @@
-"""`plot-eval prompts`: every prompt a suite evaluates, as JSONL, for generating responses elsewhere.
-
-One JSON object per line, in suite order (the order `plot-eval run` evaluates them)::
+"""`plot-eval prompts`: every prompt a suite evaluates, as JSONL in suite order, for generating responses elsewhere.
 
     {"id": "math/gsm8k/gsm8k:3", "subpreference": "math", "set": "gsm8k", "item_id": "gsm8k:3",
      "messages": [{"role": "user", "content": "..."}], "prompt": "...", "answer": "18"}
 
-- `id`: `plot_eval.sources.plan.sample_id` (``<subpreference>/<set>/<item id>``), the id of the sample in
-  `samples.jsonl` too; a responses file answers it with ``{"id": ..., "response": ...}``.
-- `messages`: the chat the model is sent (set template and system turn applied); `prompt`: its last user
-  turn (the text to send to a completion API).
-- `answer`: the reference answer (`reference["gold"]`), only when the source has one.
-
-Every prompt's reference is checked by its set's judge first, as `run` does before generating (a gold answer
-the judge cannot read is an error naming the set, file and row, or, in a set with `unreadable: skip`, a row
-left out, counted and named in the output). The file is written atomically (a reader
-never sees half of it; a failure leaves the previous file).
-"""
+`id` is the sample's id in samples.jsonl too (a responses file answers it); `messages` is the chat the model
+is sent, `prompt` its last user turn; `answer` (the reference `gold`) only when the source has one. References
+are checked by their judges first, as `run` does; the file is replaced atomically."""
 
 from __future__ import annotations
 

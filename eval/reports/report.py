@@ -1,9 +1,5 @@
-"""Markdown report and PNG charts from a results dict (never from models: trackers only consume results).
-
-The charts are drawn by reports/charts.py. The report names both models in its title, gives n with every
-interval and marks a degenerate one (reports/reading.py: fewer than 10 samples or zero width) in the text
-("(n=2; degenerate interval: n=2 < 10)"), as the charts do with a hatched bar.
-"""
+"""Markdown report and PNG charts from a results dict (never from models). Every interval comes with its n, and
+a degenerate one (reports/reading.py) is marked in the text as the charts mark it with a hatched bar."""
 
 from __future__ import annotations
 
@@ -28,13 +24,13 @@ REPORT_FILE = "report.md"
 CHARTS_DIR = "charts"
 
 
-def _fmt(ci: dict[str, float] | None, digits: int = 3) -> str:
+def _fmt(ci: dict[str, float] | None) -> str:
+    """An interval (a metric entry or a score) with its n, and the reason when it is degenerate."""
     if not ci or "mean" not in ci:
-        return "n/a" if not ci or not ci.get("invalid") else f"n/a ({ci['invalid']} invalid)"
-    text = f"{ci['mean']:.{digits}f} [{ci['ci_low']:.{digits}f}, {ci['ci_high']:.{digits}f}] (n={ci['n']}"
+        return "n/a"
     reason = degenerate_reason(ci)
-    text += f"; degenerate interval: {reason})" if reason else ")"
-    return text + (f", {ci['invalid']} invalid" if ci.get("invalid") else "")
+    mark = f"; degenerate interval: {reason}" if reason else ""
+    return f"{ci['mean']:.3f} [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}] (n={ci['n']}{mark})"
 
 
 def _fmt_winrate(ci: dict[str, Any] | None) -> str:

@@ -1,10 +1,6 @@
-"""The files one evaluation writes: `results.json` (summary) and `samples.jsonl` (one record per sample).
-
-Both are written atomically (temporary file in the same folder, fsync, rename), so a reader never sees a
-half-written file and a crash leaves the previous version in place. `results.json` holds the suite config,
-library versions, seeds, model fingerprints, per-subpreference win rates and each set's metric entries
-with CIs, every scorer's summarised scores (`scores`), lm-eval metrics and cache statistics: everything a report, a tracker or `plot-eval compare` needs.
-"""
+"""The files one evaluation writes: `results.json` (summary: suite config, versions, seeds, fingerprints, every
+metric with its CI, scores, lm-eval, cache statistics) and `samples.jsonl` (one record per sample), both
+written atomically (temporary sibling, fsync, rename): a reader never sees half a file."""
 
 from __future__ import annotations
 
@@ -17,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.reports.reading import set_entries
+from plot_eval.sources.base import read_jsonl
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
@@ -83,9 +80,7 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_samples(output_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    path = Path(output_dir) / SAMPLES_FILE
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    return [sample for _, sample in read_jsonl(Path(output_dir) / SAMPLES_FILE)]
 
 
 def winrate_metrics(path: str, summary: dict[str, Any]) -> dict[str, float]:
@@ -126,14 +121,9 @@ def judge_metrics(path: str, summary: dict[str, Any]) -> dict[str, float]:
 
 
 def flat_metrics(results: dict[str, Any]) -> dict[str, float]:
-    """MLflow-style metric names -> values: winrate/<sub>[/<set>] with n, ties, invalid, lc_winrate and
-    length_words next to it (`winrate_metrics`), `<entry>/<sub>/<set>` for every metric entry of a set
-    (`reading.set_entries`: e.g. accuracy, asr, refusal, non_answer, over_refusal), unjudged counts and the
-    judge's measured accuracy (`judge_metrics`), `<scorer>/<value>` for every scorer (e.g.
-    fluency/perplexity), lm_eval/<task>/<m>.
-
-    Baseline values carry a `baseline/` prefix (e.g. baseline/asr/<sub>/<set>, baseline/fluency/perplexity).
-    """
+    """MLflow-style metric names -> values: `winrate_metrics` of every subpreference and set,
+    `<entry>/<sub>/<set>` for every metric entry of a set, `judge_metrics`, `<scorer>/<value>` and
+    `lm_eval/<task>/<metric>`; the baseline's values under a `baseline/` prefix."""
     metrics: dict[str, float] = {}
     for sub_name, sub in results["subpreferences"].items():
         metrics.update(winrate_metrics(sub_name, sub))

@@ -1,16 +1,15 @@
 """MLflow tracking of an evaluation (the only module in eval/ that imports mlflow).
 
-One run per evaluation: params (suite, models, fingerprints, generation settings, seeds), metrics
-(`results.flat_metrics`: `winrate/<subpreference>`, `<entry>/<sub>/<set>` for every metric entry of a set,
-`<scorer>/<value>`, `lm_eval/<task>/<metric>`, baseline values under `baseline/`), the per-sample table (`mlflow.log_table`), and artifacts: report.md,
-charts/*.png, results.json. The default store is `sqlite:///<cwd>/mlflow.db` with artifacts in
-`<cwd>/mlartifacts`; pass a server URL (http://host:port) to log to an MLflow server. The caller writes the
-results files before calling here, so a tracking failure never loses them.
-"""
+One run per evaluation: params (suite, models, fingerprints, generation settings, seeds), the metrics of
+`results.flat_metrics`, the per-sample table, and report.md, charts/*.png and results.json as artifacts. The
+default store is `sqlite:///<cwd>/mlflow.db`; a server URL logs to that server. The caller writes the results
+files first, so a tracking failure never loses them."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,14 +27,28 @@ def default_tracking_uri() -> str:
     return f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
 
 
-def _experiment_id(client: MlflowClient, uri: str, name: str) -> str:
-    experiment = client.get_experiment_by_name(name)
-    if experiment is not None:
-        return experiment.experiment_id
-    artifact_location = None
-    if uri.startswith("sqlite:///"):  # keep artifacts next to the database, not in the cwd
-        artifact_location = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts" / name).as_uri()
-    return client.create_experiment(name, artifact_location=artifact_location)
+@contextmanager
+def _run(tracking_uri: str | None, experiment: str, run_name: str) -> Iterator[tuple[MlflowClient, dict]]:
+    """(client, {"tracking_uri", "experiment_id", "run_id"}) of a new run in `experiment`, created when missing
+    (with a sqlite store, its artifacts next to the database, not in the cwd); the run ends FINISHED, or
+    FAILED when the block raises."""
+    uri = tracking_uri or default_tracking_uri()
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is not None:
+        experiment_id = found.experiment_id
+    else:
+        artifacts = None
+        if uri.startswith("sqlite:///"):
+            artifacts = (Path(uri[len("sqlite:///") :]).parent / "mlartifacts" / experiment).as_uri()
+        experiment_id = client.create_experiment(experiment, artifact_location=artifacts)
+    run_id = client.create_run(experiment_id, run_name=run_name).info.run_id
+    status = "FAILED"
+    try:
+        yield client, {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id}
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run_id, status=status)
 
 
 def _params(results: dict[str, Any]) -> dict[str, str]:
@@ -50,15 +63,9 @@ def _params(results: dict[str, Any]) -> dict[str, str]:
         "data_root": results.get("data_root", ""),
         "limit": results.get("limit"),
     }
-    for key, value in suite["config"]["generation"].items():
-        params[f"generation.{key}"] = value
-    for key, value in (results.get("seeds") or {}).items():
-        params[f"seed.{key}"] = value
+    params.update({f"generation.{key}": value for key, value in suite["config"]["generation"].items()})
+    params.update({f"seed.{key}": value for key, value in (results.get("seeds") or {}).items()})
     return {key: str(value)[:500] for key, value in params.items()}
-
-
-def _table(samples: list[dict[str, Any]]) -> dict[str, list]:
-    return {column: [sample.get(column) for sample in samples] for column in _TABLE_COLUMNS}
 
 
 def log_evaluation(
@@ -71,29 +78,22 @@ def log_evaluation(
     run_name: str | None = None,
 ) -> dict[str, str]:
     """Log one evaluation as an MLflow run; returns {"tracking_uri", "experiment_id", "run_id"}."""
-    uri = tracking_uri or default_tracking_uri()
     output_dir = Path(output_dir)
-    client = MlflowClient(tracking_uri=uri)
-    experiment_id = _experiment_id(client, uri, experiment)
-    run = client.create_run(experiment_id, run_name=run_name or f"{results['suite']['name']}-eval")
-    run_id = run.info.run_id
-    status = "FAILED"
-    try:
+    with _run(tracking_uri, experiment, run_name or f"{results['suite']['name']}-eval") as (client, run):
+        run_id = run["run_id"]
         for key, value in _params(results).items():
             client.log_param(run_id, key, value)
         for key, value in flat_metrics(results).items():
             client.log_metric(run_id, key, float(value))
         if samples:
-            client.log_table(run_id, data=_table(samples), artifact_file="samples_table.json")
+            table = {column: [sample.get(column) for sample in samples] for column in _TABLE_COLUMNS}
+            client.log_table(run_id, data=table, artifact_file="samples_table.json")
         for name in ("report.md", RESULTS_FILE):
             if (output_dir / name).is_file():
                 client.log_artifact(run_id, str(output_dir / name))
         if (output_dir / "charts").is_dir():
             client.log_artifacts(run_id, str(output_dir / "charts"), artifact_path="charts")
-        status = "FINISHED"
-    finally:
-        client.set_terminated(run_id, status=status)
-    return {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id}
+    return run
 
 
 def log_comparison(
@@ -106,12 +106,8 @@ def log_comparison(
 ) -> dict[str, str]:
     """Log a `plot-eval compare` table: metrics `<label>/<metric>`, the markdown as compare.md, and each
     paired comparison as metrics `paired/<B>_minus_<A>/...` plus paired.json."""
-
-    uri = tracking_uri or default_tracking_uri()
-    client = MlflowClient(tracking_uri=uri)
-    experiment_id = _experiment_id(client, uri, experiment)
-    run_id = client.create_run(experiment_id, run_name="compare").info.run_id
-    try:
+    with _run(tracking_uri, experiment, "compare") as (client, run):
+        run_id = run["run_id"]
         for label, metrics in table.items():
             for key, value in metrics.items():
                 if value is not None:
@@ -122,6 +118,4 @@ def log_comparison(
         if paired:
             client.log_dict(run_id, paired, "paired.json")
         client.log_text(run_id, markdown, "compare.md")
-    finally:
-        client.set_terminated(run_id)
-    return {"tracking_uri": uri, "experiment_id": experiment_id, "run_id": run_id}
+    return run

@@ -1,6 +1,1 @@
-"""Per-response quality scores: fluency (scorer-LM perplexity, distinct-2, repetition) and coherence."""
-
-from plot_eval.scorers.coherence import CoherenceScorer
-from plot_eval.scorers.fluency import FluencyScorer
-
-__all__ = ["CoherenceScorer", "FluencyScorer"]
+"""Per-response quality scores, one file per scorer, each registered by name in `plot_eval.registry.SCORERS`."""

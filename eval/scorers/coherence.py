@@ -9,7 +9,7 @@ one thread? None when the response has fewer than two sentences. Sentences: spli
 
 from __future__ import annotations
 
-import os
+import functools
 import re
 from dataclasses import dataclass
 
@@ -26,42 +26,55 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s.strip()]
 
 
+@dataclass
+class CoherenceSettings:
+    model: str | None = None
+    """HF folder of the sentence encoder; None = all-MiniLM-L6-v2 from its wheel."""
+    max_length: int = 256
+    """Word pieces a text is truncated to (all-MiniLM-L6-v2 was trained with 256)."""
+
+
+@SCORERS.register("coherence", settings=CoherenceSettings)
 class CoherenceScorer:
-    """``score(prompts, responses) -> [{"prompt_similarity", "sentence_coherence"}]``.
+    """``score(prompts, responses) -> [{"prompt_similarity", "sentence_coherence"}]`` with the encoder of the
+    settings, loaded on first use."""
 
-    ``model_path``: HF folder of a sentence encoder (None = ``default_embedding_model_path()``).
-    Texts are truncated to ``max_length`` word pieces (all-MiniLM-L6-v2 was trained with 256).
-    """
+    batch_size = 32
 
-    def __init__(
-        self, model_path: str | os.PathLike | None = None, *, batch_size: int = 32, max_length: int = 256
-    ):
-        if model_path is None:
-            from plot_eval.models.defaults import default_embedding_model_path
+    def __init__(self, settings: CoherenceSettings | None = None, context=None):
+        from plot_eval.models.defaults import default_embedding_model_path
 
-            model_path = default_embedding_model_path()
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        self.model = AutoModel.from_pretrained(str(model_path), dtype=torch.float32).eval()
-        self.batch_size = batch_size
-        self.max_length = max_length
+        self.settings = settings or CoherenceSettings()
+        self.path = str(self.settings.model or default_embedding_model_path())
+
+    def identity(self) -> dict:
+        from plot_eval.models.fingerprint import model_fingerprint
+
+        return {"model": model_fingerprint(self.path), "max_length": self.settings.max_length}
+
+    @functools.cached_property
+    def _encoder(self):
+        model = AutoModel.from_pretrained(self.path, dtype=torch.float32).eval()
+        return AutoTokenizer.from_pretrained(self.path), model
 
     @torch.no_grad()
     def embed(self, texts: list[str]) -> torch.Tensor:
         """Unit-norm mean-pooled embeddings ``(N, d)`` fp32 of ``texts`` (N,)."""
+        tokenizer, model = self._encoder
         chunks = []
         for start in range(0, len(texts), self.batch_size):
-            batch = self.tokenizer(
+            batch = tokenizer(
                 texts[start : start + self.batch_size],
                 padding=True,
                 truncation=True,
-                max_length=self.max_length,
+                max_length=self.settings.max_length,
                 return_tensors="pt",
             )
-            hidden = self.model(**batch).last_hidden_state.float()  # (B, T, d)
+            hidden = model(**batch).last_hidden_state.float()  # (B, T, d)
             mask = batch["attention_mask"].unsqueeze(-1).float()  # (B, T, 1)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, d)
             chunks.append(torch.nn.functional.normalize(pooled, dim=-1))
-        return torch.cat(chunks) if chunks else torch.zeros((0, self.model.config.hidden_size))
+        return torch.cat(chunks) if chunks else torch.zeros((0, model.config.hidden_size))
 
     def score(self, prompts: list[str], responses: list[str]) -> list[dict]:
         """prompt_similarity (float in [-1, 1]) and sentence_coherence (float, or None if < 2 sentences)."""
@@ -83,31 +96,3 @@ class CoherenceScorer:
             coherence = float(adjacent.mean()) if len(group) > 1 else None
             results.append({"prompt_similarity": float(similarity), "sentence_coherence": coherence})
         return results
-
-
-@dataclass
-class CoherenceSettings:
-    model: str | None = None
-    """HF folder of the sentence encoder; None = all-MiniLM-L6-v2 from its wheel."""
-    max_length: int = 256
-
-
-@SCORERS.register("coherence", settings=CoherenceSettings)
-class CoherenceComponent:
-    """Registered scorer: `CoherenceScorer` on the folder in the settings, loaded on first use."""
-
-    def __init__(self, settings: CoherenceSettings, context):
-        from plot_eval.models.defaults import default_embedding_model_path
-
-        self.settings = settings
-        self.path = settings.model or default_embedding_model_path()
-
-    def identity(self) -> dict:
-        from plot_eval.models.fingerprint import model_fingerprint
-
-        return {"model": model_fingerprint(self.path), "max_length": self.settings.max_length}
-
-    def score(self, prompts: list[str], responses: list[str]) -> list[dict]:
-        if not hasattr(self, "_scorer"):
-            self._scorer = CoherenceScorer(str(self.path), max_length=self.settings.max_length)
-        return self._scorer.score(prompts, responses)

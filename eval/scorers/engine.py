@@ -23,9 +23,6 @@ class QualityScorer:
         self._scorers = {name: SCORERS.get(name).component(s, context) for name, s in scorers.items()}
         self._ids: dict[str, Any] = {}
 
-    def kinds(self) -> list[str]:
-        return list(self._scorers)
-
     def _identity(self, name: str) -> Any:
         if name not in self._ids:
             self._ids[name] = [name, self._scorers[name].identity()]
@@ -44,8 +41,7 @@ class QualityScorer:
         for name, scorer in self._scorers.items():
             identity = self._identity(name)
             keys = [cache_key("score", identity, p, r) for p, r in zip(prompts, responses, strict=True)]
-            values = [self.cache.get(key, "score") for key in keys]
-            missing = [i for i, value in enumerate(values) if value is None]
+            values, missing = self.cache.lookup(keys, "score")
             bar = Progress("score", len(values), f"{name} {label}".strip(), enabled=self.progress)
             bar.update(len(values) - len(missing))  # cached: done already
             for start in range(0, len(missing), self.chunk_size):

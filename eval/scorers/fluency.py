@@ -13,50 +13,43 @@ repetition_rate = 1 - |unique word 4-grams| / |word 4-grams| (seq-rep-4, Welleck
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import torch
 
+from plot_eval.judges.non_answer import distinct_n, repetition_rate
 from plot_eval.registry import SCORERS
 
-_WORD = re.compile(r"\w+|[^\w\s]")
+
+@dataclass
+class FluencySettings:
+    model: str | None = None
+    """HF folder of the perplexity scorer LM; None = the offline SmolLM2-135M-Instruct."""
+    max_length: int = 1024
+    """Tokens of prompt + response: the prompt is left-truncated to fit, a longer response cut at the end."""
 
 
-def words(text: str) -> list[str]:
-    """Lower-cased word and punctuation tokens used by the n-gram statistics."""
-    return _WORD.findall(text.lower())
-
-
-def _ngrams(tokens: list[str], n: int) -> list[tuple[str, ...]]:
-    return [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-
-
-def distinct_n(text: str, n: int = 2) -> float:
-    """Unique n-grams / n-grams of ``text`` (0.0 when it has fewer than n words)."""
-    grams = _ngrams(words(text), n)
-    return len(set(grams)) / len(grams) if grams else 0.0
-
-
-def repetition_rate(text: str, n: int = 4) -> float:
-    """Share of n-grams that repeat an earlier n-gram: 1 - unique/total (0.0 when fewer than n words)."""
-    grams = _ngrams(words(text), n)
-    return 1.0 - len(set(grams)) / len(grams) if grams else 0.0
-
-
+@SCORERS.register("fluency", settings=FluencySettings)
 class FluencyScorer:
-    """``score(prompts, responses) -> [{"perplexity", "distinct_2", "repetition_rate"}]``.
+    """``score(prompts, responses) -> [{"perplexity", "distinct_2", "repetition_rate"}]`` under the scorer LM
+    of the settings, shared through the context's model pool and loaded on first use."""
 
-    ``model``/``tokenizer``: the fixed scorer LM (default in the harness: SmolLM2-135M-Instruct from
-    ``plot_eval.models.defaults.default_scorer_model_path()``). Context is left-truncated so prompt + response fit
-    ``max_length`` tokens; responses longer than that are cut at the end.
-    """
+    batch_size = 8
 
-    def __init__(self, model, tokenizer, *, batch_size: int = 8, max_length: int = 1024):
-        self.model = model.eval()
-        self.tokenizer = tokenizer
-        self.batch_size = batch_size
-        self.max_length = max_length
+    def __init__(self, settings: FluencySettings, context):
+        self.settings = settings
+        self.handle = context.lm(settings.model)
+
+    def identity(self) -> dict:
+        return {"model": self.handle.fingerprint, "max_length": self.settings.max_length, "ngrams": "v1"}
+
+    @property
+    def model(self):
+        return self.handle.pair[0]
+
+    @property
+    def tokenizer(self):
+        return self.handle.pair[1]
 
     def _encode(self, prompt: str, response: str) -> tuple[list[int], int]:
         """(token ids, number of prompt tokens) for one pair, prompt left-truncated to fit."""
@@ -66,8 +59,9 @@ class FluencyScorer:
         else:
             context = prompt + "\n"
         prompt_ids = self.tokenizer(context, add_special_tokens=False)["input_ids"]
-        response_ids = self.tokenizer(response, add_special_tokens=False)["input_ids"][: self.max_length - 1]
-        prompt_ids = prompt_ids[-(self.max_length - len(response_ids)) :]
+        limit = self.settings.max_length
+        response_ids = self.tokenizer(response, add_special_tokens=False)["input_ids"][: limit - 1]
+        prompt_ids = prompt_ids[-(limit - len(response_ids)) :]
         return prompt_ids + response_ids, len(prompt_ids)
 
     @torch.no_grad()
@@ -117,27 +111,3 @@ class FluencyScorer:
             }
             for ppl, text in zip(perplexities, responses, strict=True)
         ]
-
-
-@dataclass
-class FluencySettings:
-    model: str | None = None
-    """HF folder of the perplexity scorer LM; None = the offline SmolLM2-135M-Instruct."""
-    max_length: int = 1024
-
-
-@SCORERS.register("fluency", settings=FluencySettings)
-class FluencyComponent:
-    """Registered scorer: `FluencyScorer` on the folder in the settings, loaded on first use."""
-
-    def __init__(self, settings: FluencySettings, context):
-        self.settings = settings
-        self.handle = context.pool.get(settings.model or context.default_lm_path())
-
-    def identity(self) -> dict:
-        return {"model": self.handle.fingerprint, "max_length": self.settings.max_length, "ngrams": "v1"}
-
-    def score(self, prompts: list[str], responses: list[str]) -> list[dict]:
-        if not hasattr(self, "_scorer"):
-            self._scorer = FluencyScorer(*self.handle.pair, max_length=self.settings.max_length)
-        return self._scorer.score(prompts, responses)

@@ -1,10 +1,7 @@
-"""Sources stage: one loader per public data file, each registered by name in `plot_eval.registry.SOURCES`,
-and `file` (eval/sources/file.py) for any JSON / JSONL / CSV / Parquet file mapped by its options.
+"""Sources stage: one loader per public data file, each registered by name in `plot_eval.registry.SOURCES`.
 
-Each loader is `load(path, **options) -> list[PromptItem]`; its keyword-only parameters are the options a
-suite may set (validated when the suite loads); options whose name ends in `_file` are paths relative to the
-data root. `load_source` resolves a suite entry.
-"""
+A loader is `load(path, **options) -> list[PromptItem]`; its keyword-only parameters are the options a suite
+may set; options whose name ends in `_file` are paths relative to the data root."""
 
 from __future__ import annotations
 

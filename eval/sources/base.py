@@ -72,13 +72,17 @@ def read_csv(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict[
         yield from enumerate(reader, start=1)
 
 
+_KIND_NAMES = {str: "a string", int: "an integer", list: "a list", (str, int, float): "a string or number"}
+
+
 def require(path: Path, row_no: int, row: dict[str, Any], name: str, kind: type | tuple = str) -> Any:
-    """Return row[name], checking presence, type and (for strings) non-emptiness."""
+    """Return row[name], checking presence, type (a bool is no number) and (for strings) non-emptiness."""
     if name not in row or row[name] is None:
         raise SourceRowError(path, row_no, name, "missing")
     value = row[name]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
-        raise SourceRowError(path, row_no, name, f"expected {kind}, got {type(value).__name__}")
+        reason = f"expected {_KIND_NAMES.get(kind, kind)}, got {type(value).__name__}"
+        raise SourceRowError(path, row_no, name, reason)
     if isinstance(value, str) and not value.strip():
         raise SourceRowError(path, row_no, name, "empty")
     return value

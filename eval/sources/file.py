@@ -5,21 +5,14 @@
       file: math/test.jsonl                 # .json, .jsonl, .csv, .parquet (.json/.jsonl/.csv may be .gz)
       options:
         prompt_field: problem               # or prompt_template: "{question}\\n\\nChoices: {choices}"
-        answer_field: answer                # optional: the gold answer (reference["gold"]) for math / gsm8k
-        id_field: unique_id                 # optional (see below)
+        answer_field: answer                # optional: the gold answer (reference["gold"])
+        id_field: unique_id                 # optional; else <file stem>:<12 hex of sha256(prompt, answer)>
         filters: {type: Algebra, level: [1, 2]}   # optional: value = equality, list = one of
         exclude: {unique_id: [a, b]}        # optional: rows with this value (or one of these) are left out
 
-The file is read through `datasets` (CSV cells as strings, empty cells as "": a CSV filter value is a
-string, `level: "1"`). Row N in an error is the N-th
-record of the file (1-based; for CSV the header is not counted; an unreadable JSONL line is named by its
-line number).
-
-Ids: the `id_field` value when given (must be unique). Otherwise ``<file stem>:<12 hex>``, the start of the
-sha256 of the rendered prompt text and the answer: it depends on what is asked only, so it stays the same
-when rows are reordered, inserted or filtered out, when the suite's other sets change, and when columns the
-set does not use are added. Two rows asking the same thing with the same answer are an error (name both rows).
-"""
+Read through `datasets` (CSV cells as strings: a CSV filter value is a string). Row N in an error is the
+N-th record (1-based, CSV header not counted). A content id depends on what is asked only, so it survives
+reordered, inserted or filtered rows and added columns; two rows asking the same thing are an error."""
 
 from __future__ import annotations
 
@@ -31,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.registry import SOURCES
-from plot_eval.sources.base import PromptItem, SourceRowError, open_text, read_jsonl, user_prompt
+from plot_eval.sources.base import PromptItem, SourceRowError, open_text, read_jsonl, require, user_prompt
 
 FORMATS = {".json": "json", ".jsonl": "json", ".csv": "csv", ".parquet": "parquet"}
 
@@ -100,24 +93,9 @@ def _value(path: Path, row_no: int, row: dict, name: str) -> Any:
     return row[name]
 
 
-def _text(path: Path, row_no: int, row: dict, name: str) -> str:
-    value = _value(path, row_no, row, name)
-    if not isinstance(value, str):
-        raise SourceRowError(path, row_no, name, f"expected a string, got {type(value).__name__}")
-    if not value.strip():
-        raise SourceRowError(path, row_no, name, "empty")
-    return value
-
-
 def _scalar_text(path: Path, row_no: int, row: dict, name: str) -> str:
     """A string or a number as text (ids and answers may be numbers in JSON / Parquet)."""
-    value = _value(path, row_no, row, name)
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise SourceRowError(path, row_no, name, f"expected a string or number, got {type(value).__name__}")
-    text = str(value).strip()
-    if not text:
-        raise SourceRowError(path, row_no, name, "empty")
-    return text
+    return str(require(path, row_no, row, name, (str, int, float))).strip()
 
 
 def _matches(value: Any, wanted: Any) -> bool:
@@ -133,7 +111,7 @@ def _keep(path: Path, row_no: int, row: dict, filters: dict[str, Any], exclude: 
 
 def _prompt(path: Path, row_no: int, row: dict, field: str | None, template: str | None) -> str:
     if field is not None:
-        return _text(path, row_no, row, field)
+        return require(path, row_no, row, field)
     for name in template_fields(template):
         _value(path, row_no, row, name)
     try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from plot_eval.registry import SOURCES
-from plot_eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
+from plot_eval.sources.base import PromptItem, SourceRowError, read_csv, require, user_prompt
 
 COLUMNS = ("Behavior", "FunctionalCategory", "SemanticCategory", "ContextString", "BehaviorID")
 
@@ -20,8 +20,7 @@ def load(path: Path, *, functional_categories: list[str] | None = None) -> list[
     items = []
     for row_no, row in read_csv(path, COLUMNS):
         for name in ("Behavior", "FunctionalCategory", "BehaviorID"):
-            if not (row.get(name) or "").strip():
-                raise SourceRowError(path, row_no, name, "empty")
+            require(path, row_no, row, name)
         kind = row["FunctionalCategory"]
         if kind not in keep:
             continue

@@ -1,14 +1,9 @@
-"""Held-out hh-rlhf prompts: the transcript before the last "Assistant:" turn, as a chat.
+"""Held-out hh-rlhf prompts: the transcript of `chosen` before its last "Assistant:" turn, as a chat.
 
-Rows are `{"chosen": "\\n\\nHuman: ...\\n\\nAssistant: ...", "rejected": ...}`. The prompt is the implicit
-transcript prefix of `chosen`; earlier turns become alternating user / assistant messages. `split="holdout"`
-(default) keeps the held-out slice, the last `holdout_fraction` (at most, and by default,
-`holdout.HH_RLHF_HOLDOUT_FRACTION` = 10%) of the file: 0-based rows >= `holdout_start(n, fraction)`. The
-training recipes (plot_lightning/data/recipes/holdout.py) use only the rows before the 10% boundary.
-`split="all"` reads every row: only for files holding held-out rows alone, such as eval/samples.
-A few real transcripts are malformed (e.g. two assistant turns in a row); `malformed="skip"` (default) drops
-them with one warning naming the rows, `malformed="error"` raises. Missing fields or bad JSON always raise.
-"""
+`split="holdout"` (default) keeps the last `holdout_fraction` of the file (at most, and by default, the 10%
+the training recipes leave out: eval/sources/holdout.py); `split="all"` reads every row, for files holding
+held-out rows alone, such as eval/samples. A few real transcripts are malformed (e.g. two assistant turns in
+a row): `malformed="skip"` (default) drops them with one warning naming the rows, `"error"` raises."""
 
 from __future__ import annotations
 

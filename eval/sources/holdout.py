@@ -1,21 +1,17 @@
 """Which rows of the public data files are evaluation prompts (held out from training).
 
-This is the eval side of the train/eval split. Its mirror is ``plot_lightning/data/recipes/holdout.py``
-(the training recipes); eval never imports plot_lightning, so the rule is written on both sides with the
-same constants and formula, and ``tests/eval/sources/test_holdout.py`` /
-``tests/plot_lightning/data/recipes/test_holdout.py`` check from the raw files that they agree.
+The eval side of the train/eval split; its mirror is ``plot_lightning/data/recipes/holdout.py``. eval never
+imports plot_lightning, so the rule is written on both sides with the same constants and formula, and each
+side's test_holdout.py checks from the raw files that they agree.
 
-- hh-rlhf (each ``*-base.test.jsonl.gz`` on its own): the last 10% of rows, 0-based indices
-  ``>= holdout_start(n, HH_RLHF_HOLDOUT_FRACTION)`` with n = non-blank rows (harmless: rows 2081..2312, 232;
-  helpful: rows 2119..2354, 236). Training uses the rows before.
-- TruthfulQA (``TruthfulQA.csv``, data row order): the last 20% of questions (654..817, 164). Training uses
-  questions 1..653.
+- hh-rlhf (each ``*-base.test.jsonl.gz`` on its own): 0-based rows ``>= holdout_start(n, 0.1)``, n = non-blank
+  rows (harmless: rows 2081..2312; helpful: 2119..2354).
+- TruthfulQA (data row order): the last 20% of the questions (654..817).
 - GSM8K: the 588 test questions without a correct/incorrect model-solution pair (``gsm8k.py``).
-- MBPP: the test split minus the 397 Reflexion MBPP-py problems (``mbpp.py``, ``exclude_names_file``).
+- MBPP: the test split minus the 397 Reflexion MBPP-py problems (``mbpp.py``).
 - HumanEval: all 164; the training recipes leave the HumanEval pairs out of their demo mix.
 
-The committed ``eval/samples`` hold only held-out rows, so suites that read them use ``split: all``.
-"""
+The committed ``eval/samples`` hold only held-out rows, so suites that read them use ``split: all``."""
 
 from __future__ import annotations
 

@@ -2,10 +2,9 @@
 
 Standard splits by task_id: prompt 1-10, test 11-510, validation 511-600, train 601-974.
 `exclude_names_file` (a Reflexion MBPP-py run, names `mbpp_<task_id>_<fn>`) drops the problems that also
-appear in the code preference pairs. The prompt states the function name and the first test. The function under test is the one the first
-test calls among those the reference solution (`code`) defines: not always its first `def` (helpers come
-first in some rows); `code` is the reference solution the code judge records the tests' calls with.
-"""
+appear in the code preference pairs. The prompt states the function name and the first test. The function
+under test is the one the first test calls among those `code` (the reference solution) defines: helpers come
+first in some rows."""
 
 from __future__ import annotations
 

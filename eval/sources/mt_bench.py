@@ -1,4 +1,4 @@
-"""MT-Bench questions (lm-sys FastChat): `{"question_id", "category", "turns": [str, str]}`.
+"""MT-Bench and Vicuna-bench questions (lm-sys FastChat): `{"question_id", "category", "turns": [str, ...]}`.
 
 Only the first turn is used (single-turn generation); `categories` selects e.g. writing, roleplay.
 """
@@ -24,3 +24,8 @@ def load(path: Path, *, categories: list[str] | None = None, prefix: str = "mt_b
         question_id = require(path, row_no, row, "question_id", int)
         items.append(user_prompt(f"{prefix}:{question_id}", turns[0], category=category))
     return items
+
+
+@SOURCES.register("vicuna_bench")
+def load_vicuna(path: Path, *, categories: list[str] | None = None) -> list[PromptItem]:
+    return load(path, categories=categories, prefix="vicuna")

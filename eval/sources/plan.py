@@ -1,10 +1,7 @@
 """The prompts a suite evaluates, in order, with the one id every stage uses for a prompt.
 
-`plan_suite` is what `plot-eval run` evaluates and what `plot-eval prompts` writes: every set's source loaded
-with its options, less the set's `exclude` ids and the prompts its judge cannot use (`usable`), capped by the
-set's `limit` and the run's `--limit`, the set's template and system turn applied. `sample_id` names one prompt of one set of a suite; responses generated elsewhere are matched to
-prompts by it.
-"""
+`plan_suite` is what `plot-eval run` evaluates and `plot-eval prompts` writes; `sample_id` names one prompt
+of one set of a suite, and responses generated elsewhere are matched to prompts by it."""
 
 from __future__ import annotations
 
@@ -57,8 +54,7 @@ def plan_suite(
     plan = []
     for sub in suite.subpreferences:
         for prompt_set in sub.sets:
-            caps = [c for c in (prompt_set.limit, limit) if c]
-            cap = min(caps) if caps else None
+            cap = min((c for c in (prompt_set.limit, limit) if c), default=None)
             source = prompt_set.source
             excluded = set(prompt_set.exclude)
             kept: list[PlannedPrompt] = []

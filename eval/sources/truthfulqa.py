@@ -1,17 +1,14 @@
 """TruthfulQA.csv: columns Type, Category, Question, Best Answer, Correct Answers, Incorrect Answers.
 
-`split="holdout"` (default) keeps only the held-out questions, the last `holdout.TRUTHFULQA_HOLDOUT_FRACTION`
-(20%) of the data rows: 0-based rows >= `holdout_start(n, 0.2)` (164 of 817). The training recipe
-(plot_lightning/data/recipes/holdout.py) uses only the questions before them. `split="all"` reads every row:
-only for files holding held-out rows alone, such as eval/samples/truthfulqa/TruthfulQA.csv.
-"""
+`split="holdout"` (default) keeps the held-out questions only, the last 20% of the rows (eval/sources/
+holdout.py); `split="all"` reads every row, for files holding held-out rows alone (eval/samples)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from plot_eval.registry import SOURCES
-from plot_eval.sources.base import PromptItem, SourceRowError, read_csv, user_prompt
+from plot_eval.sources.base import PromptItem, read_csv, require, user_prompt
 from plot_eval.sources.holdout import SPLITS, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
 
 COLUMNS = ("Type", "Category", "Question", "Best Answer", "Correct Answers", "Incorrect Answers")
@@ -31,8 +28,7 @@ def load(path: Path, *, categories: list[str] | None = None, split: str = "holdo
     items = []
     for index, (row_no, row) in enumerate(rows):
         for name in ("Question", "Best Answer", "Incorrect Answers"):
-            if not (row.get(name) or "").strip():
-                raise SourceRowError(path, row_no, name, "empty")  # every row is checked, held out or not
+            require(path, row_no, row, name)  # every row is checked, held out or not
         if index < start:
             continue
         if categories is not None and row["Category"] not in categories:

@@ -42,7 +42,7 @@ def make_results(output_dir: Path, *, shift: float = 0.0, label: str = "model-a"
     """Results + samples for the quick suite with fabricated verdicts: every set has 4 samples with wins
     (1, 1, 0.5, 0) -> win rate 0.625; programmatic sets: model right on 3 of 4, baseline on 2 of 4.
     `shift` is added to the model's perplexity so two runs differ."""
-    from plot_eval.aggregation.summary import summarize_run
+    from plot_eval.aggregation.aggregate import summarize_run
     from plot_eval.reports.results import write_results, write_samples
     from plot_eval.suite import load_suite
 

@@ -6,13 +6,8 @@ import math
 
 import pytest
 
-from plot_eval.aggregation.aggregate import (
-    outcome_win,
-    summarize_scores,
-    summarize_set,
-    summarize_subpreference,
-)
-from plot_eval.judges.base import pairwise_score
+from plot_eval.aggregation.aggregate import summarize_scores, summarize_set, summarize_subpreference
+from plot_eval.judges.base import pairwise_score, programmatic_win
 from plot_eval.suite import ScoringSettings
 
 SCORING = ScoringSettings(bootstrap_resamples=2000, seed=0)
@@ -39,15 +34,6 @@ def test_results_pairwise_position_bias_cancels_and_ties_are_half():
     assert pairwise_score(loses, "q", "m", "b") == 0.0
 
 
-def test_results_outcome_win_truth_table():
-    assert [outcome_win(m, b) for m, b in [(True, False), (True, True), (False, False), (False, True)]] == [
-        1.0,
-        0.5,
-        0.5,
-        0.0,
-    ]
-
-
 def test_results_winrate_set_mean_counts_ties_as_half():
     """wins (1, 1, 0.5, 0): (1 + 1 + 0.5 + 0) / 4 = 0.625."""
     summary = summarize_set([{"win": w} for w in (1, 1, 0.5, 0)], "winrate", SCORING)
@@ -62,7 +48,7 @@ def _outcome(label):
 def test_results_accuracy_and_asr_sets():
     """model ok (T,T,T,F), baseline ok (T,F,F,T): wins (.5, 1, 1, 0) -> 0.625; accuracy 3/4 vs 2/4."""
     records = [
-        {"win": outcome_win(m, b), "model_ok": m, "baseline_ok": b}
+        {"win": programmatic_win(m, b), "model_ok": m, "baseline_ok": b}
         for m, b in [(True, True), (True, False), (True, False), (False, True)]
     ]
     accuracy = summarize_set(records, "accuracy", SCORING)
@@ -82,7 +68,7 @@ def test_results_asr_reports_non_answers_separately():
     ]
     records = [
         {
-            "win": outcome_win(m == "refusal", b == "refusal"),
+            "win": programmatic_win(m == "refusal", b == "refusal"),
             "model_ok": m == "refusal",
             "baseline_ok": b == "refusal",
             "model_outcome": _outcome(m),

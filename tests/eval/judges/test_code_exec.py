@@ -11,12 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from plot_eval.judges.code_exec import build_solution, code_passes, extract_code
+from plot_eval.judges.code_exec import build_solution, extract_code, judge_code
 from plot_eval.judges.sandbox import SandboxUnavailableError
 
 pytestmark = pytest.mark.usefixtures("isolated_sandbox")
 DOUBLES = "def check(candidate):\n    assert candidate(2) == 4\n    assert candidate(0) == 0\n"
 DOUBLE = "def f(x):\n    return 2 * x\n"  # the reference solution of DOUBLES
+
+
+def code_passes(*args, **kwargs) -> bool:
+    return judge_code(*args, **kwargs).passed
 
 
 HUMANEVAL = Path(__file__).with_name("data") / "HumanEval.jsonl.gz"  # all 164 problems (see data/README.md)

@@ -6,15 +6,15 @@ import math
 
 import pytest
 
-from plot_eval.judges.base import Comparator, pairwise_score
-from plot_eval.judges.local_lm import LocalLMJudge
-from plot_eval.models.loading import load_model
+from plot_eval.judges.base import Comparator, JudgeContext, pairwise_score
+from plot_eval.judges.local_lm import LocalLMJudge, LocalLMSettings, _single_token_id
+from plot_eval.models.handle import ModelPool
 
 
 @pytest.fixture(scope="module")
 def judge(tiny_model_dir):
-    model, tokenizer = load_model(tiny_model_dir)
-    return LocalLMJudge(model, tokenizer, max_response_tokens=64)
+    settings = LocalLMSettings(model=str(tiny_model_dir), max_response_tokens=64)
+    return LocalLMJudge(settings, JudgeContext(ModelPool()))
 
 
 def test_probability_is_softmax_of_verdict_logits(judge):
@@ -52,7 +52,7 @@ def test_pairwise_score_with_local_judge_is_a_valid_score(judge):
     assert pairwise_score(judge, "Q?", "Mix flour and water.", "I am sorry.") in (0.0, 0.5, 1.0)
 
 
-def test_verdict_token_must_be_single(judge):
+def test_verdict_token_must_be_single():
     class SplitsLetters:
         """A tokenizer stand-in that encodes "A" as two tokens."""
 
@@ -60,4 +60,4 @@ def test_verdict_token_must_be_single(judge):
             return {"input_ids": [5, 6] if text == "A" else [7]}
 
     with pytest.raises(ValueError, match="single token"):
-        LocalLMJudge(judge.model, SplitsLetters())
+        _single_token_id(SplitsLetters(), "A")

@@ -12,8 +12,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from plot_eval.judges.openai_compat import JudgeUnavailableError, OpenAIJudge, RateLimiter
+from plot_eval.judges.openai_compat import JudgeUnavailableError, OpenAIJudge
 from plot_eval.judges.prompt import parse_verdict
+from plot_eval.models.chat_client import RateLimiter
 
 
 class _Handler(BaseHTTPRequestHandler):

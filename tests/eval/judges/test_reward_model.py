@@ -8,7 +8,12 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForSequenceClassification
 
-from plot_eval.judges.reward_model import RewardModelJudge
+from plot_eval.judges.base import JudgeContext
+from plot_eval.judges.reward_model import RewardModelJudge, RewardModelSettings
+
+
+def _judge(folder) -> RewardModelJudge:
+    return RewardModelJudge(RewardModelSettings(model=str(folder)), JudgeContext(pool=None))
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,7 @@ def reward_dir(tmp_path_factory, tiny_tokenizer):
 
 
 def test_probability_is_sigmoid_of_reward_difference(reward_dir):
-    judge = RewardModelJudge(reward_dir)
+    judge = _judge(reward_dir)
     prompt, a, b = "How do I bake bread?", "Mix flour, water, yeast and salt.", "I am sorry."
     r_a, r_b = judge.reward(prompt, a), judge.reward(prompt, b)
     assert r_a != r_b
@@ -41,16 +46,9 @@ def test_probability_is_sigmoid_of_reward_difference(reward_dir):
 
 
 def test_reward_reads_chat_formatted_conversation(reward_dir):
-    judge = RewardModelJudge(reward_dir)
+    judge = _judge(reward_dir)
     text = judge._text("Q?", "Answer.")
     assert text == "<|im_start|>user\nQ?<|im_end|>\n<|im_start|>assistant\nAnswer.<|im_end|>\n"
-
-
-def test_in_memory_model_needs_tokenizer(reward_dir, tiny_tokenizer):
-    model = LlamaForSequenceClassification.from_pretrained(reward_dir)
-    assert RewardModelJudge(model, tokenizer=tiny_tokenizer).compare("Q", "a", "a") == pytest.approx(0.5)
-    with pytest.raises(ValueError, match="tokenizer"):
-        RewardModelJudge(model)
 
 
 def test_rejects_multi_label_classifier(tmp_path, tiny_tokenizer):
@@ -64,5 +62,7 @@ def test_rejects_multi_label_classifier(tmp_path, tiny_tokenizer):
         num_labels=3,
         pad_token_id=0,
     )
+    LlamaForSequenceClassification(config).save_pretrained(tmp_path)
+    tiny_tokenizer.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="num_labels=3"):
-        RewardModelJudge(LlamaForSequenceClassification(config), tokenizer=tiny_tokenizer)
+        _judge(tmp_path).compare("Q", "a", "b")

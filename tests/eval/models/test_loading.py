@@ -37,8 +37,3 @@ def test_corrupt_weights_error_names_folder(tmp_path, tiny_model_dir):
     (broken / "model.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(ModelLoadError, match="cannot load model folder .*corrupt-weights"):
         load_model(broken)
-
-
-def test_unknown_hub_name_offline_is_a_clear_error():
-    with pytest.raises(ModelLoadError, match="no-such-org/no-such-model.*tried as a hub name"):
-        load_model("no-such-org/no-such-model")

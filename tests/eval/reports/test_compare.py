@@ -16,7 +16,7 @@ QUICK_SETS = 13  # prompt sets of the quick suite (checked in _run)
 
 def _run(factory, folder, change_win=None, baseline_fingerprint=None):
     """A synthetic finished run (every set: wins 1, 1, 0.5, 0) with its wins changed by `change_win`."""
-    from plot_eval.aggregation.summary import summarize_run
+    from plot_eval.aggregation.aggregate import summarize_run
     from plot_eval.suite import load_suite
 
     suite = load_suite(QUICK)

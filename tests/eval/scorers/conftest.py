@@ -6,15 +6,6 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def smollm2():
-    """The real scorer LM (SmolLM2-135M-Instruct, fp32), converted once and loaded once per session."""
-    from plot_eval.models.defaults import default_scorer_model_path
-    from plot_eval.models.loading import load_model
-
-    return load_model(default_scorer_model_path())
-
-
-@pytest.fixture(scope="session")
 def minilm_scorer():
     """CoherenceScorer on the real all-MiniLM-L6-v2, loaded once per session."""
     from plot_eval.scorers.coherence import CoherenceScorer

@@ -9,8 +9,10 @@ import random
 import pytest
 import torch
 
-from plot_eval.models.loading import load_model
-from plot_eval.scorers.fluency import FluencyScorer, distinct_n, repetition_rate, words
+from plot_eval.judges.base import JudgeContext
+from plot_eval.judges.non_answer import distinct_n, repetition_rate, words
+from plot_eval.models.handle import ModelPool
+from plot_eval.scorers.fluency import FluencyScorer, FluencySettings
 
 
 def test_ngram_statistics_by_hand():
@@ -35,8 +37,9 @@ def test_distinct_2_counts_lower_cased_words_and_punctuation():
 
 @pytest.fixture(scope="module")
 def tiny_scorer(tiny_model_dir):
-    model, tokenizer = load_model(tiny_model_dir)
-    return FluencyScorer(model, tokenizer, batch_size=3)
+    scorer = FluencyScorer(FluencySettings(model=str(tiny_model_dir)), JudgeContext(ModelPool()))
+    scorer.batch_size = 3
+    return scorer
 
 
 def test_perplexity_counts_response_tokens_only(tiny_scorer):
@@ -70,9 +73,8 @@ def _shuffle_words(text: str, seed: int) -> str:
 
 
 @pytest.mark.slow
-def test_real_text_beats_its_shuffle(smollm2, gsm8k_rows, hh_pairs):
-    model, tokenizer = smollm2
-    scorer = FluencyScorer(model, tokenizer, batch_size=8)
+def test_real_text_beats_its_shuffle(gsm8k_rows, hh_pairs):
+    scorer = FluencyScorer(FluencySettings(), JudgeContext(ModelPool()))  # SmolLM2-135M-Instruct
     pairs = [(r["question"], r["answer"].split("####")[0]) for r in gsm8k_rows[:3]] + hh_pairs[:3]
     pairs = [(" ".join(q.split()[:20]), " ".join(a.split()[:20])) for q, a in pairs]  # short: 135M on 2 cores
     prompts = [p for p, _ in pairs]
