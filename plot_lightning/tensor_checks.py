@@ -27,14 +27,6 @@ def check_shape(name: str, tensor: Tensor, expected: Sequence[int | None]) -> No
         raise ValueError(f"{_describe(name, tensor)} does not match the expected shape {shown}")
 
 
-def check_same_shape(names: Sequence[str], tensors: Sequence[Tensor]) -> None:
-    """Require all tensors to share one shape."""
-    shapes = {tuple(t.shape) for t in tensors}
-    if len(shapes) > 1:
-        listed = ", ".join(_describe(n, t) for n, t in zip(names, tensors, strict=True))
-        raise ValueError(f"shapes must agree: {listed}")
-
-
 def check_finite(name: str, tensor: Tensor) -> None:
     """Reject NaN and +-inf: they would silently poison the loss."""
     if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
