@@ -102,9 +102,8 @@ class PLOTLightningCLI(LightningCLI):
             super().instantiate_classes()
         except (DataError, LossOptionError, SettingsError):
             raise  # already one message each
-        except (
-            ValueError
-        ) as error:  # jsonargparse passes it through unchanged: the message is the constructor's
+        except ValueError as error:
+            # jsonargparse passes it through unchanged: the message is the constructor's
             raise SettingsError(str(error)) from error
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
