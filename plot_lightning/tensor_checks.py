@@ -1,8 +1,5 @@
-"""Validation of tensors at the public boundaries of the math. Every failure is a ``ValueError`` that
-names the argument and its shape, so a caller knows which input to fix.
-
-Shared by ``plot_lightning.ot`` and ``plot_lightning.losses`` (which imports ``ot``), so it belongs to
-neither; it imports only torch."""
+"""Validation of tensors at the public boundaries of the math (``ot/`` and ``losses/``; torch only). Every
+failure is a ``ValueError`` that names the argument and its shape."""
 
 from __future__ import annotations
 
