@@ -61,11 +61,6 @@ class TrackedSaveConfigCallback(SaveConfigCallback):
         log_run_config(trainer.loggers, config_yaml, self.config.as_dict(), log_dir=str(log_dir))
 
 
-def default_checkpoint_callback() -> ModelCheckpoint:
-    """``last.ckpt`` plus the latest periodic checkpoint (every 100 steps)."""
-    return ModelCheckpoint(save_last=True, every_n_train_steps=DEFAULT_CHECKPOINT_EVERY_N_STEPS)
-
-
 class PLOTLightningCLI(LightningCLI):
     """``LightningCLI(PLOTModule, PreferenceDataModule)`` with tracking, config logging and checkpoints."""
 
@@ -120,7 +115,10 @@ class PLOTLightningCLI(LightningCLI):
             not any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
             and trainer_config.get("enable_checkpointing", True) is not False
         ):
-            callbacks = [*callbacks, default_checkpoint_callback()]
+            checkpoints = ModelCheckpoint(
+                save_last=True, every_n_train_steps=DEFAULT_CHECKPOINT_EVERY_N_STEPS
+            )
+            callbacks = [*callbacks, checkpoints]
         if not any(isinstance(callback, OverheadMonitor) for callback in callbacks):
             callbacks = [*callbacks, OverheadMonitor()]
         kwargs["callbacks"] = callbacks

@@ -170,17 +170,9 @@ def sinkhorn_transport_cost(
 ) -> Tensor:
     """Per-example mean entropic transport cost ``(B,)`` between the policy and the anchored target.
 
-    Args:
-        logits: ``(B, T, V)`` policy logits (any float dtype; the math runs in fp32, fp64 if given fp64), or
-            the policy's log-probs on the support slots already computed (:class:`PolicySupport`).
-        labels: ``(B, T)`` long target ids, aligned with ``logits``.
-        mask: ``(B, T)`` bool, True on response tokens; every row needs at least one.
-        unit_embedding: ``(V, d)`` unit-row embedding (``normalise_embedding``), frozen.
-        ref_topk_ids: ``(B, T, top_k)`` reference top-K ids (``reference_topk``).
-        ref_topk_logps: ``(B, T, top_k)`` reference log-probabilities of those ids.
-        cost: "cosine" | "l2".
-        settings: :class:`SinkhornSettings` fields (``top_k``, ``epsilon``, ``max_iter``, ``lam``,
-            ``debias``); an unknown name is a TypeError.
+    Arguments as :func:`plot_lightning.losses.plot.plot_transport_cost` (``mask`` bool only), except that
+    ``logits`` may instead be the policy's log-probs on the support slots (:class:`PolicySupport`);
+    ``settings`` are :class:`SinkhornSettings` fields (an unknown name is a TypeError).
     """
     options = SinkhornSettings(**settings)
     if isinstance(logits, PolicySupport):
