@@ -51,12 +51,9 @@ class NonFiniteGuard(pl.Callback):
     def __init__(self, on_nonfinite_grad: str = "stop", max_consecutive_skips: int = 10) -> None:
         if on_nonfinite_grad not in ACTIONS:
             raise ValueError(f"'on_nonfinite_grad' must be one of {ACTIONS}, got {on_nonfinite_grad!r}")
-        if isinstance(max_consecutive_skips, bool) or not isinstance(max_consecutive_skips, int):
-            raise ValueError(
-                f"'max_consecutive_skips' must be an integer >= 1, got {max_consecutive_skips!r}"
-            )
-        if max_consecutive_skips < 1:
-            raise ValueError(f"'max_consecutive_skips' must be >= 1, got {max_consecutive_skips}")
+        skips = max_consecutive_skips
+        if isinstance(skips, bool) or not isinstance(skips, int) or skips < 1:
+            raise ValueError(f"'max_consecutive_skips' must be an integer >= 1, got {skips!r}")
         self.action = on_nonfinite_grad
         self.max_consecutive_skips = max_consecutive_skips
         self.skipped_steps = 0

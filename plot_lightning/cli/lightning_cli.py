@@ -1,22 +1,15 @@
-"""The LightningCLI behind ``plot-lightning fit|validate|test``: PLOTModule + PreferenceDataModule.
+"""The LightningCLI behind ``plot-lightning fit|validate``: PLOTModule + PreferenceDataModule.
 
 What it adds to a plain ``LightningCLI``:
 
-- ``--tracking.*`` (``plot_lightning.tracking.TrackingSettings``): unless ``trainer.logger`` is set in the config,
-  the run logs to CSV (first, so ``config.yaml`` and checkpoints live in its version folder) and to MLflow
-  (SQLite store next to the run by default), from a background thread: a failing server never blocks training.
-- The resolved config is written to the log folder (overwriting a previous one) and attached to the MLflow run.
+- ``--tracking.*`` (``TrackingSettings``): unless ``trainer.logger`` is set, the run logs to CSV (first, so
+  ``config.yaml`` and checkpoints live in its version folder) and to MLflow from a background thread; the
+  resolved config goes to both, and ``fit --ckpt_path <version_N>/checkpoints/x.ckpt`` continues that MLflow run.
 - ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
-- A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none; checkpoint
-  files are written atomically (``AtomicCheckpointIO``) unless ``trainer.plugins`` is set.
-- Plain progress lines when stdout is not a terminal (``ProgressLines``: the first step, every 10, the last, at
-  least every 30 s).
-- ``fit --ckpt_path <version_N>/checkpoints/x.ckpt`` continues the MLflow run of ``version_N``.
-- Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
-  node, at most 8) unless ``OMP_NUM_THREADS`` is set.
-- An ``OverheadMonitor`` (``perf/*``: tokens/s, step time, peak memory, PLOT share, MFU on GPU) unless listed.
-- A value that a constructor refuses with ``ValueError`` (``model.weights`` negative or NaN, ``model.reference``
-  unknown, ...) raises :class:`SettingsError`; ``plot-lightning`` prints it as one line and exits with status 2.
+- When the config lists none: a ``ModelCheckpoint`` (``last.ckpt`` plus periodic ones), ``AtomicCheckpointIO``,
+  ``ProgressLines`` and ``OverheadMonitor``; torch threads per process (:mod:`plot_lightning.threads`).
+- A value that a constructor refuses with ``ValueError`` raises :class:`SettingsError`; ``plot-lightning``
+  prints it as one line and exits with status 2.
 """
 
 from __future__ import annotations

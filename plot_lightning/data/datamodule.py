@@ -29,13 +29,9 @@ _KEEP = ("chosen_input_ids", "chosen_labels", "rejected_input_ids", "rejected_la
 def distributed_sampler(
     dataset: datasets.Dataset, world_size: int, rank: int, shuffle: bool, seed: int
 ) -> DistributedSampler:
-    """Rank ``rank``'s share of the training order: positions ``rank, rank + W, ...`` of one permutation.
-
-    The permutation of epoch ``e`` is ``randperm(n)`` from a generator seeded with ``seed + e`` (file order
-    when ``shuffle`` is False). In epoch 0 that is the single-process order (the same generator draw), so a
-    global batch of W ranks x B rows holds exactly the rows of one process's batch of W x B. Given here
-    rather than left to Lightning, whose own sampler would always shuffle, with seed 0: ``shuffle`` and
-    ``seed`` would then be silently ignored under DDP/FSDP.
+    """Rank ``rank``'s share of the training order: positions ``rank, rank + W, ...`` of one permutation
+    (seeded with ``seed + epoch``; file order when ``shuffle`` is False). Not left to Lightning, whose own
+    sampler would always shuffle with seed 0, silently ignoring ``shuffle`` and ``seed`` under DDP/FSDP.
     """
     return DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
 
