@@ -1,6 +1,5 @@
-"""Overhead accounting in every run: ``OverheadMonitor`` logs, per training step, ``perf/step_s``,
-``perf/tokens_per_s`` (non-padding tokens), ``perf/padding_fraction``, ``perf/peak_memory_mb``; on GPU also
-``perf/mfu``.
+"""``OverheadMonitor`` logs, per training step, ``perf/step_s``, ``perf/tokens_per_s`` (non-padding tokens),
+``perf/padding_fraction``, ``perf/peak_memory_mb``; on GPU also ``perf/mfu``.
 
 PLOT's work runs inside the heads' chunks, so it is not timed separately: compare ``perf/tokens_per_s`` of a
 DPO run and a DPO+PLOT run.

@@ -65,13 +65,8 @@ def _key(name: str) -> str:
 
 
 class StageMetrics(nn.Module):
-    """:class:`WeightedMean` objects for ``{stage}/{name}``.
-
-    Args:
-        loss_names: loss registry names (each gets ``loss/<name>``).
-        subpreferences: subpreference names (validation is also reported per subpreference).
-        stages: stage prefixes, e.g. ``("train", "val")``.
-    """
+    """:class:`WeightedMean` objects for ``{stage}/{name}``: the loss, ``loss/<name>`` of each of ``loss_names``
+    and TRL's metrics, and in validation the same per subpreference."""
 
     def __init__(
         self, loss_names: Iterable[str], subpreferences: Iterable[str], stages=("train", "val")

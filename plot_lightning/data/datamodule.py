@@ -226,11 +226,9 @@ class PreferenceDataModule(pl.LightningDataModule):
     def _loader(
         self, dataset: datasets.Dataset, shuffle: bool, sampler=None, epoch_ended=None
     ) -> ResumableLoader:
-        # Stateful (torchdata StatefulDataLoader): Lightning saves its position and the sampler's state (the
-        # shuffling generator, or the length-grouped sampler's) in every checkpoint, so a resume from
-        # mid-epoch continues with the very next batch and the epochs after it are shuffled the same. The
-        # sampler's own generator (seeded by ``seed``) keeps the order off the global RNG; the loader's
-        # generator only seeds workers (shared with the sampler, a resume would skew it by one draw).
+        # Lightning saves the loader's position and the sampler's state in every checkpoint: a resume from
+        # mid-epoch continues with the very next batch. The sampler's own generator keeps the order off the
+        # global RNG; the loader's only seeds workers (shared with the sampler, a resume would skew it by a draw).
         if sampler is None and shuffle:
             sampler = ShuffleSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
         return ResumableLoader(
@@ -254,16 +252,15 @@ class PreferenceDataModule(pl.LightningDataModule):
         """Training batches: shuffled by ``seed`` (or in file order with ``shuffle=False``), length-grouped on
         request; with several processes, each rank's share of the same order (:func:`distributed_sampler`)."""
         self.setup("fit")
+        world = self.trainer.world_size if self.trainer is not None else 1
+        sampler = None
         if self.group_by_length:
             sampler = length_grouped_sampler(self)
-            return self._loader(self.train_dataset, False, sampler, self._training_epoch_ended)
-        world = self.trainer.world_size if self.trainer is not None else 1
-        if world > 1:
+        elif world > 1:
             sampler = distributed_sampler(
                 self.train_dataset, world, self.trainer.global_rank, self.shuffle, self.seed
             )
-            return self._loader(self.train_dataset, False, sampler, self._training_epoch_ended)
-        return self._loader(self.train_dataset, self.shuffle, epoch_ended=self._training_epoch_ended)
+        return self._loader(self.train_dataset, self.shuffle, sampler, self._training_epoch_ended)
 
     def val_dataloader(self) -> ResumableLoader | list:
         """Validation batches in file order (an empty list when there is no validation data)."""

@@ -62,17 +62,9 @@ class _TargetLogProb(torch.autograd.Function):
 
 @fp32_math
 def token_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, chunk: int = DEFAULT_CHUNK) -> Tensor:
-    """Per-token log-probabilities of ``labels`` under ``softmax(logits)``.
-
-    Args:
-        logits: ``(B, T, V)`` aligned next-token logits, any float dtype.
-        labels: ``(B, T)`` long targets, in ``[0, V)`` wherever ``mask`` is True (ignored elsewhere).
-        mask: ``(B, T)`` bool, True on the response tokens that count.
-        chunk: positions per fp32 block (memory/speed knob, see the module docstring).
-
-    Returns:
-        ``(B, T)`` log-probabilities (nats), fp32 (fp64 for fp64 logits), exactly 0 where ``mask`` is False.
-    """
+    """``(B, T)`` log-probabilities (nats) of ``labels (B, T)`` long under ``softmax(logits (B, T, V))`` (any
+    float dtype), fp32 (fp64 for fp64 logits), exactly 0 where ``mask (B, T)`` bool is False; labels must lie in
+    ``[0, V)`` where it is True. ``chunk``: positions per fp32 block (see the module docstring)."""
     check_shape("logits", logits, (None, None, None))
     batch, length, vocab = logits.shape
     check_shape("labels", labels, (batch, length))

@@ -30,13 +30,9 @@ def normalise_embedding(weight: Tensor) -> Tensor:
 def pairwise_token_cost(
     unit_embedding: Tensor | CostEmbedding, ids_a: Tensor, ids_b: Tensor, kind: str = "cosine"
 ) -> Tensor:
-    """Cost between every token of ``ids_a (..., n)`` and every token of ``ids_b (..., m)``.
-
-    ``unit_embedding (V, d)`` must have unit rows (see :func:`normalise_embedding`). Returns
-    ``(..., n, m)`` in the embedding's dtype: ``kind="cosine"`` gives ``1 - ê_a · ê_b`` clamped to
-    ``[0, 2]``; ``kind="l2"`` gives ``||ê_a - ê_b|| = sqrt(2 - 2 ê_a · ê_b)``, also in ``[0, 2]``.
-    Equal ids cost exactly 0.
-    The batch dimensions ``...`` of the two id tensors must agree.
+    """``(..., n, m)`` cost (module docstring; the embedding's dtype, exactly 0 for equal ids) between every token
+    of ``ids_a (..., n)`` and every token of ``ids_b (..., m)`` (same ``...``); ``unit_embedding (V, d)``
+    must have unit rows (:func:`normalise_embedding`).
     """
     if kind not in COST_KINDS:
         raise ValueError(f"'kind' must be one of {COST_KINDS}, got {kind!r}")

@@ -1,11 +1,9 @@
 """``BackgroundMLflowLogger``: a Lightning logger whose MLflow calls run on a background thread.
 
 Training only puts records on a queue, so a tracking server that is slow, answers 503 or dies never blocks a
-step nor ends the run. The worker creates (or, on resume, reopens) the run, then delivers the queue in order;
-a failed call is kept and retried with backoff until the server is back. Each HTTP call is bounded (MLflow's
-``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``MLFLOW_HTTP_REQUEST_TIMEOUT``, defaulted here to 0 retries and 10 s
-unless set). At the end the run waits at most ``flush_timeout_s`` for the queue; what is still undelivered is
-in the CSV log, and ``plot-lightning tracking sync <version folder>`` delivers it later.
+step nor ends the run. The worker creates (or, on resume, reopens) the run, then delivers the queue in order,
+retrying a failed call with backoff (each HTTP call bounded: :func:`bounded_mlflow_requests`). At the end the
+run waits at most ``flush_timeout_s``; what is undelivered is in the CSV log for ``plot-lightning tracking sync``.
 
 Status: a run ends FINISHED, FAILED (an exception) or KILLED (Ctrl+C, SIGTERM); a resume reopens the run as
 RUNNING. Everything but metrics, and the end state, is also kept in the version folder's ``mlflow_run.json``

@@ -6,9 +6,8 @@ Each recipe maps the data root to a :class:`~plot_lightning.data.recipes.pairs.R
     python -m plot_lightning.data.recipes <name> --data-root DATA --out pairs.jsonl [--limit N]
     python -m plot_lightning.data.recipes sample --data-root DATA --out-dir plot_lightning/data/samples
 
-The recipes train only on rows the eval suites do not evaluate (``holdout.py``): the first 90% of each
-hh-rlhf file and the first 80% of the TruthfulQA questions. ``code-humaneval`` is the exception: its
-problems are HumanEval eval problems, so it is listed in ``holdout.EVAL_OVERLAP`` and left out of the demo mix.
+The recipes train only on rows the eval suites do not evaluate (``holdout.py``), except ``code-humaneval``
+(``holdout.EVAL_OVERLAP``), which stays out of the demo mix.
 """
 
 from __future__ import annotations
