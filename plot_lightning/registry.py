@@ -1,12 +1,7 @@
 """Registries: configuration names -> the class registered under each (losses, reference modes).
 
-A component registers itself where it is defined, one file per component::
-
-    @LOSSES.register("dpo")
-    class DPOLoss(LossTerm): ...
-
-The built-in components' modules are imported on the first lookup, so code outside the package registers the
-same way (import it before building) and nothing dispatches on names elsewhere.
+A component registers itself where it is defined (``@LOSSES.register("dpo")`` on ``class DPOLoss``); the
+built-in modules are imported on the first lookup, and code outside the package registers the same way.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """Stage-prefixed running weighted means through torchmetrics, so DDP/FSDP reduce them exactly across processes.
 
-One :class:`WeightedMean` (a weighted sum and the sum of weights, both reduced by summation across processes)
-per logged name. Not ``torchmetrics.MeanMetric``: with ``nan_strategy="disable"`` torchmetrics 1.9 replaces
-every weight by 1, which made a per-subpreference mean depend on the batch size. One created up front (before any wrapping) and kept in a ``ModuleDict``; the
-module logs the metric objects and Lightning computes/syncs/resets them at epoch end. Names follow TRL:
-``train/loss``, ``train/loss/dpo``, ``val/rewards/accuracies``, ``val/helpfulness/rewards/margins``...
+One :class:`WeightedMean` per logged name, created up front (before any wrapping); the module logs the metric
+objects and Lightning computes/syncs/resets them at epoch end. Names follow TRL: ``train/loss``,
+``train/loss/dpo``, ``val/rewards/accuracies``, ``val/helpfulness/rewards/margins``...
 """
 
 from __future__ import annotations
@@ -34,7 +32,8 @@ SUBPREFERENCE_METRICS = ("loss", "rewards/accuracies", "rewards/margins")
 class WeightedMean(Metric):
     """``sum_i w_i x_i / sum_i w_i`` over every update on every process (NaN when no weight was seen).
 
-    A NaN value propagates (losses already raise on non-finite values); weights must be >= 0.
+    A NaN value propagates (losses already raise on non-finite values); weights must be >= 0. Not
+    ``torchmetrics.MeanMetric``: with ``nan_strategy="disable"`` torchmetrics 1.9 replaces every weight by 1.
     """
 
     full_state_update = False
@@ -66,13 +65,8 @@ def _key(name: str) -> str:
 
 
 class StageMetrics(nn.Module):
-    """:class:`WeightedMean` objects for ``{stage}/{name}``.
-
-    Args:
-        loss_names: loss registry names (each gets ``loss/<name>``).
-        subpreferences: subpreference names (validation is also reported per subpreference).
-        stages: stage prefixes, e.g. ``("train", "val")``.
-    """
+    """:class:`WeightedMean` objects for ``{stage}/{name}``: the loss, ``loss/<name>`` of each of ``loss_names``
+    and TRL's metrics, and in validation the same per subpreference."""
 
     def __init__(
         self, loss_names: Iterable[str], subpreferences: Iterable[str], stages=("train", "val")

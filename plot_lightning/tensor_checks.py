@@ -1,8 +1,5 @@
-"""Validation of tensors at the public boundaries of the math. Every failure is a ``ValueError`` that
-names the argument and its shape, so a caller knows which input to fix.
-
-Shared by ``plot_lightning.ot`` and ``plot_lightning.losses`` (which imports ``ot``), so it belongs to
-neither; it imports only torch."""
+"""Validation of tensors at the public boundaries of the math (``ot/`` and ``losses/``; torch only). Every
+failure is a ``ValueError`` that names the argument and its shape."""
 
 from __future__ import annotations
 
@@ -25,14 +22,6 @@ def check_shape(name: str, tensor: Tensor, expected: Sequence[int | None]) -> No
     ):
         shown = tuple("*" if want is None else want for want in expected)
         raise ValueError(f"{_describe(name, tensor)} does not match the expected shape {shown}")
-
-
-def check_same_shape(names: Sequence[str], tensors: Sequence[Tensor]) -> None:
-    """Require all tensors to share one shape."""
-    shapes = {tuple(t.shape) for t in tensors}
-    if len(shapes) > 1:
-        listed = ", ".join(_describe(n, t) for n, t in zip(names, tensors, strict=True))
-        raise ValueError(f"shapes must agree: {listed}")
 
 
 def check_finite(name: str, tensor: Tensor) -> None:

@@ -4,10 +4,7 @@ Rule: unless ``OMP_NUM_THREADS`` is set (then torch's own reading of it is kept)
 ``max(1, min(MAX_THREADS, physical cores available // processes on this node))`` intra-op threads: one
 thread per physical core (hyper-threads add contention, not throughput, to the GEMMs), split between the
 processes of a DDP/FSDP run on CPU (two processes with all cores each oversubscribe the machine), capped
-because small models stop scaling well before that. On a loaded machine fewer threads can be faster still
-(``OMP_NUM_THREADS=1`` ran 3.3x faster than the default on a shared 2-core machine in issue 12); set
-``OMP_NUM_THREADS`` for that. Idle 2-core machine, one SmolLM2-135M DPO step (benchmarks/plot_overhead.py
---only dpo --threads N): 2 threads 17.8 s, 1 thread 27.0 s (README "CPU threads").
+because small models stop scaling well before that (measurements: README "CPU threads").
 """
 
 from __future__ import annotations

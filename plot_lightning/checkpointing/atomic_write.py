@@ -2,13 +2,9 @@
 
 The bytes go to a file in the *target's own folder* (never ``$TMPDIR``: a rename across filesystems is a copy,
 and a kill during that copy truncates the target), are ``fsync``ed, then ``os.replace`` swaps them in and the
-folder is ``fsync``ed. On Linux the temporary file is unnamed (``O_TMPFILE``): a kill mid-write frees it and
-leaves nothing behind. Elsewhere it is a hidden ``.<name>.<random>.partial`` file from the start; on Linux it
-gets that name only for the instant between its last byte and the rename. A leftover of a writer killed then
-is removed by the next write of the same target and, for every target, by
-:class:`~plot_lightning.checkpointing.leftovers.LeftoverPartials` when training starts (:func:`remove_partials`).
-
-Imports only the standard library (``ctypes`` for ``linkat``) and torch.
+folder is ``fsync``ed. On Linux the temporary file is unnamed (``O_TMPFILE``) until its last byte is written,
+so a kill mid-write leaves nothing; elsewhere it is a hidden ``.<name>.<random>.partial`` file from the start.
+Leftovers are removed by the next write of the same target and by ``LeftoverPartials`` when training starts.
 """
 
 from __future__ import annotations

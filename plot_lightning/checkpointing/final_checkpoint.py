@@ -3,12 +3,9 @@
 Lightning's ``ModelCheckpoint(save_last=True, every_n_train_steps=N)`` refreshes ``last.ckpt`` only together
 with a periodic checkpoint: a run ending between two of them (``max_steps`` not a multiple of N, ``max_epochs``,
 early stopping) or stopped with Ctrl-C leaves a ``last.ckpt`` up to N - 1 steps old, silently. This callback
-saves ``last.ckpt`` of every such ``ModelCheckpoint`` once more when fitting ends (``on_train_end``) or is
-interrupted by Ctrl-C (``KeyboardInterrupt``), unless it already holds the final step. It does not save after
-other exceptions (the weights may be the cause), nor when Ctrl-C lands inside an optimizer update, where the
-weights may be half-updated, nor on Ctrl-C with several processes (each stops at its own point, so a
-collective save could hang): it then says which older ``last.ckpt`` is kept. ``PLOTModule`` adds it
-(``configure_callbacks``).
+saves it once more when fitting ends or on Ctrl-C, unless it already holds the final step. It does not save
+after other exceptions (the weights may be the cause), nor when Ctrl-C lands inside an optimizer update, nor on
+Ctrl-C with several processes (a collective save could hang): it then says which ``last.ckpt`` is kept.
 """
 
 from __future__ import annotations

@@ -1,11 +1,9 @@
 """``LeftoverPartials``: when fitting starts, complete temporary checkpoint files of killed writers are removed.
 
 :func:`~plot_lightning.checkpointing.atomic_write.atomic_write` names its temporary file
-``.<name>.<random>.partial`` just before renaming it over ``<name>``; a ``kill -9`` in between leaves it,
-complete, next to the checkpoints (for a periodic checkpoint whose name is never written again, for good). This
-callback removes such files from every ``ModelCheckpoint`` folder and from the folder of the checkpoint being
-resumed, before this run writes anything, and warns with their names. Two runs must not share a checkpoint
-folder (they would overwrite each other's ``last.ckpt`` anyway). ``PLOTModule`` adds it.
+``.<name>.<random>.partial`` just before renaming it over ``<name>``; a ``kill -9`` in between leaves it. This
+callback removes such files from every ``ModelCheckpoint`` folder and from the resumed checkpoint's folder, and
+warns with their names. Two runs must not share a checkpoint folder.
 """
 
 from __future__ import annotations

@@ -1,15 +1,12 @@
 """``NonFiniteGuard``: a non-finite gradient never reaches the weights, and non-finite weights are never saved.
 
-- Before every optimizer step (after backward, before clipping and the update) the gradients are checked; the
-  decision is taken over all processes, so every rank skips or stops together (FSDP shards see different
-  parts). ``on_nonfinite_grad="stop"`` raises ``FloatingPointError`` naming the step, with the weights still
-  the last healthy ones; ``"skip"`` drops the gradients (the optimizer then leaves every parameter and its
-  state untouched), counts the step and logs the count as ``train/nonfinite_grad_steps``; after
-  ``max_consecutive_skips`` non-finite steps in a row it raises all the same (a diverged run would otherwise
-  skip every remaining step and end "successfully" with nothing learned). Under fp16 loss
-  scaling (``16-mixed``) the GradScaler already skips overflowing steps: gradients are left to it.
-- Before any checkpoint is written, the weights are checked: a non-finite weight raises instead of saving, so
-  it can neither overwrite ``last.ckpt`` nor make ``ModelCheckpoint`` delete the previous healthy checkpoint.
+- Before every optimizer step the gradients are checked, decided over all processes so every rank skips or
+  stops together. ``"stop"`` raises ``FloatingPointError`` with the weights still the last healthy ones;
+  ``"skip"`` drops the gradients and logs the count as ``train/nonfinite_grad_steps``, and raises all the same
+  after ``max_consecutive_skips`` in a row (a diverged run would otherwise end "successfully" having learned
+  nothing). Under fp16 loss scaling the GradScaler already skips overflowing steps.
+- Before any checkpoint is written, a non-finite weight raises instead of saving, so it can neither overwrite
+  ``last.ckpt`` nor make ``ModelCheckpoint`` delete the previous healthy checkpoint.
 """
 
 from __future__ import annotations
@@ -51,12 +48,9 @@ class NonFiniteGuard(pl.Callback):
     def __init__(self, on_nonfinite_grad: str = "stop", max_consecutive_skips: int = 10) -> None:
         if on_nonfinite_grad not in ACTIONS:
             raise ValueError(f"'on_nonfinite_grad' must be one of {ACTIONS}, got {on_nonfinite_grad!r}")
-        if isinstance(max_consecutive_skips, bool) or not isinstance(max_consecutive_skips, int):
-            raise ValueError(
-                f"'max_consecutive_skips' must be an integer >= 1, got {max_consecutive_skips!r}"
-            )
-        if max_consecutive_skips < 1:
-            raise ValueError(f"'max_consecutive_skips' must be >= 1, got {max_consecutive_skips}")
+        skips = max_consecutive_skips
+        if isinstance(skips, bool) or not isinstance(skips, int) or skips < 1:
+            raise ValueError(f"'max_consecutive_skips' must be an integer >= 1, got {skips!r}")
         self.action = on_nonfinite_grad
         self.max_consecutive_skips = max_consecutive_skips
         self.skipped_steps = 0

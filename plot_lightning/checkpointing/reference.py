@@ -1,7 +1,7 @@
 """The frozen reference is rebuilt from the model spec on resume instead of being stored in checkpoints.
 
 ``reference="copy"`` is a frozen copy of the initial policy, i.e. exactly what ``model`` loads: storing it
-doubles a checkpoint's weights (about 540 MB of SmolLM2-135M's 2.15 GB with optimizer state) for nothing.
+would add a second copy of the weights to every checkpoint.
 Sharded checkpoints (FSDP1 sharded, FSDP2 DCP folders) keep it: their loaders match the saved keys against
 the live module's.
 """

@@ -1,22 +1,15 @@
-"""The LightningCLI behind ``plot-lightning fit|validate|test``: PLOTModule + PreferenceDataModule.
+"""The LightningCLI behind ``plot-lightning fit|validate``: PLOTModule + PreferenceDataModule.
 
 What it adds to a plain ``LightningCLI``:
 
-- ``--tracking.*`` (``plot_lightning.tracking.TrackingSettings``): unless ``trainer.logger`` is set in the config,
-  the run logs to CSV (first, so ``config.yaml`` and checkpoints live in its version folder) and to MLflow
-  (SQLite store next to the run by default), from a background thread: a failing server never blocks training.
-- The resolved config is written to the log folder (overwriting a previous one) and attached to the MLflow run.
+- ``--tracking.*`` (``TrackingSettings``): unless ``trainer.logger`` is set, the run logs to CSV (first, so
+  ``config.yaml`` and checkpoints live in its version folder) and to MLflow from a background thread; the
+  resolved config goes to both, and ``fit --ckpt_path <version_N>/checkpoints/x.ckpt`` continues that MLflow run.
 - ``model.model`` is linked to ``data.tokenizer``: the data is always tokenized with the policy's tokenizer.
-- A ``ModelCheckpoint`` keeping ``last.ckpt`` plus periodic checkpoints when the config lists none; checkpoint
-  files are written atomically (``AtomicCheckpointIO``) unless ``trainer.plugins`` is set.
-- Plain progress lines when stdout is not a terminal (``ProgressLines``: the first step, every 10, the last, at
-  least every 30 s).
-- ``fit --ckpt_path <version_N>/checkpoints/x.ckpt`` continues the MLflow run of ``version_N``.
-- Torch threads per process: :func:`plot_lightning.threads.configure_threads` (physical cores / processes per
-  node, at most 8) unless ``OMP_NUM_THREADS`` is set.
-- An ``OverheadMonitor`` (``perf/*``: tokens/s, step time, peak memory, PLOT share, MFU on GPU) unless listed.
-- A value that a constructor refuses with ``ValueError`` (``model.weights`` negative or NaN, ``model.reference``
-  unknown, ...) raises :class:`SettingsError`; ``plot-lightning`` prints it as one line and exits with status 2.
+- When the config lists none: a ``ModelCheckpoint`` (``last.ckpt`` plus periodic ones), ``AtomicCheckpointIO``,
+  ``ProgressLines`` and ``OverheadMonitor``; torch threads per process (:mod:`plot_lightning.threads`).
+- A value that a constructor refuses with ``ValueError`` raises :class:`SettingsError`; ``plot-lightning``
+  prints it as one line and exits with status 2.
 """
 
 from __future__ import annotations
@@ -61,11 +54,6 @@ class TrackedSaveConfigCallback(SaveConfigCallback):
         log_run_config(trainer.loggers, config_yaml, self.config.as_dict(), log_dir=str(log_dir))
 
 
-def default_checkpoint_callback() -> ModelCheckpoint:
-    """``last.ckpt`` plus the latest periodic checkpoint (every 100 steps)."""
-    return ModelCheckpoint(save_last=True, every_n_train_steps=DEFAULT_CHECKPOINT_EVERY_N_STEPS)
-
-
 class PLOTLightningCLI(LightningCLI):
     """``LightningCLI(PLOTModule, PreferenceDataModule)`` with tracking, config logging and checkpoints."""
 
@@ -102,9 +90,8 @@ class PLOTLightningCLI(LightningCLI):
             super().instantiate_classes()
         except (DataError, LossOptionError, SettingsError):
             raise  # already one message each
-        except (
-            ValueError
-        ) as error:  # jsonargparse passes it through unchanged: the message is the constructor's
+        except ValueError as error:
+            # jsonargparse passes it through unchanged: the message is the constructor's
             raise SettingsError(str(error)) from error
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
@@ -121,7 +108,10 @@ class PLOTLightningCLI(LightningCLI):
             not any(isinstance(callback, ModelCheckpoint) for callback in callbacks)
             and trainer_config.get("enable_checkpointing", True) is not False
         ):
-            callbacks = [*callbacks, default_checkpoint_callback()]
+            checkpoints = ModelCheckpoint(
+                save_last=True, every_n_train_steps=DEFAULT_CHECKPOINT_EVERY_N_STEPS
+            )
+            callbacks = [*callbacks, checkpoints]
         if not any(isinstance(callback, OverheadMonitor) for callback in callbacks):
             callbacks = [*callbacks, OverheadMonitor()]
         kwargs["callbacks"] = callbacks

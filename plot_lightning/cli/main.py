@@ -115,11 +115,7 @@ def _tracking_command(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     try:
         report = sync_run(args.version_dir, uri=args.uri, experiment=args.experiment)
-    except (
-        ValueError,
-        FileNotFoundError,
-        StoreError,
-    ) as error:  # the folder or the store: one line, not a traceback
+    except (ValueError, FileNotFoundError, StoreError) as error:  # the folder or the store: one line
         print(f"plot-lightning tracking: error: {error}", file=sys.stderr)
         sys.exit(2)
     status = f"; status set to {report.status_set}" if report.status_set else ""

@@ -29,13 +29,9 @@ _KEEP = ("chosen_input_ids", "chosen_labels", "rejected_input_ids", "rejected_la
 def distributed_sampler(
     dataset: datasets.Dataset, world_size: int, rank: int, shuffle: bool, seed: int
 ) -> DistributedSampler:
-    """Rank ``rank``'s share of the training order: positions ``rank, rank + W, ...`` of one permutation.
-
-    The permutation of epoch ``e`` is ``randperm(n)`` from a generator seeded with ``seed + e`` (file order
-    when ``shuffle`` is False). In epoch 0 that is the single-process order (the same generator draw), so a
-    global batch of W ranks x B rows holds exactly the rows of one process's batch of W x B. Given here
-    rather than left to Lightning, whose own sampler would always shuffle, with seed 0: ``shuffle`` and
-    ``seed`` would then be silently ignored under DDP/FSDP.
+    """Rank ``rank``'s share of the training order: positions ``rank, rank + W, ...`` of one permutation
+    (seeded with ``seed + epoch``; file order when ``shuffle`` is False). Not left to Lightning, whose own
+    sampler would always shuffle with seed 0, silently ignoring ``shuffle`` and ``seed`` under DDP/FSDP.
     """
     return DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=shuffle, seed=seed)
 
@@ -230,11 +226,9 @@ class PreferenceDataModule(pl.LightningDataModule):
     def _loader(
         self, dataset: datasets.Dataset, shuffle: bool, sampler=None, epoch_ended=None
     ) -> ResumableLoader:
-        # Stateful (torchdata StatefulDataLoader): Lightning saves its position and the sampler's state (the
-        # shuffling generator, or the length-grouped sampler's) in every checkpoint, so a resume from
-        # mid-epoch continues with the very next batch and the epochs after it are shuffled the same. The
-        # sampler's own generator (seeded by ``seed``) keeps the order off the global RNG; the loader's
-        # generator only seeds workers (shared with the sampler, a resume would skew it by one draw).
+        # Lightning saves the loader's position and the sampler's state in every checkpoint: a resume from
+        # mid-epoch continues with the very next batch. The sampler's own generator keeps the order off the
+        # global RNG; the loader's only seeds workers (shared with the sampler, a resume would skew it by a draw).
         if sampler is None and shuffle:
             sampler = ShuffleSampler(dataset, generator=torch.Generator().manual_seed(self.seed))
         return ResumableLoader(
@@ -258,16 +252,15 @@ class PreferenceDataModule(pl.LightningDataModule):
         """Training batches: shuffled by ``seed`` (or in file order with ``shuffle=False``), length-grouped on
         request; with several processes, each rank's share of the same order (:func:`distributed_sampler`)."""
         self.setup("fit")
+        world = self.trainer.world_size if self.trainer is not None else 1
+        sampler = None
         if self.group_by_length:
             sampler = length_grouped_sampler(self)
-            return self._loader(self.train_dataset, False, sampler, self._training_epoch_ended)
-        world = self.trainer.world_size if self.trainer is not None else 1
-        if world > 1:
+        elif world > 1:
             sampler = distributed_sampler(
                 self.train_dataset, world, self.trainer.global_rank, self.shuffle, self.seed
             )
-            return self._loader(self.train_dataset, False, sampler, self._training_epoch_ended)
-        return self._loader(self.train_dataset, self.shuffle, epoch_ended=self._training_epoch_ended)
+        return self._loader(self.train_dataset, self.shuffle, sampler, self._training_epoch_ended)
 
     def val_dataloader(self) -> ResumableLoader | list:
         """Validation batches in file order (an empty list when there is no validation data)."""

@@ -2,12 +2,8 @@
 
 Each epoch the example indices are shuffled (seeded by ``(seed, epoch)``), cut into buckets of
 ``batch_size * bucket_batches`` examples, each bucket is sorted by length (longest first) and cut into
-batches, and the order of all full batches is shuffled (a short last batch stays last). Batches therefore hold examples of similar length
-(less padding, more useful tokens per second), while which examples meet and the batch order stay random.
-
-Deterministic given ``(seed, epoch)`` and resumable: ``state_dict()`` holds the epoch and how many indices
-of this epoch were already yielded; ``load_state_dict`` continues from there (the torchdata
-``StatefulDataLoader`` saves and restores a sampler's state this way).
+batches, and the order of all full batches is shuffled (a short last batch stays last). Resumable:
+``state_dict()`` holds the epoch and how many indices of it were already yielded.
 """
 
 from __future__ import annotations

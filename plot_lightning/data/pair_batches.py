@@ -1,9 +1,5 @@
-"""Preference pairs for a measurement pass outside training: read them, tokenize them, batch them.
-
-The demo's before/after table and the experiments' held-out measurements read pairs the way training does
-(chat template, ``max_length``, ``max_prompt_length``; rows that do not fit are skipped) and batch them with
-the training collator (chosen rows, then rejected rows).
-"""
+"""Preference pairs for a measurement pass outside training (the demo's before/after table, the experiments'
+held-out measurements), read, tokenized and batched the way training does them."""
 
 from __future__ import annotations
 

@@ -106,17 +106,14 @@ def _json_array(lines: list[str]) -> list | None:
 def _read_json(path: Path, source: str, bad_rows: BadRowLog) -> RawTable:
     table = RawTable(source)
     lines = _decoded_lines(path)
-    first = next((line.lstrip() for line in lines if line.strip()), "")
-    if (
-        first.startswith("[")
-        and not path.name.endswith((".json", ".json.gz"))
-        and _json_array(lines) is not None
-    ):
+    array = next((line.lstrip() for line in lines if line.strip()), "").startswith("[")
+    one_document = path.name.endswith((".json", ".json.gz"))
+    if array and not one_document and _json_array(lines) is not None:
         raise DataFormatError(
             f"{source}: a JSON array, not JSON lines (one object per line): name the file .json, or write one "
             "object per line"
         )
-    if path.name.endswith((".json", ".json.gz")) and first.startswith("["):  # one JSON array of rows
+    if array and one_document:  # one JSON array of rows
         try:
             items = list(enumerate(json.loads("\n".join(lines)), start=1))
         except json.JSONDecodeError as error:
@@ -172,6 +169,11 @@ def _first_undecodable_line(path: Path) -> int:
     return 1
 
 
+def _numbered_table(source: str, dataset) -> RawTable:
+    """A ``datasets.Dataset`` as a :class:`RawTable` numbered from 1."""
+    return RawTable(source, dataset.to_list(), list(range(1, len(dataset) + 1)), set(dataset.column_names))
+
+
 def _read_with_datasets(path: Path | str, source: str) -> RawTable:
     import datasets
 
@@ -185,14 +187,9 @@ def _read_with_datasets(path: Path | str, source: str) -> RawTable:
                 f"{source}: not a local file, and the Hugging Face Hub has no such dataset or cannot be "
                 f"reached ({type(error).__name__}: {reason})"
             ) from None
-        return RawTable(
-            source, dataset.to_list(), list(range(1, len(dataset) + 1)), set(dataset.column_names)
-        )
+        return _numbered_table(source, dataset)
     if path.suffix == ".parquet":
-        dataset = datasets.load_dataset("parquet", data_files=str(path), split="train")
-        return RawTable(
-            source, dataset.to_list(), list(range(1, len(dataset) + 1)), set(dataset.column_names)
-        )
+        return _numbered_table(source, datasets.load_dataset("parquet", data_files=str(path), split="train"))
     try:
         header, starts = _csv_record_lines(path)
         if not starts:  # a header alone: datasets refuses it ("corresponds to no data"); no rows to read

@@ -27,12 +27,9 @@ def load_records(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Read, validate and normalise every row of ``files``.
 
-    Returns ``(records, has_rejected)``: each record is ``{"prompt", "chosen", "rejected", "subpreference",
-    "file", "row"}`` (see :func:`plot_lightning.data.formats.normalise_row`); ``has_rejected`` is False when
-    the files are SFT-only. Every bad row goes to ``bad_rows``, which raises them all together at the end
-    (``on_bad_row="error"``) or keeps them as skipped; pairs with ``chosen == rejected`` are counted there.
-    ``columns``, when given, receives each file's sorted column names. Raises DataFormatError when the files
-    mix preference pairs and SFT-only rows.
+    Returns ``(records, has_rejected)``: :func:`plot_lightning.data.formats.normalise_row`'s records plus
+    ``"file"`` and ``"row"``; ``has_rejected`` is False for SFT-only files (a mix raises DataFormatError).
+    Bad rows and identical pairs go to ``bad_rows``; ``columns``, when given, receives each file's columns.
     """
     records: list[dict[str, Any]] = []
     kinds: dict[str, str] = {}

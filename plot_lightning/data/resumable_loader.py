@@ -1,13 +1,10 @@
 """``ResumableLoader``: torchdata's ``StatefulDataLoader`` made safe for a resume from an epoch's last batch.
 
-Lightning saves the loader's state with every checkpoint and loads it into the loader before the next
-``iter()``. A checkpoint taken after the last batch of an epoch holds an iterator that Lightning counts as
-finished (it starts the next epoch on resume), although the loader may not be exhausted: the epoch can end
-early (``limit_train_batches``). Loaded as it is, that state would continue the old epoch's order. So the
-state records whether the trainer's epoch had ended when it was saved (``epoch_ended``, asked of the trainer
-through a callable), and such a state resumes at the next epoch's start: the shuffling generator is moved past
-the finished epoch's permutation exactly as the uninterrupted run moved it. A state without the record (saved
-by an older version) counts as ended when every batch was yielded.
+A checkpoint taken after the last batch of an epoch holds an iterator that Lightning counts as finished,
+although the loader may not be exhausted (``limit_train_batches``): loaded as it is, it would continue the old
+epoch's order. So the state records whether the trainer's epoch had ended (``epoch_ended``), and such a state
+resumes at the next epoch's start, the shuffling generator moved past the finished epoch's permutation exactly
+as the uninterrupted run moved it. A state without the record counts as ended when every batch was yielded.
 """
 
 from __future__ import annotations

@@ -9,9 +9,8 @@ normally adds one and the template did not. Tokenizers without a chat template g
 
 Truncation: the prompt is left-truncated to ``max_prompt_length`` first, then the response is cut to fit
 ``max_length``; a row that cannot keep at least one response token is a :class:`RowProblem`. A long response
-is first cut by characters, to ``max_length * CHARS_PER_TOKEN`` (a 10 MB response is never tokenised whole);
-if that leaves fewer than ``SPARE_TOKENS`` tokens beyond the ones kept, the cut is redone 4x longer, so the
-kept tokens are those of the whole response.
+is first cut by characters (never tokenised whole), redone longer until the kept tokens are those of the whole
+response.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Preference losses and their helpers (imports only torch).
 
 Losses are :class:`LossTerm` modules taking a :class:`PreferenceForward` and returning a :class:`LossOutput`,
-each declaring what it reads from the forward pass (:class:`TokenNeeds`); they are combined by name with :class:`CompositeLoss` (see :data:`LOSSES` for the names, :mod:`.options` for each
-loss's options). The tensor checks shared with ``plot_lightning.ot`` live in ``plot_lightning.tensor_checks``,
-so this package and ``ot/`` import each other's dependencies without a cycle.
+each declaring what it reads from the forward pass (:class:`TokenNeeds`); they are combined by name with
+:class:`CompositeLoss` (names: :data:`LOSSES`; options: :mod:`.options`).
 """
 
 from __future__ import annotations

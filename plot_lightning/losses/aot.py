@@ -7,8 +7,7 @@ quantile above the same quantile). Its convex relaxation is a 1-D OT problem wit
 equal size matches order statistics. The loss averages ``h`` over quantile-matched pairs,
 ``h(t) = -(1-eps) log sigmoid(beta*t) - eps log sigmoid(-beta*t)`` (logistic, the paper's main choice).
 
-The unpaired form is TRL's ``aot_unpaired`` (:mod:`.aot_unpaired`; TRL called it ``aot_pair`` before).
-Names follow TRL: a config ported from TRL by name trains the same loss.
+The unpaired form is TRL's ``aot_unpaired`` (:mod:`.aot_unpaired`).
 """
 
 from __future__ import annotations

@@ -58,10 +58,8 @@ class CompositeLoss(nn.Module):
     Args:
         losses: registry names (see :data:`~plot_lightning.losses.registry.LOSSES`), each at most once.
         weights: one finite weight >= 0 per loss.
-        loss_args: options per loss name, e.g. ``{"dpo": {"beta": 0.1}}``, or a
-            :data:`~plot_lightning.losses.options.LossArgs`; checked by
-            :func:`~plot_lightning.losses.options.validate_loss_args` (ValueError naming the loss, the option
-            and the valid choices).
+        loss_args: options per loss name, e.g. ``{"dpo": {"beta": 0.1}}``, or a ``LossArgs``; checked by
+            :func:`~plot_lightning.losses.options.validate_loss_args`.
         loss_ratio: ``{name: target}``: that term's weight is replaced, every step, by
             ``target * (w_0 L_0 / L_k).detach()`` (EMO's rescaling; term 0 is the base), logged as
             ``weight/<name>``: its weighted value is ``target * w_0 L_0`` and its gradient
@@ -79,9 +77,7 @@ class CompositeLoss(nn.Module):
         self.weights = [float(w) for w in weights]
         self.loss_ratio = check_term_shares("loss_ratio", self.names, loss_ratio, "rescale")
         self.terms = nn.ModuleDict({name: _build(name, loss_args.get(name, {})) for name in self.names})
-        TokenNeeds.union(
-            term.needs for term in self.terms.values()
-        )  # two terms asking for different ground costs fail here, not at the first step
+        _ = self.needs  # two terms needing different ground costs fail here, not at the first step
 
     @property
     def needs(self) -> TokenNeeds:
@@ -131,15 +127,10 @@ class CompositeLoss(nn.Module):
     def forward(
         self, batch: PreferenceForward, observe_parts: PartsObserver | None = None
     ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Returns ``(total, terms)``.
+        """``(total, terms)``: :meth:`parts`, :meth:`factors`, then :meth:`combine`.
 
-        ``total``: scalar with grad. ``terms``: ``"loss"`` (the same total, with grad; log it detached),
-        ``"loss/<name>"`` (unweighted batch mean, detached), each term's metrics as ``"<name>/<key>"`` and
-        ``"weight/<name>"`` for the ``loss_ratio`` terms.
-
-        ``observe_parts(means, factors)``, if given, sees each term's batch mean (with grad) and this step's
-        factors before they are summed, and may replace factors (a calibrated weight): per-term
-        instrumentation without bypassing ``__call__``, so hooks on this module see every evaluation.
+        ``observe_parts(means, factors)``, if given, sees the terms' batch means (with grad) and this step's
+        factors before they are summed, and may replace factors (a calibrated weight).
         """
         means, terms = self.parts(batch)
         factors = self.factors(means)

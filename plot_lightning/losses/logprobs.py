@@ -1,13 +1,10 @@
 """Log-probabilities of target tokens, in fp32 whatever the logits' dtype, and the reading of paired
 log-probs out of a :class:`PreferenceForward`.
 
-Memory: ``log_softmax(logits.float())`` would keep one or two extra ``(B, T, V)`` fp32 tensors alive
-until backward (the fp32 copy of bf16 logits and the log-softmax output). :func:`token_logps` instead
-runs a custom autograd function that computes ``log_softmax`` in fp32 over chunks of positions, keeps
-only the target entry of each chunk and saves nothing but the (already alive) logits, as the strided view
-it was given (``logits[:, :-1]`` is not reshaped, which would copy it); backward recomputes the softmax
-chunk by chunk. Autocast is off inside (:mod:`.precision`). Peak extra memory is one ``(chunk, V)`` fp32 block, at the price of a second
-softmax pass over the logits in backward.
+Memory: ``log_softmax(logits.float())`` would keep one or two extra ``(B, T, V)`` fp32 tensors alive until
+backward. :func:`token_logps` computes it in fp32 over chunks of positions, keeps only the target entries and
+saves only the logits it was given (a strided view, never copied); backward recomputes the softmax chunk by
+chunk. Peak extra memory: one ``(chunk, V)`` fp32 block, for a second softmax pass in backward.
 """
 
 from __future__ import annotations
@@ -36,11 +33,8 @@ def position_blocks(batch: int, length: int, chunk: int):
 
 
 class _TargetLogProb(torch.autograd.Function):
-    """``log softmax(z)[y]`` per position of ``z (B, T, V)``; gradient ``onehot(y) - softmax(z)``.
-
-    ``z`` may be any strided view (e.g. ``logits[:, :-1]``): it is read block by block and saved as is, so
-    autograd keeps the model's own logits alive and no copy of them.
-    """
+    """``log softmax(z)[y]`` per position of ``z (B, T, V)`` (any strided view, saved as is); gradient
+    ``onehot(y) - softmax(z)``."""
 
     @staticmethod
     def forward(ctx, logits: Tensor, labels: Tensor, chunk: int) -> Tensor:
@@ -68,17 +62,9 @@ class _TargetLogProb(torch.autograd.Function):
 
 @fp32_math
 def token_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, chunk: int = DEFAULT_CHUNK) -> Tensor:
-    """Per-token log-probabilities of ``labels`` under ``softmax(logits)``.
-
-    Args:
-        logits: ``(B, T, V)`` aligned next-token logits, any float dtype.
-        labels: ``(B, T)`` long targets, in ``[0, V)`` wherever ``mask`` is True (ignored elsewhere).
-        mask: ``(B, T)`` bool, True on the response tokens that count.
-        chunk: positions per fp32 block (memory/speed knob, see the module docstring).
-
-    Returns:
-        ``(B, T)`` log-probabilities (nats), fp32 (fp64 for fp64 logits), exactly 0 where ``mask`` is False.
-    """
+    """``(B, T)`` log-probabilities (nats) of ``labels (B, T)`` long under ``softmax(logits (B, T, V))`` (any
+    float dtype), fp32 (fp64 for fp64 logits), exactly 0 where ``mask (B, T)`` bool is False; labels must lie in
+    ``[0, V)`` where it is True. ``chunk``: positions per fp32 block (see the module docstring)."""
     check_shape("logits", logits, (None, None, None))
     batch, length, vocab = logits.shape
     check_shape("labels", labels, (batch, length))
@@ -106,14 +92,8 @@ def masked_logps(per_token: Tensor, mask: Tensor, logits_shape: torch.Size) -> T
 
 
 def sequence_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, average: bool = False) -> Tensor:
-    """Summed (or, with ``average``, per-token mean) log-probabilities of each response.
-
-    Args: as :func:`token_logps`; every row of ``mask`` must select at least one token.
-
-    Returns:
-        ``(B,)`` fp32 (fp64 for fp64 logits): ``sum_t mask * log p(labels_t)``, divided by
-        ``mask.sum(-1)`` when ``average``.
-    """
+    """``(B,)`` summed (with ``average``, per-token mean) log-probs of each response, fp32 (fp64 for fp64
+    logits). Args as :func:`token_logps`; every row of ``mask`` must select at least one token."""
     check_shape("mask", mask, (None, None))
     check_mask_nonempty("mask", mask)
     per_token = token_logps(logits, labels, mask)
@@ -122,11 +102,7 @@ def sequence_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, average: boo
 
 
 def split_pairs(x: Tensor) -> tuple[Tensor, Tensor]:
-    """Split a concatenated forward ``(2B, ...)`` (rows ``[0, B)`` chosen, ``[B, 2B)`` rejected).
-
-    Returns:
-        ``(chosen (B, ...), rejected (B, ...))`` views of ``x``.
-    """
+    """``(chosen (B, ...), rejected (B, ...))`` views of a concatenated forward ``(2B, ...)``."""
     if not isinstance(x, Tensor) or x.dim() == 0:
         raise ValueError(f"'x' must be a tensor with a batch dimension, got {getattr(x, 'shape', x)!r}")
     if x.shape[0] % 2:

@@ -41,17 +41,8 @@ def _mean_response_logit(side: SequenceSide) -> Tensor:
 
 
 def preference_metrics(batch: PreferenceForward, beta: float) -> dict[str, Tensor]:
-    """TRL-named, detached batch means of what ``batch`` makes available.
-
-    Args:
-        batch: policy log-probs ``(B,)`` per side; rewards need ``ref_logps`` on both sides, ``logits/*``
-            need ``logits (B, T, V)``.
-        beta: reward scale (DPO's beta).
-
-    Returns:
-        Subset of ``rewards/chosen``, ``rewards/rejected``, ``rewards/accuracies``, ``rewards/margins``,
-        ``logps/chosen``, ``logps/rejected``, ``logits/chosen``, ``logits/rejected`` (scalars).
-    """
+    """TRL-named, detached batch means of what ``batch`` makes available: ``logps/*``; ``logits/*`` with logits
+    (or the fused head's logit means); ``rewards/*`` (scaled by ``beta``) with ``ref_logps`` on both sides."""
     metrics: dict[str, Tensor] = {}
     sides = {"chosen": batch.chosen, "rejected": batch.rejected}
     for name, side in sides.items():

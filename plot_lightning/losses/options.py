@@ -1,11 +1,8 @@
 """Each loss's options as a typed dataclass, generated from the loss's constructor (the signature is the
 schema, its ``Args:`` docstring the help text), and the validation of ``loss_args`` against them.
 
-``LossArgs`` has one field per registered loss (each defaulting to that loss's defaults), so a LightningCLI/jsonargparse parser shows every
-option with its type, default and docstring (``plot-lightning fit --help``) and parses
-``--model.loss_args.dpo.beta 0.2``. :func:`validate_loss_args` checks a plain ``{name: {option: value}}``
-mapping (the Python API, YAML) and raises a ``ValueError`` that names the loss, the option and the valid
-choices, instead of a ``TypeError`` from the constructor.
+``LossArgs`` has one field per registered loss, so ``plot-lightning fit --help`` shows every option and
+``--model.loss_args.dpo.beta 0.2`` parses. :func:`validate_loss_args` checks a plain mapping (Python API, YAML).
 """
 
 from __future__ import annotations

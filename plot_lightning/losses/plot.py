@@ -1,14 +1,5 @@
 """PLOT loss: token-level optimal transport from the policy's next-token distributions to the preferred
-tokens, with a ground cost from a frozen copy of the token embeddings (the README's "What PLOT is here").
-
-``plot_transport_cost`` validates its inputs and dispatches on ``variant``:
-
-* ``"dirac"``: exact cost to the point mass on the target token (:mod:`.plot_dirac`);
-* ``"sinkhorn"``: entropic OT to a target anchored on the reference model's top-K (:mod:`.plot_sinkhorn`).
-
-``PLOTLoss`` wraps it as a loss term: mean cost on the chosen response plus an optional bounded push away
-from the rejected response.
-"""
+tokens, with a ground cost from a frozen copy of the token embeddings (the README's "What PLOT is here")."""
 
 from __future__ import annotations
 
@@ -50,6 +41,13 @@ def _mean_token_cost(token_costs: Tensor, mask: Tensor) -> Tensor:
 
 
 VARIANTS = ("dirac", "sinkhorn")
+
+
+def _check_variant_and_cost(variant: str, cost: str) -> None:
+    if variant not in VARIANTS:
+        raise ValueError(f"'variant' must be one of {sorted(VARIANTS)}, got {variant!r}")
+    if cost not in COST_KINDS:
+        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
 
 
 def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor | CostEmbedding) -> Tensor:
@@ -110,10 +108,7 @@ def plot_transport_cost(
             empty response masks, embedding rows that are not unit norm, labels outside ``[0, V)``,
             NaN/inf logits, unknown ``variant`` or ``cost``.
     """
-    if variant not in VARIANTS:
-        raise ValueError(f"'variant' must be one of {sorted(VARIANTS)}, got {variant!r}")
-    if cost not in COST_KINDS:
-        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+    _check_variant_and_cost(variant, cost)
     mask = _check_inputs(logits, labels, mask, embedding)
     if variant == "dirac":
         return dirac_transport_cost(logits, labels, mask, embedding, cost=cost, chunk_size=chunk_size)
@@ -140,9 +135,8 @@ class PLOTLoss(LossTerm):
     the mass. ``margin=1`` would almost never switch off (it needs mass on anti-aligned tokens), so the term
     would keep pushing probability off every rejected token, including those the chosen response shares.
 
-    The ground cost reads ``PreferenceForward.cost_embedding``, the frozen embedding the module (or whoever
-    builds the batch) owns; the per-token dirac costs come from the head (``SequenceSide.head``) as declared
-    in :attr:`needs`, or, for a batch built from full logits without a head, from :func:`plot_transport_cost`.
+    The ground cost reads ``PreferenceForward.cost_embedding``; per-token costs come from the head as declared
+    in :attr:`needs`, else from the side's full logits through :func:`plot_transport_cost`.
 
     Args:
         variant: ``"dirac"`` (exact cost to the point mass on the chosen token) or ``"sinkhorn"`` (entropic
@@ -156,9 +150,7 @@ class PLOTLoss(LossTerm):
         lam: weight of the reference top-K in the target ``(1-lam) delta_y + lam topK(p_ref)`` (sinkhorn).
         debias: use the debiased Sinkhorn divergence (sinkhorn).
 
-    No chunking option: in training the heads compute PLOT's cost in their own chunks (the fused head's
-    ``fused_chunk_size``, the logits head's fixed block); a direct call uses :func:`plot_transport_cost`'s
-    default ``chunk_size``.
+    No chunking option: the heads chunk the cost themselves.
     """
 
     def __init__(
@@ -174,10 +166,7 @@ class PLOTLoss(LossTerm):
         debias: bool = SINKHORN_DEFAULTS.debias,
     ) -> None:
         super().__init__()
-        if variant not in VARIANTS:
-            raise ValueError(f"'variant' must be one of {sorted(VARIANTS)}, got {variant!r}")
-        if cost not in COST_KINDS:
-            raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+        _check_variant_and_cost(variant, cost)
         if gamma < 0 or margin < 0:
             raise ValueError(f"'gamma' and 'margin' must be >= 0, got gamma={gamma}, margin={margin}")
         self.variant, self.cost, self.gamma, self.margin = variant, cost, float(gamma), float(margin)
@@ -234,10 +223,7 @@ class PLOTLoss(LossTerm):
         )
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
-        """``LossOutput(loss (B,), metrics {"chosen_cost", ["rejected_cost"]})``: batch means, detached.
-
-        Metric keys are unprefixed like the other losses'; ``CompositeLoss`` logs them as ``plot/<key>``.
-        """
+        """``LossOutput(loss (B,), metrics {"chosen_cost", ["rejected_cost"]})``: batch means, detached."""
         embedding = batch.cost_embedding
         if embedding is None:
             raise ValueError("PLOTLoss needs the batch's 'cost_embedding' (PreferenceForward.cost_embedding)")

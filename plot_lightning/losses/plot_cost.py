@@ -17,11 +17,8 @@ COST_KINDS = ("cosine", "l2")
 
 
 def normalise_embedding(weight: Tensor) -> Tensor:
-    """Detached copy of ``weight (V, d)`` with L2-normalised rows, fp32 (fp64 if given fp64).
-
-    The result is always a new tensor (``normalize`` writes its output), never a view of ``weight``: a later
-    in-place update of the weight (an optimizer step, FSDP resharding) cannot change it.
-    A zero row stays zero (its cosine cost to everything is then 1) instead of becoming NaN.
+    """Detached copy of ``weight (V, d)`` with L2-normalised rows, fp32 (fp64 if given fp64); never a view of
+    ``weight``, so a later in-place update cannot change it. A zero row stays zero (cosine cost 1), not NaN.
     """
     check_shape("weight", weight, (None, None))
     check_finite("weight", weight)
@@ -33,13 +30,9 @@ def normalise_embedding(weight: Tensor) -> Tensor:
 def pairwise_token_cost(
     unit_embedding: Tensor | CostEmbedding, ids_a: Tensor, ids_b: Tensor, kind: str = "cosine"
 ) -> Tensor:
-    """Cost between every token of ``ids_a (..., n)`` and every token of ``ids_b (..., m)``.
-
-    ``unit_embedding (V, d)`` must have unit rows (see :func:`normalise_embedding`). Returns
-    ``(..., n, m)`` in the embedding's dtype: ``kind="cosine"`` gives ``1 - ê_a · ê_b`` clamped to
-    ``[0, 2]``; ``kind="l2"`` gives ``||ê_a - ê_b|| = sqrt(2 - 2 ê_a · ê_b)``, also in ``[0, 2]``.
-    Equal ids cost exactly 0.
-    The batch dimensions ``...`` of the two id tensors must agree.
+    """``(..., n, m)`` cost (module docstring; the embedding's dtype, exactly 0 for equal ids) between every token
+    of ``ids_a (..., n)`` and every token of ``ids_b (..., m)`` (same ``...``); ``unit_embedding (V, d)``
+    must have unit rows (:func:`normalise_embedding`).
     """
     if kind not in COST_KINDS:
         raise ValueError(f"'kind' must be one of {COST_KINDS}, got {kind!r}")
@@ -70,19 +63,11 @@ def pairwise_token_cost(
 class CostEmbedding:
     """The frozen token embedding behind PLOT's ground cost, read as unit rows ``ê_v = w_v / n_v`` (V, d).
 
-    ``weight (V, d)`` holds the rows and ``norms (V,)`` their L2 norms clamped to at least 1e-12 (so a zero
-    row stays zero and its cosine cost to everything is 1): the same division as
-    :func:`normalise_embedding`, bit for bit. None when the rows are unit already. Two ways to build one:
-
-    * :meth:`copy` (a normalised fp32 copy of its own, ``V x d``; what a plain tensor from
-      :func:`normalise_embedding` also gives through :func:`as_cost_embedding`);
-    * :meth:`shared` (a frozen fp32 weight that lives anyway, such as the reference model's output embedding,
-      which equals the policy's at the start, plus ``n``): no ``V x d`` copy (295 MB at V = 128,256, d = 576;
-      2.1 GB at Llama 3 8B's 128,256 x 4,096). The weight is read where it lives at each use, so it follows
-      the reference's device; it must stay fp32 and frozen (checked at each use).
-
-    The kernels read it only through :meth:`rows` (a few rows, e.g. the targets or a Sinkhorn support) and
-    :meth:`negated_similarity` (the targets against the whole vocabulary, one matrix product).
+    ``weight (V, d)`` holds the rows and ``norms (V,)`` their L2 norms clamped to at least 1e-12 (the same
+    division as :func:`normalise_embedding`, bit for bit), or None when the rows are unit already. Built by
+    :meth:`copy` (a normalised fp32 copy of its own) or :meth:`shared` (a frozen fp32 weight that lives anyway,
+    such as the reference's output embedding, read where it lives at each use: no ``V x d`` copy). The kernels
+    read it only through :meth:`rows` and :meth:`negated_similarity`.
     """
 
     def __init__(self, weight: Tensor, norms: Tensor | None = None, *, shared: bool = False) -> None:

@@ -5,17 +5,13 @@ mass goes to ``y_t``), so the distance is exact and linear in ``p_t``::
 
     W_t = sum_v p_t(v) C(v, y_t),            dW_t / dz_t(v) = p_t(v) (C(v, y_t) - W_t)
 
-with ``C`` the cosine (``1 - ê_v · ê_y``) or L2 (``||ê_v - ê_y|| = sqrt(2 - 2 ê_v · ê_y)``) cost between
-unit embedding rows, the same convention as :mod:`plot_lightning.losses.plot_cost` (cosine in ``[0, 2]`` up
-to rounding, ``W_t`` clamped to ``[0, 2]``, exactly 0 for ``v = y``). :func:`dirac_rows` is the per-chunk
-math, the only one: :class:`DiracLogitsFunction` (from full logits: the logits head of the unfused training
-step, and :func:`dirac_transport_cost`) and the fused head (from hidden states) both call it.
+with ``C`` the cosine or L2 cost of :mod:`plot_lightning.losses.plot_cost`. :func:`dirac_rows` is the one
+per-chunk math: :class:`DiracLogitsFunction` (from full logits) and the fused head (from hidden states) call it.
 
-:class:`DiracLogitsFunction` computes the targets' log-probs and the costs of the chosen positions in one
-pass over the logits, and its backward writes the logits gradient once, block by block, adding the
-gradient rows ``p (C - W)`` it kept from forward (``(M, V)`` in the logits' dtype, M = cost tokens): no
-second matrix product, and no more memory than the ``p`` (and ``C``) a naive autograd graph would save.
-The math runs in fp32 (fp64 for fp64 logits); memory besides the kept rows: one ``(chunk, V)`` block.
+:class:`DiracLogitsFunction` computes the targets' log-probs and the chosen positions' costs in one pass over
+the logits; its backward writes the logits gradient once, block by block, adding the rows ``p (C - W)`` kept
+from forward (``(M, V)`` in the logits' dtype, M = cost tokens). The math runs in fp32 (fp64 for fp64
+logits); memory besides the kept rows: one ``(chunk, V)`` block.
 """
 
 from __future__ import annotations
@@ -33,11 +29,8 @@ def dirac_cost_rows(
 ) -> Tensor:
     """``(n, V)`` cost from every vocabulary token to each of ``targets (n,)``, written into ``out``.
 
-    Cosine: ``1 - ê_y · ê_v``, one product into ``out`` (of the negated target rows, so that ``-S`` comes out
-    of the product and one in-place pass makes the cost) and the exact 0 at ``v = y``. For unit rows the
-    similarity lies in ``[-1, 1]`` up to rounding (about 1e-7 in fp32), so the cost lies in ``[0, 2]`` up to
-    that rounding; the per-token ``W`` is clamped to ``[0, 2]`` (:func:`dirac_rows`). L2 clamps first, since
-    ``sqrt`` of a rounding-negative value would be NaN.
+    Cosine: ``1 - ê_y · ê_v`` (one product of the negated target rows, then one in-place pass), exactly 0 at
+    ``v = y``; in ``[0, 2]`` up to rounding. L2 clamps first: ``sqrt`` of a rounding-negative value is NaN.
     """
     cost_rows = (
         as_cost_embedding(unit_embedding).negated_similarity(targets, out=out).add_(1.0)
@@ -76,9 +69,8 @@ def dirac_rows(
     Args: ``probs (n, V)`` softmax rows in the compute dtype, ``unit_embedding (V, d)`` unit rows in the same
     dtype, ``targets (n,)`` long, ``cost`` as :data:`COST_KINDS`; ``out (n, V)`` an optional buffer for the
     cost rows (the gradient rows are made in it in place).
-    Returns ``(W (n,) in [0, 2], p (C - W) (n, V) or None)``: the cost ``W = sum_v p_v C(v, y)`` and
-    ``dW / dz = p (C - W)``. One ``(n, d) @ (d, V)`` product and four passes over ``(n, V)``. The product
-    reads the whole ``(V, d)`` embedding whatever ``n``, so one call per chunk of tokens, not per few rows.
+    Returns ``(W (n,) in [0, 2], p (C - W) (n, V) or None)``, as :func:`dirac_from_cost_rows`. The product
+    reads the whole ``(V, d)`` embedding whatever ``n``, so call it once per chunk of tokens, not per few rows.
     """
     return dirac_from_cost_rows(
         probs, dirac_cost_rows(unit_embedding, targets, cost, out=out), grad_rows=grad_rows

@@ -13,18 +13,10 @@ At a response position with policy ``p = softmax(z)``, target token ``y`` and re
 Gradients reach the logits through ``p`` on the support and through the rest mass. Only masked positions
 are processed; the result is the mean of ``W`` over each example's masked tokens.
 
-Which gradient, and how wrong it is when not converged. The iterations run without autograd; the backward
-is the implicit (fixed-point) derivative of the linear cost ``<P, C>`` (:mod:`plot_lightning.ot.sinkhorn`),
-evaluated at the potentials the last iteration reached. At convergence it is the exact gradient of the
-returned value; before convergence it is the implicit formula at an unconverged point, off by about the
-marginal error. Measured by ``benchmarks/sinkhorn_convergence.py`` on SmolLM2-135M-Instruct (117 demo
-response tokens, K=32, 66 atoms, epsilon 0.05; error relative to a 3,000-iteration fp64 solve): with the
-policy equal to the reference all tokens converge within 50 iterations (marginal error 1.3e-6, the fp32
-floor; gradient 1.3e-6); with a sharper policy (logits x 3, as after training) 50 iterations leave a
-marginal error of 1e-2 and the gradient of the worst token 6.6% off (0.07% in the mean over tokens), while
-200 iterations reach 6.6e-6 and 3.4e-6. Hence the defaults: ``max_iter=200`` with an early stop at
-:func:`tolerance` (1e-5 in fp32: 1e-6 is below the fp32 floor of these problems and would warn on every
-converged step), and a warning (once per setting) when a step still ends unconverged.
+The iterations run without autograd; the backward is the implicit derivative of ``<P, C>``
+(:mod:`plot_lightning.ot.sinkhorn`) at the potentials the last iteration reached: exact at convergence, off
+by about the marginal error before it. Hence ``max_iter=200`` with an early stop at :func:`tolerance`, and a
+warning (once per setting) when a step ends unconverged (README "Benchmarks": Sinkhorn convergence).
 """
 
 from __future__ import annotations
@@ -65,14 +57,18 @@ def reference_topk(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
     return ids, logps
 
 
-def _validate(logits, labels, mask, unit_embedding, ref_ids, ref_logps, top_k, lam, cost) -> None:
-    check_shape("logits", logits, (None, None, None))
-    batch, length, vocab = logits.shape
-    check_shape("labels", labels, (batch, length))
+def _check_bool_mask(mask: Tensor, batch: int, length: int) -> None:
     check_shape("mask", mask, (batch, length))
     if mask.dtype != torch.bool:
         raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
     check_mask_nonempty("mask", mask)
+
+
+def _validate(logits, labels, mask, unit_embedding, ref_ids, ref_logps, top_k, lam, cost) -> None:
+    check_shape("logits", logits, (None, None, None))
+    batch, length, vocab = logits.shape
+    check_shape("labels", labels, (batch, length))
+    _check_bool_mask(mask, batch, length)
     check_labels_in_range("labels", labels, vocab, mask)
     check_cost_embedding("unit_embedding", unit_embedding, vocab)
     if not (isinstance(top_k, int) and 1 <= top_k <= vocab):
@@ -130,22 +126,15 @@ def _support_cost(unit_embedding: CostEmbedding, ids: Tensor, kind: str) -> Tens
 
 
 _WARNED_SETTINGS: set[tuple[int, float]] = set()  # (max_iter, epsilon) already warned about
-DEFAULT_MAX_ITER = 200  # converges on SmolLM2-sized problems (module docstring); stops early when converged
 
 
 @dataclass(frozen=True)
 class SinkhornSettings:
-    """The sinkhorn variant's settings, with the defaults every entry point uses (``PLOTLoss``,
-    ``plot_transport_cost`` and the two functions below).
-
-    ``top_k``: K, the size of the policy and reference supports; ``epsilon``: entropic regularisation in cost
-    units (POT's ``reg``); ``max_iter``: Sinkhorn iterations (early stop at :func:`tolerance`); ``lam``: the
-    reference's weight in the target; ``debias``: the Sinkhorn divergence instead of the cost.
-    """
+    """The sinkhorn variant's settings and the defaults every entry point uses (meanings: ``PLOTLoss``)."""
 
     top_k: int = 32
     epsilon: float = 0.05
-    max_iter: int = DEFAULT_MAX_ITER
+    max_iter: int = 200
     lam: float = 0.3
     debias: bool = False
 
@@ -181,17 +170,9 @@ def sinkhorn_transport_cost(
 ) -> Tensor:
     """Per-example mean entropic transport cost ``(B,)`` between the policy and the anchored target.
 
-    Args:
-        logits: ``(B, T, V)`` policy logits (any float dtype; the math runs in fp32, fp64 if given fp64), or
-            the policy's log-probs on the support slots already computed (:class:`PolicySupport`).
-        labels: ``(B, T)`` long target ids, aligned with ``logits``.
-        mask: ``(B, T)`` bool, True on response tokens; every row needs at least one.
-        unit_embedding: ``(V, d)`` unit-row embedding (``normalise_embedding``), frozen.
-        ref_topk_ids: ``(B, T, top_k)`` reference top-K ids (``reference_topk``).
-        ref_topk_logps: ``(B, T, top_k)`` reference log-probabilities of those ids.
-        cost: "cosine" | "l2".
-        settings: :class:`SinkhornSettings` fields (``top_k``, ``epsilon``, ``max_iter``, ``lam``,
-            ``debias``); an unknown name is a TypeError.
+    Arguments as :func:`plot_lightning.losses.plot.plot_transport_cost` (``mask`` bool only), except that
+    ``logits`` may instead be the policy's log-probs on the support slots (:class:`PolicySupport`);
+    ``settings`` are :class:`SinkhornSettings` fields (an unknown name is a TypeError).
     """
     options = SinkhornSettings(**settings)
     if isinstance(logits, PolicySupport):
@@ -225,9 +206,7 @@ def _given_support(support: PolicySupport, labels, mask, ref_topk_ids, ref_topk_
     check_shape("support_ids", support.ids, (batch, length, slots))
     check_shape("ref_topk_ids", ref_topk_ids, (batch, length, top_k))
     check_shape("ref_topk_logps", ref_topk_logps, (batch, length, top_k))
-    if mask.dtype != torch.bool:
-        raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
-    check_mask_nonempty("mask", mask)
+    _check_bool_mask(mask, batch, length)
     ids = support.ids[mask]  # (M, L)
     if not (torch.equal(ids[:, top_k:-1], ref_topk_ids[mask]) and torch.equal(ids[:, -1], labels[mask])):
         raise ValueError(

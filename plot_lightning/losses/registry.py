@@ -1,8 +1,5 @@
-"""Loss registry: configuration names (``losses: [dpo, plot]``) -> loss classes.
-
-Each loss registers itself in its own module (``@LOSSES.register("dpo")``); nothing dispatches on names
-elsewhere. Where a name is also a TRL ``loss_type`` it is TRL's loss (definition and reduction), tested
-against TRL's code.
+"""Loss registry: configuration names (``losses: [dpo, plot]``) -> loss classes (see :mod:`plot_lightning.registry`).
+Where a name is also a TRL ``loss_type`` it is TRL's loss (definition and reduction), tested against TRL's code.
 """
 
 from __future__ import annotations

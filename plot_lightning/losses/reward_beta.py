@@ -1,9 +1,7 @@
 """One beta for the logged implicit rewards: the loss's own, unless the user sets another.
 
-The module logs ``rewards/*`` (TRL's names, ``beta * (log pi - log ref)``) from :mod:`.metrics`; reward-based
-terms (:class:`.reward_term.RewardLoss`, which declares ``beta``) also return their own ``<term>/rewards/*``
-computed with their beta. With one beta both are the same
-numbers, so the term's copies are dropped rather than logged twice.
+The module logs ``rewards/*`` (:mod:`.metrics`); a :class:`.reward_term.RewardLoss` also returns its own
+``<term>/rewards/*``. With one beta both are the same numbers, so the term's copies are dropped.
 """
 
 from __future__ import annotations

@@ -1,10 +1,8 @@
 """One base for the losses on the implicit rewards ``r = beta log(pi / ref)`` of both responses (DPO and its
 relatives): :class:`RewardLoss`.
 
-A subclass states only its per-example loss from the two log-ratios (:meth:`RewardLoss.pair_loss`); the
-base checks ``beta``, reads the log-ratios (summed log-probs, both sides, reference required) and returns
-the loss with TRL's reward metrics at its ``beta``. ``beta`` is declared on the class, so the scale of the
-logged rewards is read from it (:mod:`.reward_beta`), never guessed from attributes.
+A subclass states only its per-example loss from the two log-ratios (:meth:`RewardLoss.pair_loss`); ``beta``
+is declared on the class, so the scale of the logged rewards is read from it (:mod:`.reward_beta`).
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
 """What a loss term needs from the forward pass, declared once: :class:`TokenNeeds` on :class:`LossTerm`.
-
-The heads (``plot_lightning.heads``) and the module compute the union of the active terms' needs, whatever
-name a term is registered under; nobody looks a term up by name or reads its private fields. A new loss is
-one module subclassing :class:`LossTerm` (overriding :attr:`LossTerm.needs` where it needs more than the
-policy's log-probs) plus one registry entry.
-"""
+The heads and the module compute the union of the active terms' needs, never looking a term up by name."""
 
 from __future__ import annotations
 

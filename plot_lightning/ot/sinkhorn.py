@@ -19,11 +19,7 @@ returned here; the implicit backward gives the exact gradient of ``<P*, C>`` at 
 ``H = [[diag(P 1), P], [P^T, diag(P^T 1)]]`` and ``H [u; w] = [(P∘C) 1; (P∘C)^T 1]``:
 ``dL/da = u``, ``dL/db = w``, ``dL/dC = P ∘ (1 + (u_i + w_j - C_ij) / eps)``.
 
-Decision (benchmarks/ot_solver.py, fp32, eps 0.05, 50 iterations, 2 busy cores): this solver is kept over
-``ot.solve_batch(method="log_sinkhorn", grad="autodiff")``: forward+backward was 1.3-1.9x faster at equal
-values (max difference < 1e-6), its memory does not grow with iterations (autodiff's graph passes 4 GB
-from N=1024 problems of 64x64), and ``grad="last_step"`` (one differentiable iteration) is as fast but its
-gradient of the linear term is off by O(1). POT stays the test oracle.
+POT stays the test oracle; README "Benchmarks" has the comparison with ``ot.solve_batch``.
 """
 
 from __future__ import annotations

@@ -72,15 +72,10 @@ def write_split(path: Path, rows: dict[int, dict[str, Tensor]], *, top_k: int, m
     partial.replace(path)
 
 
-def read_fingerprint(path: Path) -> dict:
-    """The fingerprint dict stored in a cache file's metadata."""
-    with safe_open(str(path), framework="pt") as handle:
-        return json.loads(handle.metadata()["fingerprint"])
-
-
 def check_fingerprint(path: Path, expected: dict, top_k: int) -> dict:
     """Raise :class:`StaleReferenceCacheError` unless ``path`` matches ``expected`` and holds >= ``top_k``."""
-    found = read_fingerprint(path)
+    with safe_open(str(path), framework="pt") as handle:
+        found = json.loads(handle.metadata()["fingerprint"])
     stale = {key: (found.get(key), value) for key, value in expected.items() if found.get(key) != value}
     if found.get("format") != FORMAT_VERSION:
         stale["format"] = (found.get("format"), FORMAT_VERSION)

@@ -1,8 +1,5 @@
-"""Lightning warns "Found N module(s) in eval mode at the start of training" whenever a module is in eval
-mode. The frozen reference copy is, by design (no dropout, no training), so with ``reference="copy"`` the
-warning appeared on every run and told the user nothing. :class:`ReferenceEvalModeNote` ignores that exact
-warning when the reference's modules are the *only* eval-mode modules; an eval-mode module anywhere else
-(a policy layer left in eval mode) keeps it, with Lightning's count.
+"""Lightning warns "Found N module(s) in eval mode at the start of training"; the frozen reference is in eval
+mode by design. The warning is ignored only when the reference's modules are the *only* eval-mode modules.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
-"""Fingerprints that tie a reference cache to the model and settings it was computed with."""
+"""Fingerprints that tie a reference cache to the model and rows it was computed with."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 
 import torch
 from torch import nn
@@ -17,11 +16,6 @@ def model_fingerprint(model: nn.Module) -> str:
         data = tensor.detach().to("cpu").contiguous()
         digest.update(data.reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
-
-
-def settings_fingerprint(settings: dict) -> str:
-    """sha256 of a JSON-able settings dict (sorted keys)."""
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 def row_checksum(

@@ -11,24 +11,12 @@ from plot_lightning.forward import ReferenceOutputs
 from plot_lightning.reference.mode import REFERENCE_MODES, ReferenceMode, model_reference_outputs
 
 
-def freeze(module: nn.Module) -> nn.Module:
-    """Set ``requires_grad=False`` on every parameter and put ``module`` in eval mode (in place)."""
-    for parameter in module.parameters():
-        parameter.requires_grad_(False)
-    return module.eval()
-
-
-def frozen_copy(policy: nn.Module) -> nn.Module:
-    """A deep copy of ``policy`` with no trainable parameters, in eval mode (taken before any sharding)."""
-    return freeze(copy.deepcopy(policy))
-
-
 @REFERENCE_MODES.register("copy")
 class FrozenCopyReference(ReferenceMode):
     """A frozen copy of the initial policy, taken before LoRA and sharding and held by the module."""
 
     def setup(self, policy: nn.Module, trainer: Any | None) -> nn.Module:
-        return frozen_copy(policy)
+        return copy.deepcopy(policy).requires_grad_(False).eval()
 
     def outputs(self, policy, reference, aligned, batch, stage) -> ReferenceOutputs:
         return model_reference_outputs(reference, aligned, self.settings)

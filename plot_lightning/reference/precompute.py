@@ -62,17 +62,9 @@ def build_reference_cache(
     top_k: int,
     fingerprint: dict,
 ) -> list[Path]:
-    """Run ``model`` (the frozen reference) once over every batch of each split and write the cache files.
-
-    Args:
-        model: the reference causal LM (left in its original train/eval mode afterwards).
-        loaders: ``{split: batches}`` of collated batches (``PreferenceCollator``'s layout), every example once.
-        cache_dir: folder for ``reference-<split>.safetensors``.
-        top_k: reference top-K per response token to store (0: summed log-probs only).
-        fingerprint: from :func:`expected_fingerprint`.
-
-    Returns:
-        The files written.
+    """Run ``model`` (the frozen reference) once over every batch of each split and write the cache files;
+    return them. ``loaders``: ``{split: collated batches}``, every example once; ``top_k``: reference top-K per
+    response token to store (0: summed log-probs only); ``fingerprint``: from :func:`expected_fingerprint`.
     """
     was_training = model.training
     model.eval()

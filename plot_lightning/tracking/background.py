@@ -1,16 +1,12 @@
 """``BackgroundMLflowLogger``: a Lightning logger whose MLflow calls run on a background thread.
 
 Training only puts records on a queue, so a tracking server that is slow, answers 503 or dies never blocks a
-step nor ends the run. The worker creates (or, on resume, reopens) the run, then delivers the queue in order;
-a failed call is kept and retried with backoff until the server is back. Each HTTP call is bounded (MLflow's
-``MLFLOW_HTTP_REQUEST_MAX_RETRIES`` / ``MLFLOW_HTTP_REQUEST_TIMEOUT``, defaulted here to 0 retries and 10 s
-unless set). At the end the run waits at most ``flush_timeout_s`` for the queue; what is still undelivered is
-in the CSV log, and ``plot-lightning tracking sync <version folder>`` delivers it later.
+step nor ends the run. The worker creates (or, on resume, reopens) the run, then delivers the queue in order,
+retrying a failed call with backoff (each HTTP call bounded: :func:`bounded_mlflow_requests`). At the end the
+run waits at most ``flush_timeout_s``; what is undelivered is in the CSV log for ``plot-lightning tracking sync``.
 
 Status: a run ends FINISHED, FAILED (an exception) or KILLED (Ctrl+C, SIGTERM); a resume reopens the run as
-RUNNING. Creating a local SQLite store takes a file lock, so runs starting together on a new folder do not
-race in MLflow's schema migration, and is all-or-nothing (:mod:`plot_lightning.tracking.store`). Everything
-but metrics, and the end state, is also kept in the version folder's ``mlflow_run.json``
+RUNNING. Everything but metrics, and the end state, is also kept in the version folder's ``mlflow_run.json``
 (:mod:`plot_lightning.tracking.run_record`), from the start: sync completes the run from it and the CSV log.
 """
 
@@ -83,11 +79,8 @@ class BackgroundMLflowLogger(Logger):
         super().__init__()
         bounded_mlflow_requests()
         self._tracking_uri, self._experiment_name, self._run_name = uri, experiment, run_name
-        self._artifact_location, self._tags, self._flush_timeout_s = (
-            artifact_location,
-            dict(tags or {}),
-            flush_timeout_s,
-        )
+        self._artifact_location, self._flush_timeout_s = artifact_location, flush_timeout_s
+        self._tags = dict(tags or {})
         self._run_id, self._experiment_id, self._reopened = run_id, None, run_id is not None
         self._record = RunRecord(
             uri, experiment, run_id, run_name, dict(self._tags), start_ms=int(time.time() * 1000)
@@ -129,9 +122,8 @@ class BackgroundMLflowLogger(Logger):
         stamp, values = int(time.time() * 1000), {key: float(value) for key, value in metrics.items()}
 
         def deliver(client, run) -> None:
-            from mlflow.entities import (
-                Metric,
-            )  # imported by the worker: the training thread never waits on it
+            # imported by the worker: the training thread never waits on it
+            from mlflow.entities import Metric
 
             client.log_batch(
                 run, metrics=[Metric(key, value, stamp, step or 0) for key, value in values.items()]
@@ -198,9 +190,8 @@ class BackgroundMLflowLogger(Logger):
         self.submit(lambda client, run: client.set_terminated(run, status=terminal))
         self._closing.set()
         self._queue.put(None)
-        local = (
-            sqlite_lock_path(self._tracking_uri) is not None
-        )  # a local store is slow to create, not failing
+        # a local store is slow to create, not failing
+        local = sqlite_lock_path(self._tracking_uri) is not None
         self._thread.join(
             timeout=max(self._flush_timeout_s, _LOCAL_FLUSH_S) if local else self._flush_timeout_s
         )

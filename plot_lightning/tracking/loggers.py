@@ -5,14 +5,9 @@ default MLflow store is a SQLite database next to the run, ``sqlite:///<root>/ml
 ``<root>/mlartifacts`` (MLflow 3 refuses the old ``file:`` store). ``MLFLOW_TRACKING_URI`` or
 ``--tracking.uri http://host:5000`` point at a tracking server instead.
 
-MLflow is written from a background thread (:mod:`plot_lightning.tracking.background`): a tracking server
-that does not answer, answers 503 or dies mid-run never blocks a step or ends the run; what it missed is
-delivered when it is back, or later from the CSV log with ``plot-lightning tracking sync <version folder>``
-(:mod:`plot_lightning.tracking.sync`). Runs get distinct names, end FINISHED / FAILED / KILLED, and a resume
-(``--ckpt_path`` inside a version folder) continues the MLflow run recorded there (``mlflow_run.json``, which
-also keeps the run's params, tags and end state for sync); the new version folder gets a ``resumed_from`` tag
-and file pointing at the checkpoint. A local SQLite store is created all-or-nothing, and one left half-built
-(e.g. by a full disk) is set aside with a warning (:mod:`plot_lightning.tracking.store`).
+MLflow is written from a background thread (:mod:`plot_lightning.tracking.background`, which says how
+failures are handled). A resume (``--ckpt_path`` inside a version folder) continues the MLflow run recorded
+there; the new version folder gets a ``resumed_from`` tag and file pointing at the checkpoint.
 """
 
 from __future__ import annotations
@@ -45,7 +40,6 @@ class TrackingSettings:
     Attributes:
         mlflow: log to MLflow too (metrics, hyperparameters, the resolved config).
         uri: MLflow tracking URI; default: $MLFLOW_TRACKING_URI, else sqlite:///<trainer.default_root_dir>/mlflow.db.
-            A failing server never stops training (records are queued; see the module docstring).
         experiment: MLflow experiment name.
         run_name: MLflow run name; default ``<experiment>-<UTC time>-<random>`` (distinct even with one seed).
         artifact_location: artifact folder of a new experiment in a local store; default

@@ -1,10 +1,8 @@
 """``mlflow_run.json``: what a training run sent, or meant to send, to MLflow, kept in its version folder.
 
-The background logger writes it as soon as the run starts (before MLflow has answered), again whenever params,
-tags or texts are logged and once the run exists, and records how the run ended (FINISHED, FAILED or KILLED)
-before it waits for MLflow. With ``metrics.csv`` it is all that ``plot-lightning tracking sync`` needs to create
-or complete the MLflow run whatever the tracking server missed: the run itself, its params, its end state. A
-record without an end state is a run whose process died (kill -9). Each write replaces the file atomically.
+The background logger writes it from the run's start (before MLflow has answered), again whenever something is
+logged, and with the end state before it waits for MLflow: with ``metrics.csv`` it is all that ``plot-lightning
+tracking sync`` needs. A record without an end state is a run whose process died (kill -9).
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
 """Opening an MLflow store safely: a local SQLite store is created all-or-nothing, one process at a time.
 
-MLflow builds a new SQLite store in place: it creates the tables, then runs its schema migrations one by one.
-A disk that fills or a process killed in between leaves a half-built ``mlflow.db`` (a leftover
-``_alembic_tmp_*`` table, or a schema stopped between two versions) on which every later open fails. Here a
-new store is built in a temporary file in the same folder and renamed into place only once complete, so it is
-either whole or absent. An existing store found half-built is set aside (renamed
-``<name>.half-built-<UTC time>``, never deleted) with a one-line warning naming both files, and a new one is
-created. An exclusive ``flock`` on ``<store>.lock`` serialises this across processes (runs starting together on
-a new folder). Imports only MLflow (no Lightning), so it is cheap to use anywhere.
+MLflow builds a new SQLite store in place, table by table and migration by migration: a disk that fills or a
+process killed in between leaves a half-built ``mlflow.db`` on which every later open fails. Here a new store is
+built in a temporary file and renamed into place once complete; one found half-built is set aside (never
+deleted) with a warning. An exclusive ``flock`` on ``<store>.lock`` serialises this across processes.
 """
 
 from __future__ import annotations

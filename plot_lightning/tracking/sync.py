@@ -1,12 +1,8 @@
 """``plot-lightning tracking sync <version folder>``: complete a finished run's MLflow run from its folder.
 
-Every metric of a run is in ``<root>/lightning_logs/version_N/metrics.csv`` and everything else it logged
-(name, tags, params, the config text) and its end state in ``mlflow_run.json`` (written from the run's start,
-see :mod:`plot_lightning.tracking.run_record`), whatever happened to the tracking server. This creates the
-MLflow run when it was never created (e.g. the server did not answer at the start) or is not in the store
-given by ``--uri``, then logs what the run lacks: params, tags, texts, every (metric, step). A run MLflow
-still shows RUNNING gets the end state its process recorded (FINISHED, FAILED, KILLED), or KILLED when the
-process died without recording one (kill -9). Running it twice adds nothing the second time.
+Reads ``metrics.csv`` and ``mlflow_run.json`` (:mod:`plot_lightning.tracking.run_record`); creates the MLflow run
+when it was never created or is not in the store given by ``--uri``, then logs what the run lacks: params, tags,
+texts, every (metric, step), and the recorded end state (KILLED when none was recorded). Idempotent.
 """
 
 from __future__ import annotations

@@ -6,28 +6,28 @@ Each recipe maps the data root to a :class:`~plot_lightning.data.recipes.pairs.R
     python -m plot_lightning.data.recipes <name> --data-root DATA --out pairs.jsonl [--limit N]
     python -m plot_lightning.data.recipes sample --data-root DATA --out-dir plot_lightning/data/samples
 
-The recipes train only on rows the eval suites do not evaluate (``holdout.py``): the first 90% of each
-hh-rlhf file and the first 80% of the TruthfulQA questions. ``code-humaneval`` is the exception: its
-problems are HumanEval eval problems, so it is listed in ``holdout.EVAL_OVERLAP`` and left out of the demo mix.
+The recipes train only on rows the eval suites do not evaluate (``holdout.py``), except ``code-humaneval``
+(``holdout.EVAL_OVERLAP``), which stays out of the demo mix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from plot_lightning.data.recipes.code_pairs import code_humaneval, code_mbpp
+from plot_lightning.data.recipes.code_pairs import code_pairs
 from plot_lightning.data.recipes.gsm8k import gsm8k
-from plot_lightning.data.recipes.hh_rlhf import hh_harmless, hh_helpful
+from plot_lightning.data.recipes.hh_rlhf import hh_rlhf
 from plot_lightning.data.recipes.pairs import RecipeResult
 from plot_lightning.data.recipes.truthfulqa import truthfulqa
 
 RECIPES: dict[str, Callable[[Path], RecipeResult]] = {
-    "hh-harmless": hh_harmless,
-    "hh-helpful": hh_helpful,
+    "hh-harmless": partial(hh_rlhf, split="harmless"),
+    "hh-helpful": partial(hh_rlhf, split="helpful"),
     "gsm8k": gsm8k,
-    "code-humaneval": code_humaneval,
-    "code-mbpp": code_mbpp,
+    "code-humaneval": partial(code_pairs, benchmark="humaneval"),
+    "code-mbpp": partial(code_pairs, benchmark="mbpp"),
     "truthfulqa": truthfulqa,
 }
 

@@ -84,13 +84,3 @@ def code_pairs(root: Path, benchmark: str) -> RecipeResult:
                 problem,
             )
     return result
-
-
-def code_humaneval(root: Path) -> RecipeResult:
-    """HumanEval runs: passing vs failing plus canonical solution vs failing."""
-    return code_pairs(root, "humaneval")
-
-
-def code_mbpp(root: Path) -> RecipeResult:
-    """MBPP-py runs: passing vs failing plus MBPP reference code vs failing."""
-    return code_pairs(root, "mbpp")

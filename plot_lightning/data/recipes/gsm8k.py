@@ -9,22 +9,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plot_lightning.data.recipes.pairs import RecipeResult, read_jsonl, user_prompt
+from plot_lightning.data.recipes.pairs import RecipeResult, distinct_texts, read_jsonl, user_prompt
 from plot_lightning.data.recipes.paths import data_file
 
 SOLVERS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
-
-
-def _distinct(solutions: list[str]) -> list[str]:
-    return list(dict.fromkeys(solution.strip() for solution in solutions if solution.strip()))
 
 
 def gsm8k(root: Path) -> RecipeResult:
     """All distinct (correct, incorrect) solution pairs per question; subpreference ``math``."""
     result = RecipeResult()
     for number, row in enumerate(read_jsonl(data_file(root, "gsm8k/example_model_solutions.jsonl")), start=1):
-        correct = _distinct([row[s]["solution"] for s in SOLVERS if row[s]["is_correct"]])
-        incorrect = _distinct([row[s]["solution"] for s in SOLVERS if not row[s]["is_correct"]])
+        correct = distinct_texts(row[s]["solution"] for s in SOLVERS if row[s]["is_correct"])
+        incorrect = distinct_texts(row[s]["solution"] for s in SOLVERS if not row[s]["is_correct"])
         if not correct or not incorrect:
             result.dropped["question without both a correct and an incorrect solution"] += 1
             continue

@@ -39,13 +39,3 @@ def hh_rlhf(root: Path, split: str) -> RecipeResult:
             continue
         result.add(prompt, chosen, rejected, SPLITS[split], f"hh-rlhf/{split}-base.test", f"row {number}")
     return result
-
-
-def hh_harmless(root: Path) -> RecipeResult:
-    """hh-rlhf harmless-base test split -> subpreference ``harmlessness``."""
-    return hh_rlhf(root, "harmless")
-
-
-def hh_helpful(root: Path) -> RecipeResult:
-    """hh-rlhf helpful-base test split -> subpreference ``helpfulness``."""
-    return hh_rlhf(root, "helpful")

@@ -10,6 +10,11 @@ from pathlib import Path
 from typing import Any
 
 
+def distinct_texts(texts) -> list[str]:
+    """The stripped, non-empty ``texts``, each once, in first-seen order."""
+    return list(dict.fromkeys(text.strip() for text in texts if text.strip()))
+
+
 def user_prompt(text: str) -> list[dict[str, str]]:
     """A one-turn chat prompt."""
     return [{"role": "user", "content": text}]

@@ -10,12 +10,8 @@ import csv
 from pathlib import Path
 
 from plot_lightning.data.recipes.holdout import HELD_OUT_REASON, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
-from plot_lightning.data.recipes.pairs import RecipeResult, user_prompt
+from plot_lightning.data.recipes.pairs import RecipeResult, distinct_texts, user_prompt
 from plot_lightning.data.recipes.paths import data_file
-
-
-def _answers(cell: str) -> list[str]:
-    return list(dict.fromkeys(answer.strip() for answer in cell.split(";") if answer.strip()))
 
 
 def truthfulqa(root: Path) -> RecipeResult:
@@ -27,7 +23,9 @@ def truthfulqa(root: Path) -> RecipeResult:
     result.dropped[HELD_OUT_REASON] = len(rows) - start
     for number, row in enumerate(rows[:start], start=1):
         best = row["Best Answer"].strip()
-        incorrect = [answer for answer in _answers(row["Incorrect Answers"]) if answer != best]
+        incorrect = [
+            answer for answer in distinct_texts(row["Incorrect Answers"].split(";")) if answer != best
+        ]
         if not best or not incorrect:
             result.dropped["question without a best and an incorrect answer"] += 1
             continue

