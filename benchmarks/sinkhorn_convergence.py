@@ -25,11 +25,12 @@ from plot_lightning.data.datamodule import PreferenceDataModule
 from plot_lightning.forward import align_batch, causal_logits
 from plot_lightning.losses.plot_cost import normalise_embedding
 from plot_lightning.losses.plot_sinkhorn import (
+    _first_slots,
     _policy_masses,
-    _support,
     _support_cost,
     _target_masses,
     reference_topk,
+    support_slots,
     tolerance,
 )
 from plot_lightning.models.loading import load_causal_lm
@@ -54,7 +55,9 @@ def problems(model_spec: str, rows: int, max_length: int, top_k: int, lam: float
     mask = aligned.mask[:rows]
     ref_ids, ref_logps = reference_topk(logits, top_k)
     policy_logits = logits[mask].double() * sharpen  # sharpen > 1: a policy more peaked than the reference
-    ids, first, unique = _support(policy_logits, aligned.targets[:rows][mask], ref_ids[mask], top_k)
+    policy_ids = policy_logits.topk(top_k, dim=-1).indices
+    ids = support_slots(policy_ids, ref_ids[mask], aligned.targets[:rows][mask])  # (M, L)
+    first, unique = _first_slots(ids)
     unit = normalise_embedding(model.get_output_embeddings().weight).double()
     return (
         policy_logits,
@@ -70,7 +73,8 @@ def gradient(policy_logits, cost, target, ids, unique, **settings) -> tuple[torc
     logits = policy_logits.clone().requires_grad_()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SinkhornConvergenceWarning)
-        policy = _policy_masses(logits, ids, unique)
+        support_logps = logits.gather(-1, ids) - torch.logsumexp(logits, dim=-1, keepdim=True)
+        policy = _policy_masses(support_logps, unique)
         values, plan = sinkhorn_cost(cost, policy, target, return_plan=True, **settings)
     values.sum().backward()
     plan = plan.detach()

@@ -68,7 +68,8 @@ def print_speed_table(results: dict[tuple[str, str, str], list[dict]], quiet: bo
                 f" {step_peak:9.0f} {_ratio(step_peak, base, 3)}"
             )
     print(
-        "tokens/s: all 2 x pairs x seq-len tokens of a step / median step time (--warmup first steps left out);"
+        "tokens/s: the real (unpadded) tokens of both rows of every pair in a step / median step time (--warmup "
+        "first steps left out); the same tokens for every configuration;"
     )
     print("peak MB: the process's peak RSS (ru_maxrss), model loading included; each run in its own process.")
     print(

@@ -251,7 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
         )
     sub.choices["correctness"].add_argument("--data", default="sample:demo")
     sub.choices["correctness"].add_argument("--max-length", type=int, default=512)
-    sub.choices["correctness"].add_argument("--config", choices=("dpo", "fused_dpo", "shared_dpo"), default="dpo")
+    sub.choices["correctness"].add_argument(
+        "--config", choices=("dpo", "fused_dpo", "shared_dpo"), default="dpo"
+    )
     sub.choices["speed"].add_argument("--shapes", default="2x256,4x1024")
     sub.choices["speed"].add_argument("--rounds", type=int, default=3)
     sub.choices["speed"].add_argument("--max-load", type=float, default=0.5)

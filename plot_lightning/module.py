@@ -91,7 +91,8 @@ class PLOTModule(pl.LightningModule):
             ``plot_lightning.heads.exactness``) and no other loss that reads the full logits (ORPO with nll
             "prompt_and_response" is refused). Default false: leaner in every
             measured run, not yet shown never slower (docs/benchmarks.md).
-        fused_chunk_size: tokens per chunk of the fused head (extra memory about 3 x chunk x V fp32).
+        fused_chunk_size: tokens per chunk of the fused head, at most (extra memory about 3 x chunk x V fp32;
+            fewer tokens where a chunk's ``chunk x V`` fp32 block would pass 128 MiB: 128 at V = 262,144).
         prefix_sharing: call the policy and the reference once per pair on packed rows (prompt, then chosen,
             then rejected, which does not see the chosen; several pairs per row, no padding but at the end of
             a row) instead of on ``2B`` padded rows: the prompt is computed once, with the same log-probs,

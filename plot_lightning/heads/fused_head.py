@@ -37,6 +37,7 @@ from plot_lightning.losses.plot_dirac import dirac_rows
 from plot_lightning.losses.precision import compute_dtype
 
 DEFAULT_CHUNK = 512  # tokens per chunk: 512 x 49,152 vocab x 4 bytes = 100 MB per (chunk, V) fp32 block
+BLOCK_ELEMENTS = 1 << 25  # at most 128 MiB per (chunk, V) fp32 block: 128 tokens at Gemma 3's V = 262,144
 
 
 @dataclass(frozen=True)
@@ -204,13 +205,15 @@ def fused_head(
         top_k: the support's leading ``top_k`` ids are the largest logits of the row (sorted, decreasing).
         extra_ids: ``(N, T, E)`` long ids appended to the support after the top-K (e.g. the reference's
             top-K), in ``[0, V)`` where masked on the support rows; None: ``E = 0``.
-        chunk: tokens per chunk (peak extra memory about ``3 * chunk * V`` fp32 values).
+        chunk: tokens per chunk, at most; fewer where ``chunk * V`` would exceed ``BLOCK_ELEMENTS`` (peak extra
+            memory about ``3 * chunk * V`` fp32 values, so at most about 384 MiB at any vocabulary).
 
     Raises:
         ValueError: bad shapes or options, ids out of range, or non-finite log-probs / costs.
     """
     cost_rows = range(cost_rows) if isinstance(cost_rows, int) else cost_rows
     check_fused_inputs(hidden, weight, bias, targets, mask, unit_embedding, cost_rows, cost, chunk)
+    chunk = max(1, min(chunk, BLOCK_ELEMENTS // weight.shape[0]))
     check_support_inputs(targets, mask, weight.shape[0], support_rows, top_k, extra_ids)
     row_idx, time_idx = mask.nonzero(as_tuple=True)  # (M,), (M,) row-major
     starts = [int((row_idx < row).sum()) for row in (cost_rows.start, cost_rows.stop, support_rows)]

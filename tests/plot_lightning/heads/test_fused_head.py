@@ -222,3 +222,24 @@ def test_bad_support_inputs_raise_naming_the_argument() -> None:
     with pytest.raises(ValueError, match="'extra_ids'"):
         bad = torch.full((*targets.shape, 3), 50)
         fused_head(hidden, weight, offset, targets, mask, support_rows=2, top_k=2, extra_ids=bad)
+
+
+def test_chunks_shrink_at_large_vocabularies(monkeypatch) -> None:
+    """A chunk's ``(chunk, V)`` block stays within ``BLOCK_ELEMENTS`` whatever ``chunk`` asks (at Gemma 3's
+    V = 262,144 the default 512 tokens would be 512 MiB per fp32 block), and the values do not change."""
+    from plot_lightning.heads import fused_head as module
+
+    vocab, dim = 1000, 8
+    monkeypatch.setattr(module, "BLOCK_ELEMENTS", 3 * vocab)  # at most 3 tokens per chunk
+    rows: list[int] = []
+    plain = module._chunk_logits
+    monkeypatch.setattr(module, "_chunk_logits", lambda h, w, b: rows.append(h.shape[0]) or plain(h, w, b))
+    gen = torch.Generator().manual_seed(0)
+    hidden = torch.randn(2, 5, dim, generator=gen, dtype=torch.float64)
+    weight = torch.randn(vocab, dim, generator=gen, dtype=torch.float64)
+    targets = torch.randint(0, vocab, (2, 5), generator=gen)
+    mask = torch.ones(2, 5, dtype=torch.bool)
+    out = module.fused_head(hidden, weight, None, targets, mask, chunk=512)
+    assert rows and max(rows) == 3 and sum(rows) == 10
+    own = torch.log_softmax(hidden @ weight.T, dim=-1).gather(-1, targets[..., None]).squeeze(-1)
+    torch.testing.assert_close(out.logps, own, atol=1e-12, rtol=1e-12)
