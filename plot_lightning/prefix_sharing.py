@@ -35,8 +35,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
+
+from plot_lightning.heads.exactness import any_rank
 
 MASK_KINDS = {"sdpa": "bool", "eager": "additive"}
 WINDOW_FIELDS = ("sliding_window", "attention_chunk_size")
@@ -252,21 +253,15 @@ def _probe(model: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> str |
     return None
 
 
-def _any_rank(problem: str | None, device: torch.device) -> str | None:
-    if not (dist.is_available() and dist.is_initialized()):
-        return problem
-    flag = torch.tensor([float(problem is not None)], device=device)
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return problem or ("another process's check failed" if flag.item() else None)
-
-
 def prefix_sharing_problem(
     model: nn.Module, layout: SharedPrefixLayout, input_ids: Tensor, attention_mask: Tensor
 ) -> str | None:
     """Why ``model`` cannot take ``layout``'s packed call, or None: the probe (once per model object, on every
     rank together: under FSDP a forward is a collective) and the attention window against ``layout.longest``."""
     if model not in _VERIFIED:
-        _VERIFIED[model] = _any_rank(_probe(model, input_ids, attention_mask), input_ids.device)
+        problem = _probe(model, input_ids, attention_mask)
+        failed = any_rank(problem is not None, input_ids.device)  # every rank refuses together
+        _VERIFIED[model] = problem or ("another process's check failed" if failed else None)
     problem = _VERIFIED[model]
     window = _window(model)
     if problem is None and window is not None and layout.longest > window:

@@ -97,7 +97,7 @@ def _logps_problem(model: nn.Module, ids: Tensor) -> str | None:
     return None
 
 
-def _any_rank(failed: bool, device: torch.device) -> bool:
+def any_rank(failed: bool, device: torch.device) -> bool:
     """Whether any process of the default group failed (the local verdict outside a process group)."""
     if not (dist.is_available() and dist.is_initialized()):
         return failed
@@ -113,7 +113,7 @@ def check_fused_exact(model: nn.Module, input_ids: Tensor, attention_mask: Tenso
         return
     ids = _probe_row(input_ids, attention_mask)
     problem = _probe_problem(model, ids) or _logps_problem(model, ids)
-    if _any_rank(problem is not None, ids.device):
+    if any_rank(problem is not None, ids.device):
         why = problem or "another process's check failed"
         raise ValueError(
             f"fused_head is not exact for {type(model).__name__}: {why}; set fused_head false "
