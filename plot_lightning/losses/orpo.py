@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .logprobs import pair_logps, token_logps
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds
+from .term import LossTerm, TokenNeeds, positive
 from .types import LossOutput, PreferenceForward, SequenceSide
 
 NLL_SPANS = ("prompt_and_response", "response")
@@ -68,11 +68,9 @@ class ORPOLoss(LossTerm):
         self, beta: float = 0.1, nll: Literal["prompt_and_response", "response"] = "prompt_and_response"
     ) -> None:
         super().__init__()
-        if not beta >= 0:
-            raise ValueError(f"'beta' must be >= 0, got {beta}")
         if nll not in NLL_SPANS:
             raise ValueError(f"'nll' must be one of {NLL_SPANS}, got {nll!r}")
-        self.beta = float(beta)
+        self.beta = positive("beta", beta, or_zero=True)
         self.nll = nll
 
     @property

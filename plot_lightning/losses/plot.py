@@ -21,7 +21,7 @@ from plot_lightning.losses.plot_sinkhorn import (
 )
 from plot_lightning.losses.precision import fp32_math
 from plot_lightning.losses.registry import LOSSES
-from plot_lightning.losses.term import LossTerm, TokenNeeds
+from plot_lightning.losses.term import LossTerm, TokenNeeds, positive
 from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 from plot_lightning.tensor_checks import (
     as_bool_mask,
@@ -167,9 +167,11 @@ class PLOTLoss(LossTerm):
     ) -> None:
         super().__init__()
         _check_variant_and_cost(variant, cost)
-        if gamma < 0 or margin < 0:
-            raise ValueError(f"'gamma' and 'margin' must be >= 0, got gamma={gamma}, margin={margin}")
-        self.variant, self.cost, self.gamma, self.margin = variant, cost, float(gamma), float(margin)
+        self.variant, self.cost = variant, cost
+        self.gamma, self.margin = (
+            positive("gamma", gamma, or_zero=True),
+            positive("margin", margin, or_zero=True),
+        )
         self.options = dict(top_k=top_k, epsilon=epsilon, max_iter=max_iter, lam=lam, debias=debias)
 
     @property

@@ -6,7 +6,7 @@ import torch
 
 from .logprobs import pair_logps
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds
+from .term import LossTerm, TokenNeeds, positive
 from .types import LossOutput, PreferenceForward
 
 
@@ -31,12 +31,8 @@ class PROLoss(LossTerm):
 
     def __init__(self, sft_weight: float = 0.05, temperature: float = 1.0) -> None:
         super().__init__()
-        if not sft_weight >= 0:
-            raise ValueError(f"'sft_weight' must be >= 0, got {sft_weight}")
-        if not temperature > 0:
-            raise ValueError(f"'temperature' must be > 0, got {temperature}")
-        self.sft_weight = float(sft_weight)
-        self.temperature = float(temperature)
+        self.sft_weight = positive("sft_weight", sft_weight, or_zero=True)
+        self.temperature = positive("temperature", temperature)
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
         """Per-example ``(B,)`` loss; metrics: the ranking term, the NLL and the ranking accuracy."""

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
-from .term import LossTerm, TokenNeeds
+from .term import LossTerm, TokenNeeds, positive
 from .types import LossOutput, PreferenceForward
 
 
@@ -27,9 +27,7 @@ class RewardLoss(LossTerm):
 
     def __init__(self, beta: float = 0.1) -> None:
         super().__init__()
-        if not beta > 0:
-            raise ValueError(f"'beta' must be > 0, got {beta}")
-        self.beta = float(beta)
+        self.beta = positive("beta", beta)
 
     def pair_loss(
         self, chosen_logratios: Tensor, rejected_logratios: Tensor, batch: PreferenceForward

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from .logprobs import pair_logps
 from .metrics import reward_metrics
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds
+from .term import LossTerm, TokenNeeds, positive
 from .types import LossOutput, PreferenceForward
 
 
@@ -28,9 +28,7 @@ class SimPOLoss(LossTerm):
 
     def __init__(self, beta: float = 2.0, gamma: float = 1.0) -> None:
         super().__init__()
-        if not beta > 0:
-            raise ValueError(f"'beta' must be > 0, got {beta}")
-        self.beta = float(beta)
+        self.beta = positive("beta", beta)
         self.gamma = float(gamma)
 
     def forward(self, batch: PreferenceForward) -> LossOutput:
