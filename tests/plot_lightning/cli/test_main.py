@@ -242,3 +242,11 @@ def test_an_option_a_loss_does_not_have_is_exit_status_2(capsys) -> None:
         )
     assert exit_info.value.code == 2
     assert "chunk_size" in capsys.readouterr().err
+
+
+def test_export_error_is_one_line_exit_2(tmp_path, capsys) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["export", "--ckpt_path", str(tmp_path / "absent.ckpt"), "--output_dir", str(tmp_path / "out")])
+    error = capsys.readouterr().err.strip()
+    assert stop.value.code == 2 and len(error.splitlines()) == 1
+    assert error.startswith("plot-lightning export: error: ") and "absent.ckpt does not exist" in error
