@@ -55,6 +55,7 @@ from plot_lightning.reference.mode import REFERENCE_MODES, ReferenceMode, Refere
 from plot_lightning.stage_metrics import StageMetrics
 from plot_lightning.strategies.fsdp2 import fully_shard_model
 from plot_lightning.strategies.weight_policy import weights_stay_fp32_and_whole
+from plot_lightning.tensor_checks import check_choice
 
 
 class PLOTModule(pl.LightningModule):
@@ -154,8 +155,7 @@ class PLOTModule(pl.LightningModule):
         silence_library_notices()
         if isinstance(lora, dict):  # from a checkpoint's hyperparameters (load_from_checkpoint)
             lora = LoraSettings(**lora)
-        if reference not in REFERENCE_MODES:
-            raise ValueError(f"'reference' must be one of {tuple(REFERENCE_MODES)}, got {reference!r}")
+        check_choice("reference", reference, REFERENCE_MODES)
         if not isinstance(getattr(torch, model_dtype, None), torch.dtype):
             raise ValueError(f"'model_dtype' must name a torch dtype, got {model_dtype!r}")
         # Callables and dataclasses would make checkpoints unloadable with torch.load(weights_only=True):

@@ -24,6 +24,18 @@ def check_shape(name: str, tensor: Tensor, expected: Sequence[int | None]) -> No
         raise ValueError(f"{_describe(name, tensor)} does not match the expected shape {shown}")
 
 
+def check_choice(name: str, value, choices) -> None:
+    """Require ``value`` to be one of ``choices`` (an option's name, not only a tensor's)."""
+    if value not in choices:
+        raise ValueError(f"'{name}' must be one of {tuple(choices)}, got {value!r}")
+
+
+def check_bool(name: str, mask: Tensor) -> None:
+    """Require a bool tensor (a 0/1 integer mask is not accepted here: see :func:`as_bool_mask`)."""
+    if mask.dtype != torch.bool:
+        raise ValueError(f"{_describe(name, mask)} must be bool")
+
+
 def check_finite(name: str, tensor: Tensor) -> None:
     """Reject NaN and +-inf: they would silently poison the loss."""
     if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from typing_extensions import override
 
+from plot_lightning.tensor_checks import check_choice
+
 ACTIONS = ("stop", "skip")
 
 
@@ -46,8 +48,7 @@ class NonFiniteGuard(pl.Callback):
     """
 
     def __init__(self, on_nonfinite_grad: str = "stop", max_consecutive_skips: int = 10) -> None:
-        if on_nonfinite_grad not in ACTIONS:
-            raise ValueError(f"'on_nonfinite_grad' must be one of {ACTIONS}, got {on_nonfinite_grad!r}")
+        check_choice("on_nonfinite_grad", on_nonfinite_grad, ACTIONS)
         skips = max_consecutive_skips
         if isinstance(skips, bool) or not isinstance(skips, int) or skips < 1:
             raise ValueError(f"'max_consecutive_skips' must be an integer >= 1, got {skips!r}")

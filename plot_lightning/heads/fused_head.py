@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from plot_lightning.heads.fused_checks import check_fused_inputs, check_support_inputs
+from plot_lightning.heads.checks import check_fused_inputs, check_support_inputs
 from plot_lightning.losses.plot_cost import CostEmbedding, as_cost_embedding
 from plot_lightning.losses.plot_dirac import dirac_rows
 from plot_lightning.losses.precision import compute_dtype

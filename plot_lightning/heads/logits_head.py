@@ -29,11 +29,12 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from plot_lightning.heads.checks import check_cost_rows
 from plot_lightning.losses.logprobs import DEFAULT_CHUNK, masked_logps
-from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, check_cost_embedding
+from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding
 from plot_lightning.losses.plot_dirac import DiracLogitsFunction
 from plot_lightning.losses.precision import fp32_math
-from plot_lightning.tensor_checks import check_labels_in_range, check_shape
+from plot_lightning.tensor_checks import check_bool, check_choice, check_labels_in_range, check_shape
 
 
 @fp32_math
@@ -74,19 +75,12 @@ def logits_head(
         raise ValueError(f"'logits' (shape {tuple(logits.shape)}) must be floating point, got {logits.dtype}")
     check_shape("targets", targets, (rows, length - 1))
     check_shape("mask", mask, (rows, length - 1))
-    if mask.dtype != torch.bool:
-        raise ValueError(f"'mask' (shape {tuple(mask.shape)}) must be bool, got {mask.dtype}")
-    if cost not in COST_KINDS:
-        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+    check_bool("mask", mask)
+    check_choice("cost", cost, COST_KINDS)
     if chunk < 1:
         raise ValueError(f"'chunk' must be >= 1, got {chunk}")
     with_cost = len(cost_rows) > 0
-    if with_cost:
-        if cost_rows.step != 1 or cost_rows.start < 0 or cost_rows.stop > rows:
-            raise ValueError(f"'cost_rows' must be a contiguous range within [0, {rows}), got {cost_rows}")
-        if unit_embedding is None:
-            raise ValueError("'unit_embedding' is needed when 'cost_rows' is not empty")
-        check_cost_embedding("unit_embedding", unit_embedding, vocab)
+    check_cost_rows(cost_rows, rows, unit_embedding if with_cost else None, vocab)
     check_labels_in_range("targets", targets, vocab, mask)
     safe_targets = targets.masked_fill(~mask, 0).long()
     cost_mask = torch.zeros_like(mask)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from plot_lightning.tensor_checks import check_labels_in_range, check_mask_nonempty, check_shape
+from plot_lightning.tensor_checks import check_bool, check_labels_in_range, check_mask_nonempty, check_shape
 
 from .precision import compute_dtype, fp32_math
 from .types import PreferenceForward
@@ -69,8 +69,7 @@ def token_logps(logits: Tensor, labels: Tensor, mask: Tensor, *, chunk: int = DE
     batch, length, vocab = logits.shape
     check_shape("labels", labels, (batch, length))
     check_shape("mask", mask, (batch, length))
-    if mask.dtype != torch.bool:
-        raise ValueError(f"'mask' (shape {tuple(mask.shape)}) must be bool, got {mask.dtype}")
+    check_bool("mask", mask)
     if not logits.is_floating_point():
         raise ValueError(f"'logits' (shape {tuple(logits.shape)}) must be floating point, got {logits.dtype}")
     check_labels_in_range("labels", labels, vocab, mask)

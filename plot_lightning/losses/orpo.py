@@ -9,6 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from plot_lightning.tensor_checks import check_choice
+
 from .logprobs import pair_logps, token_logps
 from .registry import LOSSES
 from .term import LossTerm, TokenNeeds, positive
@@ -68,8 +70,7 @@ class ORPOLoss(LossTerm):
         self, beta: float = 0.1, nll: Literal["prompt_and_response", "response"] = "prompt_and_response"
     ) -> None:
         super().__init__()
-        if nll not in NLL_SPANS:
-            raise ValueError(f"'nll' must be one of {NLL_SPANS}, got {nll!r}")
+        check_choice("nll", nll, NLL_SPANS)
         self.beta = positive("beta", beta, or_zero=True)
         self.nll = nll
 

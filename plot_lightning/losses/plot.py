@@ -25,6 +25,7 @@ from plot_lightning.losses.term import LossTerm, TokenNeeds, positive
 from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 from plot_lightning.tensor_checks import (
     as_bool_mask,
+    check_choice,
     check_finite,
     check_labels_in_range,
     check_mask_nonempty,
@@ -44,10 +45,8 @@ VARIANTS = ("dirac", "sinkhorn")
 
 
 def _check_variant_and_cost(variant: str, cost: str) -> None:
-    if variant not in VARIANTS:
-        raise ValueError(f"'variant' must be one of {sorted(VARIANTS)}, got {variant!r}")
-    if cost not in COST_KINDS:
-        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+    check_choice("variant", variant, VARIANTS)
+    check_choice("cost", cost, COST_KINDS)
 
 
 def _check_inputs(logits: Tensor, labels: Tensor, mask: Tensor, embedding: Tensor | CostEmbedding) -> Tensor:

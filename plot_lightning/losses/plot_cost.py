@@ -11,7 +11,7 @@ import torch
 from torch import Tensor
 
 from plot_lightning.losses.precision import compute_dtype
-from plot_lightning.tensor_checks import check_finite, check_shape
+from plot_lightning.tensor_checks import check_choice, check_finite, check_shape
 
 COST_KINDS = ("cosine", "l2")
 
@@ -34,8 +34,7 @@ def pairwise_token_cost(
     of ``ids_a (..., n)`` and every token of ``ids_b (..., m)`` (same ``...``); ``unit_embedding (V, d)``
     must have unit rows (:func:`normalise_embedding`).
     """
-    if kind not in COST_KINDS:
-        raise ValueError(f"'kind' must be one of {COST_KINDS}, got {kind!r}")
+    check_choice("kind", kind, COST_KINDS)
     check_cost_embedding("unit_embedding", unit_embedding, None)
     embedding = as_cost_embedding(unit_embedding)
     for name, ids in (("ids_a", ids_a), ("ids_b", ids_b)):

@@ -22,6 +22,7 @@ from torch import Tensor
 from plot_lightning.losses.logprobs import DEFAULT_CHUNK, masked_logps, position_blocks
 from plot_lightning.losses.plot_cost import COST_KINDS, CostEmbedding, as_cost_embedding
 from plot_lightning.losses.precision import compute_dtype, fp32_math
+from plot_lightning.tensor_checks import check_choice
 
 
 def dirac_cost_rows(
@@ -204,8 +205,7 @@ def dirac_token_costs(
     Returns ``(costs (N,), batch_idx (N,))``: fp32 costs (fp64 for fp64 logits) in ``[0, 2]`` and the example
     each masked token belongs to. ValueError for an unknown ``cost`` or NaN/inf logits on masked tokens.
     """
-    if cost not in COST_KINDS:
-        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+    check_choice("cost", cost, COST_KINDS)
     if chunk_size < 1:
         raise ValueError(f"'chunk_size' must be >= 1, got {chunk_size}")
     keep_grad = torch.is_grad_enabled() and logits.requires_grad

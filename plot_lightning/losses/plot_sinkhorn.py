@@ -37,7 +37,14 @@ from plot_lightning.losses.plot_cost import (
 )
 from plot_lightning.losses.precision import compute_dtype, fp32_math
 from plot_lightning.ot.sinkhorn import SinkhornConvergenceWarning, sinkhorn_cost
-from plot_lightning.tensor_checks import check_finite, check_labels_in_range, check_mask_nonempty, check_shape
+from plot_lightning.tensor_checks import (
+    check_bool,
+    check_choice,
+    check_finite,
+    check_labels_in_range,
+    check_mask_nonempty,
+    check_shape,
+)
 
 
 @fp32_math
@@ -59,8 +66,7 @@ def reference_topk(logits: Tensor, k: int) -> tuple[Tensor, Tensor]:
 
 def _check_bool_mask(mask: Tensor, batch: int, length: int) -> None:
     check_shape("mask", mask, (batch, length))
-    if mask.dtype != torch.bool:
-        raise ValueError(f"'mask' (shape {tuple(mask.shape)}, dtype {mask.dtype}) must be bool")
+    check_bool("mask", mask)
     check_mask_nonempty("mask", mask)
 
 
@@ -78,8 +84,7 @@ def _validate(logits, labels, mask, unit_embedding, ref_ids, ref_logps, top_k, l
     check_labels_in_range("ref_topk_ids", ref_ids, vocab, mask)
     if not 0.0 <= lam <= 1.0:
         raise ValueError(f"'lam' must lie in [0, 1], got {lam!r}")
-    if cost not in COST_KINDS:
-        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
+    check_choice("cost", cost, COST_KINDS)
 
 
 def support_slots(policy_ids: Tensor, ref_ids: Tensor, labels: Tensor) -> Tensor:

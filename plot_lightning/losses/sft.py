@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from plot_lightning.tensor_checks import check_shape
+from plot_lightning.tensor_checks import check_choice, check_shape
 
 from .registry import LOSSES
 from .term import LossTerm, TokenNeeds
@@ -31,8 +31,7 @@ class SFTLoss(LossTerm):
 
     def __init__(self, reduction: Literal["token", "example"] = "token") -> None:
         super().__init__()
-        if reduction not in SFT_REDUCTIONS:
-            raise ValueError(f"'reduction' must be one of {SFT_REDUCTIONS}, got {reduction!r}")
+        check_choice("reduction", reduction, SFT_REDUCTIONS)
         self.reduction = reduction
 
     def forward(self, batch: PreferenceForward) -> LossOutput:

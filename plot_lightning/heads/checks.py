@@ -1,12 +1,11 @@
-"""Input checks of :func:`plot_lightning.heads.fused_head.fused_head` (shapes, options, id ranges)."""
+"""Input checks of the heads (:mod:`fused_head`, :mod:`logits_head`): shapes, options, id ranges."""
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from plot_lightning.losses.plot_cost import COST_KINDS, check_cost_embedding
-from plot_lightning.tensor_checks import check_labels_in_range, check_shape
+from plot_lightning.tensor_checks import check_bool, check_choice, check_labels_in_range, check_shape
 
 
 def check_fused_inputs(
@@ -20,24 +19,23 @@ def check_fused_inputs(
         check_shape("bias", bias, (weight.shape[0],))
     check_shape("targets", targets, (rows, length))
     check_shape("mask", mask, (rows, length))
-    if mask.dtype != torch.bool:
-        raise ValueError(f"'mask' (shape {tuple(mask.shape)}) must be bool, got {mask.dtype}")
+    check_bool("mask", mask)
+    check_cost_rows(cost_rows, rows, unit_embedding, weight.shape[0])
+    check_choice("cost", cost, COST_KINDS)
+    if chunk < 1:
+        raise ValueError(f"'chunk' must be >= 1, got {chunk}")
+    check_labels_in_range("targets", targets, weight.shape[0], mask)
+
+
+def check_cost_rows(cost_rows: range, rows: int, unit_embedding, vocab: int) -> None:
+    """The rows given dirac costs: a contiguous ``range`` within ``[0, rows]``, non-empty only with a
+    ``unit_embedding (V, d)`` (the module's cost embedding)."""
+    if cost_rows.step != 1 or not 0 <= cost_rows.start <= cost_rows.stop <= rows:
+        raise ValueError(f"'cost_rows' must be a contiguous range within [0, {rows}], got {cost_rows}")
     if unit_embedding is None and len(cost_rows):
         raise ValueError(f"'cost_rows' = {cost_rows} needs a 'unit_embedding' (V, d)")
     if unit_embedding is not None:
-        check_cost_embedding("unit_embedding", unit_embedding, weight.shape[0])
-    if cost_rows.step != 1 or not 0 <= cost_rows.start <= cost_rows.stop <= rows:
-        raise ValueError(f"'cost_rows' must be a contiguous range within [0, {rows}], got {cost_rows}")
-    if cost not in COST_KINDS:
-        raise ValueError(f"'cost' must be one of {COST_KINDS}, got {cost!r}")
-    if chunk < 1:
-        raise ValueError(f"'chunk' must be >= 1, got {chunk}")
-    vocab = weight.shape[0]
-    picked = targets[mask]
-    if picked.numel() and (int(picked.min()) < 0 or int(picked.max()) >= vocab):
-        raise ValueError(
-            f"'targets' (shape {tuple(targets.shape)}) hold ids outside [0, {vocab}) under 'mask'"
-        )
+        check_cost_embedding("unit_embedding", unit_embedding, vocab)
 
 
 def check_support_inputs(
