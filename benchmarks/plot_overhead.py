@@ -55,9 +55,8 @@ from step_memory import resident_mb, start_step_window, step_peak_mb  # noqa: E4
 
 from plot_lightning.forward import AlignedBatch, causal_logits, model_logits, reference_outputs_from_logits
 from plot_lightning.heads.preference import (
-    fused_preference_forward,
     fused_reference_outputs,
-    logits_preference_forward,
+    policy_preference_forward,
 )
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.plot_cost import normalise_embedding
@@ -182,7 +181,7 @@ def _loss(config: Config, policy, reference, batch):
             causal_logits(reference, aligned), aligned, config.composite.needs.reference_topk
         )
     logits = model_logits(policy, aligned)  # (2B, T, V)
-    forward = logits_preference_forward(logits, aligned, ref, config.composite.needs, config.embedding)
+    forward = policy_preference_forward(logits, aligned, ref, config.composite.needs, config.embedding)
     total, _ = config.composite(forward)
     if config.extra is not None:
         chosen = forward.chosen
@@ -197,7 +196,7 @@ def _fused_loss(config: Config, policy, reference, batch):
     aligned = AlignedBatch(input_ids, torch.ones_like(input_ids), targets, mask, has_rejected=True)
     ref = fused_reference_outputs(reference, aligned, config.composite.needs.reference_topk)
     needs = config.composite.needs
-    total, _ = config.composite(fused_preference_forward(policy, aligned, ref, needs, config.embedding))
+    total, _ = config.composite(policy_preference_forward(policy, aligned, ref, needs, config.embedding))
     return total, None
 
 

@@ -37,8 +37,7 @@ from plot_lightning.grad_share import GradShares, sharded_reason
 from plot_lightning.heads.output_embedding import output_embedding_weight
 from plot_lightning.heads.preference import (
     check_fused_support,
-    fused_preference_forward,
-    logits_preference_forward,
+    policy_preference_forward,
 )
 from plot_lightning.library_notices import silence_library_notices
 from plot_lightning.losses.composite import CompositeLoss
@@ -319,16 +318,15 @@ class PLOTModule(pl.LightningModule):
         return tensor if trainer is None else trainer.strategy.reduce(tensor, reduce_op="mean")
 
     def _policy_forward(self, aligned, reference: ReferenceOutputs | None) -> PreferenceForward:
-        needs = self.loss.needs
         if self.cost_embedding is not None:  # a plain attribute (see __init__): moved once, here
             self.cost_embedding = self.cost_embedding.to(self.device)
         if self.hparams.fused_head:
-            chunk = self.hparams.fused_chunk_size
-            return fused_preference_forward(
-                self.policy, aligned, reference, needs, self.cost_embedding, chunk
-            )
-        logits = model_logits(self.policy, aligned)
-        return logits_preference_forward(logits, aligned, reference, needs, self.cost_embedding)
+            policy, chunk = self.policy, self.hparams.fused_chunk_size
+        else:
+            policy, chunk = model_logits(self.policy, aligned), None
+        return policy_preference_forward(
+            policy, aligned, reference, self.loss.needs, self.cost_embedding, chunk
+        )
 
     def _values(self, forward: PreferenceForward) -> dict[str, Tensor]:
         """The loss terms and preference metrics of ``forward`` (a subset of a validation batch)."""

@@ -101,34 +101,6 @@ def _row_plan(aligned: AlignedBatch, needs: TokenNeeds, embedding) -> tuple[int,
     return rows, pairs, range(start, rows if "rejected" in needs.cost_sides else pairs)
 
 
-def logits_preference_forward(
-    logits: Tensor,
-    aligned: AlignedBatch,
-    reference: ReferenceOutputs | None,
-    needs: TokenNeeds,
-    cost_embedding: Tensor | CostEmbedding | None = None,
-    chunk: int = LOGITS_CHUNK,
-) -> PreferenceForward:
-    """The unfused step's losses' input from the policy's full ``logits (N, T, V)`` (``forward.model_logits``):
-    log-probs and the declared dirac costs (``needs``, against ``cost_embedding``) in one function
-    (``logits_head``), so that backward writes one logits gradient; the sides still carry the aligned logits
-    for the losses that read them (sinkhorn, ORPO, ...)."""
-    _, _, cost_rows = _row_plan(aligned, needs, cost_embedding)
-    settings = {"unit_embedding": cost_embedding, "cost": needs.cost} if cost_rows else {}
-    token_logps, token_costs = logits_head(
-        logits, aligned.targets, aligned.mask, cost_rows=cost_rows, chunk=chunk, **settings
-    )
-    return preference_forward(
-        logits[:, :-1],
-        aligned,
-        reference,
-        logps=token_logps.sum(dim=-1),
-        token_costs=token_costs,
-        cost_rows=cost_rows,
-        cost_embedding=cost_embedding,
-    )
-
-
 def _side(
     rows: slice, packed: Tensor, ids: Tensor | None, aligned, ref: ReferenceOutputs | None, cost_rows: range
 ) -> SequenceSide:
@@ -152,16 +124,44 @@ def _side(
     )
 
 
-def fused_preference_forward(
-    policy: nn.Module,
+def policy_preference_forward(
+    policy_or_logits: nn.Module | Tensor,
     aligned: AlignedBatch,
     reference: ReferenceOutputs | None,
     needs: TokenNeeds,
     cost_embedding: Tensor | CostEmbedding | None = None,
-    chunk: int = DEFAULT_CHUNK,
+    chunk: int | None = None,
 ) -> PreferenceForward:
-    """One policy forward whose lm_head is the fused head; the dirac costs and the support ``needs`` declares."""
+    """The losses' input for the policy side of a step: the log-probs, and the dirac costs and support
+    ``needs`` declares (against ``cost_embedding``), from
+
+    - the policy model: one forward whose lm_head is the fused head (``chunk`` tokens per block, default
+      ``DEFAULT_CHUNK``), no ``(N, T, V)`` logits;
+    - or its full ``logits (N, T, V)`` (``forward.model_logits``): log-probs and costs in one function
+      (``logits_head``, ``chunk`` positions per fp32 block), so that backward writes one logits gradient; the
+      sides still carry the aligned logits for the losses that read them (sinkhorn, ORPO, ...).
+    """
     rows, pairs, cost_rows = _row_plan(aligned, needs, cost_embedding)
+    if isinstance(policy_or_logits, Tensor):
+        logits = policy_or_logits
+        settings = {"unit_embedding": cost_embedding, "cost": needs.cost} if cost_rows else {}
+        token_logps, token_costs = logits_head(
+            logits,
+            aligned.targets,
+            aligned.mask,
+            cost_rows=cost_rows,
+            chunk=chunk or LOGITS_CHUNK,
+            **settings,
+        )
+        return preference_forward(
+            logits[:, :-1],
+            aligned,
+            reference,
+            logps=token_logps.sum(dim=-1),
+            token_costs=token_costs,
+            cost_rows=cost_rows,
+            cost_embedding=cost_embedding,
+        )
     settings = {"unit_embedding": cost_embedding, "cost": needs.cost or "cosine", "cost_rows": cost_rows}
     if needs.support_top_k:
         if reference is None or reference.topk_ids is None:
@@ -178,7 +178,7 @@ def fused_preference_forward(
         side["ids"] = outputs.support_ids  # long, not differentiable: beside the hooked output
         return torch.cat([packed, outputs.support_logps], dim=-1)  # (N, T-1, 3 + L)
 
-    packed = _fused_pass(policy, aligned, chunk, pack, **settings)
+    packed = _fused_pass(policy_or_logits, aligned, chunk or DEFAULT_CHUNK, pack, **settings)
     ids = side.get("ids")
     if not aligned.has_rejected:
         chosen = _side(slice(0, rows), packed, ids, aligned, reference, cost_rows)

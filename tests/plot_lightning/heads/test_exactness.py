@@ -13,7 +13,7 @@ import transformers as tf
 
 from plot_lightning.forward import align_batch
 from plot_lightning.heads.exactness import check_fused_exact
-from plot_lightning.heads.preference import fused_preference_forward, logits_preference_forward
+from plot_lightning.heads.preference import policy_preference_forward
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.plot_cost import normalise_embedding
 
@@ -97,8 +97,8 @@ def test_pass_through_architectures_are_exact(name) -> None:
     embedding = normalise_embedding(model.get_output_embeddings().weight)
     aligned = align_batch(batch)
     with torch.no_grad():
-        fused = fused_preference_forward(model, aligned, None, composite.needs, embedding, chunk=5)
-        plain = logits_preference_forward(model(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
+        fused = policy_preference_forward(model, aligned, None, composite.needs, embedding, chunk=5)
+        plain = policy_preference_forward(model(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
                                           aligned, None, composite.needs, embedding)  # fmt: skip
     oracle = own_logps(model, batch).float()
     for side in ("chosen", "rejected"):
@@ -123,10 +123,10 @@ def test_transforming_architectures_are_refused_naming_the_class(name) -> None:
     with pytest.raises(
         ValueError, match=f"not exact for {type(model).__name__}: it changes its lm_head"
     ) as info:
-        fused_preference_forward(model, aligned, None, composite.needs, embedding)
+        policy_preference_forward(model, aligned, None, composite.needs, embedding)
     assert "\n" not in str(info.value)
     with torch.no_grad():
-        plain = logits_preference_forward(model(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
+        plain = policy_preference_forward(model(**{k: batch[k] for k in ("input_ids", "attention_mask")}).logits,
                                           aligned, None, composite.needs, embedding)  # fmt: skip
     oracle = own_logps(model, batch).float()
     torch.testing.assert_close(

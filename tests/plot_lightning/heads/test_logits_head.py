@@ -14,7 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 import plot_lightning.losses.plot_dirac as plot_dirac_module
 from plot_lightning.forward import AlignedBatch, preference_forward
 from plot_lightning.heads.logits_head import logits_head
-from plot_lightning.heads.preference import logits_preference_forward
+from plot_lightning.heads.preference import policy_preference_forward
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.logprobs import token_logps
 from plot_lightning.losses.plot_cost import normalise_embedding
@@ -192,7 +192,7 @@ def test_preference_forward_gives_the_losses_the_same_values_and_gradient(losses
     results = []
     for through_head in (True, False):
         if through_head:
-            forward = logits_preference_forward(
+            forward = policy_preference_forward(
                 logits, aligned, reference, composite.needs, embedding, chunk=5
             )
         else:
@@ -212,7 +212,7 @@ def test_sft_data_without_rejected_rows():
     logits, aligned, embedding = _aligned(with_rejected=False)
     composite = CompositeLoss(["sft", "plot"], [1.0, 0.5]).double()
     embedding = normalise_embedding(embedding).float()
-    forward = logits_preference_forward(logits, aligned, None, composite.needs, embedding)
+    forward = policy_preference_forward(logits, aligned, None, composite.needs, embedding)
     assert isinstance(forward, PreferenceForward) and forward.rejected is None
     assert forward.chosen.head.token_costs is not None
     want, _ = composite(preference_forward(logits[:, :-1], aligned, None, cost_embedding=embedding))
@@ -256,7 +256,7 @@ def test_backward_allocates_the_logits_gradient_once(args):
     embedding = normalise_embedding(embedding.float())
     reference = _reference(aligned)
     reference.logps = reference.logps.float()
-    forward = logits_preference_forward(logits, aligned, reference, composite.needs, embedding, chunk=8)
+    forward = policy_preference_forward(logits, aligned, reference, composite.needs, embedding, chunk=8)
     total, _ = composite(forward)
     with NewStorages() as counter:
         total.backward()

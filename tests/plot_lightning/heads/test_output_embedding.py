@@ -11,7 +11,7 @@ import transformers as tf
 
 from plot_lightning.forward import align_batch
 from plot_lightning.heads.output_embedding import output_embedding_weight
-from plot_lightning.heads.preference import logits_preference_forward
+from plot_lightning.heads.preference import policy_preference_forward
 from plot_lightning.losses.composite import CompositeLoss
 from plot_lightning.losses.plot_cost import normalise_embedding
 
@@ -46,7 +46,7 @@ def plot_costs(model) -> torch.Tensor:
     embedding = normalise_embedding(output_embedding_weight(model).detach()).float()
     with torch.no_grad():
         logits = model(input_ids=input_ids).logits
-        forward = logits_preference_forward(logits, align_batch(batch), None, composite.needs, embedding)
+        forward = policy_preference_forward(logits, align_batch(batch), None, composite.needs, embedding)
     return forward.chosen.head.token_costs
 
 
