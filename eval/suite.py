@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from plot_eval.registry import JUDGES, METRICS, SCORERS, SOURCES, SettingsError, build_settings
+from plot_eval.sources.base import read_parsed
 
 CATEGORIES = ("human_values", "logic")
 SUITE_SCHEMA_VERSION = 1
@@ -256,12 +257,8 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
 def load_suite(path: str | os.PathLike) -> Suite:
     """Read and validate a suite YAML file; raises SuiteError (or FileNotFoundError) naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"suite config not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise SuiteError(f"{path}: not valid YAML: {err}") from err
+    missing = f"suite config not found: {path}"
+    raw = read_parsed(path, yaml.safe_load, yaml.YAMLError, "YAML", missing, error=SuiteError)
     suite = parse_suite(raw, str(path))
     suite.path = str(path.resolve())
     return suite
