@@ -161,11 +161,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     model_label = args.model or args.responses or args.model_name
     output_dir = args.output_dir or default_output_dir(suite.name, model_label, endpoint=args.model_endpoint)
     judges, scorers = _overrides(args, suite)
-    sides = _sides(args)
     results = evaluate(
-        sides["model"],
-        sides["baseline"],
-        suite,
+        **_sides(args),
+        suite=suite,
         data_root=args.data_root,
         output_dir=output_dir,
         tracking_uri=args.tracking_uri,
@@ -198,26 +196,20 @@ def _use_pairwise_judge(suite, judge: str) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    from plot_eval.reports.compare import (
-        comparison_notes,
-        comparison_table,
-        paired_comparisons,
-        render_paired,
-        render_table,
-    )
+    from plot_eval.reports import compare
 
-    table = comparison_table(args.runs)
-    print(render_table(table, markdown=not args.plain), end="")
-    print(comparison_notes(args.runs), end="")
-    paired = [] if args.unpaired or len(args.runs) < 2 else paired_comparisons(args.runs)
-    paired_text = "".join("\n" + render_paired(comparison) for comparison in paired)
+    table = compare.comparison_table(args.runs)
+    print(compare.render_table(table, markdown=not args.plain), end="")
+    print(compare.comparison_notes(args.runs), end="")
+    paired = [] if args.unpaired or len(args.runs) < 2 else compare.paired_comparisons(args.runs)
+    paired_text = "".join("\n" + compare.render_paired(comparison) for comparison in paired)
     print(paired_text, end="")
     if args.log:
         from plot_eval.reports.tracking import log_comparison
 
         info = log_comparison(
             table,
-            render_table(table) + paired_text,
+            compare.render_table(table) + paired_text,
             tracking_uri=args.tracking_uri,
             experiment=args.experiment,
             paired=paired,

@@ -25,12 +25,12 @@ from plot_eval.judges.engine import VerdictEngine, messages_to_text
 from plot_eval.lm_harness.stage import lm_eval_stage
 from plot_eval.models.handle import ModelInput, ModelPool
 from plot_eval.progress import progress_by_group, quiet_libraries
-from plot_eval.registry import JUDGES, METRICS, SCORERS, SettingsError
+from plot_eval.registry import JUDGES, METRICS, SCORERS
 from plot_eval.reports.results import RESULTS_SCHEMA_VERSION, library_versions, write_results, write_samples
 from plot_eval.scorers.engine import QualityScorer
 from plot_eval.sources import PromptItem
 from plot_eval.sources.plan import plan_suite, sample_id
-from plot_eval.suite import PromptSet, Suite, SuiteError, load_suite
+from plot_eval.suite import PromptSet, Suite, load_suite, parse_components
 
 if TYPE_CHECKING:
     from plot_eval.generation.endpoint import EndpointModel
@@ -41,14 +41,9 @@ CACHE_FILE = "cache.jsonl"
 
 def _merge(registry, current: dict, overrides: dict | None, where: str) -> dict:
     """Suite settings updated with per-key overrides, re-validated by each component's settings class."""
-    merged = dict(current)
-    for name, options in (overrides or {}).items():
-        base = dataclasses.asdict(current[name]) if name in current else {}
-        try:
-            merged[name] = registry.settings(name, {**base, **options}, f"{where}.{name}")
-        except (SettingsError, KeyError) as err:
-            raise SuiteError(str(err)) from err
-    return merged
+    base = {name: dataclasses.asdict(settings) for name, settings in current.items()}
+    raw = {name: {**base.get(name, {}), **options} for name, options in (overrides or {}).items()}
+    return {**current, **parse_components(registry, raw, where)}
 
 
 def _with_overrides(suite: Suite | str | os.PathLike, judges: dict | None, scorers: dict | None) -> Suite:

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 
-from plot_eval.registry import JUDGES, METRICS, SCORERS, SOURCES, SettingsError, build_settings
+from plot_eval.registry import JUDGES, METRICS, SCORERS, SOURCES, build_settings
+from plot_eval.sources.base import read_parsed
 
 CATEGORIES = ("human_values", "logic")
 SUITE_SCHEMA_VERSION = 1
@@ -198,18 +199,14 @@ def _check_source_options(source: SourceSpec, where: str) -> None:
     _check(not unknown, where, f"unknown option(s) {unknown} for source {source.loader!r}; valid: {valid}")
 
 
-def _parse_components(registry, raw: Any, where: str) -> dict[str, Any]:
+def parse_components(registry, raw: Any, where: str) -> dict[str, Any]:
     raw = raw or {}
     _check(isinstance(raw, dict), where, f"must map {registry.what} name -> settings")
     parsed = {}
     for name, options in raw.items():
-        _check(
-            name in registry, f"{where}.{name}", f"unknown {registry.what}; registered: {registry.names()}"
-        )
-        try:
-            parsed[name] = registry.settings(name, options, f"{where}.{name}")
-        except SettingsError as err:
-            raise SuiteError(str(err)) from err
+        key = f"{where}.{name}"
+        _check(name in registry, key, f"unknown {registry.what}; registered: {registry.names()}")
+        parsed[name] = build_settings(registry.get(name).settings, options, key, error=SuiteError)
     return parsed
 
 
@@ -238,8 +235,8 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
     _check(suite.generation.max_new_tokens > 0, f"{where}: generation.max_new_tokens", "must be > 0")
     suite.scoring = _build(ScoringSettings, suite.scoring or {}, f"{where}: scoring")
     _check(0 < suite.scoring.confidence < 1, f"{where}: scoring.confidence", "must be in (0, 1)")
-    suite.judges = _parse_components(JUDGES, suite.judges, f"{where}: judges")
-    suite.scorers = _parse_components(SCORERS, suite.scorers, f"{where}: scorers")
+    suite.judges = parse_components(JUDGES, suite.judges, f"{where}: judges")
+    suite.scorers = parse_components(SCORERS, suite.scorers, f"{where}: scorers")
     suite.lm_eval = _build(LmEvalSettings, suite.lm_eval or {}, f"{where}: lm_eval")
     _check(
         isinstance(suite.subpreferences, list) and suite.subpreferences, f"{where}: subpreferences", "empty"
@@ -256,12 +253,8 @@ def parse_suite(raw: Any, where: str = "<suite>") -> Suite:
 def load_suite(path: str | os.PathLike) -> Suite:
     """Read and validate a suite YAML file; raises SuiteError (or FileNotFoundError) naming the file."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"suite config not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise SuiteError(f"{path}: not valid YAML: {err}") from err
+    missing = f"suite config not found: {path}"
+    raw = read_parsed(path, yaml.safe_load, yaml.YAMLError, "YAML", missing, error=SuiteError)
     suite = parse_suite(raw, str(path))
     suite.path = str(path.resolve())
     return suite

@@ -30,14 +30,9 @@ def read_responses(path: Path) -> dict[str, str]:
     lines: dict[str, int] = {}
     for line_no, row in read_jsonl(path, unit="line"):
         for name in ("id", "response"):
-            if not isinstance(row.get(name), str):
-                got = (
-                    "missing"
-                    if name not in row
-                    else "null"
-                    if row[name] is None
-                    else type(row[name]).__name__
-                )
+            value = row.get(name)
+            if not isinstance(value, str):
+                got = "missing" if name not in row else "null" if value is None else type(value).__name__
                 raise SourceRowError(path, line_no, name, f"must be a string, got {got}", unit="line")
         if row["id"] in responses:
             reason = f"duplicate id {row['id']!r} (first on line {lines[row['id']]})"

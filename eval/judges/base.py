@@ -40,6 +40,14 @@ class JudgeContext:
         return self.pool.get(folder or default_scorer_model_path())
 
 
+@dataclass
+class ScorerLMSettings:
+    """Base of the settings of a component that reads a causal LM through `JudgeContext.lm`."""
+
+    model: str | None = None
+    """HF folder of the LM; None = the offline SmolLM2-135M-Instruct."""
+
+
 class Judge:
     """Base of registered judges: holds settings and context; subclasses define identity and verdicts."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from plot_eval.judges.base import ScorerLMSettings
 from plot_eval.judges.openai_compat import NEEDS_ENDPOINT, OpenAISettings
 from plot_eval.registry import Registry, build_settings
 
@@ -36,9 +37,7 @@ class OpenAIBackend:
 
 
 @dataclass
-class LocalBackendSettings:
-    model: str | None = None
-    """HF folder; None = the offline SmolLM2-135M-Instruct."""
+class LocalBackendSettings(ScorerLMSettings):
     max_new_tokens: int = 256
 
 

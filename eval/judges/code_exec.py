@@ -53,7 +53,9 @@ def extract_code(response: str, entry_point: str | None = None) -> str:
     return blocks[0]
 
 
-def _with_prompt(code: str, prompt: str, entry_point: str) -> str:
+def build_solution(response: str, entry_point: str, *, prompt: str = "") -> str:
+    """The solution module that ``judge_code`` runs on the recorded calls."""
+    code = extract_code(response, entry_point)
     if not prompt:
         return code
     if not _defines(code, entry_point):
@@ -64,11 +66,6 @@ def _with_prompt(code: str, prompt: str, entry_point: str) -> str:
         imports = [line for line in prompt.splitlines() if line.startswith(("import ", "from "))]
         return "\n".join(imports + [code])
     return f"{prompt}\n\n{code}"  # the prompt's stub (signature + docstring) is valid; the code's def replaces it
-
-
-def build_solution(response: str, entry_point: str, *, prompt: str = "") -> str:
-    """The solution module that ``judge_code`` runs on the recorded calls."""
-    return _with_prompt(extract_code(response, entry_point), prompt, entry_point)
 
 
 @dataclass(frozen=True)

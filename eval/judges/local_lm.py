@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from plot_eval.generation.batched import prompt_token_ids
-from plot_eval.judges.base import Judge
+from plot_eval.judges.base import Judge, ScorerLMSettings
 from plot_eval.judges.prompt import JUDGE_INSTRUCTION, judge_messages
 from plot_eval.registry import JUDGES
 
@@ -23,9 +23,7 @@ def _single_token_id(tokenizer, text: str) -> int:
 
 
 @dataclass
-class LocalLMSettings:
-    model: str | None = None
-    """HF folder of the judge LM; None = the offline SmolLM2-135M-Instruct."""
+class LocalLMSettings(ScorerLMSettings):
     max_response_tokens: int = 512
     """Each response is cut to this many tokens, so the judging prompt fits the judge's context."""
 

@@ -62,11 +62,5 @@ def _task_key(task: str, handle: ModelHandle, suite: Suite, data_root: Path, tas
     task_text = yaml_path.read_text(encoding="utf-8") if yaml_path.is_file() else task
     from plot_eval.judges.gsm8k import RULES as FINAL_NUMBER_RULES  # the plot_final_number filter's rule
 
-    settings = (
-        str(data_root),
-        task_limit,
-        suite.lm_eval.max_gen_toks,
-        suite.generation.seed,
-        FINAL_NUMBER_RULES,
-    )
-    return cache_key("lm_eval", handle.fingerprint, task, task_text, *settings)
+    settings = (str(data_root), task_limit, suite.lm_eval.max_gen_toks, suite.generation.seed)
+    return cache_key("lm_eval", handle.fingerprint, task, task_text, *settings, FINAL_NUMBER_RULES)

@@ -24,23 +24,16 @@ REPORT_FILE = "report.md"
 CHARTS_DIR = "charts"
 
 
-def _fmt(ci: dict[str, float] | None) -> str:
-    """An interval (a metric entry or a score) with its n, and the reason when it is degenerate."""
-    if not ci or "mean" not in ci:
-        return "n/a"
-    reason = degenerate_reason(ci)
-    mark = f"; degenerate interval: {reason}" if reason else ""
-    return f"{ci['mean']:.3f} [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}] (n={ci['n']}{mark})"
-
-
-def _fmt_winrate(ci: dict[str, Any] | None) -> str:
-    """Win rate with its CI and always n (valid verdicts), ties and invalid verdicts."""
-    if not ci:
+def _fmt(ci: dict[str, Any] | None, *, winrate: bool = False) -> str:
+    """An interval (a metric entry, a score, or a win rate with its ties and invalid verdicts) with its n, and
+    the reason when it is degenerate."""
+    if not ci or not (winrate or "mean" in ci):
         return "n/a"
     head = f"{ci['mean']:.3f} [{ci['ci_low']:.3f}, {ci['ci_high']:.3f}] " if "mean" in ci else "n/a "
+    counts = f"n={ci['n']}, ties={ci['ties']}, invalid={ci['invalid']}" if winrate else f"n={ci['n']}"
     reason = degenerate_reason(ci)
     mark = f"; degenerate interval: {reason}" if reason else ""
-    return head + f"(n={ci['n']}, ties={ci['ties']}, invalid={ci['invalid']}{mark})"
+    return f"{head}({counts}{mark})"
 
 
 def _fmt_lc(lc: dict[str, Any] | None) -> str:
@@ -69,7 +62,7 @@ def _winrate_table(results: dict[str, Any]) -> list[str]:
     for name, sub in results["subpreferences"].items():
         named = "yes" if sub["paper_named"] else "no (this project's choice)"
         lines.append(
-            f"| {name} | {sub['category']} | {named} | {_fmt_winrate(sub.get('winrate'))} "
+            f"| {name} | {sub['category']} | {named} | {_fmt(sub.get('winrate'), winrate=True)} "
             f"| {_fmt_lc(sub.get('lc_winrate'))} |"
         )
     return lines
@@ -85,7 +78,7 @@ def _set_table(results: dict[str, Any]) -> list[str]:
         for set_name, summary in sub["sets"].items():
             metric = summary["metric"]
             lines.append(
-                f"| {name} / {set_name} | {entry_title(summary, metric)} | {_fmt_winrate(summary['winrate'])} "
+                f"| {name} / {set_name} | {entry_title(summary, metric)} | {_fmt(summary['winrate'], winrate=True)} "
                 f"| {_fmt_lc(summary.get('lc_winrate'))} | {_fmt(summary.get(metric))} "
                 f"| {_fmt(summary.get(f'baseline_{metric}'))} |"
             )
@@ -150,8 +143,8 @@ def _skipped_section(skipped: list[dict[str, Any]]) -> list[str]:
         f"## Skipped rows ({len(skipped)}, unreadable by their judge)",
         "",
         "| set | id | row | reason |",
+        "|---|---|---|---|",
     ]
-    lines.append("|---|---|---|---|")
     lines += [f"| {s['set']} | {s['id']} | {s.get('row')} | {s['reason']} |" for s in skipped]
     return lines
 

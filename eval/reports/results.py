@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from plot_eval.reports.reading import set_entries
-from plot_eval.sources.base import read_jsonl
+from plot_eval.sources.base import read_jsonl, read_parsed
 
 RESULTS_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
@@ -65,12 +65,7 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no results file at {path}")
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    results = read_parsed(path, json.loads, json.JSONDecodeError, "JSON", f"no results file at {path}")
     if not isinstance(results, dict) or "subpreferences" not in results:
         raise ValueError(f"{path}: not a plot-eval results file (no 'subpreferences')")
     if "scores" not in results:  # schema 2 kept each scorer's block at the top level

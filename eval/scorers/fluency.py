@@ -17,14 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
+from plot_eval.judges.base import ScorerLMSettings
 from plot_eval.judges.non_answer import distinct_n, repetition_rate
 from plot_eval.registry import SCORERS
 
 
 @dataclass
-class FluencySettings:
-    model: str | None = None
-    """HF folder of the perplexity scorer LM; None = the offline SmolLM2-135M-Instruct."""
+class FluencySettings(ScorerLMSettings):
     max_length: int = 1024
     """Tokens of prompt + response: the prompt is left-truncated to fit, a longer response cut at the end."""
 

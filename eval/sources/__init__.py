@@ -13,9 +13,7 @@ from plot_eval.sources.base import PromptItem, SourceRowError
 __all__ = ["PromptItem", "SourceRowError", "load_source"]
 
 
-def load_source(
-    loader: str, file: str, options: dict[str, Any], data_root: Path, limit: int | None = None
-) -> list[PromptItem]:
+def load_source(loader: str, file: str, options: dict[str, Any], data_root: Path) -> list[PromptItem]:
     """Load prompts of one suite set; clear errors for unknown loaders/options and missing files."""
     import inspect
 
@@ -36,7 +34,7 @@ def load_source(
     items = load(path, **resolved)
     if not items:
         raise ValueError(f"source {loader!r}: no prompts selected from {path} with options {options}")
-    return items[:limit] if limit else items
+    return items
 
 
 def _data_file(data_root: Path, relative: str | Path) -> Path:

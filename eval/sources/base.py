@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,19 @@ def open_text(path: Path):
     if path.suffix == ".gz":
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8", newline="")
+
+
+def read_parsed(
+    path: Path, parse: Callable[[str], Any], fails: type[Exception], what: str, missing: str, error=ValueError
+) -> Any:
+    """`parse(text)` of text file `path`; FileNotFoundError(`missing`) when there is no such file, and
+    `error("<path>: not valid <what> (<err>)")` when `parse` raises `fails`."""
+    if not path.is_file():
+        raise FileNotFoundError(missing)
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except fails as err:
+        raise error(f"{path}: not valid {what} ({err})") from err
 
 
 def read_jsonl(path: Path, unit: str = "row") -> Iterator[tuple[int, dict[str, Any]]]:

@@ -15,11 +15,9 @@ The committed ``eval/samples`` hold only held-out rows, so suites that read them
 
 from __future__ import annotations
 
+# the last fraction of each hh-rlhf test file / of TruthfulQA.csv held out (the values of the training side)
 HH_RLHF_HOLDOUT_FRACTION = 0.1
-"""Last fraction of each hh-rlhf test file held out; same value as plot_lightning/data/recipes/holdout.py."""
-
 TRUTHFULQA_HOLDOUT_FRACTION = 0.2
-"""Last fraction of TruthfulQA.csv held out; same value as plot_lightning/data/recipes/holdout.py."""
 
 SPLITS = ("holdout", "all")
 """``holdout``: only the held-out rows; ``all``: every row (for files that hold only held-out rows)."""
