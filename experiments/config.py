@@ -32,7 +32,7 @@ class CategoryData:
         validation_files: validation pairs during training (``val/*`` metrics); empty: the cell does not
             validate. Never the held-out pairs, which stay unseen until the judge-free metrics.
         heldout_files: held-out pairs, used only by the judge-free metrics and the diagnostic.
-        recipes: recipe names (``plot_lightning.data.recipes``) prepared from the data root instead.
+        recipes: recipe names (``experiments.recipes``) prepared from the data root instead.
         train_per_recipe: training pairs taken from each recipe.
         validation_per_recipe: validation pairs taken from each recipe (0: none).
         heldout_per_recipe: held-out pairs taken from each recipe. The three recipe splits have disjoint prompts.

@@ -67,8 +67,8 @@ def prepare_category(
     )
     if not category.recipes:
         return given
-    from plot_lightning.data.recipes import RECIPES
-    from plot_lightning.data.recipes.paths import data_root as resolve_root
+    from experiments.recipes import RECIPES
+    from experiments.recipes.paths import data_root as resolve_root
 
     unknown = [recipe for recipe in category.recipes if recipe not in RECIPES]
     if unknown:

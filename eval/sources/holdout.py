@@ -1,6 +1,6 @@
 """Which rows of the public data files are evaluation prompts (held out from training).
 
-The eval side of the train/eval split; its mirror is ``plot_lightning/data/recipes/holdout.py``. eval never
+The eval side of the train/eval split; its mirror is ``experiments/recipes/holdout.py``. eval never
 imports plot_lightning, so the rule is written on both sides with the same constants and formula, and each
 side's test_holdout.py checks from the raw files that they agree.
 

@@ -1,4 +1,4 @@
-"""Preference data for PLOT training: formats, validation, tokenisation, collation and dataset recipes."""
+"""Preference data for PLOT training: formats, validation, tokenisation and collation."""
 
 from plot_lightning.data.collate import PreferenceCollator
 from plot_lightning.data.datamodule import PreferenceDataModule

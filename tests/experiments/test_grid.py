@@ -115,7 +115,7 @@ def test_a_category_without_validation_data_trains_without_validation(tiny_exper
 def test_recipe_splits_have_disjoint_prompts(tiny_experiment, monkeypatch, tmp_path):
     """Three splits per recipe: held-out, validation and training, no prompt in two of them (a prompt has
     several pairs here, so a row-level split would share prompts)."""
-    from plot_lightning.data.recipes import RECIPES, RecipeResult
+    from experiments.recipes import RECIPES, RecipeResult
 
     rows = [
         {"prompt": [{"role": "user", "content": f"q{i % 12}"}], "chosen": f"a{i}", "rejected": f"b{i}"}

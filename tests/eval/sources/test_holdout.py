@@ -1,6 +1,6 @@
 """The eval loaders return only held-out rows (eval/sources/holdout.py), and eval/samples hold only those.
 
-Rule (mirrored by plot_lightning/data/recipes/holdout.py, which trains on the rest): hh-rlhf keeps the
+Rule (mirrored by experiments/recipes/holdout.py, which trains on the rest): hh-rlhf keeps the
 0-based rows >= int(0.9 n) of each test file, TruthfulQA the rows >= int(0.8 n). The expected rows are
 computed here from the raw files, not through the loaders.
 """

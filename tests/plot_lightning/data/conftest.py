@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
-
 
 @pytest.fixture
 def write_jsonl(tmp_path):
@@ -21,11 +19,3 @@ def write_jsonl(tmp_path):
         return path
 
     return write
-
-
-@pytest.fixture
-def shared_data() -> Path:
-    """The full public datasets (../shared/data); skip when this checkout has none."""
-    if not (SHARED_DATA / "MANIFEST.md").is_file():
-        pytest.skip(f"full datasets not found at {SHARED_DATA} (set up ../shared/data to run recipe counts)")
-    return SHARED_DATA

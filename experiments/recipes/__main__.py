@@ -1,7 +1,7 @@
 """Command line for the dataset recipes.
 
-    python -m plot_lightning.data.recipes <recipe> [--data-root DIR] --out FILE.jsonl [--limit N]
-    python -m plot_lightning.data.recipes sample [--data-root DIR] --out-dir plot_lightning/data/samples
+    python -m experiments.recipes <recipe> [--data-root DIR] --out FILE.jsonl [--limit N]
+    python -m experiments.recipes sample [--data-root DIR] --out-dir plot_lightning/data/samples
 
 The data root defaults to ``$PLOT_DATA_ROOT``, else the default of :mod:`.paths`.
 """
@@ -12,15 +12,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from plot_lightning.data.recipes import RECIPES
-from plot_lightning.data.recipes.pairs import write_jsonl
-from plot_lightning.data.recipes.paths import data_root
-from plot_lightning.data.recipes.sample import write_samples
+from experiments.recipes import RECIPES
+from experiments.recipes.pairs import write_jsonl
+from experiments.recipes.paths import data_root
+from experiments.recipes.sample import write_samples
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m plot_lightning.data.recipes",
+        prog="python -m experiments.recipes",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plot_lightning.data.recipes.pairs import RecipeResult, read_jsonl, user_prompt
-from plot_lightning.data.recipes.paths import data_file
+from experiments.recipes.pairs import RecipeResult, read_jsonl, user_prompt
+from experiments.recipes.paths import data_file
 
 FOLDER = "code-pairs-reflexion"
 RUNS = {

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from experiments.recipes.holdout import HELD_OUT_REASON, HH_RLHF_HOLDOUT_FRACTION, holdout_start
+from experiments.recipes.pairs import RecipeResult, read_jsonl
+from experiments.recipes.paths import data_file
 from plot_lightning.data.errors import RowProblem
-from plot_lightning.data.recipes.holdout import HELD_OUT_REASON, HH_RLHF_HOLDOUT_FRACTION, holdout_start
-from plot_lightning.data.recipes.pairs import RecipeResult, read_jsonl
-from plot_lightning.data.recipes.paths import data_file
 from plot_lightning.data.transcript import split_transcripts
 
 SPLITS = {"harmless": "harmlessness", "helpful": "helpfulness"}

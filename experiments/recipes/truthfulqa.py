@@ -9,9 +9,9 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from plot_lightning.data.recipes.holdout import HELD_OUT_REASON, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
-from plot_lightning.data.recipes.pairs import RecipeResult, distinct_texts, user_prompt
-from plot_lightning.data.recipes.paths import data_file
+from experiments.recipes.holdout import HELD_OUT_REASON, TRUTHFULQA_HOLDOUT_FRACTION, holdout_start
+from experiments.recipes.pairs import RecipeResult, distinct_texts, user_prompt
+from experiments.recipes.paths import data_file
 
 
 def truthfulqa(root: Path) -> RecipeResult:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from experiments.recipes import RECIPES
+from experiments.recipes.__main__ import main
+from experiments.recipes.code_pairs import group_runs
+from experiments.recipes.paths import data_file, data_root
+from experiments.recipes.sample import write_samples
 from plot_lightning.data.formats import detect_format, normalise_row
 from plot_lightning.data.reading import SAMPLES_DIR
-from plot_lightning.data.recipes import RECIPES
-from plot_lightning.data.recipes.__main__ import main
-from plot_lightning.data.recipes.code_pairs import group_runs
-from plot_lightning.data.recipes.paths import data_file, data_root
-from plot_lightning.data.recipes.sample import write_samples
 
 # MANIFEST: harmless 2308/2312 and helpful 2352/2354 rows share the prompt prefix; of those, 4 + 4 have an
 # empty response and 2 helpful rows have identical responses (found here, dropped and counted). The recipes

@@ -15,10 +15,10 @@ import random
 from pathlib import Path
 from typing import Any
 
-from plot_lightning.data.recipes import RECIPES
-from plot_lightning.data.recipes.holdout import EVAL_OVERLAP
-from plot_lightning.data.recipes.pairs import read_jsonl, user_prompt, write_jsonl
-from plot_lightning.data.recipes.paths import data_file
+from experiments.recipes import RECIPES
+from experiments.recipes.holdout import EVAL_OVERLAP
+from experiments.recipes.pairs import read_jsonl, user_prompt, write_jsonl
+from experiments.recipes.paths import data_file
 
 
 def _length(row: dict[str, Any]) -> int:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from plot_lightning.data.recipes.pairs import RecipeResult, distinct_texts, read_jsonl, user_prompt
-from plot_lightning.data.recipes.paths import data_file
+from experiments.recipes.pairs import RecipeResult, distinct_texts, read_jsonl, user_prompt
+from experiments.recipes.paths import data_file
 
 SOLVERS = ("6b_finetuning", "6b_verification", "175b_finetuning", "175b_verification")
 

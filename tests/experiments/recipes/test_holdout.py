@@ -1,4 +1,4 @@
-"""Training data never holds an evaluation prompt (plot_lightning/data/recipes/holdout.py).
+"""Training data never holds an evaluation prompt (experiments/recipes/holdout.py).
 
 The eval prompts are computed here independently, straight from the raw files, with the rule documented on
 both sides (eval/sources/holdout.py; plot_lightning never imports eval): the last 10% of each hh-rlhf test
@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from plot_lightning.data.reading import SAMPLES_DIR
-from plot_lightning.data.recipes import RECIPES
-from plot_lightning.data.recipes.holdout import (
+from experiments.recipes import RECIPES
+from experiments.recipes.holdout import (
     EVAL_OVERLAP,
     HH_RLHF_HOLDOUT_FRACTION,
     TRUTHFULQA_HOLDOUT_FRACTION,
     holdout_start,
 )
+from plot_lightning.data.reading import SAMPLES_DIR
 
-REPO = Path(__file__).resolve().parents[4]
+REPO = Path(__file__).resolve().parents[3]
 EVAL_SAMPLES = REPO / "eval" / "samples"
 QUICK_SUITE = REPO / "configs" / "eval" / "quick.yaml"
 # MANIFEST row counts -> first held-out 0-based row (int(n * (1 - fraction))), used without the full data

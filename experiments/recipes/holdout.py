@@ -2,7 +2,7 @@
 
 This is the training side of the train/eval split. Its mirror is ``eval/sources/holdout.py``; the two
 packages never import each other, so the rule is written once on each side, with the same constants and
-formula. ``tests/plot_lightning/data/recipes/test_holdout.py`` and ``tests/eval/sources/test_holdout.py``
+formula. ``tests/experiments/recipes/test_holdout.py`` and ``tests/eval/sources/test_holdout.py``
 check from the raw files that they agree.
 
 - hh-rlhf (each ``*-base.test.jsonl.gz`` on its own): the last 10% of rows are held out for eval. That is
