@@ -8,27 +8,17 @@ training from its ``last.ckpt``). ``settings.json`` records what the cell's iden
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from plot_lightning.checkpointing.atomic_write import atomic_write
 
 STAGES = ("trained", "exported", "measured", "evaluated", "done")
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
-    """Write ``text`` via a temporary sibling + fsync + rename: readers see the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as tmp:
-            tmp.write(text)
-            tmp.flush()
-            os.fsync(tmp.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    """Write ``text`` through the checkpoints' :func:`atomic_write`: readers see the old file or the new one."""
+    atomic_write(path, lambda handle: handle.write(text.encode("utf-8")))
     return path
 
 
