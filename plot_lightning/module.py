@@ -377,6 +377,13 @@ class PLOTModule(pl.LightningModule):
 
     # ----------------------------------------------------------------------------------------- optimizer
     @override
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer, optimizer_closure=None) -> None:
+        """The step, then the gradients freed at once: Lightning frees them in the next step's closure, after
+        its forward, which would then run beside a stale gradient of every trainable weight (as TRL's does not)."""
+        super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        optimizer.zero_grad(set_to_none=True)
+
+    @override
     def configure_optimizers(self):
         trainable = [p for p in self.policy.parameters() if p.requires_grad]
         optimizer = self.optimizer_factory(trainable)

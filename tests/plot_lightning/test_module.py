@@ -282,3 +282,39 @@ def test_a_shared_cost_embedding_cast_behind_the_trainer_is_refused(pairs) -> No
     aligned = align_batch(next(iter(data.train_dataloader())))
     with pytest.raises(RuntimeError, match="share_cost_embedding=False"):
         module._policy_forward(aligned, None)
+
+
+class GradientsSeen(pl.Callback):
+    """Whether any trainable weight holds a gradient when each batch starts (before its forward)."""
+
+    def __init__(self) -> None:
+        self.at_batch_start: list[bool] = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self.at_batch_start.append(any(p.grad is not None for p in pl_module.policy.parameters()))
+
+
+class LightningOrder(PLOTModule):
+    """Lightning's own order: the gradients are freed in the next step's closure, after its forward."""
+
+    def optimizer_step(self, *args, **kwargs) -> None:
+        pl.LightningModule.optimizer_step(self, *args, **kwargs)
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_gradients_are_freed_after_the_step_and_the_weights_are_unchanged(pairs, quiet_trainer, accumulate):
+    """No forward runs beside the previous step's gradients (inside an accumulation window they stay, as they
+    must); freeing them early trains the same weights, bit for bit, as Lightning's order."""
+    weights = []
+    for cls in (PLOTModule, LightningOrder):
+        torch.manual_seed(0)
+        module, seen = cls(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.1]), GradientsSeen()
+        trainer = quiet_trainer(max_steps=2, accumulate_grad_batches=accumulate, callbacks=[seen])
+        trainer.fit(module, datamodule=datamodule(pairs))
+        weights.append([p.detach().clone() for p in module.policy.parameters()])
+        if cls is PLOTModule:
+            assert seen.at_batch_start == ([False, True] * 2 if accumulate == 2 else [False, False])
+        else:
+            assert any(seen.at_batch_start)  # the mechanism the override removes
+    for ours, lightning in zip(*weights, strict=True):
+        assert torch.equal(ours, lightning)
