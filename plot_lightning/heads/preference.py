@@ -150,7 +150,7 @@ def policy_preference_forward(
             aligned.targets,
             aligned.mask,
             cost_rows=cost_rows,
-            chunk=chunk or LOGITS_CHUNK,
+            chunk=LOGITS_CHUNK if chunk is None else chunk,
             **settings,
         )
         return preference_forward(
@@ -178,7 +178,9 @@ def policy_preference_forward(
         side["ids"] = outputs.support_ids  # long, not differentiable: beside the hooked output
         return torch.cat([packed, outputs.support_logps], dim=-1)  # (N, T-1, 3 + L)
 
-    packed = _fused_pass(policy_or_logits, aligned, chunk or DEFAULT_CHUNK, pack, **settings)
+    packed = _fused_pass(
+        policy_or_logits, aligned, DEFAULT_CHUNK if chunk is None else chunk, pack, **settings
+    )
     ids = side.get("ids")
     if not aligned.has_rejected:
         chosen = _side(slice(0, rows), packed, ids, aligned, reference, cost_rows)

@@ -262,3 +262,12 @@ def test_backward_allocates_the_logits_gradient_once(args):
         total.backward()
     full = logits[:, :-1].numel() * logits.element_size()
     assert sum(size >= full for size in counter.sizes) == 1, sorted(counter.sizes)[-6:]
+
+
+def test_a_chunk_of_zero_is_refused_not_replaced_by_the_default():
+    """``chunk=None`` means the head's default; an explicit 0 is an error, never silently the default."""
+    logits, aligned, _ = _aligned()
+    needs = CompositeLoss(["dpo"], [1.0]).needs
+    policy_preference_forward(logits, aligned, _reference(aligned), needs, None, chunk=None)
+    with pytest.raises(ValueError, match=r"'chunk' must be >= 1, got 0"):
+        policy_preference_forward(logits, aligned, _reference(aligned), needs, None, chunk=0)
