@@ -30,6 +30,13 @@ def check_choice(name: str, value, choices) -> None:
         raise ValueError(f"'{name}' must be one of {tuple(choices)}, got {value!r}")
 
 
+def positive(name: str, value: float, or_zero: bool = False) -> float:
+    """``float(value)`` once ``value > 0`` (``>= 0`` with ``or_zero``) holds; else ValueError naming the option."""
+    if not (value >= 0 if or_zero else value > 0):
+        raise ValueError(f"'{name}' must be {'>=' if or_zero else '>'} 0, got {value}")
+    return float(value)
+
+
 def check_bool(name: str, mask: Tensor) -> None:
     """Require a bool tensor (a 0/1 integer mask is not accepted here: see :func:`as_bool_mask`)."""
     if mask.dtype != torch.bool:

@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from plot_lightning.tensor_checks import check_choice
+from plot_lightning.tensor_checks import check_choice, positive
 
 from .logprobs import pair_logps, token_logps
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds, positive
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward, SequenceSide
 
 NLL_SPANS = ("prompt_and_response", "response")

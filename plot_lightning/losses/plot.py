@@ -21,7 +21,7 @@ from plot_lightning.losses.plot_sinkhorn import (
 )
 from plot_lightning.losses.precision import fp32_math
 from plot_lightning.losses.registry import LOSSES
-from plot_lightning.losses.term import LossTerm, TokenNeeds, positive
+from plot_lightning.losses.term import LossTerm, TokenNeeds
 from plot_lightning.losses.types import LossOutput, PreferenceForward, SequenceSide
 from plot_lightning.tensor_checks import (
     as_bool_mask,
@@ -31,6 +31,7 @@ from plot_lightning.tensor_checks import (
     check_mask_nonempty,
     check_shape,
     check_unit_rows,
+    positive,
 )
 
 

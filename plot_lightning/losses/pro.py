@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from plot_lightning.tensor_checks import positive
+
 from .logprobs import pair_logps
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds, positive
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from plot_lightning.tensor_checks import positive
+
 from .logprobs import reference_logratios
 from .metrics import reward_metrics
-from .term import LossTerm, TokenNeeds, positive
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 

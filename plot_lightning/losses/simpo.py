@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
+from plot_lightning.tensor_checks import positive
+
 from .logprobs import pair_logps
 from .metrics import reward_metrics
 from .registry import LOSSES
-from .term import LossTerm, TokenNeeds, positive
+from .term import LossTerm, TokenNeeds
 from .types import LossOutput, PreferenceForward
 
 

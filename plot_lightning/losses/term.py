@@ -65,13 +65,6 @@ class TokenNeeds:
         )
 
 
-def positive(name: str, value: float, or_zero: bool = False) -> float:
-    """``float(value)`` once ``value > 0`` (``>= 0`` with ``or_zero``) holds; else ValueError naming the option."""
-    if not (value >= 0 if or_zero else value > 0):
-        raise ValueError(f"'{name}' must be {'>=' if or_zero else '>'} 0, got {value}")
-    return float(value)
-
-
 class LossTerm(nn.Module):
     """Base of every registered loss: ``forward(PreferenceForward) -> LossOutput`` and declared :attr:`needs`."""
 

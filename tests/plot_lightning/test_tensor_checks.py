@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from plot_lightning.heads.checks import check_cost_rows
+from plot_lightning.losses.registry import LOSSES
 from plot_lightning.tensor_checks import check_bool, check_choice
 
 
@@ -38,3 +41,25 @@ def test_check_cost_rows(cost_rows, embedding, message):
     check_cost_rows(range(0), 4, None, 7)  # no cost rows: no embedding needed
     with pytest.raises(ValueError, match=message):
         check_cost_rows(cost_rows, 4, unit if embedding else None, 7)
+
+
+@pytest.mark.parametrize(
+    "name, option, bad, good",
+    [
+        ("dpo", "beta", 0.0, 0.1),
+        ("simpo", "beta", 0.0, 2.0),
+        ("pro", "temperature", 0.0, 1.0),
+        ("pro", "sft_weight", -0.1, 0.0),
+        ("orpo", "beta", -0.1, 0.0),
+        ("plot", "gamma", -1.0, 0.0),
+        ("plot", "margin", -1.0, 0.0),
+        ("plot", "margin", math.nan, 0.0),
+    ],
+)
+def test_a_scale_option_out_of_range_is_refused_by_name(name, option, bad, good):
+    """Strict options refuse 0, the others a negative; NaN fails every comparison, so it is refused too; the
+    boundary value of a non-strict option is kept as a float."""
+    sign = ">=" if good == 0.0 else ">"
+    with pytest.raises(ValueError, match=rf"^'{option}' must be {sign} 0, got {bad}$"):
+        LOSSES[name](**{option: bad})
+    assert getattr(LOSSES[name](**{option: good}), option) == good
