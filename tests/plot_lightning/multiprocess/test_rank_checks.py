@@ -1,5 +1,6 @@
-"""The fused head's exactness verdict is the same on every rank: when one process's model fails the check and
-the other's passes, both refuse (neither trains on alone into a collective the other never joins)."""
+"""Checks each process computes on what it holds, with two real gloo processes: the fused head's exactness
+verdict (the same on every rank when one rank's model fails) and the non-finite gradient check on a sharded
+DTensor (each rank reads its own shard)."""
 
 from __future__ import annotations
 
@@ -31,3 +32,15 @@ def test_one_failing_rank_makes_every_rank_refuse(tmp_path) -> None:
     rank0, rank1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
     assert rank1.startswith("fused_head is not exact for CohereForCausalLM: it changes its lm_head's output")
     assert rank0.startswith("fused_head is not exact for LlamaForCausalLM: another process's check failed")
+
+
+@pytest.mark.multiprocess
+def test_nonfinite_check_reads_each_ranks_own_shard(tmp_path) -> None:
+    """FSDP2 gradients are DTensors: the guard checks this process's shard (no collective inside the check;
+    the guard's decision is then reduced over ranks), so only the rank holding the NaN names the tensor."""
+    env = {k: v for k, v in os.environ.items() if k not in DROPPED and not k.startswith(("LT_", "PL_"))}
+    env["OMP_NUM_THREADS"] = "1"
+    command = [sys.executable, str(SCRIPT.with_name("nonfinite_ranks.py")), str(_free_port()), str(tmp_path)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=240, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert [(tmp_path / f"rank{r}.txt").read_text() for r in (0, 1)] == ["-", "poisoned"]
