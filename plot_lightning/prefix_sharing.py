@@ -20,14 +20,16 @@ and padding only fills the end of a packed row.
 Whether a model takes such a call is asked of the model, once per model object, as the fused head's
 exactness (:func:`prefix_sharing_problem`): a bit-exact independence probe (changing the chosen suffix
 leaves the rejected rows' logits bit-identical, so the mask is obeyed) and an agreement probe (the packed
-call's log-probs equal the unpacked call's). Attention implementations: ``sdpa`` takes the boolean mask,
-``eager`` an additive mask in the model's dtype (a boolean one would be added as 0/1: silently wrong);
-others (flash, flex, paged) are refused by name. A model with a sliding or chunked attention window is
+call's log-probs equal the unpacked call's). Attention implementations: ``sdpa`` is computed segment by
+segment as causal blocks (:mod:`segment_attention`: only the allowed products; the boolean mask is still
+passed, and used where the blocks do not apply), ``eager`` takes an additive mask in the model's dtype (a
+boolean one would be added as 0/1: silently wrong); others (flash, flex, paged) are refused by name. A model with a sliding or chunked attention window is
 packed only while every row fits in the window (then the window masks nothing).
 """
 
 from __future__ import annotations
 
+import inspect
 import warnings
 import weakref
 from collections.abc import Iterator
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from plot_lightning import segment_attention
 from plot_lightning.heads.exactness import any_rank
 
 MASK_KINDS = {"sdpa": "bool", "eager": "additive"}
@@ -58,6 +61,8 @@ class SharedPrefixLayout:
             unpacked row points at that row's last real token: finite, and never read by a loss).
         chosen_slots: ``(R, L)`` bool, the chosen suffixes' slots (the independence probe rewrites them).
         longest: the longest unpacked row's real length (the attention window must cover it).
+        segments: per pair ``(row, start, prefix end, chosen end, end)``, offsets in its packed row, in row
+            order: what :mod:`segment_attention` computes block by block instead of masking ``allowed``.
         tokens: real tokens in the packed rows (the unpacked batch has ``attention_mask.sum()``).
         required: raise where a model cannot take the packed call (else that model is called unpacked).
     """
@@ -69,6 +74,7 @@ class SharedPrefixLayout:
     chosen_slots: Tensor
     longest: int
     tokens: int
+    segments: tuple[tuple[int, int, int, int, int], ...] = ()
     required: bool = False
 
 
@@ -116,6 +122,7 @@ def share_prefixes(input_ids: Tensor, attention_mask: Tensor, required: bool = F
     segment_of = torch.full((len(bins), cap), -1, dtype=torch.long)
     side_of = torch.zeros(len(bins), cap, dtype=torch.long)  # 0 prefix, 1 chosen suffix, 2 rejected suffix
     unpack = torch.zeros(rows, width, dtype=torch.long)
+    placed = []
     for row, members in enumerate(bins):
         start = 0
         for pair in members:
@@ -134,6 +141,7 @@ def share_prefixes(input_ids: Tensor, attention_mask: Tensor, required: bool = F
             back = torch.cat([flat + torch.arange(prefix), flat + chosen + torch.arange(rejected - prefix)])
             unpack[pairs + pair, :rejected] = back
             unpack[pairs + pair, rejected:] = back[-1]
+            placed.append((row, start, start + prefix, chosen_end, end))
             start = end
     query, key = (slice(None), slice(None), None), (slice(None), None, slice(None))
     allowed = (
@@ -152,6 +160,7 @@ def share_prefixes(input_ids: Tensor, attention_mask: Tensor, required: bool = F
         chosen_slots=(side_of == 1).to(device),
         longest=max(lengths),
         tokens=sum(size),
+        segments=tuple(placed),
         required=required,
     )
 
@@ -199,13 +208,24 @@ def _unpacked_head_input(model: nn.Module, unpack: Tensor) -> Iterator[None]:
 def packed_call(model: nn.Module, layout: SharedPrefixLayout, input_ids: Tensor | None = None):
     """``model``'s output for the unpacked batch, computed on the packed rows (``input_ids`` replaces the
     layout's packed tokens, for the independence probe); its ``logits`` are ``(N, T, V)``."""
+    blocks = {}
+    if _attention(model) == "sdpa" and layout.segments and _takes_keywords(model):
+        segment_attention.install()
+        blocks[segment_attention.KEYWORD] = layout.segments
     with _unpacked_head_input(model, layout.unpack):
         return model(
             input_ids=layout.input_ids if input_ids is None else input_ids,
             attention_mask=_mask(model, layout.allowed),
             position_ids=layout.position_ids,
             use_cache=False,
+            **blocks,
         )
+
+
+def _takes_keywords(model: nn.Module) -> bool:
+    """Whether ``model``'s forward passes extra keywords on (transformers hands them to the attention function)."""
+    parameters = inspect.signature(type(model).forward).parameters.values()
+    return any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
 
 
 def _probe_pair(input_ids: Tensor, attention_mask: Tensor, vocab: int) -> Tensor:
