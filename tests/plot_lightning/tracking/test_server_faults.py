@@ -110,7 +110,10 @@ def test_mlflow_server_killed_mid_run_then_sync_delivers_the_rest(tmp_path, tiny
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
-    assert cli.trainer.global_step == 4 and max(timer.durations) < MAX_STEP_S, timer.durations
+    # the steps after the kill: the ones a dead server could block. Steps 0-1 run beside the fresh server's
+    # start-up and run creation and are not the claim (first step 0.5-4.5 s on the idle machine, 5.05 s
+    # in one CI run; later steps 0.02 s)
+    assert cli.trainer.global_step == 4 and max(timer.durations[2:]) < MAX_STEP_S, timer.durations
     version = Path(cli.trainer.loggers[0].log_dir)
     record = read_run_record(version)
     assert record.uri == uri and record.run_id
