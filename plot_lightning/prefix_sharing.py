@@ -23,8 +23,9 @@ leaves the rejected rows' logits bit-identical, so the mask is obeyed) and an ag
 call's log-probs equal the unpacked call's). Attention implementations: ``sdpa`` is computed segment by
 segment as causal blocks (:mod:`segment_attention`: only the allowed products; the boolean mask is still
 passed, and used where the blocks do not apply), ``eager`` takes an additive mask in the model's dtype (a
-boolean one would be added as 0/1: silently wrong); others (flash, flex, paged) are refused by name. A model with a sliding or chunked attention window is
-packed only while every row fits in the window (then the window masks nothing).
+boolean one would be added as 0/1: silently wrong); others (flash, flex, paged) are refused by name. A
+model with a sliding or chunked attention window is packed only while every row fits in the window (then
+the window masks nothing).
 """
 
 from __future__ import annotations
@@ -223,7 +224,8 @@ def packed_call(model: nn.Module, layout: SharedPrefixLayout, input_ids: Tensor 
 
 
 def _takes_keywords(model: nn.Module) -> bool:
-    """Whether ``model``'s forward passes extra keywords on (transformers hands them to the attention function)."""
+    """Whether ``model``'s forward passes extra keywords on (transformers hands them to the attention
+    function)."""
     parameters = inspect.signature(type(model).forward).parameters.values()
     return any(parameter.kind is inspect.Parameter.VAR_KEYWORD for parameter in parameters)
 

@@ -23,9 +23,9 @@ How it is reached: transformers looks up a model's attention function by name at
 model call's extra keyword arguments down to it. :func:`install` registers :func:`segment_attention` as
 ``"sdpa"`` (wrapping whatever ``"sdpa"`` was); :func:`prefix_sharing.packed_call` passes the segments as the
 ``prefix_segments`` keyword. Without that keyword, or with an option the blocks do not implement (a logit
-soft-cap, a position bias, attention sinks, a window shorter than a segment), the call goes to the wrapped
-function with the mask unchanged: the same numbers as before, only slower. Gradient checkpointing replays the
-same keywords, so the recomputed forward takes the same path.
+soft-cap, a position bias, attention sinks, a window shorter than a segment, a non-causal layer), the call
+goes to the wrapped function with the mask unchanged: the same numbers as before, only slower. Gradient
+checkpointing replays the same keywords, so the recomputed forward takes the same path.
 """
 
 from __future__ import annotations
@@ -43,9 +43,11 @@ Segment = tuple[int, int, int, int, int]  # row, start, prefix end, chosen end, 
 _wrapped: dict[str, Callable] = {}
 
 
-def _blocks_apply(kwargs: dict, segments: Sequence[Segment]) -> bool:
+def _blocks_apply(module: nn.Module, kwargs: dict, segments: Sequence[Segment]) -> bool:
     if any(kwargs.get(name) is not None for name in UNSUPPORTED) or kwargs.get("output_attentions"):
         return False
+    if kwargs.get("is_causal") is False or getattr(module, "is_causal", True) is False:
+        return False  # the blocks are causal; a bidirectional layer keeps its mask
     window = kwargs.get("sliding_window")
     longest = max((end - start for _, start, _, _, end in segments), default=0)
     return window is None or longest <= window
@@ -92,8 +94,11 @@ def segment_blocks(
                 or not start <= prefix_end <= chosen_end <= end <= length
                 or chosen_end == start
             ):
-                raise ValueError(f"segment attention: segment {(row, start, prefix_end, chosen_end, end)} does "
-                                 f"not follow the previous one (ends at {cursor}) inside a row of {length}")  # fmt: skip
+                where = (row, start, prefix_end, chosen_end, end)
+                raise ValueError(
+                    f"segment attention: segment {where} does not follow the previous one (ends at {cursor}) "
+                    f"inside a row of {length}"
+                )
             span = slice(start, chosen_end)
             pieces.append(_attend(q[:, :, span], k[:, :, span], v[:, :, span], None, True, **options))
             if end > chosen_end:
@@ -124,7 +129,7 @@ def segment_attention(
     """transformers' attention-function signature: :func:`segment_blocks` when the call carries
     ``prefix_segments`` and uses nothing the blocks lack, else the wrapped ``"sdpa"`` function, unchanged."""
     segments = kwargs.pop(KEYWORD, None)
-    if segments is None or not _blocks_apply(kwargs, segments):
+    if segments is None or not _blocks_apply(module, kwargs, segments):
         return _wrapped["sdpa"](
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )

@@ -1,7 +1,7 @@
-"""Block attention over prefix-shared rows (plot_lightning/segment_attention.py): outputs and gradients against
-a float64 masked-softmax oracle written here from the layout's ``allowed`` mask, the independence of rejected
-queries from chosen keys (bit-exact), the fallback to the wrapped ``"sdpa"`` (bit-identical), and a model's
-packed call going through the blocks in its forward and in gradient checkpointing's recompute."""
+"""Block attention over prefix-shared rows (plot_lightning/segment_attention.py): outputs and gradients
+against a float64 masked-softmax oracle written here from the layout's ``allowed`` mask, the independence of
+rejected queries from chosen keys (bit-exact), the fallback to the wrapped ``"sdpa"`` (bit-identical), and a
+model's packed call going through the blocks in its forward and in gradient checkpointing's recompute."""
 
 from __future__ import annotations
 
@@ -110,7 +110,12 @@ def test_without_segments_or_with_a_softcap_the_wrapped_sdpa_runs_unchanged() ->
     query, key, value = (torch.randn(rows, 2, length, 4, generator=gen) for _ in range(3))
     module = torch.nn.Module()
     plain, _ = wrapped(module, query, key, value, layout.allowed, scaling=0.5)
-    for extra in ({}, {"softcap": None, "sliding_window": 3, "prefix_segments": layout.segments}):
+    bidirectional = {"is_causal": False, "prefix_segments": layout.segments}
+    for extra in (
+        {},
+        {"softcap": None, "sliding_window": 3, "prefix_segments": layout.segments},
+        bidirectional,
+    ):
         out, _ = segment_attention.segment_attention(
             module, query, key, value, layout.allowed, scaling=0.5, **extra
         )
