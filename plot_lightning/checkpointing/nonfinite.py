@@ -28,8 +28,9 @@ def is_finite(tensor: Tensor) -> bool:
     """Whether every entry of ``tensor`` (this process's shard, for a DTensor) is finite, without a copy.
 
     ``torch.isfinite(t).all()`` materialises ``|t|`` and two boolean masks: 1.1 GB for Gemma 3 270M's
-    embedding gradient, which made that step's peak. The largest magnitude is a reduction over ``t`` in place; it is NaN
-    when any entry is NaN (max propagates NaN) and infinite when any entry is, and can never overflow."""
+    embedding gradient, which made that step's peak. The largest magnitude is a reduction over ``t`` in
+    place; it is NaN when any entry is NaN (max propagates NaN) and infinite when any entry is, and can never
+    overflow."""
     local = tensor.to_local() if isinstance(tensor, DTensor) else tensor
     return local.numel() == 0 or bool(torch.isfinite(torch.linalg.vector_norm(local, float("inf"))))
 
