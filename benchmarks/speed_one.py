@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import tempfile
 
+import demo_lengths
 import torch
 from ours_side import run_ours
 from random_models import RANDOM_SPECS, random_model_folder
@@ -17,19 +18,10 @@ from trl_side import run_trl, trl_rows
 from plot_lightning.models.loading import load_causal_lm, load_tokenizer
 
 
-def sample_lengths(model_spec: str) -> list[tuple[int, int, int]]:
-    """(prompt, chosen, rejected) token counts of the committed demo pairs under ``model_spec``'s tokenizer and
-    chat template (185 pairs; prompts are 59% of the tokens at SmolLM2's template)."""
-    from vs_trl import tokenised_examples
-
-    rows, _ = tokenised_examples(model_spec, "sample:demo", 1 << 16, 1 << 16)
-    triples = []
-    for row in rows:
-        prompt = sum(1 for label in row["chosen_labels"] if label == -100)
-        triples.append(
-            (prompt, len(row["chosen_input_ids"]) - prompt, len(row["rejected_input_ids"]) - prompt)
-        )
-    return triples
+def sample_lengths(model: str, model_spec: str) -> list[tuple[int, int, int]]:
+    """(prompt, chosen, rejected) token counts of the committed demo pairs (:mod:`demo_lengths`): under the
+    model's own tokenizer and chat template, or the committed SmolLM2 counts for a ``random-*`` model."""
+    return demo_lengths.committed() if model in RANDOM_SPECS else demo_lengths.measured(model_spec)
 
 
 def synthetic_examples(
@@ -78,7 +70,7 @@ def one(args, settings: dict) -> None:
     model_spec = resolve_model(args.model, args.work_dir, args.random_layers)
     spec = RANDOM_SPECS.get(args.model)
     vocab = spec.vocab_size if spec else len(load_tokenizer(model_spec))
-    lengths = sample_lengths(model_spec) if args.lengths == "sample" else None
+    lengths = sample_lengths(args.model, model_spec) if args.lengths == "sample" else None
     examples = synthetic_examples(pairs, seq_len, vocab, args.steps, lengths)
     tokens = sum(len(e["chosen_input_ids"]) + len(e["rejected_input_ids"]) for e in examples) / args.steps
     settings["pairs"] = pairs

@@ -21,7 +21,8 @@ Configurations: ``trl`` (TRL DPO), ``dpo`` (ours, DPO), ``dpo_plot`` (ours, DPO 
 ``correctness --config fused_dpo`` checks the fused head against TRL), ``shared`` and ``shared_dpo`` (``fused``
 and ``fused_dpo`` with ``prefix_sharing=True``: one packed pass per pair); the others ``prefix_sharing=False``.
 ``--lengths sample`` (default) gives each pair the prompt/chosen/rejected proportions of a committed demo pair
-(prompts 59% of the tokens at SmolLM2's chat template), scaled so its longer row is the shape's length;
+(prompts 59% of the tokens at SmolLM2's chat template; ``random-*`` models, whose tokenizer is a stub, take
+SmolLM2's committed counts: ``demo_lengths.py``), scaled so its longer row is the shape's length;
 ``uniform``, every row the full length with a quarter prompt. Tokens/s counts real tokens (no padding). ``random-*`` models (``random-smollm2``,
 ``random-128k``, ``random-gemma3-270m``, see ``random_models.py``) are random weights of real shapes, written
 once under ``--work-dir``: right for speed and memory, not for the correctness table.
