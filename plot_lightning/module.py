@@ -34,9 +34,10 @@ from plot_lightning.checkpointing.rng_state import RNGStateCallback
 from plot_lightning.data.preference_data import PreferenceData
 from plot_lightning.forward import ReferenceOutputs, align_batch, model_logits
 from plot_lightning.grad_share import GradShares, sharded_reason
+from plot_lightning.heads.exactness import use_fused
 from plot_lightning.heads.output_embedding import output_embedding_weight
 from plot_lightning.heads.preference import (
-    check_fused_support,
+    fused_mode,
     policy_preference_forward,
 )
 from plot_lightning.library_notices import silence_library_notices
@@ -86,11 +87,13 @@ class PLOTModule(pl.LightningModule):
         fused_head: compute the log-probs and the PLOT dirac cost (or the sinkhorn support: policy and
             reference top-K) from the final hidden states in chunks of ``fused_chunk_size`` tokens
             (``plot_lightning.heads``), never building the (B, T, V) logits of the policy or the reference;
-            same losses and gradients. Needs a plain linear lm_head, a model that returns that head's output
-            unchanged (asked of the model on its first batch: soft-capped or scaled logits are refused,
-            ``plot_lightning.heads.exactness``) and no other loss that reads the full logits (ORPO with nll
-            "prompt_and_response" is refused). Default false: leaner in every
-            measured run, not yet shown never slower (docs/benchmarks.md).
+            same losses and gradients. Exact only for a plain linear lm_head whose output the model returns
+            unchanged (asked of each model on its first batch: soft-capped or scaled logits are not,
+            ``plot_lightning.heads.exactness``), and only for losses that do not read the full logits (ORPO
+            with nll "prompt_and_response" does). None: the fused head wherever it is exact, else the logits
+            head (a model it is not exact for: one warning); True: raise instead; False: never. Default None:
+            on CPU the fused step was faster and lighter than the logits head's at every measured shape
+            (docs/benchmarks.md, "The fused head as the default").
         fused_chunk_size: tokens per chunk of the fused head, at most (extra memory about 3 x chunk x V fp32;
             fewer tokens where a chunk's ``chunk x V`` fp32 block would pass 128 MiB: 128 at V = 262,144).
         prefix_sharing: call the policy and the reference once per pair on packed rows (prompt, then chosen,
@@ -140,7 +143,7 @@ class PLOTModule(pl.LightningModule):
         model_dtype: str = "float32",
         gradient_checkpointing: bool = False,
         disable_dropout: bool = True,
-        fused_head: bool = False,
+        fused_head: bool | None = None,
         fused_chunk_size: int = 512,
         prefix_sharing: bool | None = None,
         on_nonfinite_grad: str = "stop",
@@ -169,15 +172,15 @@ class PLOTModule(pl.LightningModule):
             raise ValueError(f"'{both[0]}' is in both 'weight_shares' and 'loss_ratio': give it one of them")
         self.hparams["loss_args"] = self.loss.loss_args  # plain dicts of the losses in use
         self.reward_beta = reward_beta(self.loss, metrics_beta)
-        if fused_head:
-            check_fused_support(self.loss)
+        self.fused_head = fused_mode(self.loss, fused_head)
         settings = ReferenceSettings(
             model,
             model_dtype,
             self.hparams["lora"],
             reference_cache_dir,
             self.loss.needs.reference_topk,
-            fused_chunk_size if fused_head else None,
+            None if self.fused_head is False else fused_chunk_size,
+            self.fused_head is True,
         )
         self.reference_mode: ReferenceMode = REFERENCE_MODES[reference](settings)
         self.policy: torch.nn.Module | None = None
@@ -320,7 +323,10 @@ class PLOTModule(pl.LightningModule):
     def _policy_forward(self, aligned, reference: ReferenceOutputs | None) -> PreferenceForward:
         if self.cost_embedding is not None:  # a plain attribute (see __init__): moved once, here
             self.cost_embedding = self.cost_embedding.to(self.device)
-        if self.hparams.fused_head:
+        required = self.fused_head is True
+        if self.fused_head is not False and use_fused(
+            self.policy, aligned.input_ids, aligned.attention_mask, required
+        ):
             policy, chunk = self.policy, self.hparams.fused_chunk_size
         else:
             policy, chunk = model_logits(self.policy, aligned), None

@@ -17,16 +17,19 @@ real tokens of that batch:
    model's own logits within ``4 max(eps, 2^-10) (1 + max |z|)`` (``eps`` of the logits' dtype; ``2^-10``
    covers TF32 matrix products), the rounding of the model's logits.
 
-Either failing raises a one-line ``ValueError`` naming the model class. Cost: two no-grad forwards of one
+Either failing, or an output embedding that is not a plain ``nn.Linear``, is a problem: with ``fused_head=True``
+a one-line ``ValueError`` naming the model class (:func:`check_fused_exact`), with ``fused_head=None`` that
+model runs the logits head, with one warning (:func:`use_fused`). Cost: two no-grad forwards of one
 row of at most 16 tokens and two ``(1, t, V)`` tensors, once per model per process (SmolLM2-135M on a loaded
 2-core CPU: 2.4 times one such forward, 0.44 times one no-grad forward of a 4 x 192 batch; paid on the first
 batch, for the policy and for the reference). Under DDP/FSDP every rank
 runs it on the same step (a forward is a collective under FSDP) and the verdict is the maximum over the
-process group, so all ranks refuse together.
+process group, so all ranks refuse (or fall back) together.
 """
 
 from __future__ import annotations
 
+import warnings
 import weakref
 
 import torch
@@ -38,14 +41,18 @@ from plot_lightning.heads.routing import routed_head
 
 PROBE_TOKENS = 16
 PROBE_RANGE = 1000.0
-_VERIFIED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+_VERDICTS: weakref.WeakKeyDictionary[nn.Module, str | None] = weakref.WeakKeyDictionary()
+_WARNED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
 
 
 def _probe_row(input_ids: Tensor, attention_mask: Tensor) -> Tensor:
-    """``(1, t)`` the first row's first ``t <= PROBE_TOKENS`` attended tokens (padding dropped)."""
-    row = input_ids[0][attention_mask[0].bool()][:PROBE_TOKENS]
+    """``(1, t)`` the first ``t <= PROBE_TOKENS`` attended tokens (padding dropped) of the batch's longest row."""
+    longest = int(attention_mask.sum(dim=-1).argmax())
+    row = input_ids[longest][attention_mask[longest].bool()][:PROBE_TOKENS]
     if row.numel() < 2:
-        raise ValueError(f"fused_head check: the batch's first row has {row.numel()} real tokens, needs >= 2")
+        raise ValueError(
+            f"fused_head check: the batch's longest row has {row.numel()} real tokens, needs >= 2"
+        )
     return row.unsqueeze(0)
 
 
@@ -106,17 +113,43 @@ def any_rank(failed: bool, device: torch.device) -> bool:
     return bool(flag.item())
 
 
+def fused_problem(model: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> str | None:
+    """Why the fused head is not exact for ``model``, or None (the module docstring; a head that is not a plain
+    ``nn.Linear`` is a problem too). Asked once per model object, on every rank together, on ``(N, T)`` ids and
+    attention mask of a real batch; the verdict is kept for that object."""
+    if model not in _VERDICTS:
+        head = model.get_output_embeddings()
+        if type(head) is not nn.Linear:
+            kind = f"{type(head).__module__}.{type(head).__qualname__}"
+            problem = f"its output embedding is a {kind}, not a plain torch.nn.Linear"
+        else:
+            ids = _probe_row(input_ids, attention_mask)
+            problem = _probe_problem(model, ids) or _logps_problem(model, ids)
+        failed = any_rank(problem is not None, input_ids.device)
+        _VERDICTS[model] = problem or ("another process's check failed" if failed else None)
+    return _VERDICTS[model]
+
+
 def check_fused_exact(model: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> None:
-    """ValueError naming ``type(model)`` unless the fused head is exact for it (the module docstring); each
-    model object is checked on its first call only. ``input_ids``/``attention_mask``: ``(N, T)``, a real batch."""
-    if model in _VERIFIED:
-        return
-    ids = _probe_row(input_ids, attention_mask)
-    problem = _probe_problem(model, ids) or _logps_problem(model, ids)
-    if any_rank(problem is not None, ids.device):
-        why = problem or "another process's check failed"
+    """ValueError naming ``type(model)`` unless the fused head is exact for it (:func:`fused_problem`)."""
+    problem = fused_problem(model, input_ids, attention_mask)
+    if problem is not None:
         raise ValueError(
-            f"fused_head is not exact for {type(model).__name__}: {why}; set fused_head false "
+            f"fused_head is not exact for {type(model).__name__}: {problem}; set fused_head false "
             "(the logits head reads the model's own logits)"
         )
-    _VERIFIED.add(model)
+
+
+def use_fused(model: nn.Module, input_ids: Tensor, attention_mask: Tensor, required: bool) -> bool:
+    """Whether to run ``model`` through the fused head: True where it is exact; else a ValueError when
+    ``required`` (``fused_head=True``), or False with one warning per model object (``fused_head=None``)."""
+    if required:
+        check_fused_exact(model, input_ids, attention_mask)
+        return True
+    problem = fused_problem(model, input_ids, attention_mask)
+    if problem is None:
+        return True
+    if model not in _WARNED:
+        _WARNED.add(model)
+        warnings.warn(f"fused_head: {type(model).__name__} runs the logits head: {problem}", stacklevel=2)
+    return False

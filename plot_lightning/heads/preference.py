@@ -33,13 +33,16 @@ from plot_lightning.losses.term import TokenNeeds
 from plot_lightning.losses.types import PreferenceForward, SequenceSide, TokenOutputs
 
 
-def check_fused_support(loss: nn.Module) -> None:
-    """ValueError unless every term of ``loss`` (a CompositeLoss) works without full logits."""
-    for name, term in loss.terms.items():
-        if term.needs.logits:
-            raise ValueError(
-                f"fused_head: loss '{name}' needs the full (B, T, V) logits; set fused_head false"
-            )
+def fused_mode(loss: nn.Module, fused_head: bool | None) -> bool | None:
+    """``fused_head`` as a step runs it, for ``loss`` (a CompositeLoss): True (the fused head; ValueError when
+    a term needs the full logits), None (the fused head wherever a model is exact for it, see
+    :func:`plot_lightning.heads.exactness.use_fused`; False when a term needs the full logits) or False."""
+    needs = [name for name, term in loss.terms.items() if term.needs.logits]
+    if needs and fused_head:
+        raise ValueError(
+            f"fused_head: loss '{needs[0]}' needs the full (B, T, V) logits; set fused_head false"
+        )
+    return False if needs else fused_head
 
 
 def _call_routed(model: nn.Module, aligned: AlignedBatch, compute) -> Tensor:

@@ -25,6 +25,7 @@ from plot_lightning.forward import (
     causal_logits,
     reference_outputs_from_logits,
 )
+from plot_lightning.heads.exactness import use_fused
 from plot_lightning.heads.preference import fused_reference_outputs
 from plot_lightning.registry import Registry
 
@@ -38,7 +39,8 @@ REFERENCE_MODES = Registry(
 class ReferenceSettings:
     """What a reference mode reads of the module's configuration: the model spec and dtype name, the LoRA
     settings (a dict) and ``reference_cache_dir`` or None, the reference top-K the losses need (0: log-probs
-    only) and the fused head's chunk (None: the full-logits path)."""
+    only), the fused head's chunk (None: the full-logits path) and whether the fused head is required (else
+    a model it is not exact for runs the full-logits path, :func:`plot_lightning.heads.exactness.use_fused`)."""
 
     model: str
     model_dtype: str
@@ -46,6 +48,7 @@ class ReferenceSettings:
     cache_dir: str | None
     top_k: int
     fused_chunk_size: int | None
+    fused_required: bool = False
 
 
 class ReferenceMode:
@@ -79,8 +82,11 @@ class ReferenceMode:
 def model_reference_outputs(
     model: nn.Module, aligned: AlignedBatch, settings: ReferenceSettings
 ) -> ReferenceOutputs:
-    """``model``'s outputs as the reference, without gradients: through the fused head when configured."""
-    if settings.fused_chunk_size is not None:
-        return fused_reference_outputs(model, aligned, settings.top_k, settings.fused_chunk_size)
+    """``model``'s outputs as the reference, without gradients: through the fused head when configured and
+    exact for ``model``."""
+    chunk = settings.fused_chunk_size
+    ids, attention = aligned.input_ids, aligned.attention_mask
+    if chunk is not None and use_fused(model, ids, attention, settings.fused_required):
+        return fused_reference_outputs(model, aligned, settings.top_k, chunk)
     with torch.no_grad():
         return reference_outputs_from_logits(causal_logits(model, aligned), aligned, settings.top_k)
