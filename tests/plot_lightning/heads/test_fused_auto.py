@@ -7,31 +7,16 @@ that model (bit-identical) with one warning per model object, while ``True`` ref
 
 from __future__ import annotations
 
-import json
 import warnings
 
 import pytest
 import torch
 import transformers as tf
 
-from plot_lightning.data.datamodule import PreferenceDataModule
 from plot_lightning.forward import align_batch
-from plot_lightning.losses.metrics import preference_metrics
 from plot_lightning.models.loading import load_tokenizer
 from plot_lightning.models.lora import LoraSettings
 from plot_lightning.module import PLOTModule
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory) -> dict:
-    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
-    rows = [
-        {"prompt": f"Question {i}: bread?", "chosen": "Bake it. " * (1 + i), "rejected": "No."}
-        for i in range(3)
-    ]
-    path.write_text("\n".join(json.dumps(row) for row in rows))
-    data = PreferenceDataModule(str(path), tokenizer="tiny", batch_size=3, shuffle=False)
-    return next(iter(data.train_dataloader()))
 
 
 @pytest.fixture(scope="module")
@@ -50,26 +35,6 @@ def capped(tmp_path_factory) -> str:
     return str(folder)
 
 
-def step(batch: dict, fused: bool | None, **kwargs) -> tuple[dict, dict, bool]:
-    """Loss terms + metrics, gradients and whether the policy built full logits, for one step (the policy
-    moved off the reference first, so that every term and gradient is non-trivial)."""
-    module = PLOTModule(fused_head=fused, fused_chunk_size=7, **kwargs)
-    torch.manual_seed(0)
-    module.configure_model()
-    gen = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for param in module.policy.parameters():
-            if param.requires_grad:
-                param.add_(0.05 * torch.randn(param.shape, generator=gen).to(param.dtype))
-    aligned = align_batch(batch)
-    forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
-    total, terms = module.loss(forward)
-    total.backward()
-    values = {k: v.detach() for k, v in {**terms, **preference_metrics(forward, 0.1)}.items()}
-    grads = {n: p.grad for n, p in module.policy.named_parameters() if p.grad is not None}
-    return values, grads, forward.chosen.logits is not None
-
-
 def assert_identical(one: tuple, other: tuple) -> None:
     (values, grads, logits), (other_values, other_grads, other_logits) = one, other
     assert logits == other_logits
@@ -80,24 +45,26 @@ def assert_identical(one: tuple, other: tuple) -> None:
         assert torch.equal(grad, other_grads[name]), name
 
 
-def test_where_exact_auto_is_the_fused_step(batch) -> None:
+def test_where_exact_auto_is_the_fused_step(module_step, batch) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="fused_head")
-        auto = step(batch, None)
+        auto = module_step(batch, None)
     assert auto[2] is False  # no (B, T, V) logits on the policy side
-    assert_identical(auto, step(batch, True))
+    assert_identical(auto, module_step(batch, True))
 
 
-def test_a_soft_capped_model_falls_back_to_the_logits_head_with_one_warning(batch, capped) -> None:
+def test_a_soft_capped_model_falls_back_to_the_logits_head_with_one_warning(
+    module_step, batch, capped
+) -> None:
     with pytest.warns(
         UserWarning, match="fused_head: Gemma2ForCausalLM runs the logits head: it changes"
     ) as seen:
-        auto = step(batch, None, model=capped)
+        auto = module_step(batch, None, model=capped)
     assert len([w for w in seen if "fused_head" in str(w.message)]) == 2  # the policy and the reference copy
     assert auto[2] is True
-    assert_identical(auto, step(batch, False, model=capped))
+    assert_identical(auto, module_step(batch, False, model=capped))
     with pytest.raises(ValueError, match="fused_head is not exact for Gemma2ForCausalLM"):
-        step(batch, True, model=capped)
+        module_step(batch, True, model=capped)
 
 
 def test_the_verdict_and_its_warning_are_once_per_model(batch, capped) -> None:
@@ -112,22 +79,22 @@ def test_the_verdict_and_its_warning_are_once_per_model(batch, capped) -> None:
     assert forward.chosen.logits is not None
 
 
-def test_an_adapter_on_the_lm_head_falls_back(batch) -> None:
+def test_an_adapter_on_the_lm_head_falls_back(module_step, batch) -> None:
     lora = LoraSettings(r=2, target_modules=["q_proj", "lm_head"])
     kwargs = dict(losses=["dpo"], weights=[1.0], lora=lora, reference="lora_disabled")
     with pytest.warns(UserWarning, match="runs the logits head: its output embedding is a peft.*not a plain"):
-        auto = step(batch, None, **kwargs)
-    assert_identical(auto, step(batch, False, **kwargs))
+        auto = module_step(batch, None, **kwargs)
+    assert_identical(auto, module_step(batch, False, **kwargs))
 
 
-def test_a_loss_that_reads_the_logits_runs_the_logits_head(batch) -> None:
+def test_a_loss_that_reads_the_logits_runs_the_logits_head(module_step, batch) -> None:
     """ORPO's prompt-and-response NLL reads the full logits: None takes the logits head without a warning
     (nothing is refused), True refuses at construction."""
     kwargs = dict(losses=["orpo", "plot"], weights=[1.0, 0.1])
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message="fused_head")
-        auto = step(batch, None, **kwargs)
+        auto = module_step(batch, None, **kwargs)
     assert auto[2] is True
-    assert_identical(auto, step(batch, False, **kwargs))
+    assert_identical(auto, module_step(batch, False, **kwargs))
     with pytest.raises(ValueError, match="loss 'orpo' needs the full"):
         PLOTModule(fused_head=True, **kwargs)

@@ -5,35 +5,16 @@ with the adapters-disabled reference, bf16 weights (fp32 math), for the PLOT dir
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from torch.utils import _pytree as pytree
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from plot_lightning.data.datamodule import PreferenceDataModule
 from plot_lightning.forward import align_batch
 from plot_lightning.models.loading import load_tokenizer
 from plot_lightning.models.lora import LoraSettings
 from plot_lightning.models.tiny import tiny_model
 from plot_lightning.module import PLOTModule
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory) -> dict:
-    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
-    rows = [
-        {
-            "prompt": f"Question {i}: bread?",
-            "chosen": "Mix flour and bake. " * (1 + i),
-            "rejected": "No." * (1 + i % 2),
-        }
-        for i in range(3)
-    ]
-    path.write_text("\n".join(json.dumps(row) for row in rows))
-    data = PreferenceDataModule(str(path), tokenizer="tiny", batch_size=3, shuffle=False)
-    return next(iter(data.train_dataloader()))
 
 
 @pytest.fixture(scope="module")
@@ -47,37 +28,20 @@ def untied(tmp_path_factory) -> str:
     return str(folder)
 
 
-def step(batch: dict, fused: bool, **kwargs) -> tuple[dict, dict]:
-    """Loss terms + metrics and gradients of one step; the policy is moved off the reference first."""
-    module = PLOTModule(fused_head=fused, fused_chunk_size=7, **kwargs)
-    torch.manual_seed(0)  # peft draws the LoRA A matrices at random
-    module.configure_model()
-    gen = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for param in module.policy.parameters():
-            if param.requires_grad:
-                param.add_(0.05 * torch.randn(param.shape, generator=gen).to(param.dtype))
-    aligned = align_batch(batch)
-    forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
-    total, terms = module.loss(forward)
-    total.backward()
-    from plot_lightning.losses.metrics import preference_metrics
-
-    values = {k: float(v.detach()) for k, v in {**terms, **preference_metrics(forward, 0.1)}.items()}
-    grads = {n: p.grad.float() for n, p in module.policy.named_parameters() if p.grad is not None}
-    return values, grads
-
-
-def compare(batch, value_tol: float = 1e-5, grad_tol: float = 1e-4, **kwargs) -> dict:
-    fused_values, fused_grads = step(batch, True, **kwargs)
-    plain_values, plain_grads = step(batch, False, **kwargs)
+def compare(module_step, batch, value_tol: float = 1e-5, grad_tol: float = 1e-4, **kwargs) -> dict:
+    """The fused step's values and gradients against the unfused one's; returns the unfused values."""
+    fused_values, fused_grads, _ = module_step(batch, True, **kwargs)
+    plain_values, plain_grads, _ = module_step(batch, False, **kwargs)
+    fused_values = {name: float(value) for name, value in fused_values.items()}
+    plain_values = {name: float(value) for name, value in plain_values.items()}
     assert set(fused_values) == set(plain_values)
     for name, value in plain_values.items():
         assert fused_values[name] == pytest.approx(value, rel=value_tol, abs=value_tol), name
     assert set(fused_grads) == set(plain_grads) and plain_grads
     for name, grad in plain_grads.items():
+        grad = grad.float()
         scale = float(grad.abs().max()) + 1e-12
-        assert float((fused_grads[name] - grad).abs().max()) <= grad_tol * scale, name
+        assert float((fused_grads[name].float() - grad).abs().max()) <= grad_tol * scale, name
     return plain_values
 
 
@@ -93,8 +57,10 @@ def plot_args(variant: str, **extra) -> dict:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_tied_dpo_plot(batch, variant) -> None:
-    values = compare(batch, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=plot_args(variant))
+def test_tied_dpo_plot(module_step, batch, variant) -> None:
+    values = compare(
+        module_step, batch, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=plot_args(variant)
+    )
     assert values["loss/dpo"] != pytest.approx(
         0.6931, abs=1e-3
     )  # the policy really differs from the reference
@@ -102,16 +68,19 @@ def test_tied_dpo_plot(batch, variant) -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_untied_with_rejected_push_and_l2(batch, untied, variant) -> None:
+def test_untied_with_rejected_push_and_l2(module_step, batch, untied, variant) -> None:
     args = plot_args(variant, gamma=1.0, margin=1.5, cost="l2")
-    values = compare(batch, model=untied, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=args)
+    values = compare(
+        module_step, batch, model=untied, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args=args
+    )
     assert "plot/rejected_cost" in values
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_lora_with_adapters_disabled_reference(batch, variant) -> None:
+def test_lora_with_adapters_disabled_reference(module_step, batch, variant) -> None:
     lora = LoraSettings(r=4, target_modules=["q_proj", "v_proj"])
     compare(
+        module_step,
         batch,
         losses=["dpo", "sft", "plot"],
         weights=[1.0, 0.3, 0.5],
@@ -122,13 +91,20 @@ def test_lora_with_adapters_disabled_reference(batch, variant) -> None:
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_bf16_weights_agree_within_bf16_logit_rounding(batch, variant) -> None:
+def test_bf16_weights_agree_within_bf16_logit_rounding(module_step, batch, variant) -> None:
     """bf16 weights: the unfused path rounds the logits to bf16 before its fp32 log-softmax, the fused head
     multiplies the bf16 hidden states and weight in fp32 (its fp32 math on bf16 inputs is tested exactly in
     test_fused_head.py), so the two agree to bf16 logit rounding (2^-8 relative), not to 1e-5."""
     args = plot_args(variant)
     compare(
-        batch, 2e-3, 2e-2, losses=["dpo", "plot"], weights=[1.0, 0.5], model_dtype="bfloat16", loss_args=args
+        module_step,
+        batch,
+        2e-3,
+        2e-2,
+        losses=["dpo", "plot"],
+        weights=[1.0, 0.5],
+        model_dtype="bfloat16",
+        loss_args=args,
     )
 
 

@@ -101,7 +101,9 @@ class BufferProbe(pl.Callback):
 def run(strategy: str, precision: str, data: Path, expected: torch.Tensor) -> dict:
     pl.seed_everything(0)
     devices = 1 if strategy == "single" else 2
-    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.5])
+    # the logits head: the oracle recomputes from the logits it hands the losses (the fused head's precision
+    # is checked in tests/plot_lightning/heads/test_fused_module.py and benchmarks/precision_check.py)
+    module = PLOTModule(model="tiny", losses=["dpo", "plot"], weights=[1.0, 0.5], fused_head=False)
     recorder = Recorder(expected)
     module.loss.terms["plot"].register_forward_hook(recorder)
     probe = BufferProbe()
