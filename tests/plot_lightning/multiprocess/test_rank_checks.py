@@ -32,6 +32,15 @@ def test_one_failing_rank_makes_every_rank_refuse(tmp_path) -> None:
     rank0, rank1 = ((tmp_path / f"rank{r}.txt").read_text() for r in (0, 1))
     assert rank1.startswith("fused_head is not exact for CohereForCausalLM: it changes its lm_head's output")
     assert rank0.startswith("fused_head is not exact for LlamaForCausalLM: another process's check failed")
+    # fused_head=None: both ranks take the logits head together (a rank alone on the fused head would train a
+    # different computation), each warning once with its own reason
+    auto0, auto1 = ((tmp_path / f"rank{r}_auto.txt").read_text().splitlines() for r in (0, 1))
+    assert auto0 == [
+        "False",
+        "fused_head: LlamaForCausalLM runs the logits head: another process's check failed",
+    ]
+    assert auto1[0] == "False" and len(auto1) == 2
+    assert auto1[1].startswith("fused_head: CohereForCausalLM runs the logits head: it changes its lm_head's")
 
 
 @pytest.mark.multiprocess
