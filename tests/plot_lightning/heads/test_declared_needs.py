@@ -6,35 +6,15 @@ registered under a new name trains through both heads alike: one file plus a reg
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 
-from plot_lightning.data.datamodule import PreferenceDataModule
-from plot_lightning.forward import align_batch
 from plot_lightning.losses.plot import PLOTLoss
 from plot_lightning.losses.plot_cost import CostEmbedding
 from plot_lightning.losses.registry import LOSSES
 from plot_lightning.losses.term import LossTerm, TokenNeeds
 from plot_lightning.losses.types import LossOutput, PreferenceForward
 from plot_lightning.module import PLOTModule
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory) -> dict:
-    path = tmp_path_factory.mktemp("data") / "pairs.jsonl"
-    rows = [
-        {
-            "prompt": f"Question {i}: soup?",
-            "chosen": "Boil water, add salt. " * (1 + i),
-            "rejected": "No." * (1 + i),
-        }
-        for i in range(3)
-    ]
-    path.write_text("\n".join(json.dumps(row) for row in rows))
-    data = PreferenceDataModule(str(path), tokenizer="tiny", batch_size=3, shuffle=False)
-    return next(iter(data.train_dataloader()))
 
 
 @pytest.fixture
@@ -51,25 +31,12 @@ def register():
         LOSSES.unregister(name)
 
 
-def train_step(batch: dict, fused: bool, **kwargs) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
-    """Loss terms and parameter gradients of one step, the policy moved off the reference first."""
-    module = PLOTModule(fused_head=fused, fused_chunk_size=7, **kwargs)
-    module.configure_model()
-    gen = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for param in module.policy.parameters():
-            param.add_(0.05 * torch.randn(param.shape, generator=gen))
-    aligned = align_batch(batch)
-    forward = module._policy_forward(aligned, module._reference_outputs(aligned, batch, "train"))
-    total, terms = module.loss(forward)
-    total.backward()
-    grads = {name: p.grad for name, p in module.policy.named_parameters() if p.grad is not None}
-    return {key: float(value.detach()) for key, value in terms.items()}, grads
-
-
 def assert_same_step(left, right, rename: dict[str, str] | None = None, tol: float = 1e-5) -> None:
-    """Equal loss terms (``rename`` maps the right's term names to the left's) and gradients."""
-    (left_values, left_grads), (right_values, right_grads) = left, right
+    """Equal loss terms and metrics (``rename`` maps the right's term names to the left's) and gradients, of two
+    ``module_step`` results."""
+    (left_values, left_grads, _), (right_values, right_grads, _) = left, right
+    left_values = {key: float(value) for key, value in left_values.items()}
+    right_values = {key: float(value) for key, value in right_values.items()}
     for old, new in (rename or {}).items():
         right_values = {key.replace(old, new): value for key, value in right_values.items()}
     assert set(left_values) == set(right_values)
@@ -89,16 +56,16 @@ def plot_settings(variant: str) -> dict:
 
 
 @pytest.mark.parametrize("variant", ["dirac", "sinkhorn"])
-def test_plot_under_another_name_trains_like_plot(batch, register, variant) -> None:
+def test_plot_under_another_name_trains_like_plot(module_step, batch, register, variant) -> None:
     """Before: the fused head refused the renamed term ('needs the full (B, T, V) logits'). After: each head
     gives it what it declares, so it equals the term named ``plot`` on both heads, and the heads agree."""
     register("plot_again", PLOTLoss)
     settings = plot_settings(variant)
     for fused in (True, False):
-        named = train_step(
+        named = module_step(
             batch, fused, losses=["dpo", "plot"], weights=[1.0, 0.5], loss_args={"plot": settings}
         )
-        renamed = train_step(
+        renamed = module_step(
             batch, fused, losses=["dpo", "plot_again"], weights=[1.0, 0.5], loss_args={"plot_again": settings}
         )
         assert_same_step(renamed, named, rename={"plot": "plot_again"}, tol=1e-6)
@@ -119,15 +86,15 @@ class SquaredTokenCost(LossTerm):
         return LossOutput(chosen - 0.1 * mean_cost(batch.rejected, 1), {"chosen": chosen.detach().mean()})
 
 
-def test_a_loss_defined_in_a_test_file_trains_through_both_heads_alike(batch, register) -> None:
+def test_a_loss_defined_in_a_test_file_trains_through_both_heads_alike(module_step, batch, register) -> None:
     """One class and one registration: both heads compute its L2 costs on both sides (the fused one from the
     hidden states, the unfused one from the logits), with equal losses and parameter gradients."""
     register("squared_cost", SquaredTokenCost)
     settings = {"losses": ["dpo", "squared_cost"], "weights": [1.0, 2.0]}
-    fused, unfused = train_step(batch, True, **settings), train_step(batch, False, **settings)
+    fused, unfused = module_step(batch, True, **settings), module_step(batch, False, **settings)
     assert_same_step(fused, unfused)
     assert {"loss/squared_cost", "squared_cost/chosen"} <= set(fused[0])
-    assert fused[0]["loss/squared_cost"] > 0
+    assert float(fused[0]["loss/squared_cost"]) > 0
 
 
 def test_a_renamed_plot_reads_the_shared_reference_embedding(register) -> None:
