@@ -162,3 +162,19 @@ def test_checked_once_per_model_object() -> None:
     assert len(calls) == 2  # the probe and the log-prob agreement
     check_fused_exact(model, batch["input_ids"], batch["attention_mask"])
     assert len(calls) == 2
+
+
+def test_the_probe_reads_the_longest_row() -> None:
+    """A batch whose first row has one real token (nothing to predict) is still checked, on its longest row;
+    a batch with no row of two real tokens is refused with a one-line error."""
+    model, batch = build(TRANSFORMING["cohere2_scale"]), pair_batch()
+    mask = batch["attention_mask"].clone()
+    mask[0, 1:] = 0
+    with pytest.raises(ValueError, match="not exact for Cohere2ForCausalLM: it changes its lm_head"):
+        check_fused_exact(model, batch["input_ids"], mask)
+    with pytest.raises(ValueError, match="the batch's longest row has 1 real tokens, needs >= 2"):
+        check_fused_exact(
+            build(PASS_THROUGH["llama"]),
+            batch["input_ids"],
+            torch.zeros_like(mask).index_fill_(1, torch.tensor([0]), 1),
+        )
