@@ -31,8 +31,6 @@ the window masks nothing).
 from __future__ import annotations
 
 import inspect
-import warnings
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,13 +39,12 @@ import torch
 from torch import Tensor, nn
 
 from plot_lightning import segment_attention
-from plot_lightning.heads.exactness import any_rank
+from plot_lightning.model_verdicts import ModelVerdicts
 
 MASK_KINDS = {"sdpa": "bool", "eager": "additive"}
 WINDOW_FIELDS = ("sliding_window", "attention_chunk_size")
 PROBE_PREFIX, PROBE_SUFFIX = 8, 4
-_VERIFIED: weakref.WeakKeyDictionary[nn.Module, str | None] = weakref.WeakKeyDictionary()
-_WARNED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+_VERDICTS = ModelVerdicts()
 
 
 @dataclass(frozen=True)
@@ -280,11 +277,7 @@ def prefix_sharing_problem(
 ) -> str | None:
     """Why ``model`` cannot take ``layout``'s packed call, or None: the probe (once per model object, on every
     rank together: under FSDP a forward is a collective) and the attention window against ``layout.longest``."""
-    if model not in _VERIFIED:
-        problem = _probe(model, input_ids, attention_mask)
-        failed = any_rank(problem is not None, input_ids.device)  # every rank refuses together
-        _VERIFIED[model] = problem or ("another process's check failed" if failed else None)
-    problem = _VERIFIED[model]
+    problem = _VERDICTS.problem(model, input_ids.device, lambda: _probe(model, input_ids, attention_mask))
     window = _window(model)
     if problem is None and window is not None and layout.longest > window:
         problem = f"a row of {layout.longest} tokens exceeds its attention window of {window}"
@@ -303,7 +296,5 @@ def use_shared(
         raise ValueError(
             f"prefix_sharing: {type(model).__name__} cannot share prompts: {problem}; set prefix_sharing false"
         )
-    if model not in _WARNED:
-        _WARNED.add(model)
-        warnings.warn(f"prefix_sharing: {type(model).__name__} is called unpacked: {problem}", stacklevel=2)
+    _VERDICTS.warn_once(model, f"prefix_sharing: {type(model).__name__} is called unpacked: {problem}")
     return False

@@ -29,20 +29,16 @@ process group, so all ranks refuse (or fall back) together.
 
 from __future__ import annotations
 
-import warnings
-import weakref
-
 import torch
-import torch.distributed as dist
 from torch import Tensor, nn
 
 from plot_lightning.heads.fused_head import fused_head
 from plot_lightning.heads.routing import routed_head
+from plot_lightning.model_verdicts import ModelVerdicts
 
 PROBE_TOKENS = 16
 PROBE_RANGE = 1000.0
-_VERDICTS: weakref.WeakKeyDictionary[nn.Module, str | None] = weakref.WeakKeyDictionary()
-_WARNED: weakref.WeakSet[nn.Module] = weakref.WeakSet()
+_VERDICTS = ModelVerdicts()
 
 
 def _probe_row(input_ids: Tensor, attention_mask: Tensor) -> Tensor:
@@ -104,30 +100,20 @@ def _logps_problem(model: nn.Module, ids: Tensor) -> str | None:
     return None
 
 
-def any_rank(failed: bool, device: torch.device) -> bool:
-    """Whether any process of the default group failed (the local verdict outside a process group)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return failed
-    flag = torch.tensor([float(failed)], device=device)
-    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    return bool(flag.item())
-
-
 def fused_problem(model: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> str | None:
     """Why the fused head is not exact for ``model``, or None (the module docstring; a head that is not a plain
     ``nn.Linear`` is a problem too). Asked once per model object, on every rank together, on ``(N, T)`` ids and
     attention mask of a real batch; the verdict is kept for that object."""
-    if model not in _VERDICTS:
+
+    def probe() -> str | None:
         head = model.get_output_embeddings()
         if type(head) is not nn.Linear:
             kind = f"{type(head).__module__}.{type(head).__qualname__}"
-            problem = f"its output embedding is a {kind}, not a plain torch.nn.Linear"
-        else:
-            ids = _probe_row(input_ids, attention_mask)
-            problem = _probe_problem(model, ids) or _logps_problem(model, ids)
-        failed = any_rank(problem is not None, input_ids.device)
-        _VERDICTS[model] = problem or ("another process's check failed" if failed else None)
-    return _VERDICTS[model]
+            return f"its output embedding is a {kind}, not a plain torch.nn.Linear"
+        ids = _probe_row(input_ids, attention_mask)
+        return _probe_problem(model, ids) or _logps_problem(model, ids)
+
+    return _VERDICTS.problem(model, input_ids.device, probe)
 
 
 def check_fused_exact(model: nn.Module, input_ids: Tensor, attention_mask: Tensor) -> None:
@@ -149,7 +135,5 @@ def use_fused(model: nn.Module, input_ids: Tensor, attention_mask: Tensor, requi
     problem = fused_problem(model, input_ids, attention_mask)
     if problem is None:
         return True
-    if model not in _WARNED:
-        _WARNED.add(model)
-        warnings.warn(f"fused_head: {type(model).__name__} runs the logits head: {problem}", stacklevel=2)
+    _VERDICTS.warn_once(model, f"fused_head: {type(model).__name__} runs the logits head: {problem}")
     return False
