@@ -23,7 +23,8 @@ KILL_FRACTIONS = (0.15, 0.4, 0.65, 0.9)
 
 
 def _kill_during_write(target: Path, tmpdir: Path, fraction: float, writer: str = "atomic") -> list[str]:
-    """Start the writer, let write 0 finish, kill -9 ``fraction`` of a write into write 1; return its lines."""
+    """Start the writer, let write 0 finish, kill -9 ``fraction`` of write 0's duration after write 1 began;
+    return every line it printed (flushed) before it died: a later write may have begun, or ended, by then."""
     env = {**os.environ, "TMPDIR": str(tmpdir), "PYTHONPATH": str(REPO)}
     child = subprocess.Popen(
         [sys.executable, str(SCRIPT), "--target", str(target), "--writer", writer],
@@ -45,8 +46,13 @@ def _kill_during_write(target: Path, tmpdir: Path, fraction: float, writer: str 
     finally:
         child.kill()
         child.wait(timeout=60)
+    lines += [line.strip() for line in child.stdout]  # what it printed between "begin 1" and its death
     assert child.returncode == -signal.SIGKILL, lines
     return lines
+
+
+def _last(lines: list[str], event: str) -> int:
+    return max(int(line.split()[1]) for line in lines if line.startswith(event))
 
 
 def _check_state(target: Path, tmpdir: Path) -> int:
@@ -67,10 +73,14 @@ def test_kills_during_writes_leave_old_or_new_complete_checkpoint(tmp_path, wher
     else:
         tmpdir = tmp_path / "tmp"
         tmpdir.mkdir()
-    steps = []
+    interrupted = 0
     for index, fraction in enumerate(KILL_FRACTIONS):
         target = tmp_path / f"run{index}" / "last.ckpt"
         lines = _kill_during_write(target, tmpdir, fraction)
-        assert "end 1" not in " ".join(lines)  # the kill landed during write 1
-        steps.append(_check_state(target, tmpdir))
-    assert set(steps) <= {0, 1}
+        begun, ended = _last(lines, "begin"), _last(lines, "end")
+        # the last complete write, or the interrupted one if its rename landed before the kill; never a mix.
+        # A write can finish faster than write 0 did, so the kill is not always inside write 1 (it was
+        # once at 0.9 on the loaded CI machine): the claim is about whatever write it hit.
+        assert _check_state(target, tmpdir) in {ended, begun}, lines
+        interrupted += begun > ended
+    assert interrupted >= 1  # at least one kill landed inside a write (0.15 of one always has, so far)
